@@ -1,0 +1,8 @@
+//! woocommerce-sync: keeps WooCommerce stores and an ERPNext site in step.
+//!
+//! The binary's commands live in `cli`; everything else is a library so the
+//! integration tests can build the app as a value and drive it from outside.
+
+pub mod money;
+pub mod remote;
+pub mod woocommerce;

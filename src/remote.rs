@@ -1,0 +1,116 @@
+//! What both API clients share: one retry policy and one per-connection
+//! concurrency limit. The clients decide *whether* an error is retryable
+//! (`is_retryable()` on their error types); this module decides *when*.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// How a client retries an idempotent call: exponential backoff with full jitter,
+/// capped, and a server's `Retry-After` taking precedence when it asks for longer.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first one included.
+    pub max_attempts: u32,
+    /// Backoff before the second attempt; doubled for each attempt after it.
+    pub base_delay: Duration,
+    /// No single wait is longer than this, whatever `Retry-After` says.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries: for tests that count calls, and for calls that must not repeat.
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// The wait before attempt `attempt + 1` (attempts count from 1).
+    pub fn delay_after(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(16);
+        let ceiling = self
+            .base_delay
+            .saturating_mul(1u32 << exponent)
+            .min(self.max_delay);
+        let jittered = rand::thread_rng().gen_range(Duration::ZERO..=ceiling);
+        match retry_after {
+            Some(asked) => asked.min(self.max_delay).max(jittered),
+            None => jittered,
+        }
+    }
+}
+
+/// Parses a `Retry-After` header given in seconds (the HTTP-date form is rare
+/// from these hosts and is treated as absent).
+pub fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
+    let seconds: u64 = value?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+/// Bounds the calls in flight to one remote, per connection.
+#[derive(Debug, Clone)]
+pub struct ConcurrencyLimit(Arc<Semaphore>);
+
+impl ConcurrencyLimit {
+    pub fn new(max_in_flight: usize) -> Self {
+        ConcurrencyLimit(Arc::new(Semaphore::new(max_in_flight.max(1))))
+    }
+
+    pub async fn acquire(&self) -> OwnedSemaphorePermit {
+        self.0
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_stays_capped() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(1000),
+        };
+        for _ in 0..50 {
+            assert!(policy.delay_after(1, None) <= Duration::from_millis(100));
+            assert!(policy.delay_after(3, None) <= Duration::from_millis(400));
+            assert!(policy.delay_after(9, None) <= Duration::from_millis(1000));
+        }
+    }
+
+    #[test]
+    fn retry_after_wins_when_longer_but_is_capped() {
+        let policy = RetryPolicy::default();
+        let asked = Some(Duration::from_secs(5));
+        assert!(policy.delay_after(1, asked) >= Duration::from_secs(5));
+        let huge = Some(Duration::from_secs(3600));
+        assert_eq!(policy.delay_after(1, huge), policy.max_delay);
+    }
+
+    #[test]
+    fn parses_retry_after_seconds() {
+        let value = reqwest::header::HeaderValue::from_static(" 7 ");
+        assert_eq!(parse_retry_after(Some(&value)), Some(Duration::from_secs(7)));
+        let date = reqwest::header::HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT");
+        assert_eq!(parse_retry_after(Some(&date)), None);
+    }
+}
