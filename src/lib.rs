@@ -3,6 +3,11 @@
 //! The binary's commands live in `cli`; everything else is a library so the
 //! integration tests can build the app as a value and drive it from outside.
 
+pub mod cli;
+pub mod config;
+pub mod connection;
 pub mod money;
 pub mod remote;
+pub mod secrets;
+pub mod store;
 pub mod woocommerce;

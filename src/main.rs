@@ -1,3 +1,3 @@
-fn main() {
-    println!("woocommerce-sync");
+fn main() -> std::process::ExitCode {
+    woocommerce_sync::cli::main()
 }

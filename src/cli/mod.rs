@@ -1,0 +1,137 @@
+//! The command line: parses arguments, opens what a command needs, prints.
+//! Commands call into the library; no business logic lives here.
+
+mod connection;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{BootstrapArgs, Config};
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "woocommerce-sync",
+    version,
+    about = "Keeps WooCommerce stores and an ERPNext site in step: orders, invoices, payments, refunds, stock and prices."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub bootstrap: BootstrapArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the effective configuration (secrets masked).
+    Config {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add, list, show, edit or remove connections (store + ERPNext pairs).
+    #[command(subcommand)]
+    Connection(connection::ConnectionCommand),
+}
+
+/// A failure the user caused and can fix (exit 2), or one that happened (exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl From<crate::connection::InvalidSetting> for CliError {
+    fn from(error: crate::connection::InvalidSetting) -> Self {
+        CliError::Usage(error.to_string())
+    }
+}
+
+impl From<crate::store::StoreError> for CliError {
+    fn from(error: crate::store::StoreError) -> Self {
+        match error {
+            crate::store::StoreError::Duplicate(message)
+            | crate::store::StoreError::NotFound(message) => CliError::Usage(message),
+            other => CliError::Failed(other.into()),
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(CliError::Usage(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Failed(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WOOCOMMERCE_SYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let config =
+        Config::resolve(&cli.bootstrap).map_err(|error| CliError::Usage(format!("{error:#}")))?;
+    match cli.command {
+        Command::Config { json } => {
+            let report = config.describe();
+            if json {
+                print_json(&report)?;
+            } else {
+                println!("database:   {}", report.database);
+                println!("data dir:   {}", report.data_dir.display());
+                println!("secret key: {}", report.secret_key);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Connection(command) => {
+            let store = open_store(&config).await?;
+            connection::run(&store, command).await
+        }
+    }
+}
+
+/// Opens the database named by the configuration, creating the data dir and key.
+pub async fn open_store(config: &Config) -> Result<Store, CliError> {
+    config.ensure_data_dir()?;
+    let key = config.secret_key()?;
+    Store::open(&config.database_url, key)
+        .await
+        .map_err(|error| {
+            CliError::Failed(anyhow::anyhow!(
+                "cannot open the database {}: {error}",
+                crate::config::mask_database_password(&config.database_url)
+            ))
+        })
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value).map_err(anyhow::Error::from)?;
+    println!("{text}");
+    Ok(())
+}

@@ -1,0 +1,359 @@
+//! A connection: one WooCommerce store paired with one ERPNext company, with
+//! the mappings between them. What the original Frappe connector called
+//! "WooCommerce Settings". Validated here, once, before anything is stored.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::secrets::mask;
+
+/// The credentials of a connection. Stored encrypted; Debug shows them masked.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Credentials {
+    pub consumer_key: String,
+    pub consumer_secret: String,
+    /// Shared secret that signs WooCommerce webhook deliveries (and ours to ERPNext's Webhooks).
+    pub webhook_secret: String,
+    pub api_key: String,
+    pub api_secret: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Credentials")
+            .field("consumer_key", &mask(&self.consumer_key))
+            .field("consumer_secret", &"***")
+            .field("webhook_secret", &"***")
+            .field("api_key", &mask(&self.api_key))
+            .field("api_secret", &"***")
+            .finish()
+    }
+}
+
+/// When a Sales Invoice is made for an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum InvoiceTrigger {
+    /// When WooCommerce reports the order paid (`date_paid` set, processing or completed).
+    Paid,
+    /// As soon as the Sales Order is created.
+    OnImport,
+    /// When the order is completed in WooCommerce.
+    OnCompleted,
+}
+
+/// What to do with a line whose product was deleted or has no SKU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MissingSkuRule {
+    /// The order fails, naming the line.
+    Fail,
+    /// The line is imported as this generic item.
+    UseItem(String),
+    /// An item code `WOO-<product id>-<variation id>` is used (and auto-created if allowed).
+    Synthesize,
+}
+
+/// How WooCommerce is authenticated. `Auto` picks Basic over HTTPS and OAuth 1.0a over HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum WooAuth {
+    Auto,
+    Basic,
+    QueryString,
+    Oauth1,
+}
+
+/// A WooCommerce shipping method goes to an account (a charge row) or an item (a line).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ShippingTarget {
+    Account(String),
+    Item(String),
+}
+
+/// A WooCommerce payment gateway's ERPNext counterpart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentTarget {
+    pub mode_of_payment: String,
+    /// The paid-to account; ERPNext's default for the Mode of Payment when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+}
+
+/// The mapping tables. Also readable from a TOML file (`--mappings FILE`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mappings {
+    /// WooCommerce tax rate id → ERPNext tax account.
+    pub tax_accounts: BTreeMap<u64, String>,
+    /// WooCommerce shipping `method_id` → account or item.
+    pub shipping_methods: BTreeMap<String, ShippingTarget>,
+    /// WooCommerce `payment_method` → Mode of Payment (and account).
+    pub payment_methods: BTreeMap<String, PaymentTarget>,
+    /// ERPNext Sales Order status → WooCommerce order status written back.
+    pub status_to_woocommerce: BTreeMap<String, String>,
+    /// WooCommerce order status → ERPNext action: `import`, `cancel` or `ignore`.
+    pub status_from_woocommerce: BTreeMap<String, String>,
+}
+
+pub const STATUS_ACTIONS: [&str; 3] = ["import", "cancel", "ignore"];
+
+/// Every setting of a connection. `name` is the key people and the ERPNext
+/// order key (`<name>:<order id>`) use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connection {
+    pub name: String,
+    pub woocommerce_url: Url,
+    pub woocommerce_auth: WooAuth,
+    pub erpnext_url: Url,
+    pub credentials: Credentials,
+    pub company: String,
+    pub default_warehouse: String,
+    pub naming_series: String,
+    pub customer_group: String,
+    pub territory: String,
+    pub price_list: String,
+    pub item_group: String,
+    pub stock_uom: String,
+    pub delivery_lead_days: u32,
+    pub imported_statuses: Vec<String>,
+    pub invoice_trigger: InvoiceTrigger,
+    pub submit_invoices: bool,
+    pub record_payments: bool,
+    pub rounding_tolerance: Decimal,
+    pub auto_create_items: bool,
+    pub missing_sku: MissingSkuRule,
+    pub default_tax_account: Option<String>,
+    pub shipping_account: Option<String>,
+    pub fee_account: Option<String>,
+    pub rounding_account: Option<String>,
+    pub mappings: Mappings,
+}
+
+/// WooCommerce's order statuses (without the `wc-` prefix).
+pub const WOO_STATUSES: [&str; 9] = [
+    "pending",
+    "processing",
+    "on-hold",
+    "completed",
+    "cancelled",
+    "refunded",
+    "failed",
+    "checkout-draft",
+    "trash",
+];
+
+/// A setting that is wrong: which one, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct InvalidSetting {
+    pub field: String,
+    pub problem: String,
+}
+
+fn invalid(field: &str, problem: impl Into<String>) -> InvalidSetting {
+    InvalidSetting {
+        field: field.to_string(),
+        problem: problem.into(),
+    }
+}
+
+impl Connection {
+    /// Checks every field; the first problem found is returned with advice.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 64
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !name_ok {
+            return Err(invalid(
+                "--name",
+                format!(
+                    "`{}` is not a usable connection name; use 1-64 letters, digits, `-` or `_` (it becomes part of the ERPNext order key)",
+                    self.name
+                ),
+            ));
+        }
+        for (field, value) in [
+            ("--company", &self.company),
+            ("--default-warehouse", &self.default_warehouse),
+            ("--naming-series", &self.naming_series),
+            ("--customer-group", &self.customer_group),
+            ("--territory", &self.territory),
+            ("--price-list", &self.price_list),
+            ("--item-group", &self.item_group),
+            ("--stock-uom", &self.stock_uom),
+            ("--consumer-key", &self.credentials.consumer_key),
+            ("--consumer-secret", &self.credentials.consumer_secret),
+            ("--api-key", &self.credentials.api_key),
+            ("--api-secret", &self.credentials.api_secret),
+        ] {
+            if value.trim().is_empty() {
+                return Err(invalid(field, "is missing; give it a value"));
+            }
+        }
+        if self.rounding_tolerance < Decimal::ZERO || self.rounding_tolerance > Decimal::ONE {
+            return Err(invalid(
+                "--rounding-tolerance",
+                format!(
+                    "{} is out of range; use an amount from 0 to 1 (default 0.01)",
+                    self.rounding_tolerance
+                ),
+            ));
+        }
+        if self.delivery_lead_days > 365 {
+            return Err(invalid(
+                "--delivery-lead-days",
+                format!(
+                    "{} days is more than a year; use 0 to 365",
+                    self.delivery_lead_days
+                ),
+            ));
+        }
+        if self.imported_statuses.is_empty() {
+            return Err(invalid(
+                "--import-statuses",
+                "is empty; list at least one WooCommerce status, e.g. processing,completed",
+            ));
+        }
+        for status in &self.imported_statuses {
+            check_woo_status("--import-statuses", status)?;
+        }
+        for (status, action) in &self.mappings.status_from_woocommerce {
+            check_woo_status("status_from_woocommerce", status)?;
+            if !STATUS_ACTIONS.contains(&action.as_str()) {
+                return Err(invalid(
+                    "status_from_woocommerce",
+                    format!(
+                        "`{status}` maps to `{action}`; use one of {}",
+                        STATUS_ACTIONS.join(", ")
+                    ),
+                ));
+            }
+        }
+        for status in self.mappings.status_to_woocommerce.values() {
+            check_woo_status("status_to_woocommerce", status)?;
+        }
+        if let MissingSkuRule::UseItem(code) = &self.missing_sku {
+            if code.trim().is_empty() {
+                return Err(invalid("--missing-sku", "item:CODE needs an item code"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `(connection, order)` key written to ERPNext's unique custom field.
+    pub fn order_key(&self, order_id: u64) -> String {
+        format!("{}:{}", self.name, order_id)
+    }
+}
+
+fn check_woo_status(field: &str, status: &str) -> Result<(), InvalidSetting> {
+    if WOO_STATUSES.contains(&status) {
+        return Ok(());
+    }
+    Err(invalid(
+        field,
+        format!(
+            "`{status}` is not a WooCommerce order status; use one of {}",
+            WOO_STATUSES.join(", ")
+        ),
+    ))
+}
+
+/// Parses a store or site URL: absolute http(s), no query or fragment.
+pub fn parse_site_url(field: &str, text: &str) -> Result<Url, InvalidSetting> {
+    let url = Url::parse(text.trim()).map_err(|error| {
+        invalid(
+            field,
+            format!("`{text}` is not a URL ({error}); write it like https://shop.example.com"),
+        )
+    })?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(invalid(
+            field,
+            format!(
+                "`{text}` must start with https:// (or http:// for a store on a private network)"
+            ),
+        ));
+    }
+    if url.host_str().is_none() || url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            field,
+            format!("`{text}` must be the site's base address, without query or fragment"),
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            field,
+            "must not carry credentials; give them with their own flags",
+        ));
+    }
+    Ok(url)
+}
+
+/// Reads a mappings TOML file, naming the file and the problem when it is wrong.
+pub fn parse_mappings_toml(text: &str) -> Result<Mappings, InvalidSetting> {
+    toml::from_str(text).map_err(|error| invalid("--mappings", error.message().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mappings_file_with_an_unknown_key_is_refused_by_name() {
+        let error = parse_mappings_toml("[tax_acounts]\n1 = \"ST 4% - TC\"\n").unwrap_err();
+        assert!(error.problem.contains("tax_acounts"), "{error}");
+        let good = parse_mappings_toml(
+            "[tax_accounts]\n1 = \"ST 4% - TC\"\n[shipping_methods]\nflat_rate = { account = \"Freight - TC\" }\n[payment_methods]\nstripe = { mode_of_payment = \"Credit Card\" }\n",
+        )
+        .unwrap();
+        assert_eq!(good.tax_accounts[&1], "ST 4% - TC");
+        assert_eq!(
+            good.shipping_methods["flat_rate"],
+            ShippingTarget::Account("Freight - TC".into())
+        );
+    }
+
+    #[test]
+    fn site_urls_are_checked() {
+        assert!(parse_site_url("--woocommerce-url", "https://shop.example.com").is_ok());
+        let error = parse_site_url("--woocommerce-url", "shop.example.com").unwrap_err();
+        assert!(
+            error.problem.contains("https://shop.example.com"),
+            "{error}"
+        );
+        assert!(parse_site_url("--erpnext-url", "ftp://erp.example.com").is_err());
+        assert!(parse_site_url("--erpnext-url", "https://u:p@erp.example.com").is_err());
+    }
+
+    #[test]
+    fn credentials_debug_is_masked() {
+        let credentials = Credentials {
+            consumer_key: "ck_1234567890abcdef".into(),
+            consumer_secret: "cs_supersecret".into(),
+            webhook_secret: "whsecret".into(),
+            api_key: "abcdef123456".into(),
+            api_secret: "apisecret".into(),
+        };
+        let shown = format!("{credentials:?}");
+        for secret in [
+            "cs_supersecret",
+            "whsecret",
+            "apisecret",
+            "1234567890abcdef",
+        ] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Links: which ERPNext document stands for which WooCommerce object, per
+//! connection. Unique per (connection, WooCommerce object, doctype).
+
+use chrono::Utc;
+use rust_decimal::Decimal;
+use sqlx::Row;
+
+use super::{parse_decimal_column, stamp, Store, StoreResult};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    pub connection_id: i64,
+    /// `order`, `refund`, `customer`, `address`, `item`.
+    pub woo_kind: String,
+    pub woo_id: String,
+    pub erp_doctype: String,
+    pub erp_name: String,
+    /// A digest of what was written, to tell "unchanged" from "changed".
+    pub fingerprint: Option<String>,
+    /// The document's total when it has one (for reconcile).
+    pub amount: Option<Decimal>,
+}
+
+impl Store {
+    /// Records a link, replacing the name/fingerprint of an existing one.
+    pub async fn put_link(&self, link: &Link) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO links (connection_id, woo_kind, woo_id, erp_doctype, erp_name, fingerprint, amount, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (connection_id, woo_kind, woo_id, erp_doctype) DO UPDATE SET \
+               erp_name = excluded.erp_name, fingerprint = excluded.fingerprint, \
+               amount = excluded.amount, updated_at = excluded.updated_at",
+        )
+        .bind(link.connection_id)
+        .bind(&link.woo_kind)
+        .bind(&link.woo_id)
+        .bind(&link.erp_doctype)
+        .bind(&link.erp_name)
+        .bind(&link.fingerprint)
+        .bind(link.amount.map(|amount| amount.to_string()))
+        .bind(stamp(Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn link(
+        &self,
+        connection_id: i64,
+        woo_kind: &str,
+        woo_id: &str,
+        erp_doctype: &str,
+    ) -> StoreResult<Option<Link>> {
+        let row = sqlx::query(
+            "SELECT connection_id, woo_kind, woo_id, erp_doctype, erp_name, fingerprint, amount FROM links \
+             WHERE connection_id = $1 AND woo_kind = $2 AND woo_id = $3 AND erp_doctype = $4",
+        )
+        .bind(connection_id)
+        .bind(woo_kind)
+        .bind(woo_id)
+        .bind(erp_doctype)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| link_from_row(&row)).transpose()
+    }
+
+    /// Every link of one kind and doctype for a connection (for reconcile and caches).
+    pub async fn links(
+        &self,
+        connection_id: i64,
+        woo_kind: &str,
+        erp_doctype: &str,
+    ) -> StoreResult<Vec<Link>> {
+        let rows = sqlx::query(
+            "SELECT connection_id, woo_kind, woo_id, erp_doctype, erp_name, fingerprint, amount FROM links \
+             WHERE connection_id = $1 AND woo_kind = $2 AND erp_doctype = $3 ORDER BY id",
+        )
+        .bind(connection_id)
+        .bind(woo_kind)
+        .bind(erp_doctype)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(link_from_row).collect()
+    }
+}
+
+fn link_from_row(row: &sqlx::any::AnyRow) -> StoreResult<Link> {
+    let amount: Option<String> = row.try_get("amount")?;
+    Ok(Link {
+        connection_id: row.try_get("connection_id")?,
+        woo_kind: row.try_get("woo_kind")?,
+        woo_id: row.try_get("woo_id")?,
+        erp_doctype: row.try_get("erp_doctype")?,
+        erp_name: row.try_get("erp_name")?,
+        fingerprint: row.try_get("fingerprint")?,
+        amount: amount.as_deref().map(parse_decimal_column).transpose()?,
+    })
+}

@@ -1,0 +1,131 @@
+//! The only place with SQL. One schema on two engines: SQLite (embedded
+//! default, WAL) and PostgreSQL (several service instances), through sqlx's
+//! `Any` driver so every query is written once. Where the engines differ (the
+//! job claim) the difference is stated next to the query.
+
+mod connections;
+mod cursors;
+mod inbox;
+mod jobs;
+mod links;
+mod sync_log;
+
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor};
+
+use crate::secrets::SecretKey;
+
+pub use connections::StoredConnection;
+pub use inbox::{InboundEvent, InboxOutcome};
+pub use jobs::{Job, JobState};
+pub use links::Link;
+pub use sync_log::{LogEntry, LogFilter, LogOutcome, LogRecord};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Duplicate(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("the stored data is damaged: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    fn from_unique_violation(error: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+        match &error {
+            sqlx::Error::Database(database) if database.is_unique_violation() => {
+                StoreError::Duplicate(message())
+            }
+            _ => StoreError::Database(error),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The service's database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    engine: Engine,
+    key: SecretKey,
+}
+
+impl Store {
+    /// Opens (creating a SQLite file if needed) and migrates the database.
+    pub async fn open(url: &str, key: SecretKey) -> StoreResult<Store> {
+        sqlx::any::install_default_drivers();
+        let (engine, url) = if url.starts_with("sqlite:") {
+            let url = if url.contains('?') {
+                url.to_string()
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            (Engine::Sqlite, url)
+        } else {
+            (Engine::Postgres, url.to_string())
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if engine == Engine::Sqlite { 4 } else { 8 })
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if engine == Engine::Sqlite {
+                        // WAL lets readers work during a write; the busy timeout
+                        // makes concurrent writers wait instead of failing.
+                        connection
+                            .execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                            )
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        match engine {
+            Engine::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Engine::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        Ok(Store { pool, engine, key })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The one text form of a timestamp in the database: UTC, microseconds, `Z`.
+pub(crate) fn stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub(crate) fn parse_stamp(text: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::<chrono::FixedOffset>::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|_| StoreError::Corrupt(format!("`{text}` is not a timestamp")))
+}
+
+pub(crate) fn parse_decimal_column(text: &str) -> StoreResult<rust_decimal::Decimal> {
+    rust_decimal::Decimal::from_str(text)
+        .map_err(|_| StoreError::Corrupt(format!("`{text}` is not a decimal")))
+}

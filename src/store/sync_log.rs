@@ -1,0 +1,145 @@
+//! The sync log (the original connector's "WooCommerce Sync Log"): one row per
+//! attempt on one object. Excerpts arrive here already redacted.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{parse_stamp, stamp, Store, StoreError, StoreResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogOutcome {
+    Ok,
+    Failed,
+    Skipped,
+}
+
+impl LogOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogOutcome::Ok => "ok",
+            LogOutcome::Failed => "failed",
+            LogOutcome::Skipped => "skipped",
+        }
+    }
+
+    fn parse(text: &str) -> StoreResult<LogOutcome> {
+        Ok(match text {
+            "ok" => LogOutcome::Ok,
+            "failed" => LogOutcome::Failed,
+            "skipped" => LogOutcome::Skipped,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "unknown log outcome `{other}`"
+                )))
+            }
+        })
+    }
+}
+
+/// One attempt, as the sync code reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogEntry {
+    pub connection_id: i64,
+    /// `woocommerce_to_erpnext` or `erpnext_to_woocommerce`.
+    pub direction: String,
+    pub object_kind: String,
+    pub object_id: String,
+    /// What was tried: `create_sales_order`, `cancel_sales_order`, ...
+    pub action: String,
+    pub outcome: LogOutcome,
+    /// The outcome in words; for failures, the remote's own message.
+    pub message: String,
+    pub request_excerpt: Option<String>,
+    pub response_excerpt: Option<String>,
+    pub duration_ms: i64,
+    pub attempt: i64,
+}
+
+/// A stored log row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogRecord {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub entry: LogEntry,
+}
+
+/// What `log` asks for. Empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub connection_id: Option<i64>,
+    pub failed_only: bool,
+    pub object_kind: Option<String>,
+    pub object_id: Option<String>,
+    /// Newest first, at most this many (default 100).
+    pub limit: Option<i64>,
+}
+
+impl Store {
+    pub async fn append_log(&self, entry: &LogEntry) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "INSERT INTO sync_log (connection_id, at, direction, object_kind, object_id, action, outcome, \
+             message, request_excerpt, response_excerpt, duration_ms, attempt) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+        )
+        .bind(entry.connection_id)
+        .bind(stamp(Utc::now()))
+        .bind(&entry.direction)
+        .bind(&entry.object_kind)
+        .bind(&entry.object_id)
+        .bind(&entry.action)
+        .bind(entry.outcome.as_str())
+        .bind(&entry.message)
+        .bind(&entry.request_excerpt)
+        .bind(&entry.response_excerpt)
+        .bind(entry.duration_ms)
+        .bind(entry.attempt)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    pub async fn query_log(&self, filter: &LogFilter) -> StoreResult<Vec<LogRecord>> {
+        // Optional filters as `($n IS NULL OR column = $n)` keep one statement
+        // for every combination, on both engines.
+        let rows = sqlx::query(
+            "SELECT id, at, connection_id, direction, object_kind, object_id, action, outcome, message, \
+             request_excerpt, response_excerpt, duration_ms, attempt FROM sync_log \
+             WHERE ($1 IS NULL OR connection_id = $1) \
+               AND ($2 = 0 OR outcome = 'failed') \
+               AND ($3 IS NULL OR object_kind = $3) \
+               AND ($4 IS NULL OR object_id = $4) \
+             ORDER BY id DESC LIMIT $5",
+        )
+        .bind(filter.connection_id)
+        .bind(i64::from(filter.failed_only))
+        .bind(&filter.object_kind)
+        .bind(&filter.object_id)
+        .bind(filter.limit.unwrap_or(100))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(LogRecord {
+                    id: row.try_get("id")?,
+                    at: parse_stamp(&row.try_get::<String, _>("at")?)?,
+                    entry: LogEntry {
+                        connection_id: row.try_get("connection_id")?,
+                        direction: row.try_get("direction")?,
+                        object_kind: row.try_get("object_kind")?,
+                        object_id: row.try_get("object_id")?,
+                        action: row.try_get("action")?,
+                        outcome: LogOutcome::parse(&row.try_get::<String, _>("outcome")?)?,
+                        message: row.try_get("message")?,
+                        request_excerpt: row.try_get("request_excerpt")?,
+                        response_excerpt: row.try_get("response_excerpt")?,
+                        duration_ms: row.try_get("duration_ms")?,
+                        attempt: row.try_get("attempt")?,
+                    },
+                })
+            })
+            .collect()
+    }
+}

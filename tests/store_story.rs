@@ -1,0 +1,421 @@
+//! The store story: every store method, in the order a running service uses
+//! them, against SQLite and against a real PostgreSQL server.
+//!
+//! PostgreSQL runs when `WOOCOMMERCE_SYNC_TEST_POSTGRES` names a server (an
+//! admin URL; the test creates and drops its own database). In CI it must run.
+
+use chrono::{Duration, Utc};
+use rust_decimal::Decimal;
+use sqlx::Connection as _;
+use woocommerce_sync::connection::{
+    Connection, Credentials, InvoiceTrigger, Mappings, MissingSkuRule, PaymentTarget,
+    ShippingTarget, WooAuth,
+};
+use woocommerce_sync::secrets::SecretKey;
+use woocommerce_sync::store::{
+    InboxOutcome, JobState, Link, LogEntry, LogFilter, LogOutcome, Store, StoreError,
+};
+
+fn sample_connection(name: &str) -> Connection {
+    let mut mappings = Mappings::default();
+    mappings.tax_accounts.insert(1, "ST 6.25% - TC".into());
+    mappings.shipping_methods.insert(
+        "flat_rate".into(),
+        ShippingTarget::Account("Freight and Forwarding Charges - TC".into()),
+    );
+    mappings.payment_methods.insert(
+        "stripe".into(),
+        PaymentTarget {
+            mode_of_payment: "Credit Card".into(),
+            account: Some("Cash - TC".into()),
+        },
+    );
+    mappings
+        .status_to_woocommerce
+        .insert("Completed".into(), "completed".into());
+    mappings
+        .status_from_woocommerce
+        .insert("cancelled".into(), "cancel".into());
+    Connection {
+        name: name.into(),
+        woocommerce_url: "https://shop.example.test".parse().unwrap(),
+        woocommerce_auth: WooAuth::Auto,
+        erpnext_url: "https://erp.example.test".parse().unwrap(),
+        credentials: Credentials {
+            consumer_key: "ck_story_key_0123456789".into(),
+            consumer_secret: "cs_story_secret_PLAINTEXT_MARKER".into(),
+            webhook_secret: "wh_story_secret_PLAINTEXT_MARKER".into(),
+            api_key: "api_story_key_0123".into(),
+            api_secret: "api_story_secret_PLAINTEXT_MARKER".into(),
+        },
+        company: "Test Company".into(),
+        default_warehouse: "Stores - TC".into(),
+        naming_series: "SAL-ORD-.YYYY.-".into(),
+        customer_group: "Individual".into(),
+        territory: "All Territories".into(),
+        price_list: "Standard Selling".into(),
+        item_group: "Products".into(),
+        stock_uom: "Nos".into(),
+        delivery_lead_days: 3,
+        imported_statuses: vec!["processing".into(), "completed".into()],
+        invoice_trigger: InvoiceTrigger::Paid,
+        submit_invoices: true,
+        record_payments: false,
+        rounding_tolerance: Decimal::new(1, 2),
+        auto_create_items: true,
+        missing_sku: MissingSkuRule::UseItem("WOO-MISC".into()),
+        default_tax_account: Some("ST 4% - TC".into()),
+        shipping_account: None,
+        fee_account: Some("Miscellaneous Expenses - TC".into()),
+        rounding_account: None,
+        mappings,
+    }
+}
+
+fn test_key(byte: u8) -> SecretKey {
+    use base64::Engine;
+    SecretKey::from_base64(&base64::engine::general_purpose::STANDARD.encode([byte; 32])).unwrap()
+}
+
+async fn story(store: Store) {
+    // Connections: insert, duplicate refused, read back every field, update, list.
+    let connection = sample_connection("main-shop");
+    let id = store.insert_connection(&connection).await.unwrap();
+    match store.insert_connection(&connection).await {
+        Err(StoreError::Duplicate(message)) => {
+            assert!(message.contains("already exists"), "{message}")
+        }
+        other => panic!("duplicate name accepted: {other:?}"),
+    }
+    let stored = store.connection("main-shop").await.unwrap();
+    assert_eq!(stored.id, id);
+    assert_eq!(stored.connection, connection);
+    let mut edited = connection.clone();
+    edited.delivery_lead_days = 5;
+    edited.credentials.api_secret = "rotated".into();
+    store.update_connection(&edited).await.unwrap();
+    assert_eq!(store.connection_by_id(id).await.unwrap().connection, edited);
+    let other_id = store
+        .insert_connection(&sample_connection("second-shop"))
+        .await
+        .unwrap();
+    let names: Vec<_> = store
+        .connections()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.connection.name)
+        .collect();
+    assert_eq!(names, ["main-shop", "second-shop"]);
+    assert!(matches!(
+        store.connection("nope").await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Inbox: a delivery is committed once; the same content again is a duplicate.
+    let body = r#"{"id":727,"status":"processing"}"#;
+    let first = store
+        .record_inbound(id, "woocommerce", "order.updated", "727", body)
+        .await
+        .unwrap();
+    let InboxOutcome::New(event_id) = first else {
+        panic!("first delivery not new")
+    };
+    assert_eq!(
+        store
+            .record_inbound(id, "woocommerce", "order.updated", "727", body)
+            .await
+            .unwrap(),
+        InboxOutcome::Duplicate
+    );
+    assert!(matches!(
+        store
+            .record_inbound(other_id, "woocommerce", "order.updated", "727", body)
+            .await
+            .unwrap(),
+        InboxOutcome::New(_)
+    ));
+    let pending = store.unprocessed_inbound(10).await.unwrap();
+    assert_eq!(pending.len(), 2);
+    assert_eq!(pending[0].body, body);
+    store.mark_inbound_processed(event_id).await.unwrap();
+    assert_eq!(store.unprocessed_inbound(10).await.unwrap().len(), 1);
+
+    // Jobs: coalesced per object, claimed with a lease, completed, rerun, failed.
+    let now = Utc::now();
+    store.enqueue_job(id, "order", "727", now).await.unwrap();
+    store
+        .enqueue_job(id, "order", "727", now + Duration::seconds(60))
+        .await
+        .unwrap();
+    store
+        .enqueue_job(id, "order", "728", now + Duration::seconds(3600))
+        .await
+        .unwrap();
+    assert_eq!(store.pending_job_count().await.unwrap(), 2);
+    let job = store
+        .claim_job(Duration::seconds(30))
+        .await
+        .unwrap()
+        .expect("a due job");
+    assert_eq!(
+        (job.object_id.as_str(), job.attempts, job.state),
+        ("727", 1, JobState::Running)
+    );
+    assert!(
+        store
+            .claim_job(Duration::seconds(30))
+            .await
+            .unwrap()
+            .is_none(),
+        "728 is not due, 727 is leased"
+    );
+    // An event during the run makes the job run again after it completes.
+    store.enqueue_job(id, "order", "727", now).await.unwrap();
+    store.complete_job(job.id).await.unwrap();
+    let again = store
+        .claim_job(Duration::seconds(30))
+        .await
+        .unwrap()
+        .expect("rerun queued");
+    assert_eq!(again.id, job.id);
+    store
+        .fail_job(
+            again.id,
+            "ERPNext answered 503",
+            Some(Utc::now() - Duration::seconds(1)),
+        )
+        .await
+        .unwrap();
+    let retried = store
+        .claim_job(Duration::seconds(30))
+        .await
+        .unwrap()
+        .expect("retry due");
+    assert_eq!(retried.attempts, 2);
+    store
+        .fail_job(retried.id, "Item NO-SKU not found", None)
+        .await
+        .unwrap();
+    let failed = store.jobs_in_state(id, JobState::Failed).await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        failed[0].last_error.as_deref(),
+        Some("Item NO-SKU not found")
+    );
+    // A crashed worker's lease expires and the job is claimable again.
+    store.enqueue_job(id, "order", "729", now).await.unwrap();
+    let leased = store
+        .claim_job(Duration::milliseconds(-1))
+        .await
+        .unwrap()
+        .expect("729 due");
+    let reclaimed = store
+        .claim_job(Duration::seconds(30))
+        .await
+        .unwrap()
+        .expect("expired lease");
+    assert_eq!(reclaimed.id, leased.id);
+    store.complete_job(reclaimed.id).await.unwrap();
+    assert_eq!(
+        store.jobs_in_state(id, JobState::Done).await.unwrap().len(),
+        1
+    );
+
+    // Links: unique per object and doctype; an update replaces the name.
+    let link = Link {
+        connection_id: id,
+        woo_kind: "order".into(),
+        woo_id: "727".into(),
+        erp_doctype: "Sales Order".into(),
+        erp_name: "SAL-ORD-2026-00001".into(),
+        fingerprint: Some("abc".into()),
+        amount: Some("54.38".parse().unwrap()),
+    };
+    store.put_link(&link).await.unwrap();
+    store
+        .put_link(&Link {
+            fingerprint: Some("def".into()),
+            ..link.clone()
+        })
+        .await
+        .unwrap();
+    let read = store
+        .link(id, "order", "727", "Sales Order")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.fingerprint.as_deref(), Some("def"));
+    assert_eq!(read.amount, Some("54.38".parse().unwrap()));
+    assert!(store
+        .link(other_id, "order", "727", "Sales Order")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store.links(id, "order", "Sales Order").await.unwrap().len(),
+        1
+    );
+
+    // Sync log: appended, filtered by outcome and object, newest first.
+    for (attempt, outcome) in [(1, LogOutcome::Failed), (2, LogOutcome::Ok)] {
+        store
+            .append_log(&LogEntry {
+                connection_id: id,
+                direction: "woocommerce_to_erpnext".into(),
+                object_kind: "order".into(),
+                object_id: "727".into(),
+                action: "create_sales_order".into(),
+                outcome,
+                message: format!("attempt {attempt}"),
+                request_excerpt: Some("{\"customer\":\"Ada\"}".into()),
+                response_excerpt: None,
+                duration_ms: 12,
+                attempt,
+            })
+            .await
+            .unwrap();
+    }
+    let all = store
+        .query_log(&LogFilter {
+            connection_id: Some(id),
+            ..LogFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.entry.attempt).collect::<Vec<_>>(),
+        [2, 1]
+    );
+    let failed = store
+        .query_log(&LogFilter {
+            failed_only: true,
+            ..LogFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].entry.message, "attempt 1");
+    let none = store
+        .query_log(&LogFilter {
+            object_id: Some("999".into()),
+            ..LogFilter::default()
+        })
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+
+    // Cursors.
+    assert_eq!(store.cursor(id, "orders").await.unwrap(), None);
+    store
+        .set_cursor(id, "orders", "2026-11-26T22:26:46")
+        .await
+        .unwrap();
+    store
+        .set_cursor(id, "orders", "2026-11-27T00:00:00")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.cursor(id, "orders").await.unwrap().as_deref(),
+        Some("2026-11-27T00:00:00")
+    );
+
+    // Removing a connection removes what was recorded for it.
+    store.delete_connection("main-shop").await.unwrap();
+    assert!(store
+        .link(id, "order", "727", "Sales Order")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .query_log(&LogFilter {
+            connection_id: Some(id),
+            ..LogFilter::default()
+        })
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        store.delete_connection("main-shop").await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn store_story_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("story.db").display());
+    story(Store::open(&url, test_key(b'A')).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn store_story_on_postgres() {
+    let Ok(admin_url) = std::env::var("WOOCOMMERCE_SYNC_TEST_POSTGRES") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the PostgreSQL half: set WOOCOMMERCE_SYNC_TEST_POSTGRES (.ci/run does)"
+        );
+        eprintln!(
+            "note: WOOCOMMERCE_SYNC_TEST_POSTGRES is not set; the PostgreSQL half was skipped"
+        );
+        return;
+    };
+    let database = format!("wcs_story_{}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("reach PostgreSQL");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {database}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {database}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    url.set_path(&database);
+    let store = Store::open(url.as_str(), test_key(b'B')).await.unwrap();
+    story(store).await;
+    sqlx::query(&format!("DROP DATABASE {database}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn no_secret_is_stored_in_plain_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("secrets.db").display());
+    let store = Store::open(&url, test_key(b'C')).await.unwrap();
+    store
+        .insert_connection(&sample_connection("shop"))
+        .await
+        .unwrap();
+    store.close().await;
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.contains("Freight and Forwarding Charges - TC"),
+        "settings are stored in the file read"
+    );
+    for secret in [
+        "cs_story_secret",
+        "wh_story_secret",
+        "api_story_secret",
+        "ck_story_key",
+        "api_story_key",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "{secret} is readable in the database file"
+        );
+    }
+    // Another key cannot read the credentials back, and says so.
+    let wrong = Store::open(&url, test_key(b'D')).await.unwrap();
+    let error = wrong.connection("shop").await.unwrap_err().to_string();
+    assert!(error.contains("another secret key"), "{error}");
+}
