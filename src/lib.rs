@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod connection;
+pub mod jobs;
 pub mod money;
 pub mod remote;
 pub mod secrets;

@@ -425,9 +425,11 @@ impl ConnectionFields {
                     ShippingTarget::Account(account.into())
                 }
                 Some(("item", item)) if !item.is_empty() => ShippingTarget::Item(item.into()),
-                _ => return Err(CliError::Usage(format!(
+                _ => {
+                    return Err(CliError::Usage(format!(
                     "--shipping-method `{pair}`: the target must be account:ACCOUNT or item:ITEM"
-                ))),
+                )))
+                }
             };
             mappings.shipping_methods.insert(method.to_string(), target);
         }

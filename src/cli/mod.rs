@@ -2,6 +2,7 @@
 //! Commands call into the library; no business logic lives here.
 
 mod connection;
+mod log;
 
 use std::process::ExitCode;
 
@@ -35,6 +36,10 @@ pub enum Command {
     /// Add, list, show, edit or remove connections (store + ERPNext pairs).
     #[command(subcommand)]
     Connection(connection::ConnectionCommand),
+    /// Show the sync log: every attempt on every object.
+    Log(log::LogArgs),
+    /// Queue failed jobs, or one order, again.
+    Retry(log::RetryArgs),
 }
 
 /// A failure the user caused and can fix (exit 2), or one that happened (exit 1).
@@ -113,6 +118,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let store = open_store(&config).await?;
             connection::run(&store, command).await
         }
+        Command::Log(args) => log::show_log(&open_store(&config).await?, args).await,
+        Command::Retry(args) => log::retry(&open_store(&config).await?, args).await,
     }
 }
 
