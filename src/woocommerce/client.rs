@@ -285,8 +285,13 @@ impl WooClient {
     /// Changes the given fields only (e.g. `{"status": "completed"}`); meta entries
     /// are updated by key, others are left alone.
     pub async fn update_order(&self, id: WooOrderId, changes: &Value) -> Result<Order, WooError> {
-        self.call(Method::PUT, &format!("orders/{id}"), Vec::new(), Some(changes))
-            .await
+        self.call(
+            Method::PUT,
+            &format!("orders/{id}"),
+            Vec::new(),
+            Some(changes),
+        )
+        .await
     }
 
     pub async fn update_order_status(
@@ -570,7 +575,10 @@ impl WooClient {
             AuthMode::QueryString => {
                 let mut all = params.to_vec();
                 all.push(("consumer_key".into(), self.config.consumer_key.clone()));
-                all.push(("consumer_secret".into(), self.config.consumer_secret.clone()));
+                all.push((
+                    "consumer_secret".into(),
+                    self.config.consumer_secret.clone(),
+                ));
                 all
             }
             AuthMode::Basic => params.to_vec(),
@@ -629,9 +637,8 @@ impl WooClient {
             status,
             detail: format!("{error} (body starts: {})", excerpt(&bytes)),
         })?;
-        let header_number = |name: &str| -> Option<u64> {
-            headers.get(name)?.to_str().ok()?.trim().parse().ok()
-        };
+        let header_number =
+            |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
         Ok(Answer {
             body,
             total: header_number("x-wp-total"),

@@ -10,14 +10,15 @@ use super::types::ErrorBody;
 #[derive(Debug, thiserror::Error)]
 pub enum WooError {
     /// WooCommerce answered with its JSON error body.
-    #[error("WooCommerce rejected {method} {path}: {status} {code}: {message}")]
+    #[error("WooCommerce rejected {request}: {status} {code}: {message}")]
     Api {
-        method: String,
-        path: String,
+        /// Method and API path, e.g. `GET /orders/17`.
+        request: String,
         status: u16,
         code: String,
         message: String,
-        data: serde_json::Value,
+        /// WooCommerce's `data` (`{"status": N, "params": ...}`, or a bare integer).
+        data: Box<serde_json::Value>,
         retry_after: Option<Duration>,
     },
     /// Something in front of WordPress (host, WAF, proxy) answered with a page
@@ -119,12 +120,11 @@ impl WooError {
     ) -> WooError {
         match serde_json::from_slice::<ErrorBody>(body) {
             Ok(error) => WooError::Api {
-                method: method.to_string(),
-                path: path.to_string(),
+                request: format!("{method} {path}"),
                 status,
                 code: error.code,
                 message: error.message,
-                data: error.data,
+                data: Box::new(error.data),
                 retry_after,
             },
             Err(_) => WooError::NotJson {
@@ -170,17 +170,15 @@ mod tests {
 
     #[test]
     fn html_pages_keep_status_and_an_excerpt() {
-        let body = b"<html>\n<head><title>503 Service Temporarily Unavailable</title></head></html>";
-        let error = WooError::from_response(
-            "GET",
-            "/orders",
-            503,
-            body,
-            Some(Duration::from_secs(1)),
-        );
+        let body =
+            b"<html>\n<head><title>503 Service Temporarily Unavailable</title></head></html>";
+        let error =
+            WooError::from_response("GET", "/orders", 503, body, Some(Duration::from_secs(1)));
         assert!(error.is_retryable());
         assert_eq!(error.status(), Some(503));
-        assert!(error.to_string().contains("503 Service Temporarily Unavailable"));
+        assert!(error
+            .to_string()
+            .contains("503 Service Temporarily Unavailable"));
         assert_eq!(error.retry_after(), Some(Duration::from_secs(1)));
     }
 
@@ -188,6 +186,9 @@ mod tests {
     fn refund_errors_with_a_bare_integer_data_parse() {
         let body = br#"{"code":"woocommerce_rest_cannot_create_order_refund","message":"Invalid refund amount.","data":500}"#;
         let error = WooError::from_response("POST", "/orders/21/refunds", 500, body, None);
-        assert_eq!(error.code(), Some("woocommerce_rest_cannot_create_order_refund"));
+        assert_eq!(
+            error.code(),
+            Some("woocommerce_rest_cannot_create_order_refund")
+        );
     }
 }

@@ -447,7 +447,10 @@ impl BatchResponse {
             .chain(&self.delete)
             .filter_map(|entry| {
                 let error: ErrorBody = serde_json::from_value(entry.get("error")?.clone()).ok()?;
-                let id = entry.get("id").and_then(serde_json::Value::as_u64).unwrap_or(0);
+                let id = entry
+                    .get("id")
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0);
                 Some((id, error))
             })
             .collect()

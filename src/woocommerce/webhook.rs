@@ -92,9 +92,7 @@ pub fn verify_request(
 /// Reads the `X-WC-Webhook-*` headers (without checking the signature).
 pub fn parse_headers(headers: &HeaderMap) -> Result<WebhookHeaders, WebhookError> {
     let text = |name: &'static str| -> Result<String, WebhookError> {
-        let value = headers
-            .get(name)
-            .ok_or(WebhookError::MissingHeader(name))?;
+        let value = headers.get(name).ok_or(WebhookError::MissingHeader(name))?;
         value
             .to_str()
             .map(|value| value.trim().to_string())
