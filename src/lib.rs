@@ -10,5 +10,6 @@ pub mod jobs;
 pub mod money;
 pub mod remote;
 pub mod secrets;
+pub mod simulators;
 pub mod store;
 pub mod woocommerce;

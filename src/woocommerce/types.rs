@@ -244,3 +244,215 @@ pub struct OrderRefundSummary {
     #[serde(deserialize_with = "decimal")]
     pub total: Decimal,
 }
+
+/// A refund as `GET /orders/<id>/refunds` returns it: `amount` is positive here,
+/// while the order's own `refunds[]` entry carries the negative total.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refund {
+    pub id: WooOrderId,
+    #[serde(default)]
+    pub date_created: Option<NaiveDateTime>,
+    #[serde(default)]
+    pub date_created_gmt: Option<NaiveDateTime>,
+    #[serde(deserialize_with = "decimal")]
+    pub amount: Decimal,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub refunded_by: u64,
+    #[serde(default)]
+    pub refunded_payment: bool,
+    #[serde(default)]
+    pub meta_data: Vec<MetaData>,
+    /// Negative quantities and totals; `_refunded_item_id` meta names the order's line.
+    #[serde(default)]
+    pub line_items: Vec<LineItem>,
+    #[serde(default)]
+    pub shipping_lines: Vec<ShippingLine>,
+    #[serde(default)]
+    pub tax_lines: Vec<TaxLine>,
+    #[serde(default)]
+    pub fee_lines: Vec<FeeLine>,
+}
+
+/// What `POST /orders/<id>/refunds` takes. `amount` is required by WooCommerce
+/// even when line items are given (it does not sum them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewRefund {
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+    pub reason: String,
+    /// `true` asks the payment gateway to send the money back; bacs, cod and
+    /// cheque cannot, so WooCommerce answers 500 unless this is `false`.
+    pub api_refund: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub line_items: Vec<serde_json::Value>,
+}
+
+/// An order note; the list endpoint returns the newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderNote {
+    pub id: u64,
+    #[serde(default)]
+    pub author: String,
+    #[serde(default)]
+    pub date_created: Option<NaiveDateTime>,
+    #[serde(default)]
+    pub date_created_gmt: Option<NaiveDateTime>,
+    pub note: String,
+    /// `true` means WooCommerce e-mailed it to the buyer.
+    #[serde(default)]
+    pub customer_note: bool,
+}
+
+/// A product or a product variation (`type: "variation"`, with `parent_id`).
+/// Prices are strings and may be `""` (a variable product has no own regular price).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Product {
+    pub id: u64,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, rename = "type")]
+    pub product_type: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub sku: String,
+    #[serde(default)]
+    pub parent_id: u64,
+    #[serde(default, deserialize_with = "decimal")]
+    pub price: Decimal,
+    #[serde(default, deserialize_with = "decimal")]
+    pub regular_price: Decimal,
+    #[serde(default, deserialize_with = "decimal")]
+    pub sale_price: Decimal,
+    #[serde(default)]
+    pub tax_class: String,
+    /// `true`, `false`, or `"parent"` on a variation whose stock the parent manages.
+    #[serde(default)]
+    pub manage_stock: serde_json::Value,
+    #[serde(default)]
+    pub stock_quantity: Option<i64>,
+    #[serde(default)]
+    pub stock_status: String,
+    /// Variation ids of a variable product.
+    #[serde(default)]
+    pub variations: Vec<u64>,
+}
+
+/// One entry of a stock/price batch update for products or variations.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StockPriceUpdate {
+    pub id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stock_quantity: Option<i64>,
+    /// WooCommerce needs `manage_stock` on for `stock_quantity` to mean anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manage_stock: Option<bool>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "rust_decimal::serde::str_option"
+    )]
+    pub regular_price: Option<Decimal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: u64,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub first_name: String,
+    #[serde(default)]
+    pub last_name: String,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub date_created_gmt: Option<NaiveDateTime>,
+    #[serde(default)]
+    pub date_modified_gmt: Option<NaiveDateTime>,
+    #[serde(default)]
+    pub billing: Address,
+    #[serde(default)]
+    pub shipping: Address,
+}
+
+/// A registered webhook. WooCommerce never returns the secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: u64,
+    #[serde(default)]
+    pub name: String,
+    /// `active`, `paused` or `disabled` (after 7 failed deliveries in a row).
+    pub status: String,
+    pub topic: String,
+    #[serde(default)]
+    pub resource: String,
+    #[serde(default)]
+    pub event: String,
+    pub delivery_url: String,
+    #[serde(default)]
+    pub date_created_gmt: Option<NaiveDateTime>,
+}
+
+/// What `POST /webhooks` takes.
+#[derive(Clone, PartialEq, Serialize)]
+pub struct NewWebhook {
+    pub name: String,
+    pub topic: String,
+    pub delivery_url: String,
+    pub secret: String,
+    pub status: String,
+}
+
+impl std::fmt::Debug for NewWebhook {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("NewWebhook")
+            .field("name", &self.name)
+            .field("topic", &self.topic)
+            .field("delivery_url", &self.delivery_url)
+            .field("secret", &"<redacted>")
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
+/// WordPress's error body: `{"code", "message", "data"}`. `data` is usually
+/// `{"status": N, ...}` but refund errors send a bare integer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+    #[serde(default)]
+    pub data: serde_json::Value,
+}
+
+/// `{"create": [...], "update": [...], "delete": [...]}`; failed entries come back
+/// in place as `{"id", "error": {...}}` with HTTP 200, so they are kept as JSON.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BatchResponse {
+    pub create: Vec<serde_json::Value>,
+    pub update: Vec<serde_json::Value>,
+    pub delete: Vec<serde_json::Value>,
+}
+
+impl BatchResponse {
+    /// The entries WooCommerce refused, with their error bodies.
+    pub fn failures(&self) -> Vec<(u64, ErrorBody)> {
+        self.create
+            .iter()
+            .chain(&self.update)
+            .chain(&self.delete)
+            .filter_map(|entry| {
+                let error: ErrorBody = serde_json::from_value(entry.get("error")?.clone()).ok()?;
+                let id = entry
+                    .get("id")
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0);
+                Some((id, error))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,3 @@
+//! In-process simulators of the two remote systems, used by tests, `demo` and `bench`.
+
+pub mod woocommerce;
