@@ -3,6 +3,9 @@
 //! The binary's commands live in `cli`; everything else is a library so the
 //! integration tests can build the app as a value and drive it from outside.
 
+pub mod erpnext;
 pub mod money;
 pub mod remote;
+pub mod simulators;
+pub mod sync;
 pub mod woocommerce;

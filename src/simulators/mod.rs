@@ -1,0 +1,3 @@
+//! API simulators (WooCommerce, ERPNext) used by the tests, `demo` and `bench`.
+
+pub mod erpnext;
