@@ -6,10 +6,12 @@
 pub mod cli;
 pub mod config;
 pub mod connection;
+pub mod erpnext;
 pub mod jobs;
 pub mod money;
 pub mod remote;
 pub mod secrets;
 pub mod simulators;
 pub mod store;
+pub mod sync;
 pub mod woocommerce;

@@ -1,3 +1,4 @@
 //! In-process simulators of the two remote systems, used by tests, `demo` and `bench`.
 
+pub mod erpnext;
 pub mod woocommerce;

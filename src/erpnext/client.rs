@@ -1,0 +1,665 @@
+//! The one HTTP wrapper for ERPNext. Idempotent calls (reads, PUT, DELETE,
+//! the mapping methods) are retried under the shared [`RetryPolicy`]; inserts
+//! are not, because a lost answer may hide a committed document: the caller
+//! looks its unique key up again before creating anything twice.
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use url::Url;
+
+use crate::erpnext::error::ErpError;
+use crate::remote::{parse_retry_after, ConcurrencyLimit, RetryPolicy};
+
+/// Characters left as they are in a path segment; everything else (spaces,
+/// `/`, `%`, `#`…) is percent-encoded, so `Sales Order` becomes `Sales%20Order`.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// How to reach one ERPNext site.
+#[derive(Clone)]
+pub struct ErpConfig {
+    /// The site URL, e.g. `https://erp.example.com`.
+    pub base_url: Url,
+    /// API key of the integration user (User → API Access).
+    pub api_key: String,
+    /// API secret of that user; never printed.
+    pub api_secret: String,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    /// Calls in flight at once to this site (a small site serves ~2 in parallel).
+    pub max_in_flight: usize,
+}
+
+impl fmt::Debug for ErpConfig {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("ErpConfig")
+            .field("base_url", &self.base_url.as_str())
+            .field("api_key", &self.api_key)
+            .field("api_secret", &"********")
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("max_in_flight", &self.max_in_flight)
+            .finish()
+    }
+}
+
+impl ErpConfig {
+    /// A config with the usual timeout (30 s), retries and 4 calls in flight.
+    pub fn new(base_url: Url, api_key: impl Into<String>, api_secret: impl Into<String>) -> Self {
+        ErpConfig {
+            base_url,
+            api_key: api_key.into(),
+            api_secret: api_secret.into(),
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            max_in_flight: 4,
+        }
+    }
+}
+
+/// A list query for `GET /api/resource/<DocType>`.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Columns; empty means ERPNext's default (`name` only).
+    pub fields: Vec<String>,
+    /// `[[field, op, value], …]` or `[[child_doctype, field, op, value], …]`, ANDed.
+    pub filters: Vec<Value>,
+    /// Same forms, ORed.
+    pub or_filters: Vec<Value>,
+    pub limit_start: Option<u64>,
+    /// `Some(0)` asks for all rows; `None` leaves ERPNext's default of 20.
+    pub limit_page_length: Option<u64>,
+    /// e.g. `creation desc`.
+    pub order_by: Option<String>,
+}
+
+impl ListQuery {
+    pub fn fields(mut self, fields: &[&str]) -> Self {
+        self.fields = fields.iter().map(|field| field.to_string()).collect();
+        self
+    }
+
+    /// Adds `[field, op, value]` to the ANDed filters.
+    pub fn filter(mut self, field: &str, operator: &str, value: impl Into<Value>) -> Self {
+        self.filters.push(json!([field, operator, value.into()]));
+        self
+    }
+
+    /// Adds `[field, op, value]` to the ORed filters.
+    pub fn or_filter(mut self, field: &str, operator: &str, value: impl Into<Value>) -> Self {
+        self.or_filters.push(json!([field, operator, value.into()]));
+        self
+    }
+
+    pub fn page(mut self, start: u64, length: u64) -> Self {
+        self.limit_start = Some(start);
+        self.limit_page_length = Some(length);
+        self
+    }
+
+    pub fn all_rows(mut self) -> Self {
+        self.limit_page_length = Some(0);
+        self
+    }
+
+    pub fn order_by(mut self, order_by: &str) -> Self {
+        self.order_by = Some(order_by.to_string());
+        self
+    }
+
+    fn to_query_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        if !self.fields.is_empty() {
+            pairs.push(("fields", Value::from(self.fields.clone()).to_string()));
+        }
+        if !self.filters.is_empty() {
+            pairs.push(("filters", Value::Array(self.filters.clone()).to_string()));
+        }
+        if !self.or_filters.is_empty() {
+            pairs.push((
+                "or_filters",
+                Value::Array(self.or_filters.clone()).to_string(),
+            ));
+        }
+        if let Some(start) = self.limit_start {
+            pairs.push(("limit_start", start.to_string()));
+        }
+        if let Some(length) = self.limit_page_length {
+            pairs.push(("limit_page_length", length.to_string()));
+        }
+        if let Some(order_by) = &self.order_by {
+            pairs.push(("order_by", order_by.clone()));
+        }
+        pairs
+    }
+}
+
+/// Whether a call may be repeated after an uncertain failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    Safe,
+    Never,
+}
+
+/// A client for one ERPNext site. Cheap to clone; clones share the connection
+/// pool and the in-flight limit.
+#[derive(Clone)]
+pub struct ErpClient {
+    http: reqwest::Client,
+    base_url: Url,
+    authorization: String,
+    retry: RetryPolicy,
+    limit: ConcurrencyLimit,
+}
+
+impl fmt::Debug for ErpClient {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("ErpClient")
+            .field("base_url", &self.base_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ErpClient {
+    pub fn new(config: ErpConfig) -> Result<ErpClient, ErpError> {
+        if config.api_key.trim().is_empty() || config.api_secret.trim().is_empty() {
+            return Err(ErpError::InvalidRequest(
+                "the ERPNext API key and secret must both be set (User → API Access → Generate Keys)"
+                    .to_string(),
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(|error| {
+                ErpError::InvalidRequest(format!("could not build the HTTP client: {error}"))
+            })?;
+        let mut base_url = config.base_url;
+        if !base_url.path().ends_with('/') {
+            let path = format!("{}/", base_url.path());
+            base_url.set_path(&path);
+        }
+        Ok(ErpClient {
+            http,
+            base_url,
+            authorization: format!("token {}:{}", config.api_key, config.api_secret),
+            retry: config.retry,
+            limit: ConcurrencyLimit::new(config.max_in_flight),
+        })
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    /// The user the credentials belong to: a cheap credentials check.
+    pub async fn logged_user(&self) -> Result<String, ErpError> {
+        let message = self
+            .method_get("frappe.auth.get_logged_user", &[], "the credentials check")
+            .await?;
+        message
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| unexpected("the credentials check", "the user name was not a string"))
+    }
+
+    /// One document, typed.
+    pub async fn get<T: DeserializeOwned>(&self, doctype: &str, name: &str) -> Result<T, ErpError> {
+        let value = self.get_value_doc(doctype, name).await?;
+        serde_json::from_value(value)
+            .map_err(|error| unexpected(doctype, format!("{doctype} {name}: {error}")))
+    }
+
+    /// One document as JSON.
+    pub async fn get_value_doc(&self, doctype: &str, name: &str) -> Result<Value, ErpError> {
+        let url = self.resource_url(doctype, Some(name))?;
+        let body = self
+            .send(Method::GET, url, None, doctype, Repeat::Safe)
+            .await?;
+        take_envelope(body, "data", doctype)
+    }
+
+    /// One document, or `None` when it does not exist.
+    pub async fn get_optional<T: DeserializeOwned>(
+        &self,
+        doctype: &str,
+        name: &str,
+    ) -> Result<Option<T>, ErpError> {
+        match self.get(doctype, name).await {
+            Ok(document) => Ok(Some(document)),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Rows of a list query, typed (use `serde_json::Value` for free-form rows).
+    pub async fn list<T: DeserializeOwned>(
+        &self,
+        doctype: &str,
+        query: &ListQuery,
+    ) -> Result<Vec<T>, ErpError> {
+        let mut url = self.resource_url(doctype, None)?;
+        {
+            let mut pairs = url.query_pairs_mut();
+            for (key, value) in query.to_query_pairs() {
+                pairs.append_pair(key, &value);
+            }
+        }
+        let body = self
+            .send(Method::GET, url, None, doctype, Repeat::Safe)
+            .await?;
+        let rows = take_envelope(body, "data", doctype)?;
+        serde_json::from_value(rows).map_err(|error| unexpected(doctype, error.to_string()))
+    }
+
+    /// Inserts a document (with `"docstatus": 1` it is submitted in the same call).
+    /// Not retried: after a transport error, look the document up by its key.
+    pub async fn insert(&self, doctype: &str, document: &Value) -> Result<Value, ErpError> {
+        let url = self.resource_url(doctype, None)?;
+        let body = self
+            .send(Method::POST, url, Some(document), doctype, Repeat::Never)
+            .await?;
+        take_envelope(body, "data", doctype)
+    }
+
+    /// Changes the given fields of a document (`PUT`, partial body).
+    pub async fn update(
+        &self,
+        doctype: &str,
+        name: &str,
+        changes: &Value,
+    ) -> Result<Value, ErpError> {
+        let url = self.resource_url(doctype, Some(name))?;
+        let body = self
+            .send(Method::PUT, url, Some(changes), doctype, Repeat::Safe)
+            .await?;
+        take_envelope(body, "data", doctype)
+    }
+
+    /// Deletes a draft (submitted documents must be cancelled first).
+    pub async fn delete(&self, doctype: &str, name: &str) -> Result<(), ErpError> {
+        let url = self.resource_url(doctype, Some(name))?;
+        self.send(Method::DELETE, url, None, doctype, Repeat::Safe)
+            .await?;
+        Ok(())
+    }
+
+    /// Submits a draft with `PUT {"docstatus": 1}`: unlike `frappe.client.submit`
+    /// it needs no `modified`, and submitting a submitted document is a no-op.
+    pub async fn submit(&self, doctype: &str, name: &str) -> Result<Value, ErpError> {
+        self.update(doctype, name, &json!({"docstatus": 1})).await
+    }
+
+    /// Cancels a submitted document (`frappe.client.cancel`). Not retried: a
+    /// second cancel fails with "Cannot edit cancelled document".
+    pub async fn cancel(&self, doctype: &str, name: &str) -> Result<Value, ErpError> {
+        let subject = format!("cancelling {doctype} {name}");
+        self.method_post(
+            "frappe.client.cancel",
+            &json!({"doctype": doctype, "name": name}),
+            &subject,
+            Repeat::Never,
+        )
+        .await
+    }
+
+    /// The first matching row's `fieldnames`, or `None` (ERPNext answers `{}`).
+    pub async fn get_value(
+        &self,
+        doctype: &str,
+        filters: &Value,
+        fieldnames: &[&str],
+    ) -> Result<Option<serde_json::Map<String, Value>>, ErpError> {
+        let fieldname = Value::from(fieldnames.iter().map(|f| f.to_string()).collect::<Vec<_>>());
+        let message = self
+            .method_get(
+                "frappe.client.get_value",
+                &[
+                    ("doctype", doctype.to_string()),
+                    ("filters", filters.to_string()),
+                    ("fieldname", fieldname.to_string()),
+                ],
+                doctype,
+            )
+            .await?;
+        match message {
+            Value::Object(row) if row.is_empty() => Ok(None),
+            Value::Object(row) => Ok(Some(row)),
+            Value::Null => Ok(None),
+            other => Err(unexpected(doctype, format!("get_value answered {other}"))),
+        }
+    }
+
+    /// How many documents match `filters` (list or object form).
+    pub async fn get_count(&self, doctype: &str, filters: &Value) -> Result<u64, ErpError> {
+        let message = self
+            .method_get(
+                "frappe.client.get_count",
+                &[
+                    ("doctype", doctype.to_string()),
+                    ("filters", filters.to_string()),
+                ],
+                doctype,
+            )
+            .await?;
+        message
+            .as_u64()
+            .ok_or_else(|| unexpected(doctype, format!("get_count answered {message}")))
+    }
+
+    /// An unsaved Sales Invoice mapped from a submitted Sales Order.
+    pub async fn make_sales_invoice(&self, sales_order: &str) -> Result<Value, ErpError> {
+        self.method_post(
+            "erpnext.selling.doctype.sales_order.sales_order.make_sales_invoice",
+            &json!({"source_name": sales_order}),
+            &format!("make_sales_invoice from {sales_order}"),
+            Repeat::Safe,
+        )
+        .await
+    }
+
+    /// An unsaved Payment Entry for the outstanding amount of `doctype` `name`.
+    pub async fn get_payment_entry(&self, doctype: &str, name: &str) -> Result<Value, ErpError> {
+        self.method_post(
+            "erpnext.accounts.doctype.payment_entry.payment_entry.get_payment_entry",
+            &json!({"dt": doctype, "dn": name}),
+            &format!("get_payment_entry for {doctype} {name}"),
+            Repeat::Safe,
+        )
+        .await
+    }
+
+    /// An unsaved credit note (Sales Invoice with `is_return: 1`) against `sales_invoice`.
+    pub async fn make_sales_return(&self, sales_invoice: &str) -> Result<Value, ErpError> {
+        self.method_post(
+            "erpnext.accounts.doctype.sales_invoice.sales_invoice.make_sales_return",
+            &json!({"source_name": sales_invoice}),
+            &format!("make_sales_return against {sales_invoice}"),
+            Repeat::Safe,
+        )
+        .await
+    }
+
+    /// The site's time zone (System Settings); naive ERPNext datetimes are in it.
+    pub async fn site_time_zone(&self) -> Result<Tz, ErpError> {
+        let settings = self
+            .get_value_doc("System Settings", "System Settings")
+            .await?;
+        let name = settings
+            .get("time_zone")
+            .and_then(Value::as_str)
+            .unwrap_or("UTC");
+        name.parse::<Tz>().map_err(|_| {
+            unexpected(
+                "System Settings",
+                format!("the site time zone `{name}` is not a known IANA zone"),
+            )
+        })
+    }
+
+    /// Calls any whitelisted method with a JSON body (not retried).
+    pub async fn call_method(&self, method: &str, arguments: &Value) -> Result<Value, ErpError> {
+        self.method_post(method, arguments, method, Repeat::Never)
+            .await
+    }
+
+    async fn method_get(
+        &self,
+        method: &str,
+        query: &[(&str, String)],
+        subject: &str,
+    ) -> Result<Value, ErpError> {
+        let mut url = self.method_url(method)?;
+        if !query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (key, value) in query {
+                pairs.append_pair(key, value);
+            }
+        }
+        let body = self
+            .send(Method::GET, url, None, subject, Repeat::Safe)
+            .await?;
+        take_envelope(body, "message", subject)
+    }
+
+    async fn method_post(
+        &self,
+        method: &str,
+        arguments: &Value,
+        subject: &str,
+        repeat: Repeat,
+    ) -> Result<Value, ErpError> {
+        let url = self.method_url(method)?;
+        let body = self
+            .send(Method::POST, url, Some(arguments), subject, repeat)
+            .await?;
+        take_envelope(body, "message", subject)
+    }
+
+    fn resource_url(&self, doctype: &str, name: Option<&str>) -> Result<Url, ErpError> {
+        let mut path = format!("api/resource/{}", encode_segment(doctype));
+        if let Some(name) = name {
+            path.push('/');
+            path.push_str(&encode_segment(name));
+        }
+        self.join(&path)
+    }
+
+    fn method_url(&self, method: &str) -> Result<Url, ErpError> {
+        self.join(&format!("api/method/{}", encode_segment(method)))
+    }
+
+    fn join(&self, path: &str) -> Result<Url, ErpError> {
+        self.base_url.join(path).map_err(|error| {
+            ErpError::InvalidRequest(format!("cannot build an ERPNext URL for {path}: {error}"))
+        })
+    }
+
+    /// Sends one call, retrying it when `repeat` allows and the error is retryable.
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        subject: &str,
+        repeat: Repeat,
+    ) -> Result<Value, ErpError> {
+        let mut attempt = 1;
+        loop {
+            let outcome = self
+                .send_once(method.clone(), url.clone(), body, subject)
+                .await;
+            match outcome {
+                Ok(value) => return Ok(value),
+                Err(error) => {
+                    let may_repeat = match repeat {
+                        Repeat::Safe => error.is_retryable(),
+                        // A 429 or 503 means the request was turned away, not run.
+                        Repeat::Never => matches!(error.status(), Some(429 | 503)),
+                    };
+                    if !may_repeat || attempt >= self.retry.max_attempts {
+                        return Err(error);
+                    }
+                    let delay = self.retry.delay_after(attempt, error.retry_after());
+                    tracing::debug!(%subject, attempt, ?delay, error = %error, "retrying ERPNext call");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    async fn send_once(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        subject: &str,
+    ) -> Result<Value, ErpError> {
+        let _permit = self.limit.acquire().await;
+        let mut request = self
+            .http
+            .request(method, url)
+            .header(reqwest::header::AUTHORIZATION, &self.authorization)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|error| transport(subject, &error))?;
+        let status = response.status();
+        let retry_after = parse_retry_after(response.headers().get(reqwest::header::RETRY_AFTER));
+        let text = response
+            .text()
+            .await
+            .map_err(|error| transport(subject, &error))?;
+        if !status.is_success() {
+            return Err(ErpError::from_response(
+                subject,
+                status.as_u16(),
+                &text,
+                retry_after,
+            ));
+        }
+        if status == StatusCode::ACCEPTED && text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text).map_err(|_| {
+            let excerpt: String = text.chars().take(120).collect();
+            unexpected(
+                subject,
+                format!("HTTP {status} but the body is not JSON: {excerpt}"),
+            )
+        })
+    }
+}
+
+/// Converts a naive ERPNext datetime (`2026-11-26 17:25:45.784957`, site time)
+/// to UTC. Ambiguous local times (DST fall-back) take the earlier instant.
+pub fn site_datetime_to_utc(text: &str, site_time_zone: Tz) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S"))
+        .ok()?;
+    site_time_zone
+        .from_local_datetime(&naive)
+        .earliest()
+        .map(|local| local.with_timezone(&Utc))
+}
+
+/// Formats a UTC instant as ERPNext expects in filters (site time, no offset).
+pub fn utc_to_site_datetime(instant: DateTime<Utc>, site_time_zone: Tz) -> String {
+    instant
+        .with_timezone(&site_time_zone)
+        .format("%Y-%m-%d %H:%M:%S%.6f")
+        .to_string()
+}
+
+fn encode_segment(text: &str) -> String {
+    utf8_percent_encode(text, PATH_SEGMENT).to_string()
+}
+
+fn take_envelope(body: Value, key: &str, subject: &str) -> Result<Value, ErpError> {
+    match body {
+        Value::Object(mut object) => object
+            .remove(key)
+            .ok_or_else(|| unexpected(subject, format!("the answer has no `{key}`"))),
+        Value::Null => Ok(Value::Null),
+        other => Err(unexpected(
+            subject,
+            format!("the answer is not an object: {other}"),
+        )),
+    }
+}
+
+fn unexpected(subject: &str, message: impl Into<String>) -> ErpError {
+    ErpError::UnexpectedResponse {
+        subject: subject.to_string(),
+        message: message.into(),
+    }
+}
+
+fn transport(subject: &str, error: &reqwest::Error) -> ErpError {
+    // reqwest's Display can include the URL, never the headers, so no secret leaks.
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    ErpError::Transport {
+        subject: subject.to_string(),
+        message,
+        timed_out: error.is_timeout(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_masks_the_secret() {
+        let config = ErpConfig::new(
+            Url::parse("http://127.0.0.1:1").unwrap(),
+            "key-123",
+            "very-secret-value",
+        );
+        let printed = format!("{config:?}");
+        assert!(printed.contains("key-123"));
+        assert!(!printed.contains("very-secret-value"));
+        let client = ErpClient::new(config).unwrap();
+        assert!(!format!("{client:?}").contains("very-secret-value"));
+    }
+
+    #[test]
+    fn encodes_doctype_and_names_in_paths() {
+        assert_eq!(encode_segment("Sales Order"), "Sales%20Order");
+        assert_eq!(encode_segment("Jane Doe-Billing"), "Jane%20Doe-Billing");
+        assert_eq!(encode_segment("a/b"), "a%2Fb");
+    }
+
+    #[test]
+    fn converts_site_times_to_utc() {
+        let zone: Tz = "America/New_York".parse().unwrap();
+        let utc = site_datetime_to_utc("2026-11-26 17:25:45.784957", zone).unwrap();
+        assert_eq!(utc.to_rfc3339(), "2026-11-26T22:25:45.784957+00:00");
+        assert_eq!(
+            utc_to_site_datetime(utc, zone),
+            "2026-11-26 17:25:45.784957"
+        );
+        assert!(site_datetime_to_utc("yesterday", zone).is_none());
+    }
+
+    #[test]
+    fn list_query_encodes_json_parameters() {
+        let query = ListQuery::default()
+            .fields(&["name", "status"])
+            .filter("docstatus", "=", 1)
+            .page(20, 10);
+        let pairs = query.to_query_pairs();
+        assert_eq!(pairs[0], ("fields", r#"["name","status"]"#.to_string()));
+        assert_eq!(
+            pairs[1],
+            ("filters", r#"[["docstatus","=",1]]"#.to_string())
+        );
+        assert_eq!(pairs[2], ("limit_start", "20".to_string()));
+    }
+}

@@ -1,0 +1,10 @@
+//! ERPNext (Frappe) REST client: token auth, `/api/resource` and `/api/method`,
+//! wire types and error classification. Knows nothing of the store, jobs or sync.
+
+pub mod client;
+pub mod countries;
+pub mod error;
+pub mod types;
+
+pub use client::{ErpClient, ErpConfig, ListQuery};
+pub use error::ErpError;

@@ -1,0 +1,221 @@
+//! A faithful ERPNext v15 REST simulator: the `/api/resource`, `/api/method`
+//! and `/api/v2/document` endpoints the product uses, answering what the
+//! recorded site answered (`tests/fixtures/erpnext/`), with Webhook documents
+//! that really deliver, and fault knobs (latency, errors, 429, timeouts,
+//! "commit then drop the response") settable by flags or at runtime.
+
+mod error;
+mod http;
+mod query;
+mod site;
+mod totals;
+mod values;
+mod webhooks;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use url::Url;
+
+pub use site::{COMPANY, COMPANY_CURRENCY};
+pub use webhooks::DeliveryRecord;
+
+/// Test credentials the simulator accepts unless told otherwise.
+pub const DEFAULT_API_KEY: &str = "sim-erpnext-key";
+pub const DEFAULT_API_SECRET: &str = "sim-erpnext-secret";
+
+/// Options for `woocommerce-sync sim erpnext`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ErpSimOptions {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8082")]
+    pub listen: SocketAddr,
+    /// API key the simulated Administrator uses.
+    #[arg(long, default_value = DEFAULT_API_KEY)]
+    pub api_key: String,
+    /// API secret of that key.
+    #[arg(long, default_value = DEFAULT_API_SECRET)]
+    pub api_secret: String,
+    /// Added to every API answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of requests (0..1) answered 503 without doing anything.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Share of requests answered 429 with `Retry-After: 1`.
+    #[arg(long, default_value_t = 0.0)]
+    pub throttle_rate: f64,
+    /// Share of requests that hang (the client's timeout fires); nothing is done.
+    #[arg(long, default_value_t = 0.0)]
+    pub timeout_rate: f64,
+    /// Share of requests that are carried out and committed, then the
+    /// connection is cut before the answer: the client cannot know it worked.
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_rate: f64,
+}
+
+impl Default for ErpSimOptions {
+    fn default() -> Self {
+        ErpSimOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_key: DEFAULT_API_KEY.to_string(),
+            api_secret: DEFAULT_API_SECRET.to_string(),
+            latency_ms: 0,
+            error_rate: 0.0,
+            throttle_rate: 0.0,
+            timeout_rate: 0.0,
+            drop_rate: 0.0,
+        }
+    }
+}
+
+/// Fault knobs, also readable and settable at `/__sim/faults` (GET / PUT JSON).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    pub latency_ms: u64,
+    pub error_rate: f64,
+    pub throttle_rate: f64,
+    pub timeout_rate: f64,
+    pub drop_rate: f64,
+}
+
+impl From<&ErpSimOptions> for Faults {
+    fn from(options: &ErpSimOptions) -> Self {
+        Faults {
+            latency_ms: options.latency_ms,
+            error_rate: options.error_rate,
+            throttle_rate: options.throttle_rate,
+            timeout_rate: options.timeout_rate,
+            drop_rate: options.drop_rate,
+        }
+    }
+}
+
+/// State shared by the HTTP handlers, the webhook worker and the handle.
+pub(crate) struct Shared {
+    pub site: Mutex<site::Site>,
+    pub faults: Mutex<Faults>,
+    pub api_key: String,
+    pub api_secret: String,
+    pub webhooks: webhooks::Outbox,
+}
+
+impl Shared {
+    /// Locks the site; a panic in another handler does not poison the simulator.
+    pub fn site(&self) -> std::sync::MutexGuard<'_, site::Site> {
+        self.site
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn faults(&self) -> Faults {
+        *self
+            .faults
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A running simulator.
+pub struct ErpSimHandle {
+    base_url: Url,
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl ErpSimHandle {
+    /// `http://127.0.0.1:<port>/`
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    pub fn api_key(&self) -> &str {
+        &self.shared.api_key
+    }
+
+    pub fn api_secret(&self) -> &str {
+        &self.shared.api_secret
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.shared.faults()
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        *self
+            .shared
+            .faults
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = faults;
+    }
+
+    /// A stored document, as the site holds it (tests should prefer the API).
+    pub fn document(&self, doctype: &str, name: &str) -> Option<Value> {
+        self.shared.site().raw(doctype, name).map(Value::Object)
+    }
+
+    /// How many documents of `doctype` exist.
+    pub fn count(&self, doctype: &str) -> usize {
+        self.shared.site().document_count(doctype)
+    }
+
+    /// Every webhook delivery attempt so far (like ERPNext's Webhook Request Log).
+    pub fn webhook_log(&self) -> Vec<DeliveryRecord> {
+        self.shared.webhooks.log()
+    }
+
+    /// Stops serving.
+    pub fn shutdown(&self) {
+        self.server.abort();
+    }
+}
+
+impl Drop for ErpSimHandle {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Starts a fresh simulated site on `options.listen`.
+pub async fn start(options: ErpSimOptions) -> anyhow::Result<ErpSimHandle> {
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", options.listen))?;
+    let address = listener.local_addr()?;
+    let shared = Arc::new(Shared {
+        site: Mutex::new(site::Site::new()),
+        faults: Mutex::new(Faults::from(&options)),
+        api_key: options.api_key.clone(),
+        api_secret: options.api_secret.clone(),
+        webhooks: webhooks::Outbox::start(),
+    });
+    let router = http::router(shared.clone());
+    let server = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "the ERPNext simulator stopped");
+        }
+    });
+    let base_url = Url::parse(&format!("http://{address}/"))?;
+    Ok(ErpSimHandle {
+        base_url,
+        shared,
+        server,
+    })
+}
+
+/// `woocommerce-sync sim erpnext`: serves until Ctrl-C.
+pub async fn run(options: ErpSimOptions) -> anyhow::Result<()> {
+    let handle = start(options).await?;
+    println!("ERPNext simulator listening on {}", handle.base_url());
+    println!(
+        "API key: {}  (the secret is the one given with --api-secret, or the documented default)",
+        handle.api_key()
+    );
+    tokio::signal::ctrl_c().await?;
+    handle.shutdown();
+    Ok(())
+}

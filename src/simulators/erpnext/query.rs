@@ -1,0 +1,333 @@
+//! List queries as Frappe's `get_list` runs them: `fields`, `filters` and
+//! `or_filters` (list or dict form, child-table filters), `order_by`, paging.
+
+use std::cmp::Ordering;
+
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+
+use super::error::SiteError;
+use super::values::{decimal_of, Doc};
+
+/// One condition: `[field, op, value]` or `[child_doctype, field, op, value]`.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    pub child_doctype: Option<String>,
+    pub field: String,
+    pub operator: String,
+    pub value: Value,
+}
+
+/// A parsed list request.
+#[derive(Debug, Clone, Default)]
+pub struct ListRequest {
+    pub fields: Vec<String>,
+    pub filters: Vec<Condition>,
+    pub or_filters: Vec<Condition>,
+    pub order_by: Option<String>,
+    pub limit_start: usize,
+    /// 0 means all rows.
+    pub limit_page_length: usize,
+}
+
+/// Parses a JSON parameter as Frappe does (`json.loads`): broken JSON is a 500.
+pub fn parse_json_parameter(text: &str) -> Result<Value, SiteError> {
+    serde_json::from_str(text).map_err(|error| {
+        let mut failure = SiteError::bare(500, "JSONDecodeError", Some(&error.to_string()));
+        failure.module = Some("json.decoder");
+        failure
+    })
+}
+
+/// Reads `filters` in any form Frappe accepts.
+pub fn parse_conditions(value: &Value, doctype: &str) -> Result<Vec<Condition>, SiteError> {
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::String(text) if text.trim().is_empty() => Ok(Vec::new()),
+        Value::String(text) => parse_conditions(&parse_json_parameter(text)?, doctype),
+        Value::Object(object) => Ok(object
+            .iter()
+            .map(|(field, value)| match value {
+                Value::Array(pair) if pair.len() == 2 && pair[0].is_string() => Condition {
+                    child_doctype: None,
+                    field: field.clone(),
+                    operator: pair[0].as_str().unwrap_or("=").to_lowercase(),
+                    value: pair[1].clone(),
+                },
+                other => Condition {
+                    child_doctype: None,
+                    field: field.clone(),
+                    operator: "=".into(),
+                    value: other.clone(),
+                },
+            })
+            .collect()),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                Value::Array(parts) if parts.len() == 3 => Ok(Condition {
+                    child_doctype: None,
+                    field: parts[0].as_str().unwrap_or_default().to_string(),
+                    operator: parts[1].as_str().unwrap_or("=").to_lowercase(),
+                    value: parts[2].clone(),
+                }),
+                Value::Array(parts) if parts.len() >= 4 => {
+                    let child = parts[0].as_str().unwrap_or_default();
+                    Ok(Condition {
+                        child_doctype: (child != doctype).then(|| child.to_string()),
+                        field: parts[1].as_str().unwrap_or_default().to_string(),
+                        operator: parts[2].as_str().unwrap_or("=").to_lowercase(),
+                        value: parts[3].clone(),
+                    })
+                }
+                other => Err(SiteError::validation(format!("Invalid filter: {other}"))),
+            })
+            .collect(),
+        other => Err(SiteError::validation(format!("Invalid filter: {other}"))),
+    }
+}
+
+/// `` `tabSales Order Item`.item_code `` → (Some("Sales Order Item"), "item_code").
+pub fn split_field(field: &str) -> (Option<String>, String) {
+    let trimmed = field.trim();
+    if let Some(rest) = trimmed.strip_prefix("`tab") {
+        if let Some((table, column)) = rest.split_once("`.") {
+            return (
+                Some(table.to_string()),
+                column.trim_matches('`').to_string(),
+            );
+        }
+    }
+    let column = trimmed.trim_matches('`').to_string();
+    (None, column)
+}
+
+/// Does the document (or, for child conditions, one of its rows) satisfy `condition`?
+pub fn matches(doc: &Doc, condition: &Condition) -> bool {
+    match &condition.child_doctype {
+        None => compare(
+            doc.get(&condition.field),
+            &condition.operator,
+            &condition.value,
+        ),
+        Some(child) => child_rows(doc, child).iter().any(|row| {
+            compare(
+                row.get(&condition.field),
+                &condition.operator,
+                &condition.value,
+            )
+        }),
+    }
+}
+
+pub fn child_rows<'a>(doc: &'a Doc, child_doctype: &str) -> Vec<&'a Doc> {
+    let mut found = Vec::new();
+    for value in doc.values() {
+        if let Value::Array(items) = value {
+            for item in items {
+                if let Some(row) = item.as_object() {
+                    if row.get("doctype").and_then(Value::as_str) == Some(child_doctype) {
+                        found.push(row);
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+fn compare(actual: Option<&Value>, operator: &str, expected: &Value) -> bool {
+    let actual = actual.unwrap_or(&Value::Null);
+    match operator {
+        "=" | "==" => equal(actual, expected),
+        "!=" | "<>" => !equal(actual, expected),
+        ">" => order(actual, expected) == Ordering::Greater,
+        "<" => order(actual, expected) == Ordering::Less,
+        ">=" => order(actual, expected) != Ordering::Less,
+        "<=" => order(actual, expected) != Ordering::Greater,
+        "in" => list_of(expected).iter().any(|value| equal(actual, value)),
+        "not in" => !list_of(expected).iter().any(|value| equal(actual, value)),
+        "like" => like(&text(actual), &text(expected)),
+        "not like" => !like(&text(actual), &text(expected)),
+        "is" => {
+            let set = !text(actual).is_empty();
+            match text(expected).as_str() {
+                "set" => set,
+                "not set" => !set,
+                _ => false,
+            }
+        }
+        "between" => {
+            let bounds = list_of(expected);
+            bounds.len() == 2
+                && order(actual, &bounds[0]) != Ordering::Less
+                && order(actual, &bounds[1]) != Ordering::Greater
+        }
+        _ => false,
+    }
+}
+
+fn list_of(value: &Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items.clone(),
+        Value::String(text) => text
+            .split(',')
+            .map(|part| Value::String(part.trim().to_string()))
+            .collect(),
+        other => vec![other.clone()],
+    }
+}
+
+/// Text the way MariaDB compares it (`ifnull(field, '')`, numbers as text).
+pub fn text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        Value::Bool(flag) => (if *flag { "1" } else { "0" }).to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn is_numeric(value: &Value) -> bool {
+    matches!(value, Value::Number(_) | Value::Bool(_))
+}
+
+fn equal(actual: &Value, expected: &Value) -> bool {
+    if is_numeric(actual) || is_numeric(expected) {
+        let expected_text = text(expected);
+        if expected_text.trim().parse::<Decimal>().is_ok() || is_numeric(expected) {
+            return decimal_of(Some(actual)) == decimal_of(Some(expected))
+                || (actual.is_null() && text(expected).is_empty());
+        }
+    }
+    text(actual).to_lowercase() == text(expected).to_lowercase()
+}
+
+pub fn order(actual: &Value, expected: &Value) -> Ordering {
+    if is_numeric(actual) || is_numeric(expected) {
+        return decimal_of(Some(actual)).cmp(&decimal_of(Some(expected)));
+    }
+    text(actual).cmp(&text(expected))
+}
+
+/// SQL `LIKE` with `%` and `_`, case-insensitive (utf8mb4_unicode_ci).
+fn like(value: &str, pattern: &str) -> bool {
+    let value: Vec<char> = value.to_lowercase().chars().collect();
+    let pattern: Vec<char> = pattern.to_lowercase().chars().collect();
+    let (mut v, mut p) = (0usize, 0usize);
+    let (mut star_p, mut star_v) = (None::<usize>, 0usize);
+    while v < value.len() {
+        if p < pattern.len() && (pattern[p] == '_' || pattern[p] == value[v]) {
+            v += 1;
+            p += 1;
+        } else if p < pattern.len() && pattern[p] == '%' {
+            star_p = Some(p);
+            star_v = v;
+            p += 1;
+        } else if let Some(star) = star_p {
+            p = star + 1;
+            star_v += 1;
+            v = star_v;
+        } else {
+            return false;
+        }
+    }
+    while p < pattern.len() && pattern[p] == '%' {
+        p += 1;
+    }
+    p == pattern.len()
+}
+
+/// Parses `order_by` ("creation desc, name asc") into (field, descending) pairs.
+pub fn parse_order_by(order_by: &str) -> Vec<(String, bool)> {
+    order_by
+        .split(',')
+        .filter_map(|part| {
+            let mut words = part.split_whitespace();
+            let field = words.next()?;
+            let (_, column) = split_field(field);
+            let descending = words
+                .next()
+                .map(|word| word.eq_ignore_ascii_case("desc"))
+                .unwrap_or(false);
+            Some((column, descending))
+        })
+        .collect()
+}
+
+/// Projects one document into result rows (one per child row when child columns are asked).
+pub fn project(doc: &Doc, fields: &[(Option<String>, String)]) -> Vec<Value> {
+    let child_doctype = fields.iter().find_map(|(child, _)| child.clone());
+    let build = |row: Option<&Doc>| {
+        let mut out = Map::new();
+        for (child, column) in fields {
+            let value = match (child, row) {
+                (Some(_), Some(row)) => row.get(column).cloned().unwrap_or(Value::Null),
+                (Some(_), None) => Value::Null,
+                (None, _) => doc.get(column).cloned().unwrap_or(Value::Null),
+            };
+            out.insert(column.clone(), value);
+        }
+        Value::Object(out)
+    };
+    match child_doctype {
+        None => vec![build(None)],
+        Some(child) => {
+            let rows = child_rows(doc, &child);
+            if rows.is_empty() {
+                vec![build(None)]
+            } else {
+                rows.into_iter().map(|row| build(Some(row))).collect()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn like_handles_wildcards_case_insensitively() {
+        assert!(like("WC-1001", "%1001%"));
+        assert!(like("wc-1001", "WC-%"));
+        assert!(!like("WC-1010", "%1001%"));
+        assert!(like("abc", "a_c"));
+    }
+
+    #[test]
+    fn parses_dict_and_list_filters() {
+        let dict = parse_conditions(
+            &json!({"grand_total": [">", 100], "docstatus": 1}),
+            "Sales Order",
+        )
+        .unwrap();
+        assert_eq!(dict.len(), 2);
+        assert_eq!(dict[0].operator, ">");
+        let list = parse_conditions(
+            &json!([["Dynamic Link", "link_name", "=", "Jane"]]),
+            "Address",
+        )
+        .unwrap();
+        assert_eq!(list[0].child_doctype.as_deref(), Some("Dynamic Link"));
+    }
+
+    #[test]
+    fn numbers_compare_numerically() {
+        let doc = json!({"grand_total": 110.0, "docstatus": 1})
+            .as_object()
+            .cloned()
+            .unwrap();
+        let condition = |field: &str, operator: &str, value: Value| Condition {
+            child_doctype: None,
+            field: field.into(),
+            operator: operator.into(),
+            value,
+        };
+        assert!(matches(&doc, &condition("grand_total", ">", json!(100))));
+        assert!(matches(&doc, &condition("docstatus", "=", json!("1"))));
+        assert!(matches(&doc, &condition("docstatus", "in", json!([0, 1]))));
+        assert!(!matches(&doc, &condition("docstatus", "!=", json!(1))));
+    }
+}

@@ -1,0 +1,3081 @@
+//! The simulated ERPNext site: documents in memory, and the rules of the
+//! doctypes the product touches (naming, mandatory fields, links, docstatus,
+//! totals, billing and payment status, custom fields with unique indexes).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use serde_json::{json, Map, Value};
+
+use super::error::SiteError;
+use super::query::{self, Condition, ListRequest};
+use super::totals::{self, CurrencyFacts};
+use super::values::{field_decimal, flt, int_of, money_in_words, rows, set_float, text_of, Doc};
+
+pub const COMPANY: &str = "Test Company";
+pub const COMPANY_CURRENCY: &str = "USD";
+pub const SITE_URL_FOR_MESSAGES: &str = "http://127.0.0.1:8000";
+const TIME_ZONE: &str = "America/New_York";
+
+const STANDARD_FIELDS: &[&str] = &[
+    "name",
+    "owner",
+    "creation",
+    "modified",
+    "modified_by",
+    "docstatus",
+    "idx",
+];
+const SUBMITTABLE: &[&str] = &["Sales Order", "Sales Invoice", "Payment Entry"];
+const EDITABLE: &[&str] = &[
+    "Sales Order",
+    "Sales Invoice",
+    "Payment Entry",
+    "Customer",
+    "Contact",
+    "Address",
+    "Item",
+    "Item Price",
+    "Custom Field",
+    "Webhook",
+    "Currency Exchange",
+];
+const SINGLES: &[&str] = &["System Settings", "Selling Settings"];
+
+/// Child tables of each doctype: (fieldname, child doctype).
+fn child_tables(doctype: &str) -> &'static [(&'static str, &'static str)] {
+    match doctype {
+        "Sales Order" => &[
+            ("items", "Sales Order Item"),
+            ("taxes", "Sales Taxes and Charges"),
+            ("payment_schedule", "Payment Schedule"),
+            ("packed_items", "Packed Item"),
+            ("sales_team", "Sales Team"),
+            ("pricing_rules", "Pricing Rule Detail"),
+        ],
+        "Sales Invoice" => &[
+            ("items", "Sales Invoice Item"),
+            ("taxes", "Sales Taxes and Charges"),
+            ("payment_schedule", "Payment Schedule"),
+            ("payments", "Sales Invoice Payment"),
+            ("packed_items", "Packed Item"),
+            ("sales_team", "Sales Team"),
+            ("advances", "Sales Invoice Advance"),
+            ("pricing_rules", "Pricing Rule Detail"),
+            ("timesheets", "Sales Invoice Timesheet"),
+        ],
+        "Payment Entry" => &[
+            ("references", "Payment Entry Reference"),
+            ("deductions", "Payment Entry Deduction"),
+            ("taxes", "Advance Taxes and Charges"),
+        ],
+        "Customer" => &[
+            ("companies", "Allowed To Transact With"),
+            ("credit_limits", "Customer Credit Limit"),
+            ("sales_team", "Sales Team"),
+            ("accounts", "Party Account"),
+            ("portal_users", "Portal User"),
+        ],
+        "Contact" => &[
+            ("email_ids", "Contact Email"),
+            ("phone_nos", "Contact Phone"),
+            ("links", "Dynamic Link"),
+        ],
+        "Address" => &[("links", "Dynamic Link")],
+        "Item" => &[
+            ("barcodes", "Item Barcode"),
+            ("reorder_levels", "Item Reorder"),
+            ("uoms", "UOM Conversion Detail"),
+            ("attributes", "Item Variant Attribute"),
+            ("item_defaults", "Item Default"),
+            ("supplier_items", "Item Supplier"),
+            ("customer_items", "Item Customer Detail"),
+            ("taxes", "Item Tax"),
+        ],
+        "Webhook" => &[
+            ("webhook_headers", "Webhook Header"),
+            ("webhook_data", "Webhook Data"),
+        ],
+        "Mode of Payment" => &[("accounts", "Mode of Payment Account")],
+        _ => &[],
+    }
+}
+
+/// A Custom Field as the site knows it.
+#[derive(Debug, Clone)]
+pub struct CustomField {
+    pub fieldname: String,
+    pub label: String,
+    pub unique: bool,
+    pub no_copy: bool,
+    pub allow_on_submit: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Stored {
+    sequence: u64,
+    doc: Doc,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    docs: BTreeMap<String, Stored>,
+    /// Seeded masters list in recorded order; created documents list by name
+    /// (MariaDB's primary-key order when no `order_by` is given).
+    seeded: bool,
+}
+
+/// A document event raised during one request, for the Webhook documents.
+#[derive(Debug, Clone)]
+pub struct DocEvent {
+    pub doctype: String,
+    pub event: &'static str,
+    pub doc: Doc,
+}
+
+/// What a successful write answers with.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub doc: Doc,
+    /// Extra `_server_messages` entries (notes, alerts).
+    pub notes: Vec<Value>,
+}
+
+pub struct Site {
+    tables: HashMap<String, Table>,
+    templates: HashMap<String, Doc>,
+    custom_fields: HashMap<String, Vec<CustomField>>,
+    /// doctype → unique custom field → value → document name.
+    unique_index: HashMap<String, HashMap<String, HashMap<String, String>>>,
+    series: HashMap<String, u64>,
+    /// Sales Order → Sales Invoices made from it.
+    invoices_by_order: HashMap<String, BTreeSet<String>>,
+    /// Sales Invoice → Payment Entries referencing it.
+    payments_by_invoice: HashMap<String, BTreeSet<String>>,
+    /// Sales Invoice → credit notes against it.
+    returns_by_invoice: HashMap<String, BTreeSet<String>>,
+    /// (customer, po_no) → Sales Orders.
+    orders_by_po: HashMap<(String, String), BTreeSet<String>>,
+    currencies: HashMap<String, CurrencyFacts>,
+    sequence: u64,
+    last_timestamp: Option<NaiveDateTime>,
+    time_zone: Tz,
+    /// Events of the current request, drained by the HTTP layer.
+    pub events: Vec<DocEvent>,
+    /// Webhook secrets (stored apart: responses show the Password field masked).
+    pub webhook_secrets: HashMap<String, String>,
+}
+
+fn object(value: Value) -> Doc {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn label_for(fieldname: &str) -> String {
+    fieldname
+        .split('_')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut characters = part.chars();
+            match characters.next() {
+                Some(first) => first.to_uppercase().collect::<String>() + characters.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn random_row_name() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut generator = rand::thread_rng();
+    (0..10)
+        .map(|_| ALPHABET[generator.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Site::new()
+    }
+}
+
+impl Site {
+    /// A fresh site just after the setup wizard (see the transcripts' README).
+    pub fn new() -> Site {
+        let templates: HashMap<String, Doc> =
+            serde_json::from_str::<HashMap<String, Doc>>(include_str!("templates.json"))
+                .unwrap_or_default();
+        let mut site = Site {
+            tables: HashMap::new(),
+            templates,
+            custom_fields: HashMap::new(),
+            unique_index: HashMap::new(),
+            series: HashMap::new(),
+            invoices_by_order: HashMap::new(),
+            payments_by_invoice: HashMap::new(),
+            returns_by_invoice: HashMap::new(),
+            orders_by_po: HashMap::new(),
+            currencies: HashMap::new(),
+            sequence: 0,
+            last_timestamp: None,
+            time_zone: TIME_ZONE.parse().unwrap_or(chrono_tz::UTC),
+            events: Vec::new(),
+            webhook_secrets: HashMap::new(),
+        };
+        site.templates.insert(
+            "Contact".into(),
+            object(
+                json!({"first_name": null, "last_name": null, "full_name": null, "email_id": null,
+                "mobile_no": null, "phone": null, "status": "Passive", "is_primary_contact": 0,
+                "is_billing_contact": 0, "unsubscribed": 0, "pulled_from_google_contacts": 0,
+                "sync_with_google_contacts": 0}),
+            ),
+        );
+        site.templates.insert(
+            "Item Price".into(),
+            object(
+                json!({"item_code": null, "uom": null, "price_list": null, "item_name": null,
+                "item_description": null, "customer": null, "supplier": null, "batch_no": null,
+                "buying": 0, "selling": 1, "currency": "USD", "price_list_rate": 0.0,
+                "valid_from": null, "lead_time_days": 0, "packing_unit": 0, "reference": null}),
+            ),
+        );
+        site.seed();
+        site
+    }
+
+    fn seed(&mut self) {
+        let seed: HashMap<String, Vec<Doc>> =
+            serde_json::from_str(include_str!("seed.json")).unwrap_or_default();
+        let mut seeded: Vec<(String, Vec<Doc>)> = seed.into_iter().collect();
+        seeded.sort_by(|a, b| a.0.cmp(&b.0));
+        for (doctype, docs) in seeded {
+            for doc in docs {
+                self.seed_doc(&doctype, doc);
+            }
+        }
+        for (code, name, symbol, fraction, units, smallest) in CURRENCIES {
+            self.currencies.insert(
+                code.to_string(),
+                CurrencyFacts {
+                    smallest_fraction: smallest.parse().unwrap_or(Decimal::new(1, 2)),
+                    fraction_name: fraction.to_string(),
+                },
+            );
+            self.seed_doc(
+                "Currency",
+                object(
+                    json!({"name": code, "currency_name": name, "enabled": 1, "symbol": symbol,
+                    "fraction": fraction, "fraction_units": units,
+                    "smallest_currency_fraction_value": smallest.parse::<f64>().unwrap_or(0.01),
+                    "number_format": "#,###.##"}),
+                ),
+            );
+        }
+        for name in COUNTRY_NAMES {
+            let code = crate::erpnext::countries::all()
+                .iter()
+                .find(|(_, country)| country == name)
+                .map(|(code, _)| code.to_lowercase());
+            self.seed_doc(
+                "Country",
+                object(json!({"name": name, "country_name": name, "code": code})),
+            );
+        }
+        self.seed_doc(
+            "System Settings",
+            object(
+                json!({"name": "System Settings", "country": "United States",
+                "language": "en", "time_zone": TIME_ZONE, "date_format": "mm-dd-yyyy",
+                "time_format": "HH:mm:ss", "number_format": "#,###.##", "float_precision": "3",
+                "currency_precision": "", "rounding_method": "Banker's Rounding",
+                "enable_scheduler": 1}),
+            ),
+        );
+        self.seed_doc(
+            "Selling Settings",
+            object(
+                json!({"name": "Selling Settings", "cust_master_name": "Customer Name",
+                "customer_group": "Individual", "territory": "United States",
+                "selling_price_list": "Standard Selling", "so_required": "No", "dn_required": "No",
+                "allow_multiple_items": 0, "allow_against_multiple_purchase_orders": 0,
+                "maintain_same_sales_rate": 0}),
+            ),
+        );
+    }
+
+    fn seed_doc(&mut self, doctype: &str, mut doc: Doc) {
+        let name = text_of(&doc, "name");
+        let timestamp = "2026-11-26 17:21:59.384593";
+        for (field, default) in [
+            ("owner", json!("Administrator")),
+            ("creation", json!(timestamp)),
+            ("modified", json!(timestamp)),
+            ("modified_by", json!("Administrator")),
+            ("docstatus", json!(0)),
+            ("idx", json!(0)),
+        ] {
+            doc.entry(field.to_string()).or_insert(default);
+        }
+        doc.insert("doctype".into(), json!(doctype));
+        self.sequence += 1;
+        let table = self.tables.entry(doctype.to_string()).or_default();
+        table.seeded = true;
+        table.docs.insert(
+            name,
+            Stored {
+                sequence: self.sequence,
+                doc,
+            },
+        );
+    }
+
+    /// Now in the site time zone, strictly increasing (Frappe's `modified` is the
+    /// optimistic-lock token, so two writes never share one).
+    fn now(&mut self) -> NaiveDateTime {
+        let mut now = chrono::Utc::now()
+            .with_timezone(&self.time_zone)
+            .naive_local();
+        if let Some(last) = self.last_timestamp {
+            if now <= last {
+                now = last + chrono::Duration::microseconds(1);
+            }
+        }
+        self.last_timestamp = Some(now);
+        now
+    }
+
+    fn now_text(&mut self) -> String {
+        self.now().format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    }
+
+    fn today(&mut self) -> String {
+        self.now().format("%Y-%m-%d").to_string()
+    }
+
+    fn doctype_exists(&self, doctype: &str) -> bool {
+        EDITABLE.contains(&doctype) || self.tables.contains_key(doctype)
+    }
+
+    fn require_doctype(&self, doctype: &str) -> Result<(), SiteError> {
+        if self.doctype_exists(doctype) {
+            Ok(())
+        } else {
+            Err(SiteError::not_found(format!("DocType {doctype} not found")))
+        }
+    }
+
+    pub fn exists(&self, doctype: &str, name: &str) -> bool {
+        self.tables
+            .get(doctype)
+            .map(|table| table.docs.contains_key(name))
+            .unwrap_or(false)
+    }
+
+    fn stored(&self, doctype: &str, name: &str) -> Option<&Doc> {
+        self.tables
+            .get(doctype)
+            .and_then(|table| table.docs.get(name))
+            .map(|stored| &stored.doc)
+    }
+
+    fn stored_mut(&mut self, doctype: &str, name: &str) -> Option<&mut Doc> {
+        self.tables
+            .get_mut(doctype)
+            .and_then(|table| table.docs.get_mut(name))
+            .map(|stored| &mut stored.doc)
+    }
+
+    /// A document as `GET /api/resource/<doctype>/<name>` answers it.
+    pub fn get(&self, doctype: &str, name: &str) -> Result<Doc, SiteError> {
+        self.require_doctype(doctype)?;
+        self.stored(doctype, name)
+            .map(|doc| self.presented(doctype, doc))
+            .ok_or_else(|| SiteError::not_found(format!("{doctype} {name} not found")))
+    }
+
+    /// Hides what Frappe never sends back (Password fields).
+    fn presented(&self, doctype: &str, doc: &Doc) -> Doc {
+        let mut doc = doc.clone();
+        if doctype == "Webhook" && !text_of(&doc, "webhook_secret").is_empty() {
+            doc.insert("webhook_secret".into(), json!("*".repeat(16)));
+        }
+        doc
+    }
+
+    pub fn custom_fields(&self, doctype: &str) -> &[CustomField] {
+        self.custom_fields
+            .get(doctype)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Columns a query may name on `doctype`.
+    fn known_fields(&self, doctype: &str) -> HashSet<String> {
+        let mut fields: HashSet<String> = STANDARD_FIELDS
+            .iter()
+            .map(|field| field.to_string())
+            .collect();
+        if let Some(template) = self.templates.get(doctype) {
+            fields.extend(template.keys().cloned());
+        }
+        for (fieldname, _) in child_tables(doctype) {
+            fields.insert(fieldname.to_string());
+        }
+        fields.extend(
+            self.custom_fields(doctype)
+                .iter()
+                .map(|f| f.fieldname.clone()),
+        );
+        if let Some(table) = self.tables.get(doctype) {
+            if table.seeded {
+                for stored in table.docs.values() {
+                    fields.extend(stored.doc.keys().cloned());
+                }
+            }
+        }
+        fields.remove("doctype");
+        fields
+    }
+
+    fn data_error(field: &str) -> SiteError {
+        SiteError::thrown(
+            417,
+            "DataError",
+            format!("Field not permitted in query: {field}"),
+        )
+    }
+
+    fn check_condition_fields(
+        &self,
+        doctype: &str,
+        conditions: &[Condition],
+    ) -> Result<(), SiteError> {
+        let known = self.known_fields(doctype);
+        for condition in conditions {
+            let allowed = match &condition.child_doctype {
+                None => known.contains(&condition.field),
+                Some(child) => self.child_fields(child).contains(&condition.field),
+            };
+            if !allowed {
+                return Err(Site::data_error(&condition.field));
+            }
+        }
+        Ok(())
+    }
+
+    fn child_fields(&self, child_doctype: &str) -> HashSet<String> {
+        let mut fields: HashSet<String> = STANDARD_FIELDS
+            .iter()
+            .chain(["parent", "parentfield", "parenttype"].iter())
+            .map(|field| field.to_string())
+            .collect();
+        match self.templates.get(child_doctype) {
+            Some(template) => fields.extend(template.keys().cloned()),
+            None => {
+                // Child doctypes without a template: accept what their rows carry.
+                for table in self.tables.values() {
+                    for stored in table.docs.values().take(200) {
+                        for row in query::child_rows(&stored.doc, child_doctype) {
+                            fields.extend(row.keys().cloned());
+                        }
+                    }
+                }
+            }
+        }
+        fields.extend(
+            self.custom_fields(child_doctype)
+                .iter()
+                .map(|f| f.fieldname.clone()),
+        );
+        fields
+    }
+
+    /// `GET /api/resource/<doctype>` and `frappe.client.get_list`.
+    pub fn list(&self, doctype: &str, request: &ListRequest) -> Result<Vec<Value>, SiteError> {
+        self.require_doctype(doctype)?;
+        let known = self.known_fields(doctype);
+        let fields: Vec<(Option<String>, String)> = if request.fields.is_empty() {
+            vec![(None, "name".to_string())]
+        } else {
+            request
+                .fields
+                .iter()
+                .map(|field| {
+                    let (table, column) = query::split_field(field);
+                    match table {
+                        Some(table) if table == doctype => (None, column),
+                        other => (other, column),
+                    }
+                })
+                .collect()
+        };
+        for (child, column) in &fields {
+            if column == "*" {
+                continue;
+            }
+            let allowed = match child {
+                None => known.contains(column),
+                Some(child) => self.child_fields(child).contains(column),
+            };
+            if !allowed {
+                return Err(Site::data_error(column));
+            }
+        }
+        self.check_condition_fields(doctype, &request.filters)?;
+        self.check_condition_fields(doctype, &request.or_filters)?;
+        let Some(table) = self.tables.get(doctype) else {
+            return Ok(Vec::new());
+        };
+
+        let candidates: Vec<&Stored> = match self.indexed_candidate(doctype, &request.filters) {
+            Some(found) => found
+                .and_then(|name| table.docs.get(&name))
+                .into_iter()
+                .collect(),
+            None => table.docs.values().collect(),
+        };
+        let mut matched: Vec<&Stored> = candidates
+            .into_iter()
+            .filter(|stored| {
+                request
+                    .filters
+                    .iter()
+                    .all(|c| query::matches(&stored.doc, c))
+                    && (request.or_filters.is_empty()
+                        || request
+                            .or_filters
+                            .iter()
+                            .any(|c| query::matches(&stored.doc, c)))
+            })
+            .collect();
+        match request.order_by.as_deref().map(query::parse_order_by) {
+            Some(keys) if !keys.is_empty() => matched.sort_by(|a, b| {
+                for (field, descending) in &keys {
+                    let ordering = query::order(
+                        a.doc.get(field).unwrap_or(&Value::Null),
+                        b.doc.get(field).unwrap_or(&Value::Null),
+                    );
+                    let ordering = if *descending {
+                        ordering.reverse()
+                    } else {
+                        ordering
+                    };
+                    if ordering != std::cmp::Ordering::Equal {
+                        return ordering;
+                    }
+                }
+                let tie = a.sequence.cmp(&b.sequence);
+                if keys
+                    .first()
+                    .map(|(_, descending)| *descending)
+                    .unwrap_or(false)
+                {
+                    tie.reverse()
+                } else {
+                    tie
+                }
+            }),
+            _ if table.seeded => matched.sort_by_key(|stored| stored.sequence),
+            _ => {}
+        }
+        let wildcard = fields.iter().any(|(_, column)| column == "*");
+        let mut rows_out = Vec::new();
+        for stored in matched {
+            if wildcard {
+                let mut row = stored.doc.clone();
+                row.retain(|_, value| !value.is_array());
+                rows_out.push(Value::Object(row));
+            } else {
+                rows_out.extend(query::project(&stored.doc, &fields));
+            }
+        }
+        let start = request.limit_start.min(rows_out.len());
+        let mut page: Vec<Value> = rows_out.split_off(start);
+        if request.limit_page_length > 0 {
+            page.truncate(request.limit_page_length);
+        }
+        Ok(page)
+    }
+
+    /// With an `=` filter on a unique custom field, the index names the only
+    /// possible match: `Some(None)` when nothing has that value.
+    fn indexed_candidate(&self, doctype: &str, filters: &[Condition]) -> Option<Option<String>> {
+        let indexes = self.unique_index.get(doctype)?;
+        for condition in filters {
+            if condition.child_doctype.is_some() || condition.operator != "=" {
+                continue;
+            }
+            if let Some(index) = indexes.get(&condition.field) {
+                let value = query::text(&condition.value);
+                return Some(index.get(&value).cloned());
+            }
+        }
+        None
+    }
+
+    pub fn count(&self, doctype: &str, filters: &[Condition]) -> Result<usize, SiteError> {
+        let request = ListRequest {
+            fields: vec!["name".into()],
+            filters: filters.to_vec(),
+            ..ListRequest::default()
+        };
+        Ok(self.list(doctype, &request)?.len())
+    }
+
+    pub fn document_count(&self, doctype: &str) -> usize {
+        self.tables.get(doctype).map(|t| t.docs.len()).unwrap_or(0)
+    }
+
+    // ----- writes -------------------------------------------------------
+
+    /// Builds a new document from a request body: the doctype's fields with
+    /// their defaults, the sent values over them; unknown keys are dropped
+    /// silently, as Frappe does.
+    fn build(&self, doctype: &str, input: &Doc) -> Doc {
+        let mut doc = self.templates.get(doctype).cloned().unwrap_or_default();
+        let custom = self.custom_fields(doctype);
+        for field in custom {
+            doc.entry(field.fieldname.clone()).or_insert(Value::Null);
+        }
+        let tables = child_tables(doctype);
+        for (key, value) in input {
+            if key.starts_with("__") || STANDARD_FIELDS.contains(&key.as_str()) {
+                continue;
+            }
+            if let Some((_, child_doctype)) = tables.iter().find(|(field, _)| field == key) {
+                doc.insert(
+                    key.clone(),
+                    Value::Array(self.build_rows(child_doctype, value)),
+                );
+                continue;
+            }
+            if doc.contains_key(key) || !self.templates.contains_key(doctype) {
+                doc.insert(key.clone(), value.clone());
+            }
+        }
+        for (field, _) in tables {
+            doc.entry(field.to_string())
+                .or_insert(Value::Array(Vec::new()));
+        }
+        if let Some(docstatus) = input.get("docstatus") {
+            doc.insert("docstatus".into(), docstatus.clone());
+        }
+        doc
+    }
+
+    fn build_rows(&self, child_doctype: &str, value: &Value) -> Vec<Value> {
+        let Value::Array(items) = value else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(Value::as_object)
+            .map(|row| {
+                let mut built = self
+                    .templates
+                    .get(child_doctype)
+                    .cloned()
+                    .unwrap_or_default();
+                for (key, value) in row {
+                    if key.starts_with("__") {
+                        continue;
+                    }
+                    if built.contains_key(key)
+                        || !self.templates.contains_key(child_doctype)
+                        || key == "name"
+                    {
+                        built.insert(key.clone(), value.clone());
+                    }
+                }
+                Value::Object(built)
+            })
+            .collect()
+    }
+
+    /// Sets the standard fields on the document and its rows.
+    fn stamp(&mut self, doctype: &str, name: &str, doc: &mut Doc, new: bool) {
+        let now = self.now_text();
+        let docstatus = int_of(doc, "docstatus");
+        if new {
+            doc.insert("owner".into(), json!("Administrator"));
+            doc.insert("creation".into(), json!(now));
+        }
+        doc.insert("name".into(), json!(name));
+        doc.insert("modified".into(), json!(now));
+        doc.insert("modified_by".into(), json!("Administrator"));
+        doc.insert("docstatus".into(), json!(docstatus));
+        doc.entry("idx".to_string()).or_insert(json!(0));
+        doc.insert("doctype".into(), json!(doctype));
+        let creation = doc.get("creation").cloned().unwrap_or(json!(now));
+        for (field, child_doctype) in child_tables(doctype) {
+            if let Some(Value::Array(items)) = doc.get_mut(*field) {
+                for (index, item) in items.iter_mut().enumerate() {
+                    if let Some(row) = item.as_object_mut() {
+                        if text_of(row, "name").is_empty() {
+                            row.insert("name".into(), json!(random_row_name()));
+                            row.insert("owner".into(), json!("Administrator"));
+                            row.insert("creation".into(), creation.clone());
+                        }
+                        row.entry("owner".to_string())
+                            .or_insert(json!("Administrator"));
+                        row.entry("creation".to_string())
+                            .or_insert(creation.clone());
+                        row.insert("modified".into(), json!(now));
+                        row.insert("modified_by".into(), json!("Administrator"));
+                        row.insert("docstatus".into(), json!(docstatus));
+                        row.insert("idx".into(), json!(index + 1));
+                        row.insert("parent".into(), json!(name));
+                        row.insert("parentfield".into(), json!(field));
+                        row.insert("parenttype".into(), json!(doctype));
+                        row.insert("doctype".into(), json!(child_doctype));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Naming series `SAL-ORD-.YYYY.-` → `SAL-ORD-2026-00001`.
+    fn next_in_series(&mut self, series: &str) -> String {
+        let year = self.now().year();
+        let prefix = series.replace(".YYYY.", &year.to_string()).replace('.', "");
+        let counter = self.series.entry(prefix.clone()).or_insert(0);
+        *counter += 1;
+        format!("{prefix}{:05}", *counter)
+    }
+
+    /// Deleting the latest document of a series rolls the series back
+    /// (recorded: `SAL-ORD-2026-00004` was issued twice).
+    fn release_series_number(&mut self, name: &str) {
+        if let Some((prefix, number)) = name.rsplit_once('-') {
+            let prefix = format!("{prefix}-");
+            if let (Some(current), Ok(number)) =
+                (self.series.get_mut(&prefix), number.parse::<u64>())
+            {
+                if *current == number {
+                    *current -= 1;
+                }
+            }
+        }
+    }
+
+    fn store(&mut self, doctype: &str, name: &str, doc: Doc) {
+        self.index_unique(doctype, name, &doc);
+        self.sequence += 1;
+        let sequence = self.sequence;
+        let table = self.tables.entry(doctype.to_string()).or_default();
+        let sequence = table
+            .docs
+            .get(name)
+            .map(|stored| stored.sequence)
+            .unwrap_or(sequence);
+        table
+            .docs
+            .insert(name.to_string(), Stored { sequence, doc });
+    }
+
+    fn index_unique(&mut self, doctype: &str, name: &str, doc: &Doc) {
+        let Some(indexes) = self.unique_index.get_mut(doctype) else {
+            return;
+        };
+        for (field, index) in indexes.iter_mut() {
+            index.retain(|_, owner| owner != name);
+            let value = query::text(doc.get(field).unwrap_or(&Value::Null));
+            if !value.is_empty() {
+                index.insert(value, name.to_string());
+            }
+        }
+    }
+
+    /// Unique custom fields behave like a unique index: the insert fails with
+    /// the recorded UniqueValidationError "<Label> must be unique".
+    fn check_unique(&self, doctype: &str, name: Option<&str>, doc: &Doc) -> Result<(), SiteError> {
+        let Some(indexes) = self.unique_index.get(doctype) else {
+            return Ok(());
+        };
+        for (field, index) in indexes {
+            let value = query::text(doc.get(field).unwrap_or(&Value::Null));
+            if value.is_empty() {
+                continue;
+            }
+            if let Some(owner) = index.get(&value) {
+                if Some(owner.as_str()) != name {
+                    let label = self
+                        .custom_fields(doctype)
+                        .iter()
+                        .find(|custom| &custom.fieldname == field)
+                        .map(|custom| custom.label.clone())
+                        .unwrap_or_else(|| label_for(field));
+                    return Err(SiteError::plain(
+                        417,
+                        "UniqueValidationError",
+                        format!("{label} must be unique"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn link(&self, doctype: &str, value: &str) -> Result<(), SiteError> {
+        if value.is_empty() || self.exists(doctype, value) {
+            Ok(())
+        } else {
+            Err(SiteError::link_validation(doctype, value))
+        }
+    }
+
+    fn event(&mut self, doctype: &str, event: &'static str, doc: &Doc) {
+        self.events.push(DocEvent {
+            doctype: doctype.to_string(),
+            event,
+            doc: doc.clone(),
+        });
+    }
+
+    fn mandatory(doctype: &str, doc: &Doc, fields: &[(&str, &str)]) -> Result<(), SiteError> {
+        let missing: Vec<&str> = fields
+            .iter()
+            .filter(|(field, _)| match doc.get(*field) {
+                None | Some(Value::Null) => true,
+                Some(Value::String(text)) => text.trim().is_empty(),
+                Some(Value::Array(items)) => items.is_empty(),
+                _ => false,
+            })
+            .map(|(_, label)| *label)
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(SiteError::plain(
+            417,
+            "MandatoryError",
+            format!("Error: Value missing for {doctype}: {}", missing.join(", ")),
+        ))
+    }
+
+    /// `POST /api/resource/<doctype>`.
+    pub fn insert(&mut self, doctype: &str, input: &Doc) -> Result<Outcome, SiteError> {
+        self.require_doctype(doctype)?;
+        if !EDITABLE.contains(&doctype) {
+            return Err(SiteError::thrown(
+                403,
+                "PermissionError",
+                format!("The simulator keeps {doctype} as set up by the setup wizard; it cannot be created here"),
+            ));
+        }
+        let mut doc = self.build(doctype, input);
+        let mut notes = Vec::new();
+        let name = match doctype {
+            "Sales Order" => {
+                self.validate_sales_order(&mut doc, None, &mut notes)?;
+                self.check_unique(doctype, None, &doc)?;
+                let series = text_of(&doc, "naming_series");
+                self.next_in_series(if series.is_empty() {
+                    "SAL-ORD-.YYYY.-"
+                } else {
+                    &series
+                })
+            }
+            "Sales Invoice" => {
+                self.validate_sales_invoice(&mut doc)?;
+                self.check_unique(doctype, None, &doc)?;
+                let series = if int_of(&doc, "is_return") == 1 {
+                    "ACC-SINV-RET-.YYYY.-".to_string()
+                } else {
+                    "ACC-SINV-.YYYY.-".to_string()
+                };
+                doc.insert("naming_series".into(), json!(series));
+                self.next_in_series(&series)
+            }
+            "Payment Entry" => {
+                self.validate_payment_entry(&mut doc)?;
+                self.check_unique(doctype, None, &doc)?;
+                self.next_in_series("ACC-PAY-.YYYY.-")
+            }
+            "Customer" => self.prepare_customer(&mut doc, &mut notes)?,
+            "Contact" => self.prepare_contact(&mut doc)?,
+            "Address" => self.prepare_address(&mut doc)?,
+            "Item" => self.prepare_item(&mut doc)?,
+            "Item Price" => {
+                self.link("Item", &text_of(&doc, "item_code"))?;
+                self.link("Price List", &text_of(&doc, "price_list"))?;
+                self.next_in_series("ITEM-PRICE-.YYYY.-")
+            }
+            "Custom Field" => self.prepare_custom_field(&mut doc)?,
+            "Webhook" => self.prepare_webhook(&mut doc, input)?,
+            "Currency Exchange" => self.prepare_currency_exchange(&mut doc)?,
+            _ => return Err(SiteError::validation(format!("Cannot insert {doctype}"))),
+        };
+        if !matches!(doctype, "Sales Order" | "Sales Invoice" | "Payment Entry") {
+            self.check_unique(doctype, None, &doc)?;
+        }
+        let submit_now = int_of(&doc, "docstatus") == 1 && SUBMITTABLE.contains(&doctype);
+        if int_of(&doc, "docstatus") != 0 && !submit_now {
+            return Err(SiteError::validation(
+                "Cannot set docstatus other than 0 or 1 on a new document",
+            ));
+        }
+        if submit_now {
+            self.before_submit(doctype, &doc)?;
+        }
+        let pending_price = doc.remove("__pending_price");
+        self.stamp(doctype, &name, &mut doc, true);
+        self.store(doctype, &name, doc.clone());
+        self.after_insert_links(doctype, &name, &doc);
+        if let Some(Value::Object(price)) = pending_price {
+            self.insert("Item Price", &price)?;
+        }
+        if doctype == "Customer" {
+            self.create_primary_contact(&name)?;
+            doc = self.stored(doctype, &name).cloned().unwrap_or(doc);
+        }
+        self.event(doctype, "after_insert", &doc);
+        self.event(doctype, "on_update", &doc);
+        self.event(doctype, "on_change", &doc);
+        if submit_now {
+            self.on_submit(doctype, &name)?;
+            doc = self.stored(doctype, &name).cloned().unwrap_or(doc);
+            self.event(doctype, "on_submit", &doc);
+        }
+        for (field, _) in child_tables(doctype) {
+            if let Some(Value::Array(items)) = doc.get_mut(*field) {
+                for item in items.iter_mut() {
+                    if let Some(row) = item.as_object_mut() {
+                        row.insert("__unsaved".into(), json!(1));
+                    }
+                }
+            }
+        }
+        Ok(Outcome {
+            doc: self.presented(doctype, &doc),
+            notes,
+        })
+    }
+
+    fn after_insert_links(&mut self, doctype: &str, name: &str, doc: &Doc) {
+        match doctype {
+            "Sales Order" => {
+                let key = (text_of(doc, "customer"), text_of(doc, "po_no"));
+                if !key.1.is_empty() {
+                    self.orders_by_po
+                        .entry(key)
+                        .or_default()
+                        .insert(name.to_string());
+                }
+            }
+            "Sales Invoice" => {
+                for item in rows(doc, "items") {
+                    let order = text_of(item, "sales_order");
+                    if !order.is_empty() {
+                        self.invoices_by_order
+                            .entry(order)
+                            .or_default()
+                            .insert(name.to_string());
+                    }
+                }
+                let against = text_of(doc, "return_against");
+                if int_of(doc, "is_return") == 1 && !against.is_empty() {
+                    self.returns_by_invoice
+                        .entry(against)
+                        .or_default()
+                        .insert(name.to_string());
+                }
+            }
+            "Payment Entry" => {
+                for reference in rows(doc, "references") {
+                    if text_of(reference, "reference_doctype") == "Sales Invoice" {
+                        self.payments_by_invoice
+                            .entry(text_of(reference, "reference_name"))
+                            .or_default()
+                            .insert(name.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn forget_links(&mut self, doctype: &str, name: &str, doc: &Doc) {
+        for sets in [
+            &mut self.invoices_by_order,
+            &mut self.payments_by_invoice,
+            &mut self.returns_by_invoice,
+        ] {
+            for set in sets.values_mut() {
+                set.remove(name);
+            }
+        }
+        if doctype == "Sales Order" {
+            let key = (text_of(doc, "customer"), text_of(doc, "po_no"));
+            if let Some(set) = self.orders_by_po.get_mut(&key) {
+                set.remove(name);
+            }
+        }
+        if let Some(indexes) = self.unique_index.get_mut(doctype) {
+            for index in indexes.values_mut() {
+                index.retain(|_, owner| owner != name);
+            }
+        }
+    }
+
+    // ----- masters ------------------------------------------------------
+
+    fn prepare_customer(
+        &mut self,
+        doc: &mut Doc,
+        notes: &mut Vec<Value>,
+    ) -> Result<String, SiteError> {
+        let Some(customer_name) = doc
+            .get("customer_name")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+        else {
+            // Recorded: ERPNext crashes here instead of raising MandatoryError.
+            let mut error = SiteError::bare(
+                500,
+                "AttributeError",
+                Some("'NoneType' object has no attribute 'strip'"),
+            );
+            error.module = None;
+            error.exc_source = Some("erpnext (app)");
+            return Err(error);
+        };
+        let customer_name = customer_name.trim().to_string();
+        if text_of(doc, "customer_group").is_empty() {
+            doc.insert("customer_group".into(), json!("Individual"));
+        }
+        if text_of(doc, "territory").is_empty() {
+            doc.insert("territory".into(), json!("United States"));
+        }
+        if text_of(doc, "customer_type").is_empty() {
+            doc.insert("customer_type".into(), json!("Company"));
+        }
+        doc.insert("naming_series".into(), json!("CUST-.YYYY.-"));
+        doc.insert("customer_name".into(), json!(customer_name));
+        self.link("Customer Group", &text_of(doc, "customer_group"))?;
+        self.link("Territory", &text_of(doc, "territory"))?;
+        for row in rows(doc, "credit_limits") {
+            self.link("Company", &text_of(row, "company"))?;
+        }
+        let mut name = customer_name.clone();
+        if self.exists("Customer", &name) {
+            let mut counter = 1;
+            while self.exists("Customer", &format!("{customer_name} - {counter}")) {
+                counter += 1;
+            }
+            name = format!("{customer_name} - {counter}");
+            notes.push(json!({
+                "message": format!("Changed customer name to '{name}' as '{customer_name}' already exists."),
+                "title": "Note", "indicator": "yellow"
+            }));
+        }
+        // Empty contact fields are not sent back (recorded: 26 keys without them).
+        for field in [
+            "email_id",
+            "mobile_no",
+            "customer_primary_contact",
+            "customer_primary_address",
+        ] {
+            if doc.get(field).map(Value::is_null).unwrap_or(false) {
+                doc.remove(field);
+            }
+        }
+        Ok(name)
+    }
+
+    /// ERPNext makes a Contact from a new Customer's email or mobile number.
+    fn create_primary_contact(&mut self, customer: &str) -> Result<(), SiteError> {
+        let Some(doc) = self.stored("Customer", customer).cloned() else {
+            return Ok(());
+        };
+        let email = text_of(&doc, "email_id");
+        let mobile = text_of(&doc, "mobile_no");
+        if email.is_empty() && mobile.is_empty() {
+            return Ok(());
+        }
+        let customer_name = text_of(&doc, "customer_name");
+        let contact = object(json!({
+            "first_name": customer_name, "email_id": email, "mobile_no": mobile,
+            "is_primary_contact": 1, "is_billing_contact": 1,
+            "email_ids": if email.is_empty() { json!([]) } else { json!([{"email_id": email, "is_primary": 1}]) },
+            "phone_nos": if mobile.is_empty() { json!([]) } else { json!([{"phone": mobile, "is_primary_mobile_no": 1}]) },
+            "links": [{"link_doctype": "Customer", "link_name": customer, "link_title": customer_name}],
+        }));
+        let outcome = self.insert("Contact", &contact)?;
+        let contact_name = text_of(&outcome.doc, "name");
+        if let Some(stored) = self.stored_mut("Customer", customer) {
+            stored.insert("customer_primary_contact".into(), json!(contact_name));
+        }
+        Ok(())
+    }
+
+    fn prepare_contact(&mut self, doc: &mut Doc) -> Result<String, SiteError> {
+        let first = text_of(doc, "first_name");
+        let last = text_of(doc, "last_name");
+        let full = [first.as_str(), last.as_str()]
+            .iter()
+            .filter(|part| !part.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Site::mandatory("Contact", doc, &[("first_name", "First Name")])?;
+        doc.insert("full_name".into(), json!(full));
+        let link = rows(doc, "links")
+            .first()
+            .map(|row| text_of(row, "link_name"))
+            .unwrap_or_default();
+        for row in rows(doc, "links") {
+            self.link(&text_of(row, "link_doctype"), &text_of(row, "link_name"))?;
+        }
+        let base = if link.is_empty() {
+            full.clone()
+        } else {
+            format!("{full}-{link}")
+        };
+        Ok(self.unique_name("Contact", &base))
+    }
+
+    fn unique_name(&self, doctype: &str, base: &str) -> String {
+        if !self.exists(doctype, base) {
+            return base.to_string();
+        }
+        let mut counter = 1;
+        while self.exists(doctype, &format!("{base}-{counter}")) {
+            counter += 1;
+        }
+        format!("{base}-{counter}")
+    }
+
+    fn prepare_address(&mut self, doc: &mut Doc) -> Result<String, SiteError> {
+        if text_of(doc, "address_type").is_empty() {
+            doc.insert("address_type".into(), json!("Billing"));
+        }
+        Site::mandatory(
+            "Address",
+            doc,
+            &[
+                ("address_line1", "Address Line 1"),
+                ("city", "City/Town"),
+                ("country", "Country"),
+            ],
+        )?;
+        self.link("Country", &text_of(doc, "country"))?;
+        let mut links = Vec::new();
+        for row in rows(doc, "links") {
+            let link_doctype = text_of(row, "link_doctype");
+            let link_name = text_of(row, "link_name");
+            self.link(&link_doctype, &link_name)?;
+            let title = self
+                .stored(&link_doctype, &link_name)
+                .map(|linked| text_of(linked, "customer_name"))
+                .filter(|title| !title.is_empty())
+                .unwrap_or_else(|| link_name.clone());
+            let mut row = row.clone();
+            row.insert("link_title".into(), json!(title));
+            links.push(Value::Object(row));
+        }
+        doc.insert("links".into(), Value::Array(links));
+        let mut title = text_of(doc, "address_title");
+        if title.is_empty() {
+            title = rows(doc, "links")
+                .first()
+                .map(|row| text_of(row, "link_name"))
+                .unwrap_or_default();
+            doc.insert("address_title".into(), json!(title));
+        }
+        Site::mandatory("Address", doc, &[("address_title", "Address Title")])?;
+        for field in [
+            "address_line2",
+            "state",
+            "pincode",
+            "email_id",
+            "phone",
+            "county",
+            "fax",
+        ] {
+            if doc.get(field).map(Value::is_null).unwrap_or(false) {
+                doc.remove(field);
+            }
+        }
+        let base = format!("{}-{}", title.trim(), text_of(doc, "address_type"));
+        Ok(self.unique_name("Address", &base))
+    }
+
+    fn prepare_item(&mut self, doc: &mut Doc) -> Result<String, SiteError> {
+        Site::mandatory("Item", doc, &[("item_code", "Item Code")])?;
+        let code = text_of(doc, "item_code").trim().to_string();
+        if self.exists("Item", &code) {
+            return Err(SiteError::duplicate_entry("Item", &code));
+        }
+        if text_of(doc, "item_group").is_empty() {
+            doc.insert("item_group".into(), json!("Products"));
+        }
+        if text_of(doc, "stock_uom").is_empty() {
+            doc.insert("stock_uom".into(), json!("Nos"));
+        }
+        if text_of(doc, "item_name").is_empty() {
+            doc.insert("item_name".into(), json!(code));
+        }
+        if text_of(doc, "description").is_empty() {
+            let name = text_of(doc, "item_name");
+            doc.insert("description".into(), json!(name));
+        }
+        self.link("Item Group", &text_of(doc, "item_group"))?;
+        self.link("UOM", &text_of(doc, "stock_uom"))?;
+        doc.insert("naming_series".into(), json!("STO-ITEM-.YYYY.-"));
+        for (field, value) in [
+            ("end_of_life", json!("2099-12-31")),
+            ("default_material_request_type", json!("Purchase")),
+            ("variant_based_on", json!("Item Attribute")),
+            ("is_purchase_item", json!(1)),
+            ("is_sales_item", json!(1)),
+            ("grant_commission", json!(1)),
+        ] {
+            if doc.get(field).map(Value::is_null).unwrap_or(true) {
+                doc.insert(field.into(), value);
+            }
+        }
+        if rows(doc, "item_defaults").is_empty() {
+            doc.insert(
+                "item_defaults".into(),
+                json!([{"company": COMPANY, "default_warehouse": "Stores - TC"}]),
+            );
+        }
+        if rows(doc, "uoms").is_empty() {
+            let uom = text_of(doc, "stock_uom");
+            doc.insert(
+                "uoms".into(),
+                json!([{"uom": uom, "conversion_factor": 1.0}]),
+            );
+        }
+        for row in rows(doc, "item_defaults") {
+            self.link("Warehouse", &text_of(row, "default_warehouse"))?;
+        }
+        let standard_rate = field_decimal(doc, "standard_rate");
+        if !standard_rate.is_zero() {
+            let uom = text_of(doc, "stock_uom");
+            let price = object(json!({
+                "item_code": code, "price_list": "Standard Selling", "uom": uom,
+                "price_list_rate": standard_rate.to_string().parse::<f64>().unwrap_or(0.0),
+                "item_name": text_of(doc, "item_name"), "currency": COMPANY_CURRENCY,
+            }));
+            // The Item Price links to the Item: it is created once the Item is stored.
+            doc.insert("__pending_price".into(), Value::Object(price));
+        }
+        Ok(code)
+    }
+
+    fn prepare_custom_field(&mut self, doc: &mut Doc) -> Result<String, SiteError> {
+        let dt = text_of(doc, "dt");
+        Site::mandatory("Custom Field", doc, &[("dt", "DocType")])?;
+        if !self.doctype_exists(&dt) {
+            return Err(SiteError::link_validation("DocType", &dt));
+        }
+        let label = text_of(doc, "label");
+        let mut fieldname = text_of(doc, "fieldname");
+        if fieldname.is_empty() {
+            fieldname = label
+                .trim()
+                .to_lowercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            doc.insert("fieldname".into(), json!(fieldname));
+        }
+        if fieldname.is_empty() {
+            return Site::mandatory("Custom Field", doc, &[("label", "Label")])
+                .map(|_| String::new());
+        }
+        let exists = self.known_fields(&dt).contains(&fieldname)
+            || self.exists("Custom Field", &format!("{dt}-{fieldname}"));
+        if exists {
+            return Err(SiteError::validation(format!(
+                "A field with the name <strong>{fieldname}</strong> already exists in {dt}"
+            )));
+        }
+        if text_of(doc, "fieldtype").is_empty() {
+            doc.insert("fieldtype".into(), json!("Data"));
+        }
+        let existing = self.custom_fields(&dt).len();
+        doc.insert("idx".into(), json!(existing + 5));
+        let field = CustomField {
+            fieldname: fieldname.clone(),
+            label: if label.is_empty() {
+                label_for(&fieldname)
+            } else {
+                label
+            },
+            unique: int_of(doc, "unique") == 1,
+            no_copy: int_of(doc, "no_copy") == 1,
+            allow_on_submit: int_of(doc, "allow_on_submit") == 1,
+        };
+        if field.unique {
+            let mut index = HashMap::new();
+            if let Some(table) = self.tables.get(&dt) {
+                for (name, stored) in &table.docs {
+                    let value = query::text(stored.doc.get(&fieldname).unwrap_or(&Value::Null));
+                    if !value.is_empty() {
+                        index.insert(value, name.clone());
+                    }
+                }
+            }
+            self.unique_index
+                .entry(dt.clone())
+                .or_default()
+                .insert(fieldname.clone(), index);
+        }
+        self.custom_fields
+            .entry(dt.clone())
+            .or_default()
+            .push(field);
+        Ok(format!("{dt}-{fieldname}"))
+    }
+
+    fn prepare_webhook(&mut self, doc: &mut Doc, input: &Doc) -> Result<String, SiteError> {
+        Site::mandatory(
+            "Webhook",
+            doc,
+            &[
+                ("webhook_doctype", "DocType"),
+                ("webhook_docevent", "Doc Event"),
+                ("request_url", "Request URL"),
+            ],
+        )?;
+        let webhook_doctype = text_of(doc, "webhook_doctype");
+        if !self.doctype_exists(&webhook_doctype) {
+            return Err(SiteError::link_validation("DocType", &webhook_doctype));
+        }
+        if url::Url::parse(&text_of(doc, "request_url")).is_err() {
+            return Err(SiteError::validation("Check Request URL"));
+        }
+        for (field, value) in [("request_method", "POST"), ("request_structure", "Form")] {
+            if text_of(doc, field).is_empty() {
+                doc.insert(field.into(), json!(value));
+            }
+        }
+        if doc.get("enabled").map(Value::is_null).unwrap_or(true) {
+            doc.insert("enabled".into(), json!(1));
+        }
+        if doc.get("timeout").map(Value::is_null).unwrap_or(true) {
+            doc.insert("timeout".into(), json!(5));
+        }
+        let name = input
+            .get("__newname")
+            .or_else(|| input.get("name"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("HOOK-{:05}", self.document_count("Webhook") + 1));
+        if self.exists("Webhook", &name) {
+            return Err(SiteError::duplicate_entry("Webhook", &name));
+        }
+        let secret = text_of(doc, "webhook_secret");
+        if !secret.is_empty() {
+            self.webhook_secrets.insert(name.clone(), secret);
+        }
+        Ok(name)
+    }
+
+    fn prepare_currency_exchange(&mut self, doc: &mut Doc) -> Result<String, SiteError> {
+        Site::mandatory(
+            "Currency Exchange",
+            doc,
+            &[
+                ("date", "Date"),
+                ("from_currency", "From Currency"),
+                ("to_currency", "To Currency"),
+                ("exchange_rate", "Exchange Rate"),
+            ],
+        )?;
+        self.link("Currency", &text_of(doc, "from_currency"))?;
+        self.link("Currency", &text_of(doc, "to_currency"))?;
+        let mut name = format!(
+            "{}-{}-{}",
+            text_of(doc, "date"),
+            text_of(doc, "from_currency"),
+            text_of(doc, "to_currency")
+        );
+        if int_of(doc, "for_selling") == 1 {
+            name.push_str("-Selling");
+        }
+        if int_of(doc, "for_buying") == 1 {
+            name.push_str("-Buying");
+        }
+        Ok(name)
+    }
+
+    // ----- selling documents ---------------------------------------------
+
+    fn currency_facts(&self, code: &str) -> CurrencyFacts {
+        self.currencies.get(code).cloned().unwrap_or(CurrencyFacts {
+            smallest_fraction: Decimal::new(1, 2),
+            fraction_name: "Cent".into(),
+        })
+    }
+
+    /// The latest Currency Exchange dated on or before `date`, as ERPNext's `get_exchange_rate`.
+    fn exchange_rate(&self, from: &str, to: &str, date: &str) -> Option<Decimal> {
+        let table = self.tables.get("Currency Exchange")?;
+        table
+            .docs
+            .values()
+            .map(|stored| &stored.doc)
+            .filter(|doc| {
+                text_of(doc, "from_currency") == from
+                    && text_of(doc, "to_currency") == to
+                    && text_of(doc, "date").as_str() <= date
+                    && int_of(doc, "for_selling") == 1
+            })
+            .max_by(|a, b| text_of(a, "date").cmp(&text_of(b, "date")))
+            .map(|doc| field_decimal(doc, "exchange_rate"))
+    }
+
+    /// Customer-derived fields, currency and conversion rate, item details, tax
+    /// rows checked against the company's accounts, then the totals.
+    fn prepare_selling(
+        &mut self,
+        doctype: &str,
+        doc: &mut Doc,
+        date_field: &str,
+        notes: &mut Vec<Value>,
+    ) -> Result<(), SiteError> {
+        let customer = text_of(doc, "customer");
+        if !customer.is_empty() {
+            let Some(customer_doc) = self.stored("Customer", &customer).cloned() else {
+                return Err(SiteError::not_found(format!(
+                    "Customer {customer} not found"
+                )));
+            };
+            for field in ["customer_name", "customer_group", "territory"] {
+                doc.insert(field.into(), json!(text_of(&customer_doc, field)));
+            }
+            let contact = text_of(&customer_doc, "customer_primary_contact");
+            if !contact.is_empty() && text_of(doc, "contact_person").is_empty() {
+                doc.insert("contact_person".into(), json!(contact));
+            }
+            let contact = text_of(doc, "contact_person");
+            if let Some(contact_doc) = self.stored("Contact", &contact).cloned() {
+                doc.insert(
+                    "contact_display".into(),
+                    json!(text_of(&contact_doc, "full_name")),
+                );
+                doc.insert(
+                    "contact_email".into(),
+                    json!(text_of(&contact_doc, "email_id")),
+                );
+                doc.insert(
+                    "contact_mobile".into(),
+                    json!(text_of(&contact_doc, "mobile_no")),
+                );
+                doc.insert(
+                    "contact_phone".into(),
+                    json!(text_of(&contact_doc, "phone")),
+                );
+            }
+        }
+        if text_of(doc, "company").is_empty() {
+            doc.insert("company".into(), json!(COMPANY));
+        }
+        if text_of(doc, date_field).is_empty() {
+            let today = self.today();
+            doc.insert(date_field.into(), json!(today));
+        }
+        if text_of(doc, "currency").is_empty() {
+            doc.insert("currency".into(), json!(COMPANY_CURRENCY));
+        }
+        for (field, default) in [
+            ("selling_price_list", "Standard Selling"),
+            ("price_list_currency", COMPANY_CURRENCY),
+        ] {
+            if text_of(doc, field).is_empty() {
+                doc.insert(field.into(), json!(default));
+            }
+        }
+        if field_decimal(doc, "plc_conversion_rate").is_zero() {
+            set_float(doc, "plc_conversion_rate", Decimal::ONE);
+        }
+        let company = text_of(doc, "company");
+        let currency = text_of(doc, "currency");
+        self.link("Currency", &currency)?;
+        let date = text_of(doc, date_field);
+        if currency == COMPANY_CURRENCY {
+            set_float(doc, "conversion_rate", Decimal::ONE);
+        } else if field_decimal(doc, "conversion_rate").is_zero()
+            || field_decimal(doc, "conversion_rate") == Decimal::ONE
+        {
+            match self.exchange_rate(&currency, COMPANY_CURRENCY, &date) {
+                Some(rate) => set_float(doc, "conversion_rate", rate),
+                None => {
+                    let mut error = SiteError::erpnext_validation(format!(
+                        "Exchange Rate is mandatory. Maybe Currency Exchange record is not created for {currency} to {COMPANY_CURRENCY}."
+                    ));
+                    error.messages.insert(
+                        0,
+                        super::error::ServerMessage {
+                            message: format!("Unable to find exchange rate for {currency} to {COMPANY_CURRENCY} for key date {date}. Please create a Currency Exchange record manually"),
+                            title: "Message".into(),
+                            thrown: false,
+                            indicator: "red",
+                            show_indicator: false,
+                        },
+                    );
+                    return Err(error);
+                }
+            }
+        }
+
+        let mut items = Vec::new();
+        for row in rows(doc, "items") {
+            let mut row = row.clone();
+            let code = text_of(&row, "item_code");
+            let Some(item) = self.stored("Item", &code).cloned() else {
+                return Err(SiteError::not_found(format!("Item {code} not found")));
+            };
+            for field in ["item_name", "description", "item_group", "stock_uom"] {
+                if text_of(&row, field).is_empty() {
+                    row.insert(field.into(), json!(text_of(&item, field)));
+                }
+            }
+            if text_of(&row, "uom").is_empty() {
+                row.insert("uom".into(), json!(text_of(&item, "stock_uom")));
+            }
+            if row.contains_key("is_stock_item") {
+                row.insert(
+                    "is_stock_item".into(),
+                    json!(int_of(&item, "is_stock_item")),
+                );
+            }
+            if field_decimal(&row, "conversion_factor").is_zero() {
+                set_float(&mut row, "conversion_factor", Decimal::ONE);
+            }
+            if text_of(&row, "warehouse").is_empty() {
+                let warehouse = rows(&item, "item_defaults")
+                    .first()
+                    .map(|default| text_of(default, "default_warehouse"))
+                    .unwrap_or_default();
+                if !warehouse.is_empty() {
+                    row.insert("warehouse".into(), json!(warehouse));
+                }
+            } else {
+                self.link("Warehouse", &text_of(&row, "warehouse"))?;
+            }
+            if row.contains_key("cost_center") && text_of(&row, "cost_center").is_empty() {
+                row.insert("cost_center".into(), json!("Main - TC"));
+            }
+            if doctype == "Sales Invoice" {
+                if text_of(&row, "income_account").is_empty() {
+                    row.insert("income_account".into(), json!("Sales - TC"));
+                }
+                if text_of(&row, "expense_account").is_empty() {
+                    row.insert("expense_account".into(), json!("Cost of Goods Sold - TC"));
+                }
+            }
+            if doctype == "Sales Order" {
+                if text_of(&row, "delivery_date").is_empty() {
+                    row.insert(
+                        "delivery_date".into(),
+                        doc.get("delivery_date").cloned().unwrap_or(Value::Null),
+                    );
+                }
+                row.insert("transaction_date".into(), json!(date));
+            }
+            let price = self.price_list_rate(&code, &text_of(doc, "selling_price_list"));
+            if !row.contains_key("rate") || row.get("rate").map(Value::is_null).unwrap_or(true) {
+                set_float(&mut row, "rate", price.unwrap_or_default());
+            }
+            if field_decimal(&row, "price_list_rate").is_zero() {
+                set_float(&mut row, "price_list_rate", price.unwrap_or_default());
+            }
+            if price.is_none() && doctype == "Sales Order" {
+                let rate = field_decimal(&row, "rate");
+                if !rate.is_zero() {
+                    self.add_item_price(&code, rate, &text_of(&item, "item_name"))?;
+                    notes.push(json!({
+                        "message": format!("Item Price added for {code} in Price List {}", text_of(doc, "selling_price_list")),
+                        "title": "Message", "alert": 1
+                    }));
+                }
+            }
+            items.push(Value::Object(row));
+        }
+        doc.insert("items".into(), Value::Array(items));
+
+        let mut taxes = Vec::new();
+        for (index, row) in rows(doc, "taxes").into_iter().enumerate() {
+            let mut row = row.clone();
+            let account = text_of(&row, "account_head");
+            let account_company = self
+                .stored("Account", &account)
+                .map(|account| text_of(account, "company"));
+            if account_company.as_deref() != Some(company.as_str()) {
+                return Err(SiteError::erpnext_validation(format!(
+                    "Row #{}: Account {account} does not belong to company {company}",
+                    index + 1
+                )));
+            }
+            if text_of(&row, "charge_type").is_empty() {
+                row.insert("charge_type".into(), json!("On Net Total"));
+            }
+            if text_of(&row, "cost_center").is_empty() {
+                row.insert("cost_center".into(), json!("Main - TC"));
+            }
+            if text_of(&row, "description").is_empty() {
+                row.insert("description".into(), json!(account));
+            }
+            row.insert("account_currency".into(), json!(COMPANY_CURRENCY));
+            taxes.push(Value::Object(row));
+        }
+        doc.insert("taxes".into(), Value::Array(taxes));
+
+        for (field, target) in [
+            ("customer_address", "address_display"),
+            ("shipping_address_name", "shipping_address"),
+        ] {
+            let address = text_of(doc, field);
+            if address.is_empty() {
+                continue;
+            }
+            let Some(address_doc) = self.stored("Address", &address).cloned() else {
+                return Err(SiteError::link_validation("Address", &address));
+            };
+            doc.insert(target.into(), json!(render_address(&address_doc)));
+        }
+
+        let facts = self.currency_facts(&currency);
+        let company_facts = self.currency_facts(COMPANY_CURRENCY);
+        doc.insert("__company_currency".into(), json!(COMPANY_CURRENCY));
+        totals::calculate(doc, &facts, &company_facts);
+        Ok(())
+    }
+
+    fn price_list_rate(&self, item_code: &str, price_list: &str) -> Option<Decimal> {
+        let table = self.tables.get("Item Price")?;
+        table
+            .docs
+            .values()
+            .find(|stored| {
+                text_of(&stored.doc, "item_code") == item_code
+                    && text_of(&stored.doc, "price_list") == price_list
+            })
+            .map(|stored| field_decimal(&stored.doc, "price_list_rate"))
+    }
+
+    fn add_item_price(
+        &mut self,
+        item_code: &str,
+        rate: Decimal,
+        item_name: &str,
+    ) -> Result<(), SiteError> {
+        let mut price = object(json!({
+            "item_code": item_code, "price_list": "Standard Selling", "uom": "Nos",
+            "item_name": item_name, "currency": COMPANY_CURRENCY,
+        }));
+        set_float(&mut price, "price_list_rate", rate);
+        self.insert("Item Price", &price).map(|_| ())
+    }
+
+    fn validate_sales_order(
+        &mut self,
+        doc: &mut Doc,
+        name: Option<&str>,
+        notes: &mut Vec<Value>,
+    ) -> Result<(), SiteError> {
+        if text_of(doc, "naming_series").is_empty() {
+            doc.insert("naming_series".into(), json!("SAL-ORD-.YYYY.-"));
+        }
+        self.prepare_selling("Sales Order", doc, "transaction_date", notes)?;
+        let item_dates: Vec<String> = rows(doc, "items")
+            .iter()
+            .map(|row| text_of(row, "delivery_date"))
+            .filter(|date| !date.is_empty())
+            .collect();
+        if text_of(doc, "delivery_date").is_empty() {
+            match item_dates.iter().min() {
+                Some(earliest) => {
+                    doc.insert("delivery_date".into(), json!(earliest));
+                }
+                None => return Err(SiteError::erpnext_validation("Please enter Delivery Date")),
+            }
+        }
+        let order_date = text_of(doc, "transaction_date");
+        if text_of(doc, "delivery_date") < order_date {
+            return Err(SiteError::erpnext_validation(
+                "Expected Delivery Date should be after Sales Order Date",
+            )
+            .with_title("Invalid Delivery Date", "orange"));
+        }
+        let po_no = text_of(doc, "po_no");
+        if !po_no.is_empty() {
+            let key = (text_of(doc, "customer"), po_no.clone());
+            if let Some(others) = self.orders_by_po.get(&key) {
+                let clash = others.iter().find(|other| {
+                    Some(other.as_str()) != name
+                        && self
+                            .stored("Sales Order", other)
+                            .map(|order| int_of(order, "docstatus") < 2)
+                            .unwrap_or(false)
+                });
+                if let Some(other) = clash {
+                    return Err(SiteError::erpnext_validation(format!(
+                        "Sales Order <strong>{other}</strong> already exists against Customer's Purchase Order <strong>{po_no}</strong>. To allow multiple Sales Orders, Enable <strong>'Allow Multiple Sales Orders Against a Customer's Purchase Order'</strong> in <a href=\"{SITE_URL_FOR_MESSAGES}/app/selling-settings/Selling%20Settings\">Selling Settings</a>"
+                    )));
+                }
+            }
+        }
+        Site::mandatory(
+            "Sales Order",
+            doc,
+            &[
+                ("customer", "Customer"),
+                ("company", "Company"),
+                ("transaction_date", "Date"),
+                ("items", "Items"),
+            ],
+        )?;
+        self.link("Company", &text_of(doc, "company"))?;
+        let grand_total = field_decimal(doc, "grand_total");
+        let base_grand_total = field_decimal(doc, "base_grand_total");
+        let schedule_date = order_date.clone();
+        let existing = rows(doc, "payment_schedule")
+            .first()
+            .map(|row| (*row).clone());
+        let mut schedule = existing.unwrap_or_else(|| {
+            self.templates
+                .get("Payment Schedule")
+                .cloned()
+                .unwrap_or_default()
+        });
+        schedule.insert("due_date".into(), json!(schedule_date));
+        set_float(&mut schedule, "invoice_portion", Decimal::from(100));
+        set_float(&mut schedule, "payment_amount", grand_total);
+        set_float(&mut schedule, "outstanding", grand_total);
+        set_float(&mut schedule, "base_payment_amount", base_grand_total);
+        set_float(&mut schedule, "base_outstanding", base_grand_total);
+        doc.insert("payment_schedule".into(), json!([schedule]));
+        if name.is_none() {
+            doc.insert("status".into(), json!("Draft"));
+        }
+        Ok(())
+    }
+
+    fn validate_sales_invoice(&mut self, doc: &mut Doc) -> Result<(), SiteError> {
+        let mut notes = Vec::new();
+        self.prepare_selling("Sales Invoice", doc, "posting_date", &mut notes)?;
+        Site::mandatory(
+            "Sales Invoice",
+            doc,
+            &[
+                ("customer", "Customer"),
+                ("company", "Company"),
+                ("posting_date", "Date"),
+                ("items", "Items"),
+            ],
+        )?;
+        if text_of(doc, "due_date").is_empty() {
+            let date = text_of(doc, "posting_date");
+            doc.insert("due_date".into(), json!(date));
+        }
+        if text_of(doc, "posting_time").is_empty() {
+            let time = self.now().format("%H:%M:%S%.6f").to_string();
+            doc.insert("posting_time".into(), json!(time));
+        }
+        if text_of(doc, "debit_to").is_empty() {
+            doc.insert("debit_to".into(), json!("Debtors - TC"));
+        }
+        doc.insert("party_account_currency".into(), json!(COMPANY_CURRENCY));
+        doc.insert("against_income_account".into(), json!("Sales - TC"));
+        doc.insert("is_opening".into(), json!("No"));
+        let customer_name = text_of(doc, "customer_name");
+        doc.insert("title".into(), json!(customer_name));
+        if int_of(doc, "is_return") == 1 {
+            let against = text_of(doc, "return_against");
+            let original = self.stored("Sales Invoice", &against).cloned();
+            match original {
+                Some(original) if int_of(&original, "docstatus") == 1 => {}
+                Some(_) => {
+                    return Err(SiteError::erpnext_validation(format!(
+                        "Return against Sales Invoice {against} must be submitted"
+                    )))
+                }
+                None if against.is_empty() => {}
+                None => return Err(SiteError::link_validation("Sales Invoice", &against)),
+            }
+            if rows(doc, "items")
+                .iter()
+                .any(|row| field_decimal(row, "qty") > Decimal::ZERO)
+            {
+                return Err(SiteError::erpnext_validation(
+                    "Row #1: Qty must be a negative number in a return (credit note)",
+                ));
+            }
+            set_float(doc, "outstanding_amount", Decimal::ZERO);
+        } else {
+            let total = payable_total(doc);
+            set_float(doc, "outstanding_amount", total);
+        }
+        let due_date = text_of(doc, "due_date");
+        let grand_total = field_decimal(doc, "grand_total");
+        let base_grand_total = field_decimal(doc, "base_grand_total");
+        let mut schedule = self
+            .templates
+            .get("Payment Schedule")
+            .cloned()
+            .unwrap_or_default();
+        schedule.insert("due_date".into(), json!(due_date));
+        set_float(&mut schedule, "invoice_portion", Decimal::from(100));
+        set_float(&mut schedule, "payment_amount", grand_total);
+        set_float(&mut schedule, "outstanding", grand_total);
+        set_float(&mut schedule, "base_payment_amount", base_grand_total);
+        set_float(&mut schedule, "base_outstanding", base_grand_total);
+        if int_of(doc, "is_return") == 0 {
+            doc.insert("payment_schedule".into(), json!([schedule]));
+        }
+        let po_no = text_of(doc, "po_no");
+        if !po_no.is_empty() {
+            doc.insert(
+                "remarks".into(),
+                json!(format!("Against Customer Order {po_no}")),
+            );
+        }
+        doc.insert("status".into(), json!("Draft"));
+        Ok(())
+    }
+
+    fn validate_payment_entry(&mut self, doc: &mut Doc) -> Result<(), SiteError> {
+        if text_of(doc, "payment_type").is_empty() {
+            doc.insert("payment_type".into(), json!("Receive"));
+        }
+        if text_of(doc, "company").is_empty() {
+            doc.insert("company".into(), json!(COMPANY));
+        }
+        if text_of(doc, "posting_date").is_empty() {
+            let today = self.today();
+            doc.insert("posting_date".into(), json!(today));
+        }
+        Site::mandatory(
+            "Payment Entry",
+            doc,
+            &[
+                ("party_type", "Party Type"),
+                ("party", "Party"),
+                ("paid_from", "Account Paid From"),
+                ("paid_to", "Account Paid To"),
+                ("paid_amount", "Paid Amount"),
+            ],
+        )?;
+        let party_type = text_of(doc, "party_type");
+        let party = text_of(doc, "party");
+        self.link(&party_type, &party)?;
+        for field in ["paid_from", "paid_to"] {
+            self.link("Account", &text_of(doc, field))?;
+        }
+        self.link("Mode of Payment", &text_of(doc, "mode_of_payment"))?;
+        let paid_amount = field_decimal(doc, "paid_amount");
+        if field_decimal(doc, "received_amount").is_zero() {
+            set_float(doc, "received_amount", paid_amount);
+        }
+        let mut allocated = Decimal::ZERO;
+        for (index, reference) in rows(doc, "references").iter().enumerate() {
+            let reference_doctype = text_of(reference, "reference_doctype");
+            let reference_name = text_of(reference, "reference_name");
+            let Some(target) = self.stored(&reference_doctype, &reference_name) else {
+                return Err(SiteError::link_validation(
+                    &reference_doctype,
+                    &reference_name,
+                ));
+            };
+            let amount = field_decimal(reference, "allocated_amount");
+            if reference_doctype == "Sales Invoice"
+                && amount > field_decimal(target, "outstanding_amount")
+            {
+                return Err(SiteError::erpnext_validation(format!(
+                    "Row #{}: Allocated Amount cannot be greater than outstanding amount.",
+                    index + 1
+                )));
+            }
+            allocated += amount;
+        }
+        if allocated > paid_amount {
+            return Err(SiteError::erpnext_validation(
+                "Total Allocated Amount cannot be greater than Paid Amount",
+            ));
+        }
+        set_float(doc, "total_allocated_amount", allocated);
+        set_float(doc, "base_total_allocated_amount", allocated);
+        set_float(doc, "unallocated_amount", paid_amount - allocated);
+        for field in [
+            "base_paid_amount",
+            "paid_amount_after_tax",
+            "base_paid_amount_after_tax",
+        ] {
+            set_float(doc, field, paid_amount);
+        }
+        let received = field_decimal(doc, "received_amount");
+        for field in [
+            "base_received_amount",
+            "received_amount_after_tax",
+            "base_received_amount_after_tax",
+        ] {
+            set_float(doc, field, received);
+        }
+        if text_of(doc, "party_name").is_empty() {
+            let party_name = self
+                .stored(&party_type, &party)
+                .map(|party_doc| text_of(party_doc, "customer_name"))
+                .unwrap_or_else(|| party.clone());
+            doc.insert("party_name".into(), json!(party_name));
+        }
+        let party_name = text_of(doc, "party_name");
+        doc.insert("title".into(), json!(party_name));
+        let words = money_in_words(paid_amount, COMPANY_CURRENCY, "Cent");
+        doc.insert("in_words".into(), json!(words));
+        doc.insert("base_in_words".into(), json!(words));
+        doc.insert("status".into(), json!("Draft"));
+        Ok(())
+    }
+
+    // ----- updates, submit, cancel -----------------------------------------
+
+    /// `PUT /api/resource/<doctype>/<name>` and `frappe.client.submit`/`save`.
+    pub fn update(
+        &mut self,
+        doctype: &str,
+        name: &str,
+        changes: &Doc,
+        expected_modified: Option<&str>,
+    ) -> Result<Outcome, SiteError> {
+        self.require_doctype(doctype)?;
+        let Some(current) = self.stored(doctype, name).cloned() else {
+            return Err(SiteError::not_found(format!("{doctype} {name} not found")));
+        };
+        if !EDITABLE.contains(&doctype) && !SINGLES.contains(&doctype) {
+            return Err(SiteError::thrown(
+                403,
+                "PermissionError",
+                format!("The simulator keeps {doctype} as set up by the setup wizard; it cannot be changed here"),
+            ));
+        }
+        if let Some(expected) = expected_modified {
+            let stored_modified = text_of(&current, "modified");
+            if expected != stored_modified {
+                let now = self.now_text();
+                return Err(SiteError::thrown(
+                    417,
+                    "TimestampMismatchError",
+                    format!("Error: Document has been modified after you have opened it ({stored_modified}, {now}). Please refresh to get the latest document."),
+                ));
+            }
+        }
+        let current_status = int_of(&current, "docstatus");
+        let wanted_status = changes
+            .get("docstatus")
+            .map(|_| int_of(changes, "docstatus"))
+            .unwrap_or(current_status);
+        if current_status == 2 {
+            return Err(SiteError::bare(
+                417,
+                "ValidationError",
+                Some("Cannot edit cancelled document"),
+            ));
+        }
+        let submittable = SUBMITTABLE.contains(&doctype);
+        match (current_status, wanted_status) {
+            (0, 0) => self.save_draft(doctype, name, current, changes, false),
+            (0, 1) if submittable => self.save_draft(doctype, name, current, changes, true),
+            (1, 1) => self.update_after_submit(doctype, name, current, changes),
+            (1, 2) => self.cancel(doctype, name),
+            (from, to) => Err(SiteError::validation(format!(
+                "Cannot change docstatus from {from} to {to}"
+            ))),
+        }
+    }
+
+    fn save_draft(
+        &mut self,
+        doctype: &str,
+        name: &str,
+        current: Doc,
+        changes: &Doc,
+        submit: bool,
+    ) -> Result<Outcome, SiteError> {
+        let mut input = current.clone();
+        for (key, value) in changes {
+            input.insert(key.clone(), value.clone());
+        }
+        input.insert("docstatus".into(), json!(if submit { 1 } else { 0 }));
+        let mut doc = self.build(doctype, &input);
+        let mut notes = Vec::new();
+        // Re-derived below; keep what the insert settled.
+        for field in ["creation", "owner", "name"] {
+            if let Some(value) = current.get(field) {
+                doc.insert(field.into(), value.clone());
+            }
+        }
+        for (field, _) in child_tables(doctype) {
+            if let Some(Value::Array(items)) = doc.get_mut(*field) {
+                for item in items.iter_mut() {
+                    if let Some(row) = item.as_object_mut() {
+                        row.retain(|key, _| !key.starts_with("__"));
+                    }
+                }
+            }
+        }
+        match doctype {
+            "Sales Order" => {
+                self.forget_links(doctype, name, &current);
+                let result = self.validate_sales_order(&mut doc, Some(name), &mut notes);
+                if let Err(error) = result {
+                    self.after_insert_links(doctype, name, &current);
+                    self.index_unique(doctype, name, &current);
+                    return Err(error);
+                }
+                doc.insert(
+                    "status".into(),
+                    current.get("status").cloned().unwrap_or(json!("Draft")),
+                );
+            }
+            "Sales Invoice" => {
+                self.forget_links(doctype, name, &current);
+                let result = self.validate_sales_invoice(&mut doc);
+                if let Err(error) = result {
+                    self.after_insert_links(doctype, name, &current);
+                    self.index_unique(doctype, name, &current);
+                    return Err(error);
+                }
+            }
+            "Payment Entry" => {
+                self.forget_links(doctype, name, &current);
+                let result = self.validate_payment_entry(&mut doc);
+                if let Err(error) = result {
+                    self.after_insert_links(doctype, name, &current);
+                    self.index_unique(doctype, name, &current);
+                    return Err(error);
+                }
+            }
+            "Address" => {
+                self.link("Country", &text_of(&doc, "country"))?;
+            }
+            "Customer" => {
+                self.link("Customer Group", &text_of(&doc, "customer_group"))?;
+                self.link("Territory", &text_of(&doc, "territory"))?;
+            }
+            _ => {}
+        }
+        if let Err(error) = self.check_unique(doctype, Some(name), &doc) {
+            self.after_insert_links(doctype, name, &current);
+            self.index_unique(doctype, name, &current);
+            return Err(error);
+        }
+        if submit {
+            if let Err(error) = self.before_submit(doctype, &doc) {
+                self.after_insert_links(doctype, name, &current);
+                self.index_unique(doctype, name, &current);
+                return Err(error);
+            }
+        }
+        self.stamp(doctype, name, &mut doc, false);
+        self.store(doctype, name, doc.clone());
+        self.after_insert_links(doctype, name, &doc);
+        self.event(doctype, "on_update", &doc);
+        self.event(doctype, "on_change", &doc);
+        if submit {
+            self.on_submit(doctype, name)?;
+            let doc = self.stored(doctype, name).cloned().unwrap_or_default();
+            self.event(doctype, "on_submit", &doc);
+        }
+        let doc = self.stored(doctype, name).cloned().unwrap_or(doc);
+        Ok(Outcome {
+            doc: self.presented(doctype, &doc),
+            notes,
+        })
+    }
+
+    fn allowed_on_submit(&self, doctype: &str, field: &str) -> bool {
+        const ALLOWED: &[&str] = &[
+            "po_no",
+            "po_date",
+            "status",
+            "per_billed",
+            "per_delivered",
+            "billing_status",
+            "delivery_status",
+            "remarks",
+            "letter_head",
+            "select_print_heading",
+            "terms",
+            "customer_address",
+            "shipping_address_name",
+            "contact_person",
+        ];
+        ALLOWED.contains(&field)
+            || STANDARD_FIELDS.contains(&field)
+            || field == "doctype"
+            || self
+                .custom_fields(doctype)
+                .iter()
+                .any(|custom| custom.fieldname == field && custom.allow_on_submit)
+    }
+
+    fn update_after_submit(
+        &mut self,
+        doctype: &str,
+        name: &str,
+        mut current: Doc,
+        changes: &Doc,
+    ) -> Result<Outcome, SiteError> {
+        let mut changed = false;
+        for (key, value) in changes {
+            if key.starts_with("__") || STANDARD_FIELDS.contains(&key.as_str()) || key == "doctype"
+            {
+                continue;
+            }
+            if !current.contains_key(key) {
+                continue;
+            }
+            let old = current.get(key).cloned().unwrap_or(Value::Null);
+            if value.is_array() {
+                continue;
+            }
+            if query::text(&old) == query::text(value) {
+                continue;
+            }
+            if !self.allowed_on_submit(doctype, key) {
+                let label = self
+                    .custom_fields(doctype)
+                    .iter()
+                    .find(|custom| &custom.fieldname == key)
+                    .map(|custom| custom.label.clone())
+                    .unwrap_or_else(|| label_for(key));
+                return Err(SiteError::thrown(
+                    417,
+                    "UpdateAfterSubmitError",
+                    format!(
+                        " Not allowed to change <strong>{label}</strong> after submission from <strong>{}</strong> to <strong>{}</strong>",
+                        query::text(&old),
+                        query::text(value)
+                    ),
+                )
+                .with_title("Cannot Update After Submit", "red"));
+            }
+            current.insert(key.clone(), value.clone());
+            changed = true;
+        }
+        self.check_unique(doctype, Some(name), &current)?;
+        let now = self.now_text();
+        current.insert("modified".into(), json!(now));
+        self.store(doctype, name, current.clone());
+        if changed {
+            self.event(doctype, "on_change", &current);
+        }
+        Ok(Outcome {
+            doc: self.presented(doctype, &current),
+            notes: Vec::new(),
+        })
+    }
+
+    /// Checks that run only at submit (the credit limit is one).
+    fn before_submit(&self, doctype: &str, doc: &Doc) -> Result<(), SiteError> {
+        if doctype != "Sales Order" {
+            return Ok(());
+        }
+        let customer = text_of(doc, "customer");
+        let company = text_of(doc, "company");
+        let Some(customer_doc) = self.stored("Customer", &customer) else {
+            return Ok(());
+        };
+        let limit = rows(customer_doc, "credit_limits")
+            .iter()
+            .find(|row| text_of(row, "company") == company)
+            .map(|row| field_decimal(row, "credit_limit"))
+            .unwrap_or_default();
+        if limit.is_zero() {
+            return Ok(());
+        }
+        let mut outstanding = field_decimal(doc, "base_grand_total");
+        if let Some(table) = self.tables.get("Sales Order") {
+            for stored in table.docs.values() {
+                let order = &stored.doc;
+                if text_of(order, "customer") == customer && int_of(order, "docstatus") == 1 {
+                    let unbilled = field_decimal(order, "base_grand_total")
+                        * (Decimal::from(100) - field_decimal(order, "per_billed"))
+                        / Decimal::from(100);
+                    outstanding += unbilled;
+                }
+            }
+        }
+        if let Some(table) = self.tables.get("Sales Invoice") {
+            for stored in table.docs.values() {
+                let invoice = &stored.doc;
+                if text_of(invoice, "customer") == customer && int_of(invoice, "docstatus") == 1 {
+                    outstanding += field_decimal(invoice, "outstanding_amount");
+                }
+            }
+        }
+        if outstanding > limit {
+            let customer_name = text_of(customer_doc, "customer_name");
+            return Err(SiteError::erpnext_validation(format!(
+                "Please contact your administrator to extend the credit limits for {customer_name}."
+            )));
+        }
+        Ok(())
+    }
+
+    /// Effects of a submit on the document and the documents it points at.
+    fn on_submit(&mut self, doctype: &str, name: &str) -> Result<(), SiteError> {
+        let Some(mut doc) = self.stored(doctype, name).cloned() else {
+            return Ok(());
+        };
+        let was_new = text_of(&doc, "creation") == text_of(&doc, "modified");
+        set_docstatus(&mut doc, 1);
+        match doctype {
+            "Sales Order" => {
+                // StatusUpdater.set_status leaves a document inserted directly as
+                // submitted at "Draft" (recorded in the EUR order).
+                if !was_new {
+                    let status = sales_order_status(&doc);
+                    doc.insert("status".into(), json!(status));
+                }
+                self.store(doctype, name, doc);
+            }
+            "Sales Invoice" => {
+                let status = self.sales_invoice_status(&doc);
+                doc.insert("status".into(), json!(status));
+                self.store(doctype, name, doc.clone());
+                self.update_billing(&doc, Decimal::ONE);
+                if int_of(&doc, "is_return") == 1 {
+                    self.apply_credit_note(&doc, Decimal::ONE);
+                }
+            }
+            "Payment Entry" => {
+                doc.insert("status".into(), json!("Submitted"));
+                self.store(doctype, name, doc.clone());
+                for reference in rows(&doc, "references") {
+                    if text_of(reference, "reference_doctype") == "Sales Invoice" {
+                        let invoice = text_of(reference, "reference_name");
+                        let amount = field_decimal(reference, "allocated_amount");
+                        self.change_outstanding(&invoice, -amount);
+                    }
+                }
+            }
+            _ => self.store(doctype, name, doc),
+        }
+        Ok(())
+    }
+
+    /// Adds `sign` × the invoice's item amounts to the Sales Orders' billed amounts.
+    fn update_billing(&mut self, invoice: &Doc, sign: Decimal) {
+        let mut touched = BTreeSet::new();
+        for item in rows(invoice, "items") {
+            let order = text_of(item, "sales_order");
+            let detail = text_of(item, "so_detail");
+            if order.is_empty() {
+                continue;
+            }
+            let amount = field_decimal(item, "amount") * sign;
+            if let Some(order_doc) = self.stored_mut("Sales Order", &order) {
+                if let Some(Value::Array(items)) = order_doc.get_mut("items") {
+                    for row in items.iter_mut().filter_map(Value::as_object_mut) {
+                        if text_of(row, "name") == detail {
+                            let billed = field_decimal(row, "billed_amt") + amount;
+                            set_float(row, "billed_amt", billed.max(Decimal::ZERO));
+                        }
+                    }
+                }
+                touched.insert(order);
+            }
+        }
+        for order in touched {
+            let now = self.now_text();
+            if let Some(order_doc) = self.stored_mut("Sales Order", &order) {
+                let (billed, total) = rows(order_doc, "items").iter().fold(
+                    (Decimal::ZERO, Decimal::ZERO),
+                    |(billed, total), row| {
+                        (
+                            billed + field_decimal(row, "billed_amt"),
+                            total + field_decimal(row, "amount"),
+                        )
+                    },
+                );
+                let per_billed = if total.is_zero() {
+                    Decimal::ZERO
+                } else {
+                    flt(billed * Decimal::from(100) / total, 6).min(Decimal::from(100))
+                };
+                set_float(order_doc, "per_billed", per_billed);
+                let billing_status = if per_billed >= Decimal::new(9999, 2) {
+                    "Fully Billed"
+                } else if per_billed > Decimal::ZERO {
+                    "Partly Billed"
+                } else {
+                    "Not Billed"
+                };
+                order_doc.insert("billing_status".into(), json!(billing_status));
+                if int_of(order_doc, "docstatus") == 1 {
+                    let status = sales_order_status(order_doc);
+                    order_doc.insert("status".into(), json!(status));
+                }
+                order_doc.insert("modified".into(), json!(now));
+            }
+        }
+    }
+
+    fn change_outstanding(&mut self, invoice: &str, delta: Decimal) {
+        let Some(mut doc) = self.stored("Sales Invoice", invoice).cloned() else {
+            return;
+        };
+        let outstanding = field_decimal(&doc, "outstanding_amount") + delta;
+        set_float(&mut doc, "outstanding_amount", outstanding);
+        if int_of(&doc, "docstatus") == 1 {
+            let status = self.sales_invoice_status(&doc);
+            doc.insert("status".into(), json!(status));
+        }
+        let now = self.now_text();
+        doc.insert("modified".into(), json!(now));
+        self.store("Sales Invoice", invoice, doc);
+    }
+
+    /// A submitted credit note reduces what the original invoice still owes.
+    fn apply_credit_note(&mut self, credit_note: &Doc, sign: Decimal) {
+        let against = text_of(credit_note, "return_against");
+        if against.is_empty() {
+            return;
+        }
+        let amount = payable_total(credit_note);
+        // The credit note's total is negative: adding it lowers the outstanding.
+        self.change_outstanding(&against, amount * sign);
+    }
+
+    fn sales_invoice_status(&self, doc: &Doc) -> &'static str {
+        match int_of(doc, "docstatus") {
+            0 => return "Draft",
+            2 => return "Cancelled",
+            _ => {}
+        }
+        if int_of(doc, "is_return") == 1 {
+            return "Return";
+        }
+        let outstanding = field_decimal(doc, "outstanding_amount");
+        let name = text_of(doc, "name");
+        let has_return = self
+            .returns_by_invoice
+            .get(&name)
+            .map(|returns| {
+                returns.iter().any(|credit| {
+                    self.stored("Sales Invoice", credit)
+                        .map(|credit| int_of(credit, "docstatus") == 1)
+                        .unwrap_or(false)
+                })
+            })
+            .unwrap_or(false);
+        if outstanding <= Decimal::ZERO && has_return {
+            return "Credit Note Issued";
+        }
+        if outstanding <= Decimal::ZERO {
+            return "Paid";
+        }
+        let today = chrono::Utc::now()
+            .with_timezone(&self.time_zone)
+            .date_naive();
+        let overdue = NaiveDate::parse_from_str(&text_of(doc, "due_date"), "%Y-%m-%d")
+            .map(|due| due < today)
+            .unwrap_or(false);
+        if outstanding < payable_total(doc) {
+            if overdue {
+                "Overdue"
+            } else {
+                "Partly Paid"
+            }
+        } else if overdue {
+            "Overdue"
+        } else {
+            "Unpaid"
+        }
+    }
+
+    /// `frappe.client.cancel` / `PUT {"docstatus": 2}`.
+    pub fn cancel(&mut self, doctype: &str, name: &str) -> Result<Outcome, SiteError> {
+        self.require_doctype(doctype)?;
+        let Some(mut doc) = self.stored(doctype, name).cloned() else {
+            return Err(SiteError::not_found(format!("{doctype} {name} not found")));
+        };
+        match int_of(&doc, "docstatus") {
+            2 => {
+                return Err(SiteError::bare(
+                    417,
+                    "ValidationError",
+                    Some("Cannot edit cancelled document"),
+                ))
+            }
+            0 => {
+                return Err(SiteError::validation(format!(
+                    "Cannot change docstatus from 0 to 2"
+                )))
+            }
+            _ => {}
+        }
+        let mut notes = Vec::new();
+        match doctype {
+            "Sales Order" => {
+                let linked: Vec<String> = self
+                    .invoices_by_order
+                    .get(name)
+                    .map(|set| {
+                        set.iter()
+                            .filter(|invoice| {
+                                self.stored("Sales Invoice", invoice)
+                                    .map(|doc| int_of(doc, "docstatus") == 1)
+                                    .unwrap_or(false)
+                            })
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if let Some(invoice) = linked.first() {
+                    return Err(SiteError::thrown(
+                        417,
+                        "LinkExistsError",
+                        format!(
+                            "Cannot delete or cancel because Sales Order <a href=\"{SITE_URL_FOR_MESSAGES}/app/sales-order/{name}\">{name}</a> is linked with Sales Invoice <a href=\"{SITE_URL_FOR_MESSAGES}/app/sales-invoice/{invoice}\">{invoice}</a> "
+                        ),
+                    ));
+                }
+                set_docstatus(&mut doc, 2);
+                doc.insert("status".into(), json!("Cancelled"));
+            }
+            "Sales Invoice" => {
+                let payments: Vec<String> = self
+                    .payments_by_invoice
+                    .get(name)
+                    .map(|set| set.iter().cloned().collect())
+                    .unwrap_or_default();
+                let mut unlinked = Vec::new();
+                for payment in payments {
+                    if self.unlink_payment(&payment, name) {
+                        unlinked.push(payment);
+                    }
+                }
+                if !unlinked.is_empty() {
+                    notes.push(json!({
+                        "message": format!("Payment Entries {} are un-linked", unlinked.join(", ")),
+                        "title": "Message"
+                    }));
+                }
+                self.payments_by_invoice.remove(name);
+                set_docstatus(&mut doc, 2);
+                doc.insert("status".into(), json!("Cancelled"));
+                self.update_billing(&doc, -Decimal::ONE);
+                if int_of(&doc, "is_return") == 1 {
+                    self.apply_credit_note(&doc, -Decimal::ONE);
+                }
+            }
+            "Payment Entry" => {
+                for reference in rows(&doc, "references") {
+                    if text_of(reference, "reference_doctype") == "Sales Invoice" {
+                        let invoice = text_of(reference, "reference_name");
+                        let amount = field_decimal(reference, "allocated_amount");
+                        self.change_outstanding(&invoice, amount);
+                    }
+                }
+                set_docstatus(&mut doc, 2);
+                doc.insert("status".into(), json!("Cancelled"));
+            }
+            _ => set_docstatus(&mut doc, 2),
+        }
+        let now = self.now_text();
+        doc.insert("modified".into(), json!(now));
+        self.store(doctype, name, doc.clone());
+        self.event(doctype, "on_cancel", &doc);
+        self.event(doctype, "on_change", &doc);
+        Ok(Outcome {
+            doc: self.presented(doctype, &doc),
+            notes,
+        })
+    }
+
+    /// Cancelling a paid invoice unlinks its payments: the Payment Entry stays
+    /// submitted, its reference row goes, and the amount becomes unallocated.
+    fn unlink_payment(&mut self, payment: &str, invoice: &str) -> bool {
+        let now = self.now_text();
+        let Some(doc) = self.stored_mut("Payment Entry", payment) else {
+            return false;
+        };
+        if int_of(doc, "docstatus") != 1 {
+            return false;
+        }
+        let mut released = Decimal::ZERO;
+        if let Some(Value::Array(references)) = doc.get_mut("references") {
+            references.retain(|reference| {
+                let reference = reference.as_object();
+                let matches = reference
+                    .map(|r| {
+                        text_of(r, "reference_doctype") == "Sales Invoice"
+                            && text_of(r, "reference_name") == invoice
+                    })
+                    .unwrap_or(false);
+                if matches {
+                    released += reference
+                        .map(|r| field_decimal(r, "allocated_amount"))
+                        .unwrap_or_default();
+                }
+                !matches
+            });
+        }
+        if released.is_zero() {
+            return false;
+        }
+        let allocated = field_decimal(doc, "total_allocated_amount") - released;
+        set_float(doc, "total_allocated_amount", allocated);
+        set_float(doc, "base_total_allocated_amount", allocated);
+        let unallocated = field_decimal(doc, "unallocated_amount") + released;
+        set_float(doc, "unallocated_amount", unallocated);
+        doc.insert("modified".into(), json!(now));
+        true
+    }
+
+    /// `DELETE /api/resource/<doctype>/<name>`.
+    pub fn delete(&mut self, doctype: &str, name: &str) -> Result<(), SiteError> {
+        self.require_doctype(doctype)?;
+        let Some(doc) = self.stored(doctype, name).cloned() else {
+            return Err(SiteError::not_found(format!("{doctype} {name} not found")));
+        };
+        if !EDITABLE.contains(&doctype) {
+            return Err(SiteError::thrown(
+                403,
+                "PermissionError",
+                format!("Not permitted to delete {doctype}"),
+            ));
+        }
+        if int_of(&doc, "docstatus") == 1 {
+            return Err(SiteError::validation(format!(
+                "{doctype} {name}: Submitted Record cannot be deleted. You must <a href='https://docs.frappe.io/erpnext/user/manual/en/delete-submitted-document' target='_blank'> Cancel </a> it first."
+            )));
+        }
+        if doctype == "Sales Order" {
+            if let Some(invoice) = self
+                .invoices_by_order
+                .get(name)
+                .and_then(|set| set.iter().next())
+            {
+                return Err(SiteError::thrown(
+                    417,
+                    "LinkExistsError",
+                    format!("Cannot delete or cancel because Sales Order {name} is linked with Sales Invoice {invoice}"),
+                ));
+            }
+        }
+        self.forget_links(doctype, name, &doc);
+        if let Some(table) = self.tables.get_mut(doctype) {
+            table.docs.remove(name);
+        }
+        if doctype == "Custom Field" {
+            let dt = text_of(&doc, "dt");
+            let fieldname = text_of(&doc, "fieldname");
+            if let Some(fields) = self.custom_fields.get_mut(&dt) {
+                fields.retain(|field| field.fieldname != fieldname);
+            }
+            if let Some(indexes) = self.unique_index.get_mut(&dt) {
+                indexes.remove(&fieldname);
+            }
+        }
+        if doctype == "Webhook" {
+            self.webhook_secrets.remove(name);
+        }
+        self.release_series_number(name);
+        self.event(doctype, "on_trash", &doc);
+        Ok(())
+    }
+
+    // ----- mapping methods --------------------------------------------------
+
+    /// `make_sales_invoice`: an unsaved Sales Invoice for what is not billed yet.
+    pub fn make_sales_invoice(&mut self, source_name: &str) -> Result<Doc, SiteError> {
+        let Some(order) = self.stored("Sales Order", source_name).cloned() else {
+            return Err(SiteError::not_found(format!(
+                "Sales Order {source_name} not found"
+            )));
+        };
+        if int_of(&order, "docstatus") != 1 {
+            return Err(SiteError::erpnext_validation(format!(
+                "Sales Order {source_name} must be submitted"
+            )));
+        }
+        let mut invoice = self.map_fields("Sales Order", &order, "Sales Invoice");
+        let mut items = Vec::new();
+        for row in rows(&order, "items") {
+            let remaining = field_decimal(row, "amount") - field_decimal(row, "billed_amt");
+            if remaining <= Decimal::ZERO {
+                continue;
+            }
+            let mut item = self.map_child(row, "Sales Invoice Item");
+            let rate = field_decimal(row, "rate");
+            if !rate.is_zero() {
+                set_float(&mut item, "qty", flt(remaining / rate, 6));
+            }
+            item.insert("sales_order".into(), json!(source_name));
+            item.insert("so_detail".into(), json!(text_of(row, "name")));
+            items.push(Value::Object(item));
+        }
+        invoice.insert("items".into(), Value::Array(items));
+        let taxes: Vec<Value> = rows(&order, "taxes")
+            .into_iter()
+            .map(|row| Value::Object(self.map_child(row, "Sales Taxes and Charges")))
+            .collect();
+        invoice.insert("taxes".into(), Value::Array(taxes));
+        let today = self.today();
+        invoice.insert("posting_date".into(), json!(today));
+        invoice.insert("due_date".into(), json!(today));
+        let time = self.now().format("%H:%M:%S%.6f").to_string();
+        invoice.insert("posting_time".into(), json!(time));
+        self.validate_sales_invoice(&mut invoice)?;
+        Ok(unsaved("Sales Invoice", invoice))
+    }
+
+    /// `make_sales_return`: an unsaved credit note for a submitted invoice.
+    pub fn make_sales_return(&mut self, source_name: &str) -> Result<Doc, SiteError> {
+        let Some(original) = self.stored("Sales Invoice", source_name).cloned() else {
+            return Err(SiteError::not_found(format!(
+                "Sales Invoice {source_name} not found"
+            )));
+        };
+        if int_of(&original, "docstatus") != 1 {
+            return Err(SiteError::erpnext_validation(format!(
+                "Sales Invoice {source_name} must be submitted"
+            )));
+        }
+        let mut credit = self.map_fields("Sales Invoice", &original, "Sales Invoice");
+        let mut items = Vec::new();
+        for row in rows(&original, "items") {
+            let mut item = self.map_child(row, "Sales Invoice Item");
+            set_float(&mut item, "qty", -field_decimal(row, "qty"));
+            item.insert("sales_invoice_item".into(), json!(text_of(row, "name")));
+            items.push(Value::Object(item));
+        }
+        credit.insert("items".into(), Value::Array(items));
+        let taxes: Vec<Value> = rows(&original, "taxes")
+            .into_iter()
+            .map(|row| {
+                let mut tax = self.map_child(row, "Sales Taxes and Charges");
+                if text_of(&tax, "charge_type") == "Actual" {
+                    set_float(&mut tax, "tax_amount", -field_decimal(row, "tax_amount"));
+                }
+                Value::Object(tax)
+            })
+            .collect();
+        credit.insert("taxes".into(), Value::Array(taxes));
+        let discount = field_decimal(&original, "discount_amount");
+        set_float(&mut credit, "discount_amount", -discount);
+        credit.insert("is_return".into(), json!(1));
+        credit.insert("return_against".into(), json!(source_name));
+        credit.insert("naming_series".into(), json!("ACC-SINV-RET-.YYYY.-"));
+        let today = self.today();
+        credit.insert("posting_date".into(), json!(today));
+        credit.insert("due_date".into(), json!(today));
+        self.validate_sales_invoice(&mut credit)?;
+        Ok(unsaved("Sales Invoice", credit))
+    }
+
+    /// `get_payment_entry`: an unsaved Payment Entry for the invoice's outstanding amount.
+    pub fn get_payment_entry(&mut self, dt: &str, dn: &str) -> Result<Doc, SiteError> {
+        if dt != "Sales Invoice" {
+            return Err(SiteError::validation(format!(
+                "The simulator makes payment entries for Sales Invoices only, not {dt}"
+            )));
+        }
+        let Some(invoice) = self.stored(dt, dn).cloned() else {
+            return Err(SiteError::not_found(format!("{dt} {dn} not found")));
+        };
+        let outstanding = field_decimal(&invoice, "outstanding_amount");
+        if int_of(&invoice, "docstatus") != 1 || outstanding <= Decimal::ZERO {
+            return Err(SiteError::erpnext_validation(format!(
+                "Can only make payment against unbilled {dt}"
+            )));
+        }
+        let mut entry = self
+            .templates
+            .get("Payment Entry")
+            .cloned()
+            .unwrap_or_default();
+        let customer = text_of(&invoice, "customer");
+        let today = self.today();
+        for (field, value) in [
+            ("naming_series", json!("ACC-PAY-.YYYY.-")),
+            ("payment_type", json!("Receive")),
+            ("posting_date", json!(today)),
+            ("company", json!(text_of(&invoice, "company"))),
+            ("party_type", json!("Customer")),
+            ("party", json!(customer)),
+            ("party_name", json!(text_of(&invoice, "customer_name"))),
+            ("contact_person", json!(text_of(&invoice, "contact_person"))),
+            ("contact_email", json!(text_of(&invoice, "contact_email"))),
+            ("paid_from", json!("Debtors - TC")),
+            ("paid_from_account_type", json!("Receivable")),
+            ("paid_from_account_currency", json!(COMPANY_CURRENCY)),
+            ("paid_to", json!("Cash - TC")),
+            ("paid_to_account_type", json!("Cash")),
+            ("paid_to_account_currency", json!(COMPANY_CURRENCY)),
+            ("reference_date", json!(today)),
+            ("status", json!("Draft")),
+            ("is_opening", json!("No")),
+            ("docstatus", json!(0)),
+        ] {
+            entry.insert(field.into(), value);
+        }
+        for field in [
+            "paid_amount",
+            "base_paid_amount",
+            "received_amount",
+            "base_received_amount",
+            "total_allocated_amount",
+            "base_total_allocated_amount",
+        ] {
+            set_float(&mut entry, field, outstanding);
+        }
+        let mut reference = self
+            .templates
+            .get("Payment Entry Reference")
+            .cloned()
+            .unwrap_or_default();
+        for (field, value) in [
+            ("reference_doctype", json!("Sales Invoice")),
+            ("reference_name", json!(dn)),
+            ("due_date", json!(text_of(&invoice, "due_date"))),
+            ("account", json!("Debtors - TC")),
+        ] {
+            reference.insert(field.into(), value);
+        }
+        set_float(
+            &mut reference,
+            "total_amount",
+            field_decimal(&invoice, "grand_total"),
+        );
+        set_float(&mut reference, "outstanding_amount", outstanding);
+        set_float(&mut reference, "allocated_amount", outstanding);
+        set_float(&mut reference, "exchange_rate", Decimal::ONE);
+        reference.insert("idx".into(), json!(1));
+        reference.insert("parentfield".into(), json!("references"));
+        reference.insert("parenttype".into(), json!("Payment Entry"));
+        reference.insert("doctype".into(), json!("Payment Entry Reference"));
+        reference.insert("__islocal".into(), json!(1));
+        entry.insert("references".into(), json!([reference]));
+        for (field, _) in child_tables("Payment Entry") {
+            entry.entry(field.to_string()).or_insert(json!([]));
+        }
+        Ok(unsaved("Payment Entry", entry))
+    }
+
+    /// Copies same-named fields, custom fields included unless `no_copy` on either side.
+    fn map_fields(&self, source_doctype: &str, source: &Doc, target_doctype: &str) -> Doc {
+        let mut target = self
+            .templates
+            .get(target_doctype)
+            .cloned()
+            .unwrap_or_default();
+        let source_no_copy: HashSet<&str> = self
+            .custom_fields(source_doctype)
+            .iter()
+            .filter(|field| field.no_copy)
+            .map(|field| field.fieldname.as_str())
+            .collect();
+        let target_custom = self.custom_fields(target_doctype);
+        const NEVER: &[&str] = &[
+            "name",
+            "naming_series",
+            "status",
+            "docstatus",
+            "creation",
+            "modified",
+            "owner",
+            "modified_by",
+            "idx",
+            "amended_from",
+            "title",
+            "per_billed",
+            "per_delivered",
+            "billing_status",
+            "delivery_status",
+            "outstanding_amount",
+            "payment_schedule",
+            "is_return",
+            "return_against",
+            "doctype",
+        ];
+        for (key, value) in source {
+            if NEVER.contains(&key.as_str())
+                || value.is_array()
+                || source_no_copy.contains(key.as_str())
+            {
+                continue;
+            }
+            let custom = target_custom.iter().find(|field| &field.fieldname == key);
+            match custom {
+                Some(field) if field.no_copy => continue,
+                Some(_) => {
+                    target.insert(key.clone(), value.clone());
+                }
+                None if target.contains_key(key) => {
+                    target.insert(key.clone(), value.clone());
+                }
+                None => {}
+            }
+        }
+        for field in target_custom {
+            target.entry(field.fieldname.clone()).or_insert(Value::Null);
+        }
+        for (field, _) in child_tables(target_doctype) {
+            target.insert(field.to_string(), json!([]));
+        }
+        target
+    }
+
+    fn map_child(&self, row: &Doc, target_doctype: &str) -> Doc {
+        let mut target = self
+            .templates
+            .get(target_doctype)
+            .cloned()
+            .unwrap_or_default();
+        for (key, value) in row {
+            if matches!(
+                key.as_str(),
+                "name"
+                    | "parent"
+                    | "parentfield"
+                    | "parenttype"
+                    | "doctype"
+                    | "creation"
+                    | "modified"
+                    | "docstatus"
+                    | "billed_amt"
+            ) {
+                continue;
+            }
+            if target.contains_key(key) {
+                target.insert(key.clone(), value.clone());
+            }
+        }
+        target.insert("doctype".into(), json!(target_doctype));
+        target
+    }
+
+    // ----- Webhook documents ----------------------------------------------
+
+    /// Enabled Webhook documents for `doctype` and `event`: (name, doc, secret).
+    pub fn webhooks_for(&self, doctype: &str, event: &str) -> Vec<(String, Doc, Option<String>)> {
+        let Some(table) = self.tables.get("Webhook") else {
+            return Vec::new();
+        };
+        table
+            .docs
+            .iter()
+            .filter(|(_, stored)| {
+                text_of(&stored.doc, "webhook_doctype") == doctype
+                    && text_of(&stored.doc, "webhook_docevent") == event
+                    && int_of(&stored.doc, "enabled") == 1
+            })
+            .map(|(name, stored)| {
+                let secret = (int_of(&stored.doc, "enable_security") == 1)
+                    .then(|| self.webhook_secrets.get(name).cloned())
+                    .flatten();
+                (name.clone(), stored.doc.clone(), secret)
+            })
+            .collect()
+    }
+
+    /// Raw stored document (tests and the simulator handle).
+    pub fn raw(&self, doctype: &str, name: &str) -> Option<Doc> {
+        self.stored(doctype, name).cloned()
+    }
+}
+
+fn set_docstatus(doc: &mut Doc, docstatus: i64) {
+    doc.insert("docstatus".into(), json!(docstatus));
+    for value in doc.values_mut() {
+        if let Value::Array(items) = value {
+            for row in items.iter_mut().filter_map(Value::as_object_mut) {
+                if row.contains_key("parent") {
+                    row.insert("docstatus".into(), json!(docstatus));
+                }
+            }
+        }
+    }
+}
+
+/// What the customer owes on an invoice: the rounded total unless rounding is off.
+fn payable_total(doc: &Doc) -> Decimal {
+    let rounded = field_decimal(doc, "rounded_total");
+    if rounded.is_zero() {
+        field_decimal(doc, "grand_total")
+    } else {
+        rounded
+    }
+}
+
+fn sales_order_status(doc: &Doc) -> &'static str {
+    match int_of(doc, "docstatus") {
+        0 => return "Draft",
+        2 => return "Cancelled",
+        _ => {}
+    }
+    if text_of(doc, "status") == "Closed" {
+        return "Closed";
+    }
+    let hundred = Decimal::from(100);
+    let delivered =
+        field_decimal(doc, "per_delivered") >= hundred || int_of(doc, "skip_delivery_note") == 1;
+    let billed = field_decimal(doc, "per_billed") >= hundred;
+    match (delivered, billed) {
+        (false, false) => "To Deliver and Bill",
+        (false, true) => "To Deliver",
+        (true, false) => "To Bill",
+        (true, true) => "Completed",
+    }
+}
+
+fn unsaved(doctype: &str, mut doc: Doc) -> Doc {
+    doc.insert("owner".into(), json!("Administrator"));
+    doc.insert("docstatus".into(), json!(0));
+    doc.insert("idx".into(), json!(0));
+    doc.insert("doctype".into(), json!(doctype));
+    doc.insert("__islocal".into(), json!(1));
+    doc.insert("__unsaved".into(), json!(1));
+    for (field, child_doctype) in child_tables(doctype) {
+        if let Some(Value::Array(items)) = doc.get_mut(*field) {
+            for (index, row) in items
+                .iter_mut()
+                .filter_map(Value::as_object_mut)
+                .enumerate()
+            {
+                row.insert("owner".into(), json!("Administrator"));
+                row.insert("docstatus".into(), json!(0));
+                row.insert("idx".into(), json!(index + 1));
+                row.insert("parentfield".into(), json!(field));
+                row.insert("parenttype".into(), json!(doctype));
+                row.insert("doctype".into(), json!(child_doctype));
+                row.insert("__islocal".into(), json!(1));
+                row.insert("__unsaved".into(), json!(1));
+            }
+        }
+    }
+    doc
+}
+
+/// ERPNext's default address template, as recorded: `1 Main St<br>\nApt 2<br>Springfield, IL 62701<br>\n`.
+fn render_address(address: &Doc) -> String {
+    let mut text = format!("{}<br>\n", text_of(address, "address_line1"));
+    let line2 = text_of(address, "address_line2");
+    if !line2.is_empty() {
+        text.push_str(&format!("{line2}<br>"));
+    }
+    let mut city = text_of(address, "city");
+    let state = text_of(address, "state");
+    if !state.is_empty() {
+        city.push_str(&format!(", {state}"));
+    }
+    let pincode = text_of(address, "pincode");
+    if !pincode.is_empty() {
+        city.push_str(&format!(" {pincode}"));
+    }
+    text.push_str(&format!("{city}<br>\n"));
+    text
+}
+
+/// (code, name, symbol, fraction, fraction units, smallest fraction value).
+const CURRENCIES: &[(&str, &str, &str, &str, u32, &str)] = &[
+    ("USD", "US Dollar", "$", "Cent", 100, "0.01"),
+    ("EUR", "Euro", "€", "Cent", 100, "0.01"),
+    ("GBP", "Pound Sterling", "£", "Penny", 100, "0.01"),
+    ("CAD", "Canadian Dollar", "$", "Cent", 100, "0.01"),
+    ("AUD", "Australian Dollar", "$", "Cent", 100, "0.01"),
+    ("NZD", "New Zealand Dollar", "$", "Cent", 100, "0.01"),
+    ("CHF", "Swiss Franc", "Fr", "Rappen", 100, "0.05"),
+    ("SEK", "Swedish Krona", "kr", "Öre", 100, "0.01"),
+    ("NOK", "Norwegian Krone", "kr", "Øre", 100, "0.01"),
+    ("DKK", "Danish Krone", "kr", "Øre", 100, "0.01"),
+    ("PLN", "Zloty", "zł", "Grosz", 100, "0.01"),
+    ("CZK", "Czech Koruna", "Kč", "Haléř", 100, "0.01"),
+    ("JPY", "Yen", "¥", "Sen", 100, "1"),
+    ("CNY", "Yuan Renminbi", "¥", "Fen", 100, "0.01"),
+    ("INR", "Indian Rupee", "₹", "Paisa", 100, "0.01"),
+    ("MXN", "Mexican Peso", "$", "Centavo", 100, "0.01"),
+    ("BRL", "Brazilian Real", "R$", "Centavo", 100, "0.01"),
+    ("ZAR", "Rand", "R", "Cent", 100, "0.01"),
+    ("SGD", "Singapore Dollar", "$", "Cent", 100, "0.01"),
+    ("HKD", "Hong Kong Dollar", "$", "Cent", 100, "0.1"),
+    ("AED", "UAE Dirham", "د.إ", "Fils", 100, "0.01"),
+];
+
+const COUNTRY_NAMES: &[&str] = &[
+    "United States",
+    "United Kingdom",
+    "Canada",
+    "Australia",
+    "New Zealand",
+    "Ireland",
+    "Germany",
+    "France",
+    "Netherlands",
+    "Belgium",
+    "Luxembourg",
+    "Switzerland",
+    "Austria",
+    "Italy",
+    "Spain",
+    "Portugal",
+    "Sweden",
+    "Norway",
+    "Denmark",
+    "Finland",
+    "Iceland",
+    "Poland",
+    "Czech Republic",
+    "Slovakia",
+    "Hungary",
+    "Romania",
+    "Bulgaria",
+    "Greece",
+    "Croatia",
+    "Slovenia",
+    "Estonia",
+    "Latvia",
+    "Lithuania",
+    "Malta",
+    "Cyprus",
+    "Turkey",
+    "Russian Federation",
+    "Ukraine",
+    "Israel",
+    "United Arab Emirates",
+    "Saudi Arabia",
+    "Qatar",
+    "Egypt",
+    "South Africa",
+    "Nigeria",
+    "Kenya",
+    "Morocco",
+    "India",
+    "Pakistan",
+    "Bangladesh",
+    "Sri Lanka",
+    "China",
+    "Hong Kong",
+    "Taiwan",
+    "Japan",
+    "Korea, Republic of",
+    "Singapore",
+    "Malaysia",
+    "Thailand",
+    "Indonesia",
+    "Philippines",
+    "Viet Nam",
+    "Mexico",
+    "Brazil",
+    "Argentina",
+    "Chile",
+    "Colombia",
+    "Peru",
+];
