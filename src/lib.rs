@@ -5,4 +5,5 @@
 
 pub mod money;
 pub mod remote;
+pub mod sync;
 pub mod woocommerce;

@@ -81,7 +81,9 @@ mod tests {
         let error = serde_json::from_str::<Sample>(r#"{"value":"12,50"}"#)
             .err()
             .unwrap();
-        assert!(error.to_string().contains("`12,50` is not a decimal number"));
+        assert!(error
+            .to_string()
+            .contains("`12,50` is not a decimal number"));
     }
 
     #[test]

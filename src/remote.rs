@@ -109,7 +109,10 @@ mod tests {
     #[test]
     fn parses_retry_after_seconds() {
         let value = reqwest::header::HeaderValue::from_static(" 7 ");
-        assert_eq!(parse_retry_after(Some(&value)), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after(Some(&value)),
+            Some(Duration::from_secs(7))
+        );
         let date = reqwest::header::HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT");
         assert_eq!(parse_retry_after(Some(&date)), None);
     }

@@ -1,0 +1,3 @@
+//! The business of keeping WooCommerce and ERPNext in step; `mapping` is its pure core.
+
+pub mod mapping;
