@@ -1,3 +1,4 @@
-//! The business: turning WooCommerce orders into ERPNext documents and back.
+//! The business of keeping WooCommerce and ERPNext in step; `mapping` is its pure core.
 
+pub mod mapping;
 pub mod setup;

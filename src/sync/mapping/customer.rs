@@ -1,0 +1,390 @@
+//! The buyer: one Customer per person, its Contact, and its billing and shipping Addresses.
+//!
+//! A person is known by the lowercase billing email, whether they ordered with an account or as
+//! a guest, so a shop's registered customer who once checked out as a guest is still one
+//! Customer. An order without any email falls back to its account id, and a guest without email
+//! to the order itself (nothing else identifies them).
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::error::MappingError;
+use super::rules::{CountryNames, MappingRules};
+use crate::woocommerce::types::{Address, Order};
+
+/// Order meta keys where VAT / tax-number plugins leave the buyer's number, most specific first.
+const VAT_META_KEYS: &[&str] = &[
+    "_billing_vat",
+    "billing_vat",
+    "_billing_vat_number",
+    "_vat_number",
+    "vat_number",
+    "_billing_eu_vat_number",
+];
+
+/// How the sync recognises a Customer it already made for this person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerIdentity {
+    /// Stable key for the store's link table: `email:<lowercase email>`, else
+    /// `woocommerce-customer:<id>`, else `woocommerce-guest-order:<order id>`.
+    pub key: String,
+    /// The WooCommerce account id, for registered customers.
+    pub woocommerce_customer_id: Option<u64>,
+    /// The lowercase billing email: what ERPNext's `Customer.email_id` is looked up by.
+    pub email: Option<String>,
+}
+
+/// `Customer.customer_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum CustomerType {
+    Company,
+    Individual,
+}
+
+/// The body of `POST /api/resource/Customer`. ERPNext makes the primary Contact itself from
+/// `email_id` and `mobile_no` when it inserts a Customer (transcript 13: `Jane Doe-Jane Doe`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomerDraft {
+    #[serde(skip)]
+    pub identity: CustomerIdentity,
+    /// A digest of the fields below; a changed fingerprint means the Customer needs an update.
+    #[serde(skip)]
+    pub fingerprint: String,
+    pub customer_name: String,
+    pub customer_type: CustomerType,
+    pub customer_group: String,
+    pub territory: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mobile_no: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_id: Option<String>,
+}
+
+/// A row of a Contact's or Address's `links` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DynamicLink {
+    pub link_doctype: String,
+    pub link_name: String,
+}
+
+impl DynamicLink {
+    fn customer(customer_name: &str) -> Self {
+        DynamicLink {
+            link_doctype: "Customer".to_string(),
+            link_name: customer_name.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContactEmail {
+    pub email_id: String,
+    pub is_primary: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContactPhone {
+    pub phone: String,
+    pub is_primary_phone: u8,
+}
+
+/// The body of `POST /api/resource/Contact`, for a Customer that exists without these details.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContactDraft {
+    #[serde(skip)]
+    pub identity_key: String,
+    #[serde(skip)]
+    pub fingerprint: String,
+    pub first_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+    pub email_ids: Vec<ContactEmail>,
+    pub phone_nos: Vec<ContactPhone>,
+    /// Empty until [`ContactDraft::linked_to`] names the resolved Customer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<DynamicLink>,
+}
+
+impl ContactDraft {
+    /// The contact linked to the Customer the sync resolved.
+    pub fn linked_to(&self, customer_name: &str) -> ContactDraft {
+        ContactDraft {
+            links: vec![DynamicLink::customer(customer_name)],
+            ..self.clone()
+        }
+    }
+}
+
+/// `Address.address_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AddressType {
+    Billing,
+    Shipping,
+}
+
+impl AddressType {
+    fn label(self) -> &'static str {
+        match self {
+            AddressType::Billing => "billing",
+            AddressType::Shipping => "shipping",
+        }
+    }
+}
+
+/// The body of `POST /api/resource/Address` (transcripts 89 and 90).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AddressDraft {
+    /// `<customer key>|<Billing or Shipping>`: one address of each type per person, updated in place.
+    #[serde(skip)]
+    pub identity_key: String,
+    #[serde(skip)]
+    pub fingerprint: String,
+    pub address_title: String,
+    pub address_type: AddressType,
+    pub address_line1: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address_line2: Option<String>,
+    pub city: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pincode: Option<String>,
+    /// The ERPNext Country name, never the ISO code (transcript 91).
+    pub country: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    pub is_primary_address: u8,
+    pub is_shipping_address: u8,
+    /// Empty until [`AddressDraft::linked_to`] names the resolved Customer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<DynamicLink>,
+}
+
+impl AddressDraft {
+    /// The address linked to the Customer the sync resolved.
+    pub fn linked_to(&self, customer_name: &str) -> AddressDraft {
+        AddressDraft {
+            links: vec![DynamicLink::customer(customer_name)],
+            ..self.clone()
+        }
+    }
+}
+
+/// The buyer's documents for one order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuyerDrafts {
+    pub customer: CustomerDraft,
+    /// `None` when the order has neither email nor phone.
+    pub contact: Option<ContactDraft>,
+    /// `None` when the billing address lacks a street, city or country (ERPNext requires them).
+    pub billing_address: Option<AddressDraft>,
+    /// `None` when there is no shipping address or it is the billing address again.
+    pub shipping_address: Option<AddressDraft>,
+    /// The shipping address equals the billing address, which then serves as both.
+    pub shipping_same_as_billing: bool,
+}
+
+pub(crate) fn map_buyer(
+    order: &Order,
+    rules: &MappingRules,
+    countries: &dyn CountryNames,
+) -> Result<BuyerDrafts, MappingError> {
+    let billing = &order.billing;
+    let email = non_empty(billing.email.as_deref()).map(|email| email.to_lowercase());
+    let phone = non_empty(billing.phone.as_deref()).map(String::from);
+    let identity = CustomerIdentity {
+        key: match (&email, order.customer_id) {
+            (Some(email), _) => format!("email:{email}"),
+            (None, id) if id != 0 => format!("woocommerce-customer:{id}"),
+            (None, _) => format!("woocommerce-guest-order:{}", order.id),
+        },
+        woocommerce_customer_id: (order.customer_id != 0).then_some(order.customer_id),
+        email: email.clone(),
+    };
+    let person_name = full_name(billing);
+    let company = non_empty(Some(&billing.company)).map(String::from);
+    let (customer_name, customer_type) = match &company {
+        Some(company) => (company.clone(), CustomerType::Company),
+        None => (
+            person_name
+                .clone()
+                .or_else(|| email.clone())
+                .unwrap_or_else(|| format!("WooCommerce guest of order {}", order.id)),
+            CustomerType::Individual,
+        ),
+    };
+    let mut customer = CustomerDraft {
+        identity,
+        fingerprint: String::new(),
+        customer_name: customer_name.clone(),
+        customer_type,
+        customer_group: rules.customer_group.clone(),
+        territory: rules.territory.clone(),
+        email_id: email.clone(),
+        mobile_no: phone.clone(),
+        tax_id: vat_number(order),
+    };
+    customer.fingerprint = fingerprint(&customer);
+
+    let contact = if email.is_some() || phone.is_some() {
+        let mut contact = ContactDraft {
+            identity_key: format!("{}|contact", customer.identity.key),
+            fingerprint: String::new(),
+            first_name: non_empty(Some(&billing.first_name))
+                .map(String::from)
+                .unwrap_or_else(|| customer_name.clone()),
+            last_name: non_empty(Some(&billing.last_name)).map(String::from),
+            company_name: company.clone(),
+            email_ids: email
+                .iter()
+                .map(|email| ContactEmail {
+                    email_id: email.clone(),
+                    is_primary: 1,
+                })
+                .collect(),
+            phone_nos: phone
+                .iter()
+                .map(|phone| ContactPhone {
+                    phone: phone.clone(),
+                    is_primary_phone: 1,
+                })
+                .collect(),
+            links: Vec::new(),
+        };
+        contact.fingerprint = fingerprint(&contact);
+        Some(contact)
+    } else {
+        None
+    };
+
+    let shipping_same_as_billing =
+        is_usable(&order.shipping) && same_place(&order.billing, &order.shipping);
+    let billing_address = address_draft(
+        order,
+        &order.billing,
+        AddressType::Billing,
+        &customer,
+        shipping_same_as_billing,
+        countries,
+    )?;
+    let shipping_address = if shipping_same_as_billing {
+        None
+    } else {
+        address_draft(
+            order,
+            &order.shipping,
+            AddressType::Shipping,
+            &customer,
+            false,
+            countries,
+        )?
+    };
+    Ok(BuyerDrafts {
+        customer,
+        contact,
+        shipping_same_as_billing: shipping_same_as_billing && billing_address.is_some(),
+        billing_address,
+        shipping_address,
+    })
+}
+
+fn address_draft(
+    order: &Order,
+    address: &Address,
+    address_type: AddressType,
+    customer: &CustomerDraft,
+    also_shipping: bool,
+    countries: &dyn CountryNames,
+) -> Result<Option<AddressDraft>, MappingError> {
+    if !is_usable(address) {
+        return Ok(None);
+    }
+    let country_code = address.country.trim().to_ascii_uppercase();
+    let country =
+        countries
+            .country_name(&country_code)
+            .ok_or_else(|| MappingError::UnknownCountry {
+                order_id: order.id,
+                address_type: address_type.label(),
+                country_code: country_code.clone(),
+            })?;
+    let mut draft = AddressDraft {
+        identity_key: format!("{}|{:?}", customer.identity.key, address_type),
+        fingerprint: String::new(),
+        address_title: customer.customer_name.clone(),
+        address_type,
+        address_line1: address.address_1.trim().to_string(),
+        address_line2: non_empty(Some(&address.address_2)).map(String::from),
+        city: address.city.trim().to_string(),
+        state: non_empty(Some(&address.state)).map(String::from),
+        pincode: non_empty(Some(&address.postcode)).map(String::from),
+        country,
+        email_id: non_empty(address.email.as_deref()).map(|email| email.to_lowercase()),
+        phone: non_empty(address.phone.as_deref()).map(String::from),
+        is_primary_address: u8::from(address_type == AddressType::Billing),
+        is_shipping_address: u8::from(address_type == AddressType::Shipping || also_shipping),
+        links: Vec::new(),
+    };
+    draft.fingerprint = fingerprint(&draft);
+    Ok(Some(draft))
+}
+
+/// ERPNext refuses an Address without street, city or country.
+fn is_usable(address: &Address) -> bool {
+    [&address.address_1, &address.city, &address.country]
+        .iter()
+        .all(|field| !field.trim().is_empty())
+}
+
+fn same_place(billing: &Address, shipping: &Address) -> bool {
+    let key = |address: &Address| {
+        [
+            &address.first_name,
+            &address.last_name,
+            &address.company,
+            &address.address_1,
+            &address.address_2,
+            &address.city,
+            &address.state,
+            &address.postcode,
+            &address.country,
+        ]
+        .map(|field| field.trim().to_lowercase())
+    };
+    key(billing) == key(shipping)
+}
+
+fn full_name(address: &Address) -> Option<String> {
+    let joined = format!("{} {}", address.first_name.trim(), address.last_name.trim());
+    non_empty(Some(&joined)).map(String::from)
+}
+
+fn vat_number(order: &Order) -> Option<String> {
+    VAT_META_KEYS.iter().find_map(|key| {
+        order
+            .meta(key)
+            .and_then(|value| value.as_str())
+            .and_then(|text| non_empty(Some(text)))
+            .map(String::from)
+    })
+}
+
+fn non_empty(text: Option<&str>) -> Option<&str> {
+    text.map(str::trim).filter(|text| !text.is_empty())
+}
+
+/// A hex SHA-256 of a draft's ERPNext body: equal fingerprints mean nothing to update.
+pub(crate) fn fingerprint<T: Serialize>(draft: &T) -> String {
+    // Drafts are plain structs of strings and numbers; serialising them cannot fail.
+    let body = serde_json::to_vec(draft).unwrap_or_default();
+    Sha256::digest(&body)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
