@@ -1,4 +1,7 @@
 //! The business of keeping WooCommerce and ERPNext in step; `mapping` is its pure core.
 
 pub mod mapping;
+pub mod masters;
+pub mod orders;
+pub mod remotes;
 pub mod setup;

@@ -1,0 +1,655 @@
+//! The order sync: WooCommerce orders become submitted ERPNext Sales Orders,
+//! exactly once per connection, and follow later changes (status, note,
+//! cancellation).
+//!
+//! Exactly once (invariant 1) rests on three things: the unique
+//! `woocommerce_order_key` custom field in ERPNext; the link in our store; and
+//! a *pending* link written before every create, so that after any uncertain
+//! outcome (timeout, dropped response, crash) the next attempt looks the key up
+//! in ERPNext before it creates anything. A duplicate-key rejection from
+//! ERPNext (two syncs racing) is resolved the same way.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{Duration as ChronoDuration, NaiveDateTime, Utc};
+use futures::stream::{self, StreamExt};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+
+use crate::connection::Connection;
+use crate::erpnext::client::{ErpClient, ListQuery};
+use crate::erpnext::countries;
+use crate::erpnext::error::ErpError;
+use crate::store::{Link, LogEntry, LogOutcome, Store, StoreError, StoredConnection};
+use crate::sync::mapping::{self, map_order, MappingRules, OrderAction, OrderMapping, ResolvedMasters};
+use crate::sync::masters::{MasterError, Masters};
+use crate::sync::remotes::{self, CallSettings};
+use crate::woocommerce::client::{OrderQuery, WooClient};
+use crate::woocommerce::error::WooError;
+use crate::woocommerce::types::Order;
+
+/// The cursor of the order poll: the newest `date_modified_gmt` handled.
+pub const ORDERS_CURSOR: &str = "orders.modified_gmt";
+/// How far before the cursor each poll starts again, for clock skew and
+/// orders saved while the previous poll was paging.
+pub const POLL_OVERLAP_MINUTES: i64 = 10;
+const DIRECTION: &str = "woocommerce_to_erpnext";
+
+/// What happened to one order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Created { sales_order: String },
+    Updated { sales_order: String },
+    Cancelled { sales_order: String },
+    Unchanged,
+    Skipped { reason: String },
+    Failed { reason: String, retryable: bool },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderReport {
+    pub order_id: u64,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// The counts a sync prints, with the reasons of the failures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SyncSummary {
+    pub seen: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub cancelled: u64,
+    pub unchanged: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub failures: Vec<OrderReport>,
+}
+
+impl SyncSummary {
+    pub fn add(&mut self, report: OrderReport) {
+        self.seen += 1;
+        match &report.outcome {
+            Outcome::Created { .. } => self.created += 1,
+            Outcome::Updated { .. } => self.updated += 1,
+            Outcome::Cancelled { .. } => self.cancelled += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+            Outcome::Skipped { .. } => self.skipped += 1,
+            Outcome::Failed { .. } => {
+                self.failed += 1;
+                self.failures.push(report);
+            }
+        }
+    }
+}
+
+/// Why a sync could not run at all (as opposed to one order failing).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    WooCommerce(#[from] WooError),
+    #[error(transparent)]
+    Erpnext(#[from] ErpError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Everything one connection's order sync needs; build it once per run.
+pub struct OrderSync {
+    store: Store,
+    connection_id: i64,
+    connection: Connection,
+    rules: MappingRules,
+    woo: WooClient,
+    erp: ErpClient,
+    masters: Masters,
+    exchange_rates: Mutex<HashMap<(String, String), Option<Decimal>>>,
+    concurrency: usize,
+}
+
+/// One order's work: what to do with it, decided before any write.
+enum Plan {
+    Create { mapping: Box<OrderMapping>, pending: bool },
+    Update { sales_order: String },
+    Cancel { sales_order: Option<String> },
+    Done(Outcome),
+}
+
+impl OrderSync {
+    /// Builds the clients and rules of `stored`, reading the company's currency from ERPNext.
+    pub async fn prepare(
+        store: Store,
+        stored: StoredConnection,
+        settings: &CallSettings,
+        concurrency: usize,
+    ) -> Result<OrderSync, SyncError> {
+        let connection = stored.connection;
+        let woo = remotes::woocommerce_client(&connection, settings)?;
+        let erp = remotes::erpnext_client(&connection, settings)?;
+        let company = erp.get_value_doc("Company", &connection.company).await.map_err(|error| {
+            if error.is_not_found() {
+                SyncError::Setup(format!(
+                    "ERPNext has no company `{}`; fix the connection's --company",
+                    connection.company
+                ))
+            } else {
+                SyncError::Erpnext(error)
+            }
+        })?;
+        let currency = company["default_currency"].as_str().unwrap_or("USD").to_string();
+        let rules = remotes::mapping_rules(&connection, &currency);
+        let masters = Masters::load(&store, stored.id).await?;
+        Ok(OrderSync {
+            store,
+            connection_id: stored.id,
+            connection,
+            rules,
+            woo,
+            erp,
+            masters,
+            exchange_rates: Mutex::new(HashMap::new()),
+            concurrency: concurrency.max(1),
+        })
+    }
+
+    pub fn connection_id(&self) -> i64 {
+        self.connection_id
+    }
+
+    pub fn woocommerce(&self) -> &WooClient {
+        &self.woo
+    }
+
+    pub fn erpnext(&self) -> &ErpClient {
+        &self.erp
+    }
+
+    pub fn rules(&self) -> &MappingRules {
+        &self.rules
+    }
+
+    /// Polls orders changed since the cursor (or `since`), page by page, and
+    /// advances the cursor past what was handled. Failed orders are queued as
+    /// jobs, so the cursor may pass them.
+    pub async fn poll(
+        &self,
+        since: Option<NaiveDateTime>,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<SyncSummary, SyncError> {
+        let cursor = match since {
+            Some(since) => Some(since),
+            None => self
+                .store
+                .cursor(self.connection_id, ORDERS_CURSOR)
+                .await?
+                .and_then(|text| NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S").ok())
+                .map(|at| at - ChronoDuration::minutes(POLL_OVERLAP_MINUTES)),
+        };
+        let query = match cursor {
+            Some(at) => OrderQuery::modified_since(at),
+            None => OrderQuery {
+                orderby: crate::woocommerce::client::OrderBy::Modified,
+                ascending: true,
+                ..OrderQuery::default()
+            },
+        };
+        let mut summary = SyncSummary::default();
+        let mut newest: Option<NaiveDateTime> = None;
+        let mut page_number = 1;
+        loop {
+            let page = self.woo.list_orders_page(&query, page_number).await?;
+            newest = page.items.iter().filter_map(|order| order.date_modified_gmt).chain(newest).max();
+            let total = page.total;
+            for report in self.sync_orders(page.items, 1).await? {
+                summary.add(report);
+            }
+            progress(summary.seen, total);
+            if page_number >= page.total_pages {
+                break;
+            }
+            page_number += 1;
+        }
+        if let Some(newest) = newest {
+            self.store
+                .set_cursor(self.connection_id, ORDERS_CURSOR, &newest.format("%Y-%m-%dT%H:%M:%S").to_string())
+                .await?;
+        }
+        Ok(summary)
+    }
+
+    /// Syncs these orders (one page, or one order from a job). Failures are
+    /// logged and queued for retry; `attempt` counts from 1.
+    pub async fn sync_orders(&self, orders: Vec<Order>, attempt: i64) -> Result<Vec<OrderReport>, SyncError> {
+        let mut plans = Vec::with_capacity(orders.len());
+        for order in orders {
+            let plan = self.plan(&order).await?;
+            plans.push((order, plan));
+        }
+        let mappings: Vec<&OrderMapping> = plans
+            .iter()
+            .filter_map(|(_, plan)| match plan {
+                Plan::Create { mapping, .. } => Some(mapping.as_ref()),
+                _ => None,
+            })
+            .collect();
+        if !mappings.is_empty() {
+            if let Err(error) = self.masters.prefetch(&self.erp, &mappings).await {
+                // Without the look-up every create of this batch would guess; fail them all softly.
+                let reason = error.to_string();
+                let mut reports = Vec::new();
+                for (order, _) in &plans {
+                    let outcome = Outcome::Failed { reason: reason.clone(), retryable: error.is_retryable() };
+                    self.finish(order, "prefetch_masters", &outcome, None, 0, attempt).await?;
+                    reports.push(OrderReport { order_id: order.id, outcome });
+                }
+                return Ok(reports);
+            }
+        }
+        // Orders of one buyer run in sequence (they share a Customer and
+        // Addresses); different buyers run concurrently.
+        let mut groups: BTreeMap<String, Vec<(Order, Plan)>> = BTreeMap::new();
+        for (order, plan) in plans {
+            let key = match &plan {
+                Plan::Create { mapping, .. } => format!("buyer:{}", mapping.customer.identity.key),
+                _ => format!("order:{}", order.id),
+            };
+            groups.entry(key).or_default().push((order, plan));
+        }
+        let results: Vec<Result<Vec<OrderReport>, StoreError>> = stream::iter(groups.into_values())
+            .map(|group| async move {
+                let mut reports = Vec::with_capacity(group.len());
+                for (order, plan) in group {
+                    let outcome = self.execute(&order, plan, attempt).await?;
+                    reports.push(OrderReport { order_id: order.id, outcome });
+                }
+                Ok(reports)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        let mut reports = Vec::new();
+        for result in results {
+            reports.extend(result?);
+        }
+        reports.sort_by_key(|report| report.order_id);
+        Ok(reports)
+    }
+
+    /// What the order's status and our links say to do.
+    async fn plan(&self, order: &Order) -> Result<Plan, StoreError> {
+        let link = self
+            .store
+            .link(self.connection_id, "order", &order.id.to_string(), "Sales Order")
+            .await?;
+        let linked = link.as_ref().filter(|link| !link.erp_name.is_empty());
+        Ok(match (self.action_for(order), linked) {
+            (OrderAction::Import, Some(link)) => {
+                if link.fingerprint.as_deref() == Some(order_fingerprint(order).as_str()) {
+                    Plan::Done(Outcome::Unchanged)
+                } else {
+                    Plan::Update { sales_order: link.erp_name.clone() }
+                }
+            }
+            (OrderAction::Import, None) => {
+                match map_order(order, &self.rules, &|code: &str| countries::name_for_code(code).map(String::from)) {
+                    Ok(mapping) => Plan::Create { mapping: Box::new(mapping), pending: link.is_some() },
+                    Err(error) => Plan::Done(Outcome::Failed { reason: error.to_string(), retryable: false }),
+                }
+            }
+            (OrderAction::Cancel, Some(link)) => {
+                if link.fingerprint.as_deref() == Some(order_fingerprint(order).as_str()) {
+                    Plan::Done(Outcome::Unchanged)
+                } else {
+                    Plan::Cancel { sales_order: Some(link.erp_name.clone()) }
+                }
+            }
+            (OrderAction::Cancel, None) if link.is_some() => Plan::Cancel { sales_order: None },
+            (OrderAction::Cancel, None) => Plan::Done(Outcome::Skipped {
+                reason: format!("status `{}` and no Sales Order to cancel", order.status),
+            }),
+            (OrderAction::Ignore, Some(_)) => Plan::Done(Outcome::Unchanged),
+            (OrderAction::Ignore, None) => Plan::Done(Outcome::Skipped {
+                reason: format!("status `{}` is not imported", order.status),
+            }),
+        })
+    }
+
+    fn action_for(&self, order: &Order) -> OrderAction {
+        match self.connection.mappings.status_from_woocommerce.get(&order.status).map(String::as_str) {
+            Some("import") => OrderAction::Import,
+            Some("cancel") => OrderAction::Cancel,
+            Some("ignore") => OrderAction::Ignore,
+            _ => mapping::action_for_status(&order.status, &self.rules),
+        }
+    }
+
+    async fn execute(&self, order: &Order, plan: Plan, attempt: i64) -> Result<Outcome, StoreError> {
+        let started = Instant::now();
+        let (action, outcome, excerpt) = match plan {
+            Plan::Done(outcome) => ("check_order", outcome, None),
+            Plan::Create { mapping, pending } => {
+                let (outcome, excerpt) = self.create(order, &mapping, pending || attempt > 1).await?;
+                ("create_sales_order", outcome, excerpt)
+            }
+            Plan::Update { sales_order } => ("update_sales_order", self.update(order, &sales_order).await?, None),
+            Plan::Cancel { sales_order } => ("cancel_sales_order", self.cancel(order, sales_order).await?, None),
+        };
+        let elapsed = started.elapsed().as_millis() as i64;
+        self.finish(order, action, &outcome, excerpt, elapsed, attempt).await?;
+        Ok(outcome)
+    }
+
+    /// Logs the attempt and queues a retry for a failure.
+    async fn finish(
+        &self,
+        order: &Order,
+        action: &str,
+        outcome: &Outcome,
+        request_excerpt: Option<String>,
+        duration_ms: i64,
+        attempt: i64,
+    ) -> Result<(), StoreError> {
+        let (log_outcome, message) = match outcome {
+            Outcome::Created { sales_order } => (LogOutcome::Ok, format!("Sales Order {sales_order} created")),
+            Outcome::Updated { sales_order } => (LogOutcome::Ok, format!("Sales Order {sales_order} updated")),
+            Outcome::Cancelled { sales_order } => (LogOutcome::Ok, format!("Sales Order {sales_order} cancelled")),
+            Outcome::Unchanged => (LogOutcome::Skipped, "unchanged".to_string()),
+            Outcome::Skipped { reason } => (LogOutcome::Skipped, reason.clone()),
+            Outcome::Failed { reason, .. } => (LogOutcome::Failed, reason.clone()),
+        };
+        if matches!(outcome, Outcome::Unchanged | Outcome::Skipped { .. }) && attempt == 1 {
+            // Polls see most orders again and again; only changes and failures are worth a row.
+            return Ok(());
+        }
+        self.store
+            .append_log(&LogEntry {
+                connection_id: self.connection_id,
+                direction: DIRECTION.to_string(),
+                object_kind: "order".to_string(),
+                object_id: order.id.to_string(),
+                action: action.to_string(),
+                outcome: log_outcome,
+                message: self.redact(&message),
+                request_excerpt: request_excerpt.map(|text| self.redact(&excerpt(&text))),
+                response_excerpt: None,
+                duration_ms,
+                attempt,
+            })
+            .await?;
+        if let Outcome::Failed { .. } = outcome {
+            let delay = ChronoDuration::seconds(30 * attempt.clamp(1, 120));
+            self.store
+                .enqueue_job(self.connection_id, "order", &order.id.to_string(), Utc::now() + delay)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn create(
+        &self,
+        order: &Order,
+        mapping: &OrderMapping,
+        uncertain: bool,
+    ) -> Result<(Outcome, Option<String>), StoreError> {
+        let key = self.connection.order_key(order.id);
+        if uncertain {
+            match self.find_by_key(&key).await {
+                Ok(Some(found)) => return Ok((self.linked(order, &found).await?, None)),
+                Ok(None) => {}
+                Err(error) => return Ok((failed_erp(error), None)),
+            }
+        }
+        let body = match self.sales_order_body(order, mapping).await {
+            Ok(body) => body,
+            Err(error) => {
+                let retryable = error.is_retryable();
+                return Ok((Outcome::Failed { reason: error.to_string(), retryable }, None));
+            }
+        };
+        let request = body.to_string();
+        // Written before the create: if the answer is lost, the next attempt looks the key up first.
+        self.put_order_link(order, "", None).await?;
+        match self.erp.insert("Sales Order", &body).await {
+            Ok(document) => {
+                let found = FoundOrder::from_document(&document);
+                Ok((self.linked(order, &found).await?, Some(request)))
+            }
+            Err(error) if error.is_duplicate() => match self.find_by_key(&key).await {
+                Ok(Some(found)) => Ok((self.linked(order, &found).await?, Some(request))),
+                Ok(None) => Ok((failed_erp(error), Some(request))),
+                Err(lookup) => Ok((failed_erp(lookup), Some(request))),
+            },
+            Err(error) => Ok((failed_erp(error), Some(request))),
+        }
+    }
+
+    async fn sales_order_body(&self, order: &Order, mapping: &OrderMapping) -> Result<Value, MasterError> {
+        self.masters.ensure_items(&self.erp, mapping, &self.rules).await?;
+        let buyer = self
+            .masters
+            .resolve_buyer(&self.erp, &self.store, self.connection_id, mapping)
+            .await?;
+        let exchange_rate = if mapping.needs_exchange_rate(&self.rules) {
+            self.exchange_rate(&mapping.sales_order.currency, &mapping.sales_order.transaction_date.to_string())
+                .await
+                .map_err(|source| MasterError::Erp { what: "Currency Exchange look-up".into(), source })?
+        } else {
+            None
+        };
+        let sales_order = mapping.resolve(
+            &ResolvedMasters {
+                customer: buyer.customer,
+                billing_address: buyer.billing_address,
+                shipping_address: buyer.shipping_address,
+                exchange_rate,
+            },
+            &self.rules,
+        )?;
+        let mut body = serde_json::to_value(&sales_order).unwrap_or_default();
+        body["woocommerce_status"] = json!(order.status);
+        Ok(body)
+    }
+
+    /// The latest Currency Exchange rate on or before `date`, as ERPNext would pick it.
+    async fn exchange_rate(&self, currency: &str, date: &str) -> Result<Option<Decimal>, ErpError> {
+        let cache_key = (currency.to_string(), date.to_string());
+        if let Some(rate) = self.exchange_rates.lock().await.get(&cache_key) {
+            return Ok(*rate);
+        }
+        let rows: Vec<Value> = self
+            .erp
+            .list(
+                "Currency Exchange",
+                &ListQuery::default()
+                    .fields(&["exchange_rate", "date"])
+                    .filter("from_currency", "=", currency)
+                    .filter("to_currency", "=", self.rules.company_currency.as_str())
+                    .filter("date", "<=", date)
+                    .order_by("date desc")
+                    .page(0, 1),
+            )
+            .await?;
+        let rate = rows
+            .first()
+            .and_then(|row| crate::money::parse_decimal(&row["exchange_rate"].to_string()).ok())
+            .filter(|rate| !rate.is_zero());
+        self.exchange_rates.lock().await.insert(cache_key, rate);
+        Ok(rate)
+    }
+
+    async fn update(&self, order: &Order, sales_order: &str) -> Result<Outcome, StoreError> {
+        let changes = json!({
+            "woocommerce_status": order.status,
+            "woocommerce_customer_note": order.customer_note,
+        });
+        match self.erp.update("Sales Order", sales_order, &changes).await {
+            Ok(_) => {
+                self.put_order_link(order, sales_order, None).await?;
+                Ok(Outcome::Updated { sales_order: sales_order.to_string() })
+            }
+            Err(error) => Ok(failed_erp(error)),
+        }
+    }
+
+    async fn cancel(&self, order: &Order, sales_order: Option<String>) -> Result<Outcome, StoreError> {
+        let key = self.connection.order_key(order.id);
+        let name = match sales_order {
+            Some(name) => name,
+            None => match self.find_by_key(&key).await {
+                Ok(Some(found)) => found.name,
+                Ok(None) => {
+                    return Ok(Outcome::Skipped {
+                        reason: format!("status `{}` and no Sales Order to cancel", order.status),
+                    })
+                }
+                Err(error) => return Ok(failed_erp(error)),
+            },
+        };
+        // Read first: an earlier attempt may have cancelled it already (cancelling twice is an error).
+        let document = match self.erp.get_value_doc("Sales Order", &name).await {
+            Ok(document) => document,
+            Err(error) => return Ok(failed_erp(error)),
+        };
+        let docstatus = document["docstatus"].as_i64().unwrap_or(0);
+        let billed = document["per_billed"].as_f64().unwrap_or(0.0) > 0.0;
+        if docstatus == 2 {
+            self.put_order_link(order, &name, None).await?;
+            return Ok(Outcome::Unchanged);
+        }
+        if billed {
+            return Ok(Outcome::Skipped {
+                reason: format!("Sales Order {name} is already invoiced; its invoice must be reversed with a credit note"),
+            });
+        }
+        match self.erp.cancel("Sales Order", &name).await {
+            Ok(_) => {
+                self.put_order_link(order, &name, None).await?;
+                Ok(Outcome::Cancelled { sales_order: name })
+            }
+            Err(error) => Ok(failed_erp(error)),
+        }
+    }
+
+    async fn find_by_key(&self, key: &str) -> Result<Option<FoundOrder>, ErpError> {
+        let rows: Vec<Value> = self
+            .erp
+            .list(
+                "Sales Order",
+                &ListQuery::default()
+                    .fields(&["name", "grand_total", "docstatus"])
+                    .filter("woocommerce_order_key", "=", key)
+                    .all_rows(),
+            )
+            .await?;
+        Ok(rows.first().map(FoundOrder::from_document))
+    }
+
+    /// Records the Sales Order found or made for `order`.
+    async fn linked(&self, order: &Order, found: &FoundOrder) -> Result<Outcome, StoreError> {
+        self.put_order_link(order, &found.name, found.grand_total).await?;
+        if let Some(total) = found.grand_total {
+            if total != order.total {
+                return Ok(Outcome::Failed {
+                    reason: format!(
+                        "Sales Order {} totals {total} in ERPNext but WooCommerce says {}; check the tax and shipping accounts",
+                        found.name, order.total
+                    ),
+                    retryable: false,
+                });
+            }
+        }
+        Ok(Outcome::Created { sales_order: found.name.clone() })
+    }
+
+    async fn put_order_link(&self, order: &Order, name: &str, amount: Option<Decimal>) -> Result<(), StoreError> {
+        let fingerprint = (!name.is_empty()).then(|| order_fingerprint(order));
+        let amount = match amount {
+            Some(amount) => Some(amount),
+            None => self
+                .store
+                .link(self.connection_id, "order", &order.id.to_string(), "Sales Order")
+                .await?
+                .and_then(|link| link.amount),
+        };
+        self.store
+            .put_link(&Link {
+                connection_id: self.connection_id,
+                woo_kind: "order".to_string(),
+                woo_id: order.id.to_string(),
+                erp_doctype: "Sales Order".to_string(),
+                erp_name: name.to_string(),
+                fingerprint,
+                amount,
+            })
+            .await
+    }
+
+    /// Removes every credential of the connection from text bound for the log.
+    fn redact(&self, text: &str) -> String {
+        let credentials = &self.connection.credentials;
+        let mut text = text.to_string();
+        for secret in [
+            &credentials.consumer_secret,
+            &credentials.consumer_key,
+            &credentials.api_secret,
+            &credentials.api_key,
+            &credentials.webhook_secret,
+        ] {
+            if secret.len() >= 4 {
+                text = text.replace(secret.as_str(), "***");
+            }
+        }
+        text
+    }
+}
+
+/// A Sales Order ERPNext already has for an order key.
+struct FoundOrder {
+    name: String,
+    grand_total: Option<Decimal>,
+}
+
+impl FoundOrder {
+    fn from_document(document: &Value) -> FoundOrder {
+        FoundOrder {
+            name: document["name"].as_str().unwrap_or_default().to_string(),
+            grand_total: match &document["grand_total"] {
+                Value::Null => None,
+                value => crate::money::parse_decimal(&value.to_string().replace('"', "")).ok(),
+            },
+        }
+    }
+}
+
+fn failed_erp(error: ErpError) -> Outcome {
+    Outcome::Failed { retryable: error.is_retryable(), reason: error.to_string() }
+}
+
+/// What the sync follows of an order after import: a change here is an update.
+fn order_fingerprint(order: &Order) -> String {
+    let digest = Sha256::digest(format!("{}\n{}", order.status, order.customer_note).as_bytes());
+    format!("{digest:x}")[..16].to_string()
+}
+
+fn excerpt(text: &str) -> String {
+    const LIMIT: usize = 2000;
+    if text.len() <= LIMIT {
+        return text.to_string();
+    }
+    let mut end = LIMIT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &text[..end], text.len())
+}
+
+/// Shared handle used by the job worker.
+pub type SharedOrderSync = Arc<OrderSync>;
