@@ -702,3 +702,23 @@ fn an_order_without_lines_or_date_is_refused() {
     let error = map_order(&no_date, &rules, &country_name).unwrap_err();
     assert_eq!(error, MappingError::MissingOrderDate { order_id: 17 });
 }
+
+#[test]
+fn a_line_a_coupon_made_free_says_so_so_erpnext_keeps_it_free() {
+    let rules = test_site_rules();
+    let order = edited(&order_17(), |order| {
+        order["line_items"][0]["total"] = json!("0.00");
+        order["discount_total"] = json!("26.98");
+        order["total"] = json!("31.88");
+    });
+    let mapping = map_order(&order, &rules, &country_name).unwrap();
+    let body = serde_json::to_value(&mapping.sales_order).unwrap();
+    assert_eq!(
+        body["items"][0],
+        json!({"item_code": "LAB-MUG", "qty": 2.0, "rate": 0.0, "price_list_rate": 12.5,
+               "discount_percentage": 100.0, "warehouse": "Stores - TC"})
+    );
+    assert!(body["items"][1].get("discount_percentage").is_none());
+    assert_eq!(mapping.sales_order.item_discount_total(), money("26.98"));
+    assert_eq!(mapping.sales_order.erpnext_grand_total(), money("31.88"));
+}

@@ -33,11 +33,36 @@ pub struct SalesOrderItem {
     /// Before coupons; ERPNext shows `price_list_rate − rate` as the row's discount.
     #[serde(serialize_with = "as_json_number")]
     pub price_list_rate: Decimal,
+    /// 100 on a row a coupon made free, and absent otherwise: ERPNext reads a `rate` of 0 as
+    /// "not given" and would charge `price_list_rate × (1 − discount_percentage)` instead.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "as_optional_json_number"
+    )]
+    pub discount_percentage: Option<Decimal>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warehouse: Option<String>,
 }
 
 impl SalesOrderItem {
+    fn new(
+        item_code: &str,
+        description: Option<String>,
+        row: RowAmounts,
+        warehouse: Option<String>,
+    ) -> Self {
+        let free = row.rate.is_zero() && row.price_list_rate > Decimal::ZERO;
+        SalesOrderItem {
+            item_code: item_code.to_string(),
+            description,
+            qty: row.qty,
+            rate: row.rate,
+            price_list_rate: row.price_list_rate,
+            discount_percentage: free.then(|| Decimal::ONE_HUNDRED),
+            warehouse,
+        }
+    }
+
     fn amounts(&self) -> RowAmounts {
         RowAmounts {
             qty: self.qty,
@@ -203,14 +228,12 @@ pub(crate) fn build_sales_order(
             )),
         };
         for row in split_line(line.quantity, line.subtotal, line.total, places) {
-            items.push(SalesOrderItem {
-                item_code: item.item_code.clone(),
-                description: description.clone(),
-                qty: row.qty,
-                rate: row.rate,
-                price_list_rate: row.price_list_rate,
-                warehouse: rules.warehouse.clone(),
-            });
+            items.push(SalesOrderItem::new(
+                &item.item_code,
+                description.clone(),
+                row,
+                rules.warehouse.clone(),
+            ));
         }
         for share in &line.taxes {
             *item_taxes
@@ -280,14 +303,16 @@ pub(crate) fn build_sales_order(
                 format!("Shipping ({title})"),
                 amount,
             )),
-            ShippingTarget::Item(item_code) => items.push(SalesOrderItem {
-                item_code,
-                description: Some(format!("Shipping ({title})")),
-                qty: Decimal::ONE,
-                rate: amount,
-                price_list_rate: amount,
-                warehouse: rules.warehouse.clone(),
-            }),
+            ShippingTarget::Item(item_code) => items.push(SalesOrderItem::new(
+                &item_code,
+                Some(format!("Shipping ({title})")),
+                RowAmounts {
+                    qty: Decimal::ONE,
+                    rate: amount,
+                    price_list_rate: amount,
+                },
+                rules.warehouse.clone(),
+            )),
         }
     }
 
