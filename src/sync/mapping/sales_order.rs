@@ -58,7 +58,7 @@ impl SalesOrderItem {
             qty: row.qty,
             rate: row.rate,
             price_list_rate: row.price_list_rate,
-            discount_percentage: free.then(|| Decimal::ONE_HUNDRED),
+            discount_percentage: free.then_some(Decimal::ONE_HUNDRED),
             warehouse,
         }
     }
