@@ -722,3 +722,27 @@ fn a_line_a_coupon_made_free_says_so_so_erpnext_keeps_it_free() {
     assert_eq!(mapping.sales_order.item_discount_total(), money("26.98"));
     assert_eq!(mapping.sales_order.erpnext_grand_total(), money("31.88"));
 }
+
+#[test]
+fn a_total_finer_than_the_currency_precision_is_refused_not_rounded_away() {
+    let mut rules = test_site_rules();
+    rules.rounding_tolerance = money("1");
+    let order = edited(&order_17(), |order| {
+        order["currency"] = json!("JPY");
+        order["meta_data"] = json!([{"key": "_base_currency_exchange_rate", "value": "0.0067"}]);
+        order["coupon_lines"] = json!([]);
+        order["discount_total"] = json!("0");
+        order["line_items"][0]["subtotal"] = json!("1000");
+        order["line_items"][0]["total"] = json!("1000");
+        order["line_items"][1]["subtotal"] = json!("2000");
+        order["line_items"][1]["total"] = json!("2000");
+        order["tax_lines"] = json!([]);
+        order["shipping_lines"] = json!([]);
+        order["total"] = json!("3000.50");
+    });
+    let error = map_order(&order, &rules, &country_name).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "order 17: WooCommerce's total 3000.50 has more decimals than the 0 ERPNext keeps for JPY; set the connection's precision for JPY to the store's decimals"
+    );
+}

@@ -198,6 +198,8 @@ pub(crate) fn build_sales_order(
     rules: &MappingRules,
 ) -> Result<(SalesOrderDraft, Vec<ItemDraft>), MappingError> {
     let places = rules.currency_precision(&order.currency);
+    // `date_created` is the store's local time, the day the shop booked the sale; an order that
+    // lacks it (never seen from a real store) falls back to the UTC stamp.
     let created = order
         .date_created
         .or(order.date_created_gmt)
@@ -399,6 +401,16 @@ fn reconcile(draft: &mut SalesOrderDraft, rules: &MappingRules) -> Result<(), Ma
         ROUNDING_ROW_DESCRIPTION.to_string(),
         erpnext_round(difference, draft.currency_precision),
     ));
+    // A WooCommerce total finer than ERPNext's precision cannot be met by any row.
+    let closed_total = draft.erpnext_grand_total();
+    if closed_total != draft.woocommerce_total {
+        return Err(MappingError::TotalFinerThanCurrency {
+            order_id: draft.order_id,
+            woocommerce_total: draft.woocommerce_total,
+            currency: draft.currency.clone(),
+            places: draft.currency_precision,
+        });
+    }
     Ok(())
 }
 
