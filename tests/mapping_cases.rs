@@ -746,3 +746,23 @@ fn a_total_finer_than_the_currency_precision_is_refused_not_rounded_away() {
         "order 17: WooCommerce's total 3000.50 has more decimals than the 0 ERPNext keeps for JPY; set the connection's precision for JPY to the store's decimals"
     );
 }
+
+#[test]
+fn charge_rows_always_have_a_description() {
+    let rules = test_site_rules();
+    let order = edited(&snapshot_order(21), |order| {
+        order["fee_lines"][0]["name"] = json!("");
+        order["tax_lines"][0]["label"] = json!("");
+    });
+    let mapping = map_order(&order, &rules, &country_name).unwrap();
+    let descriptions: Vec<&str> = mapping
+        .sales_order
+        .taxes
+        .iter()
+        .map(|row| row.description.as_str())
+        .collect();
+    assert_eq!(
+        descriptions,
+        vec!["US-CA-CA STATE TAX-1", "CA County Tax", "WooCommerce fee"]
+    );
+}

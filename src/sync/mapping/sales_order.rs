@@ -265,11 +265,12 @@ pub(crate) fn build_sales_order(
                 label: tax_line.label.clone(),
                 rate_code: tax_line.rate_code.clone(),
             })?;
-        let description = if tax_line.label.trim().is_empty() {
-            tax_line.rate_code.clone()
-        } else {
-            tax_line.label.clone()
-        };
+        // ERPNext requires a description on every charge row.
+        let description = [&tax_line.label, &tax_line.rate_code]
+            .into_iter()
+            .map(|text| decode_entities(text.trim()))
+            .find(|text| !text.is_empty())
+            .unwrap_or_else(|| format!("Tax rate {}", tax_line.rate_id));
         let mut row = SalesTaxRow::actual(account, description, amount);
         row.item_wise_tax_detail = Some(item_wise_tax_detail(
             tax_line.rate_percent.unwrap_or_default(),
@@ -283,7 +284,11 @@ pub(crate) fn build_sales_order(
         if amount.is_zero() {
             continue;
         }
-        let title = decode_entities(&shipping.method_title);
+        let title = [&shipping.method_title, &shipping.method_id]
+            .into_iter()
+            .map(|text| decode_entities(text.trim()))
+            .find(|text| !text.is_empty())
+            .unwrap_or_else(|| "WooCommerce shipping".to_string());
         let target = rules
             .shipping
             .get(&shipping.method_id)
@@ -323,7 +328,9 @@ pub(crate) fn build_sales_order(
         if amount.is_zero() {
             continue;
         }
-        let name = decode_entities(&fee.name);
+        let name = Some(decode_entities(fee.name.trim()))
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "WooCommerce fee".to_string());
         let account = rules
             .fee_account
             .as_ref()
