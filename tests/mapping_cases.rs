@@ -702,3 +702,67 @@ fn an_order_without_lines_or_date_is_refused() {
     let error = map_order(&no_date, &rules, &country_name).unwrap_err();
     assert_eq!(error, MappingError::MissingOrderDate { order_id: 17 });
 }
+
+#[test]
+fn a_line_a_coupon_made_free_says_so_so_erpnext_keeps_it_free() {
+    let rules = test_site_rules();
+    let order = edited(&order_17(), |order| {
+        order["line_items"][0]["total"] = json!("0.00");
+        order["discount_total"] = json!("26.98");
+        order["total"] = json!("31.88");
+    });
+    let mapping = map_order(&order, &rules, &country_name).unwrap();
+    let body = serde_json::to_value(&mapping.sales_order).unwrap();
+    assert_eq!(
+        body["items"][0],
+        json!({"item_code": "LAB-MUG", "qty": 2.0, "rate": 0.0, "price_list_rate": 12.5,
+               "discount_percentage": 100.0, "warehouse": "Stores - TC"})
+    );
+    assert!(body["items"][1].get("discount_percentage").is_none());
+    assert_eq!(mapping.sales_order.item_discount_total(), money("26.98"));
+    assert_eq!(mapping.sales_order.erpnext_grand_total(), money("31.88"));
+}
+
+#[test]
+fn a_total_finer_than_the_currency_precision_is_refused_not_rounded_away() {
+    let mut rules = test_site_rules();
+    rules.rounding_tolerance = money("1");
+    let order = edited(&order_17(), |order| {
+        order["currency"] = json!("JPY");
+        order["meta_data"] = json!([{"key": "_base_currency_exchange_rate", "value": "0.0067"}]);
+        order["coupon_lines"] = json!([]);
+        order["discount_total"] = json!("0");
+        order["line_items"][0]["subtotal"] = json!("1000");
+        order["line_items"][0]["total"] = json!("1000");
+        order["line_items"][1]["subtotal"] = json!("2000");
+        order["line_items"][1]["total"] = json!("2000");
+        order["tax_lines"] = json!([]);
+        order["shipping_lines"] = json!([]);
+        order["total"] = json!("3000.50");
+    });
+    let error = map_order(&order, &rules, &country_name).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "order 17: WooCommerce's total 3000.50 has more decimals than the 0 ERPNext keeps for JPY; set the connection's precision for JPY to the store's decimals"
+    );
+}
+
+#[test]
+fn charge_rows_always_have_a_description() {
+    let rules = test_site_rules();
+    let order = edited(&snapshot_order(21), |order| {
+        order["fee_lines"][0]["name"] = json!("");
+        order["tax_lines"][0]["label"] = json!("");
+    });
+    let mapping = map_order(&order, &rules, &country_name).unwrap();
+    let descriptions: Vec<&str> = mapping
+        .sales_order
+        .taxes
+        .iter()
+        .map(|row| row.description.as_str())
+        .collect();
+    assert_eq!(
+        descriptions,
+        vec!["US-CA-CA STATE TAX-1", "CA County Tax", "WooCommerce fee"]
+    );
+}

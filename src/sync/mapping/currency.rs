@@ -82,3 +82,56 @@ fn json_text(value: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order_in(currency: &str, meta: serde_json::Value) -> Order {
+        let mut order: Order = serde_json::from_value(serde_json::json!({
+            "id": 5, "status": "processing", "currency": currency,
+            "date_created": null, "date_created_gmt": null,
+            "date_modified": null, "date_modified_gmt": null,
+            "discount_total": "0", "discount_tax": "0", "shipping_total": "0",
+            "shipping_tax": "0", "cart_tax": "0", "total": "0", "total_tax": "0",
+            "billing": {}, "shipping": {}
+        }))
+        .unwrap();
+        order.meta_data = serde_json::from_value(meta).unwrap();
+        order
+    }
+
+    #[test]
+    fn the_company_currency_needs_no_rate_even_with_plugin_meta() {
+        let order = order_in(
+            "USD",
+            serde_json::json!([{"key": "_woocs_order_rate", "value": "0.8"}]),
+        );
+        assert_eq!(conversion_rate_from_meta(&order, "USD"), Ok(None));
+    }
+
+    #[test]
+    fn curcy_needs_the_company_currency_as_its_main_currency() {
+        let meta = serde_json::json!([{"key": "wmc_order_info", "value": {
+            "GBP": {"rate": 1, "is_main": 1},
+            "EUR": {"rate": "1.17", "is_main": 0}}}]);
+        assert_eq!(
+            conversion_rate_from_meta(&order_in("EUR", meta.clone()), "USD"),
+            Ok(None)
+        );
+        let rate = conversion_rate_from_meta(&order_in("EUR", meta), "GBP").unwrap();
+        assert_eq!(rate, Some(Decimal::new(854700855, 9)));
+    }
+
+    #[test]
+    fn a_zero_rate_is_refused() {
+        let order = order_in(
+            "EUR",
+            serde_json::json!([{"key": "_base_currency_exchange_rate", "value": 0}]),
+        );
+        assert!(matches!(
+            conversion_rate_from_meta(&order, "USD"),
+            Err(MappingError::InvalidExchangeRate { .. })
+        ));
+    }
+}

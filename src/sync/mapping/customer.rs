@@ -388,3 +388,52 @@ pub(crate) fn fingerprint<T: Serialize>(draft: &T) -> String {
         .map(|byte| format!("{byte:02x}"))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(street: &str, city: &str) -> Address {
+        Address {
+            first_name: "Ada".to_string(),
+            last_name: "Lovelace".to_string(),
+            address_1: street.to_string(),
+            city: city.to_string(),
+            country: "US".to_string(),
+            ..Address::default()
+        }
+    }
+
+    #[test]
+    fn the_same_place_ignores_case_spacing_and_contact_details() {
+        let billing = Address {
+            email: Some("ada@example.test".to_string()),
+            phone: Some("+1 415".to_string()),
+            ..address("10 Market St", "San Francisco")
+        };
+        assert!(same_place(
+            &billing,
+            &address(" 10 market st", "SAN FRANCISCO ")
+        ));
+        assert!(!same_place(
+            &billing,
+            &address("12 Market St", "San Francisco")
+        ));
+    }
+
+    #[test]
+    fn an_address_without_street_city_or_country_is_not_usable() {
+        assert!(is_usable(&address("10 Market St", "San Francisco")));
+        assert!(!is_usable(&address("", "San Francisco")));
+        assert!(!is_usable(&address("10 Market St", " ")));
+        assert!(!is_usable(&Address::default()));
+    }
+
+    #[test]
+    fn fingerprints_follow_content() {
+        let first = fingerprint(&serde_json::json!({"a": 1}));
+        assert_eq!(first, fingerprint(&serde_json::json!({"a": 1})));
+        assert_ne!(first, fingerprint(&serde_json::json!({"a": 2})));
+        assert_eq!(first.len(), 64);
+    }
+}

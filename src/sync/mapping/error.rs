@@ -67,6 +67,14 @@ pub enum MappingError {
     #[error("order {order_id}: has no creation date, so it has no transaction date; re-read the order from WooCommerce")]
     MissingOrderDate { order_id: WooOrderId },
 
+    #[error("order {order_id}: WooCommerce's total {woocommerce_total} has more decimals than the {places} ERPNext keeps for {currency}; set the connection's precision for {currency} to the store's decimals")]
+    TotalFinerThanCurrency {
+        order_id: WooOrderId,
+        woocommerce_total: Decimal,
+        currency: String,
+        places: u32,
+    },
+
     #[error("order {order_id}: has no line items, and ERPNext refuses a Sales Order without items; add a line in WooCommerce or leave the order out")]
     NoLineItems { order_id: WooOrderId },
 

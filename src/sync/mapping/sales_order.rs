@@ -33,11 +33,36 @@ pub struct SalesOrderItem {
     /// Before coupons; ERPNext shows `price_list_rate − rate` as the row's discount.
     #[serde(serialize_with = "as_json_number")]
     pub price_list_rate: Decimal,
+    /// 100 on a row a coupon made free, and absent otherwise: ERPNext reads a `rate` of 0 as
+    /// "not given" and would charge `price_list_rate × (1 − discount_percentage)` instead.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "as_optional_json_number"
+    )]
+    pub discount_percentage: Option<Decimal>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warehouse: Option<String>,
 }
 
 impl SalesOrderItem {
+    fn new(
+        item_code: &str,
+        description: Option<String>,
+        row: RowAmounts,
+        warehouse: Option<String>,
+    ) -> Self {
+        let free = row.rate.is_zero() && row.price_list_rate > Decimal::ZERO;
+        SalesOrderItem {
+            item_code: item_code.to_string(),
+            description,
+            qty: row.qty,
+            rate: row.rate,
+            price_list_rate: row.price_list_rate,
+            discount_percentage: free.then_some(Decimal::ONE_HUNDRED),
+            warehouse,
+        }
+    }
+
     fn amounts(&self) -> RowAmounts {
         RowAmounts {
             qty: self.qty,
@@ -173,6 +198,8 @@ pub(crate) fn build_sales_order(
     rules: &MappingRules,
 ) -> Result<(SalesOrderDraft, Vec<ItemDraft>), MappingError> {
     let places = rules.currency_precision(&order.currency);
+    // `date_created` is the store's local time, the day the shop booked the sale; an order that
+    // lacks it (never seen from a real store) falls back to the UTC stamp.
     let created = order
         .date_created
         .or(order.date_created_gmt)
@@ -203,14 +230,12 @@ pub(crate) fn build_sales_order(
             )),
         };
         for row in split_line(line.quantity, line.subtotal, line.total, places) {
-            items.push(SalesOrderItem {
-                item_code: item.item_code.clone(),
-                description: description.clone(),
-                qty: row.qty,
-                rate: row.rate,
-                price_list_rate: row.price_list_rate,
-                warehouse: rules.warehouse.clone(),
-            });
+            items.push(SalesOrderItem::new(
+                &item.item_code,
+                description.clone(),
+                row,
+                rules.warehouse.clone(),
+            ));
         }
         for share in &line.taxes {
             *item_taxes
@@ -240,11 +265,12 @@ pub(crate) fn build_sales_order(
                 label: tax_line.label.clone(),
                 rate_code: tax_line.rate_code.clone(),
             })?;
-        let description = if tax_line.label.trim().is_empty() {
-            tax_line.rate_code.clone()
-        } else {
-            tax_line.label.clone()
-        };
+        // ERPNext requires a description on every charge row.
+        let description = [&tax_line.label, &tax_line.rate_code]
+            .into_iter()
+            .map(|text| decode_entities(text.trim()))
+            .find(|text| !text.is_empty())
+            .unwrap_or_else(|| format!("Tax rate {}", tax_line.rate_id));
         let mut row = SalesTaxRow::actual(account, description, amount);
         row.item_wise_tax_detail = Some(item_wise_tax_detail(
             tax_line.rate_percent.unwrap_or_default(),
@@ -258,7 +284,11 @@ pub(crate) fn build_sales_order(
         if amount.is_zero() {
             continue;
         }
-        let title = decode_entities(&shipping.method_title);
+        let title = [&shipping.method_title, &shipping.method_id]
+            .into_iter()
+            .map(|text| decode_entities(text.trim()))
+            .find(|text| !text.is_empty())
+            .unwrap_or_else(|| "WooCommerce shipping".to_string());
         let target = rules
             .shipping
             .get(&shipping.method_id)
@@ -280,14 +310,16 @@ pub(crate) fn build_sales_order(
                 format!("Shipping ({title})"),
                 amount,
             )),
-            ShippingTarget::Item(item_code) => items.push(SalesOrderItem {
-                item_code,
-                description: Some(format!("Shipping ({title})")),
-                qty: Decimal::ONE,
-                rate: amount,
-                price_list_rate: amount,
-                warehouse: rules.warehouse.clone(),
-            }),
+            ShippingTarget::Item(item_code) => items.push(SalesOrderItem::new(
+                &item_code,
+                Some(format!("Shipping ({title})")),
+                RowAmounts {
+                    qty: Decimal::ONE,
+                    rate: amount,
+                    price_list_rate: amount,
+                },
+                rules.warehouse.clone(),
+            )),
         }
     }
 
@@ -296,7 +328,9 @@ pub(crate) fn build_sales_order(
         if amount.is_zero() {
             continue;
         }
-        let name = decode_entities(&fee.name);
+        let name = Some(decode_entities(fee.name.trim()))
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "WooCommerce fee".to_string());
         let account = rules
             .fee_account
             .as_ref()
@@ -374,6 +408,16 @@ fn reconcile(draft: &mut SalesOrderDraft, rules: &MappingRules) -> Result<(), Ma
         ROUNDING_ROW_DESCRIPTION.to_string(),
         erpnext_round(difference, draft.currency_precision),
     ));
+    // A WooCommerce total finer than ERPNext's precision cannot be met by any row.
+    let closed_total = draft.erpnext_grand_total();
+    if closed_total != draft.woocommerce_total {
+        return Err(MappingError::TotalFinerThanCurrency {
+            order_id: draft.order_id,
+            woocommerce_total: draft.woocommerce_total,
+            currency: draft.currency.clone(),
+            places: draft.currency_precision,
+        });
+    }
     Ok(())
 }
 
