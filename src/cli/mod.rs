@@ -3,6 +3,7 @@
 
 mod connection;
 mod log;
+mod sync;
 
 use std::process::ExitCode;
 
@@ -36,10 +37,26 @@ pub enum Command {
     /// Add, list, show, edit or remove connections (store + ERPNext pairs).
     #[command(subcommand)]
     Connection(connection::ConnectionCommand),
+    /// Sync now (one-shot, for scripts and cron).
+    #[command(subcommand)]
+    Sync(sync::SyncCommand),
+    /// Compare both sides and list every difference; exits non-zero when there is one.
+    Reconcile(sync::ReconcileArgs),
+    /// Run a simulator of WooCommerce or ERPNext (for trying things out and for tests).
+    #[command(subcommand)]
+    Sim(SimCommand),
     /// Show the sync log: every attempt on every object.
     Log(log::LogArgs),
     /// Queue failed jobs, or one order, again.
     Retry(log::RetryArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// A WooCommerce store (REST v3 + webhooks).
+    Woocommerce(Box<crate::simulators::woocommerce::WooSimOptions>),
+    /// An ERPNext v15 site (REST API + webhooks).
+    Erpnext(crate::simulators::erpnext::ErpSimOptions),
 }
 
 /// A failure the user caused and can fix (exit 2), or one that happened (exit 1).
@@ -117,6 +134,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Connection(command) => {
             let store = open_store(&config).await?;
             connection::run(&store, command).await
+        }
+        Command::Sync(command) => sync::run_sync(&open_store(&config).await?, command).await,
+        Command::Reconcile(args) => sync::run_reconcile(&open_store(&config).await?, args).await,
+        Command::Sim(SimCommand::Woocommerce(options)) => {
+            crate::simulators::woocommerce::run(*options).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sim(SimCommand::Erpnext(options)) => {
+            crate::simulators::erpnext::run(options).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Log(args) => log::show_log(&open_store(&config).await?, args).await,
         Command::Retry(args) => log::retry(&open_store(&config).await?, args).await,

@@ -75,7 +75,13 @@ impl Masters {
         ] {
             let mut map = target.lock().await;
             for link in store.links(connection_id, kind, doctype).await? {
-                map.insert(link.woo_id, Known { name: link.erp_name, fingerprint: link.fingerprint });
+                map.insert(
+                    link.woo_id,
+                    Known {
+                        name: link.erp_name,
+                        fingerprint: link.fingerprint,
+                    },
+                );
             }
         }
         Ok(masters)
@@ -83,7 +89,11 @@ impl Masters {
 
     /// Asks ERPNext, in one call per kind, for the customers and items of these
     /// orders that the cache does not know yet.
-    pub async fn prefetch(&self, erp: &ErpClient, mappings: &[&OrderMapping]) -> Result<(), MasterError> {
+    pub async fn prefetch(
+        &self,
+        erp: &ErpClient,
+        mappings: &[&OrderMapping],
+    ) -> Result<(), MasterError> {
         let unknown_codes: Vec<String> = {
             let items = self.items.lock().await;
             let codes: BTreeSet<String> = mappings
@@ -105,7 +115,10 @@ impl Masters {
                 .await
                 .map_err(refused("Item look-up"))?;
             let mut items = self.items.lock().await;
-            items.extend(rows.iter().filter_map(|row| row["item_code"].as_str().map(String::from)));
+            items.extend(
+                rows.iter()
+                    .filter_map(|row| row["item_code"].as_str().map(String::from)),
+            );
         }
 
         let unknown_emails: Vec<String> = {
@@ -131,11 +144,15 @@ impl Masters {
                 .map_err(refused("Customer look-up"))?;
             let mut customers = self.customers.lock().await;
             for row in rows {
-                if let (Some(name), Some(email)) = (row["name"].as_str(), row["email_id"].as_str()) {
+                if let (Some(name), Some(email)) = (row["name"].as_str(), row["email_id"].as_str())
+                {
                     // The oldest Customer with this email is the person's.
                     customers
                         .entry(format!("email:{}", email.to_lowercase()))
-                        .or_insert(Known { name: name.to_string(), fingerprint: None });
+                        .or_insert(Known {
+                            name: name.to_string(),
+                            fingerprint: None,
+                        });
                 }
             }
         }
@@ -150,7 +167,11 @@ impl Masters {
         rules: &MappingRules,
     ) -> Result<(), MasterError> {
         let existing: BTreeSet<String> = self.items.lock().await.iter().cloned().collect();
-        let to_create: Vec<ItemDraft> = mapping.items_to_create(&existing, rules)?.into_iter().cloned().collect();
+        let to_create: Vec<ItemDraft> = mapping
+            .items_to_create(&existing, rules)?
+            .into_iter()
+            .cloned()
+            .collect();
         for draft in to_create {
             let body = serde_json::to_value(&draft).unwrap_or_default();
             match erp.insert("Item", &body).await {
@@ -172,16 +193,28 @@ impl Masters {
         connection_id: i64,
         mapping: &OrderMapping,
     ) -> Result<ResolvedBuyer, MasterError> {
-        let customer = self.resolve_customer(erp, store, connection_id, &mapping.customer).await?;
+        let customer = self
+            .resolve_customer(erp, store, connection_id, &mapping.customer)
+            .await?;
         let billing_address = match &mapping.billing_address {
-            Some(draft) => Some(self.resolve_address(erp, store, connection_id, draft, &customer).await?),
+            Some(draft) => Some(
+                self.resolve_address(erp, store, connection_id, draft, &customer)
+                    .await?,
+            ),
             None => None,
         };
         let shipping_address = match &mapping.shipping_address {
-            Some(draft) => Some(self.resolve_address(erp, store, connection_id, draft, &customer).await?),
+            Some(draft) => Some(
+                self.resolve_address(erp, store, connection_id, draft, &customer)
+                    .await?,
+            ),
             None => None,
         };
-        Ok(ResolvedBuyer { customer, billing_address, shipping_address })
+        Ok(ResolvedBuyer {
+            customer,
+            billing_address,
+            shipping_address,
+        })
     }
 
     async fn resolve_customer(
@@ -195,7 +228,9 @@ impl Masters {
         let known = self.customers.lock().await.get(key).cloned();
         let body = serde_json::to_value(draft).unwrap_or_default();
         let name = match known {
-            Some(known) if known.fingerprint.as_deref() == Some(draft.fingerprint.as_str()) => return Ok(known.name),
+            Some(known) if known.fingerprint.as_deref() == Some(draft.fingerprint.as_str()) => {
+                return Ok(known.name)
+            }
             Some(known) => {
                 // Changed since last written (or found by email): bring it up to date.
                 erp.update("Customer", &known.name, &body)
@@ -204,12 +239,27 @@ impl Masters {
                 known.name
             }
             None => {
-                let created = erp.insert("Customer", &body).await.map_err(refused("new Customer"))?;
-                created["name"].as_str().unwrap_or(&draft.customer_name).to_string()
+                let created = erp
+                    .insert("Customer", &body)
+                    .await
+                    .map_err(refused("new Customer"))?;
+                created["name"]
+                    .as_str()
+                    .unwrap_or(&draft.customer_name)
+                    .to_string()
             }
         };
-        self.remember(store, connection_id, "customer", "Customer", key, &name, &draft.fingerprint, &self.customers)
-            .await?;
+        self.remember(
+            store,
+            connection_id,
+            "customer",
+            "Customer",
+            key,
+            &name,
+            &draft.fingerprint,
+            &self.customers,
+        )
+        .await?;
         Ok(name)
     }
 
@@ -225,7 +275,9 @@ impl Masters {
         let known = self.addresses.lock().await.get(key).cloned();
         let body = serde_json::to_value(draft.linked_to(customer)).unwrap_or_default();
         let name = match known {
-            Some(known) if known.fingerprint.as_deref() == Some(draft.fingerprint.as_str()) => return Ok(known.name),
+            Some(known) if known.fingerprint.as_deref() == Some(draft.fingerprint.as_str()) => {
+                return Ok(known.name)
+            }
             Some(known) => {
                 erp.update("Address", &known.name, &body)
                     .await
@@ -233,12 +285,24 @@ impl Masters {
                 known.name
             }
             None => {
-                let created = erp.insert("Address", &body).await.map_err(refused("new Address"))?;
+                let created = erp
+                    .insert("Address", &body)
+                    .await
+                    .map_err(refused("new Address"))?;
                 created["name"].as_str().unwrap_or_default().to_string()
             }
         };
-        self.remember(store, connection_id, "address", "Address", key, &name, &draft.fingerprint, &self.addresses)
-            .await?;
+        self.remember(
+            store,
+            connection_id,
+            "address",
+            "Address",
+            key,
+            &name,
+            &draft.fingerprint,
+            &self.addresses,
+        )
+        .await?;
         Ok(name)
     }
 
@@ -265,10 +329,13 @@ impl Masters {
                 amount: None,
             })
             .await?;
-        cache
-            .lock()
-            .await
-            .insert(key.to_string(), Known { name: name.to_string(), fingerprint: Some(fingerprint.to_string()) });
+        cache.lock().await.insert(
+            key.to_string(),
+            Known {
+                name: name.to_string(),
+                fingerprint: Some(fingerprint.to_string()),
+            },
+        );
         Ok(())
     }
 }

@@ -3,5 +3,6 @@
 pub mod mapping;
 pub mod masters;
 pub mod orders;
+pub mod reconcile;
 pub mod remotes;
 pub mod setup;

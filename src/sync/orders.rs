@@ -10,7 +10,6 @@
 //! ERPNext (two syncs racing) is resolved the same way.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{Duration as ChronoDuration, NaiveDateTime, Utc};
@@ -21,12 +20,17 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
+use futures::future::BoxFuture;
+
 use crate::connection::Connection;
 use crate::erpnext::client::{ErpClient, ListQuery};
 use crate::erpnext::countries;
 use crate::erpnext::error::ErpError;
-use crate::store::{Link, LogEntry, LogOutcome, Store, StoreError, StoredConnection};
-use crate::sync::mapping::{self, map_order, MappingRules, OrderAction, OrderMapping, ResolvedMasters};
+use crate::jobs::{JobFailure, JobHandler};
+use crate::store::{Job, Link, LogEntry, LogOutcome, Store, StoreError, StoredConnection};
+use crate::sync::mapping::{
+    self, map_order, MappingRules, OrderAction, OrderMapping, ResolvedMasters,
+};
 use crate::sync::masters::{MasterError, Masters};
 use crate::sync::remotes::{self, CallSettings};
 use crate::woocommerce::client::{OrderQuery, WooClient};
@@ -117,9 +121,16 @@ pub struct OrderSync {
 
 /// One order's work: what to do with it, decided before any write.
 enum Plan {
-    Create { mapping: Box<OrderMapping>, pending: bool },
-    Update { sales_order: String },
-    Cancel { sales_order: Option<String> },
+    Create {
+        mapping: Box<OrderMapping>,
+        pending: bool,
+    },
+    Update {
+        sales_order: String,
+    },
+    Cancel {
+        sales_order: Option<String>,
+    },
     Done(Outcome),
 }
 
@@ -134,17 +145,23 @@ impl OrderSync {
         let connection = stored.connection;
         let woo = remotes::woocommerce_client(&connection, settings)?;
         let erp = remotes::erpnext_client(&connection, settings)?;
-        let company = erp.get_value_doc("Company", &connection.company).await.map_err(|error| {
-            if error.is_not_found() {
-                SyncError::Setup(format!(
-                    "ERPNext has no company `{}`; fix the connection's --company",
-                    connection.company
-                ))
-            } else {
-                SyncError::Erpnext(error)
-            }
-        })?;
-        let currency = company["default_currency"].as_str().unwrap_or("USD").to_string();
+        let company = erp
+            .get_value_doc("Company", &connection.company)
+            .await
+            .map_err(|error| {
+                if error.is_not_found() {
+                    SyncError::Setup(format!(
+                        "ERPNext has no company `{}`; fix the connection's --company",
+                        connection.company
+                    ))
+                } else {
+                    SyncError::Erpnext(error)
+                }
+            })?;
+        let currency = company["default_currency"]
+            .as_str()
+            .unwrap_or("USD")
+            .to_string();
         let rules = remotes::mapping_rules(&connection, &currency);
         let masters = Masters::load(&store, stored.id).await?;
         Ok(OrderSync {
@@ -174,6 +191,18 @@ impl OrderSync {
 
     pub fn rules(&self) -> &MappingRules {
         &self.rules
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// Compares both sides from scratch; see [`crate::sync::reconcile`].
+    pub async fn reconcile(&self) -> Result<crate::sync::reconcile::ReconcileReport, SyncError> {
+        crate::sync::reconcile::reconcile(&self.woo, &self.erp, &self.connection.name, |status| {
+            self.action_for(status)
+        })
+        .await
     }
 
     /// Polls orders changed since the cursor (or `since`), page by page, and
@@ -206,9 +235,14 @@ impl OrderSync {
         let mut page_number = 1;
         loop {
             let page = self.woo.list_orders_page(&query, page_number).await?;
-            newest = page.items.iter().filter_map(|order| order.date_modified_gmt).chain(newest).max();
+            newest = page
+                .items
+                .iter()
+                .filter_map(|order| order.date_modified_gmt)
+                .chain(newest)
+                .max();
             let total = page.total;
-            for report in self.sync_orders(page.items, 1).await? {
+            for report in self.sync_orders(page.items, Attempt::first()).await? {
                 summary.add(report);
             }
             progress(summary.seen, total);
@@ -219,15 +253,24 @@ impl OrderSync {
         }
         if let Some(newest) = newest {
             self.store
-                .set_cursor(self.connection_id, ORDERS_CURSOR, &newest.format("%Y-%m-%dT%H:%M:%S").to_string())
+                .set_cursor(
+                    self.connection_id,
+                    ORDERS_CURSOR,
+                    &newest.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                )
                 .await?;
         }
         Ok(summary)
     }
 
     /// Syncs these orders (one page, or one order from a job). Failures are
-    /// logged and queued for retry; `attempt` counts from 1.
-    pub async fn sync_orders(&self, orders: Vec<Order>, attempt: i64) -> Result<Vec<OrderReport>, SyncError> {
+    /// logged and, unless a job is already running them, queued for retry;
+    /// `attempt` counts from 1.
+    pub async fn sync_orders(
+        &self,
+        orders: Vec<Order>,
+        attempt: Attempt,
+    ) -> Result<Vec<OrderReport>, SyncError> {
         let mut plans = Vec::with_capacity(orders.len());
         for order in orders {
             let plan = self.plan(&order).await?;
@@ -246,9 +289,16 @@ impl OrderSync {
                 let reason = error.to_string();
                 let mut reports = Vec::new();
                 for (order, _) in &plans {
-                    let outcome = Outcome::Failed { reason: reason.clone(), retryable: error.is_retryable() };
-                    self.finish(order, "prefetch_masters", &outcome, None, 0, attempt).await?;
-                    reports.push(OrderReport { order_id: order.id, outcome });
+                    let outcome = Outcome::Failed {
+                        reason: reason.clone(),
+                        retryable: error.is_retryable(),
+                    };
+                    self.finish(order, "prefetch_masters", &outcome, None, 0, attempt)
+                        .await?;
+                    reports.push(OrderReport {
+                        order_id: order.id,
+                        outcome,
+                    });
                 }
                 return Ok(reports);
             }
@@ -268,7 +318,10 @@ impl OrderSync {
                 let mut reports = Vec::with_capacity(group.len());
                 for (order, plan) in group {
                     let outcome = self.execute(&order, plan, attempt).await?;
-                    reports.push(OrderReport { order_id: order.id, outcome });
+                    reports.push(OrderReport {
+                        order_id: order.id,
+                        outcome,
+                    });
                 }
                 Ok(reports)
             })
@@ -287,28 +340,45 @@ impl OrderSync {
     async fn plan(&self, order: &Order) -> Result<Plan, StoreError> {
         let link = self
             .store
-            .link(self.connection_id, "order", &order.id.to_string(), "Sales Order")
+            .link(
+                self.connection_id,
+                "order",
+                &order.id.to_string(),
+                "Sales Order",
+            )
             .await?;
         let linked = link.as_ref().filter(|link| !link.erp_name.is_empty());
-        Ok(match (self.action_for(order), linked) {
+        Ok(match (self.action_for(&order.status), linked) {
             (OrderAction::Import, Some(link)) => {
                 if link.fingerprint.as_deref() == Some(order_fingerprint(order).as_str()) {
                     Plan::Done(Outcome::Unchanged)
                 } else {
-                    Plan::Update { sales_order: link.erp_name.clone() }
+                    Plan::Update {
+                        sales_order: link.erp_name.clone(),
+                    }
                 }
             }
             (OrderAction::Import, None) => {
-                match map_order(order, &self.rules, &|code: &str| countries::name_for_code(code).map(String::from)) {
-                    Ok(mapping) => Plan::Create { mapping: Box::new(mapping), pending: link.is_some() },
-                    Err(error) => Plan::Done(Outcome::Failed { reason: error.to_string(), retryable: false }),
+                match map_order(order, &self.rules, &|code: &str| {
+                    countries::name_for_code(code).map(String::from)
+                }) {
+                    Ok(mapping) => Plan::Create {
+                        mapping: Box::new(mapping),
+                        pending: link.is_some(),
+                    },
+                    Err(error) => Plan::Done(Outcome::Failed {
+                        reason: error.to_string(),
+                        retryable: false,
+                    }),
                 }
             }
             (OrderAction::Cancel, Some(link)) => {
                 if link.fingerprint.as_deref() == Some(order_fingerprint(order).as_str()) {
                     Plan::Done(Outcome::Unchanged)
                 } else {
-                    Plan::Cancel { sales_order: Some(link.erp_name.clone()) }
+                    Plan::Cancel {
+                        sales_order: Some(link.erp_name.clone()),
+                    }
                 }
             }
             (OrderAction::Cancel, None) if link.is_some() => Plan::Cancel { sales_order: None },
@@ -322,28 +392,51 @@ impl OrderSync {
         })
     }
 
-    fn action_for(&self, order: &Order) -> OrderAction {
-        match self.connection.mappings.status_from_woocommerce.get(&order.status).map(String::as_str) {
+    /// What this connection does with an order in `status`: its status map first, then the defaults.
+    pub fn action_for(&self, status: &str) -> OrderAction {
+        match self
+            .connection
+            .mappings
+            .status_from_woocommerce
+            .get(status)
+            .map(String::as_str)
+        {
             Some("import") => OrderAction::Import,
             Some("cancel") => OrderAction::Cancel,
             Some("ignore") => OrderAction::Ignore,
-            _ => mapping::action_for_status(&order.status, &self.rules),
+            _ => mapping::action_for_status(status, &self.rules),
         }
     }
 
-    async fn execute(&self, order: &Order, plan: Plan, attempt: i64) -> Result<Outcome, StoreError> {
+    async fn execute(
+        &self,
+        order: &Order,
+        plan: Plan,
+        attempt: Attempt,
+    ) -> Result<Outcome, StoreError> {
         let started = Instant::now();
         let (action, outcome, excerpt) = match plan {
             Plan::Done(outcome) => ("check_order", outcome, None),
             Plan::Create { mapping, pending } => {
-                let (outcome, excerpt) = self.create(order, &mapping, pending || attempt > 1).await?;
+                let (outcome, excerpt) = self
+                    .create(order, &mapping, pending || attempt.number > 1)
+                    .await?;
                 ("create_sales_order", outcome, excerpt)
             }
-            Plan::Update { sales_order } => ("update_sales_order", self.update(order, &sales_order).await?, None),
-            Plan::Cancel { sales_order } => ("cancel_sales_order", self.cancel(order, sales_order).await?, None),
+            Plan::Update { sales_order } => (
+                "update_sales_order",
+                self.update(order, &sales_order).await?,
+                None,
+            ),
+            Plan::Cancel { sales_order } => (
+                "cancel_sales_order",
+                self.cancel(order, sales_order).await?,
+                None,
+            ),
         };
         let elapsed = started.elapsed().as_millis() as i64;
-        self.finish(order, action, &outcome, excerpt, elapsed, attempt).await?;
+        self.finish(order, action, &outcome, excerpt, elapsed, attempt)
+            .await?;
         Ok(outcome)
     }
 
@@ -355,17 +448,24 @@ impl OrderSync {
         outcome: &Outcome,
         request_excerpt: Option<String>,
         duration_ms: i64,
-        attempt: i64,
+        attempt: Attempt,
     ) -> Result<(), StoreError> {
         let (log_outcome, message) = match outcome {
-            Outcome::Created { sales_order } => (LogOutcome::Ok, format!("Sales Order {sales_order} created")),
-            Outcome::Updated { sales_order } => (LogOutcome::Ok, format!("Sales Order {sales_order} updated")),
-            Outcome::Cancelled { sales_order } => (LogOutcome::Ok, format!("Sales Order {sales_order} cancelled")),
+            Outcome::Created { sales_order } => {
+                (LogOutcome::Ok, format!("Sales Order {sales_order} created"))
+            }
+            Outcome::Updated { sales_order } => {
+                (LogOutcome::Ok, format!("Sales Order {sales_order} updated"))
+            }
+            Outcome::Cancelled { sales_order } => (
+                LogOutcome::Ok,
+                format!("Sales Order {sales_order} cancelled"),
+            ),
             Outcome::Unchanged => (LogOutcome::Skipped, "unchanged".to_string()),
             Outcome::Skipped { reason } => (LogOutcome::Skipped, reason.clone()),
             Outcome::Failed { reason, .. } => (LogOutcome::Failed, reason.clone()),
         };
-        if matches!(outcome, Outcome::Unchanged | Outcome::Skipped { .. }) && attempt == 1 {
+        if matches!(outcome, Outcome::Unchanged | Outcome::Skipped { .. }) && attempt.number == 1 {
             // Polls see most orders again and again; only changes and failures are worth a row.
             return Ok(());
         }
@@ -381,13 +481,18 @@ impl OrderSync {
                 request_excerpt: request_excerpt.map(|text| self.redact(&excerpt(&text))),
                 response_excerpt: None,
                 duration_ms,
-                attempt,
+                attempt: attempt.number,
             })
             .await?;
-        if let Outcome::Failed { .. } = outcome {
-            let delay = ChronoDuration::seconds(30 * attempt.clamp(1, 120));
+        if matches!(outcome, Outcome::Failed { .. }) && !attempt.from_job {
+            let delay = ChronoDuration::seconds(30);
             self.store
-                .enqueue_job(self.connection_id, "order", &order.id.to_string(), Utc::now() + delay)
+                .enqueue_job(
+                    self.connection_id,
+                    "order",
+                    &order.id.to_string(),
+                    Utc::now() + delay,
+                )
                 .await?;
         }
         Ok(())
@@ -411,7 +516,13 @@ impl OrderSync {
             Ok(body) => body,
             Err(error) => {
                 let retryable = error.is_retryable();
-                return Ok((Outcome::Failed { reason: error.to_string(), retryable }, None));
+                return Ok((
+                    Outcome::Failed {
+                        reason: error.to_string(),
+                        retryable,
+                    },
+                    None,
+                ));
             }
         };
         let request = body.to_string();
@@ -431,16 +542,28 @@ impl OrderSync {
         }
     }
 
-    async fn sales_order_body(&self, order: &Order, mapping: &OrderMapping) -> Result<Value, MasterError> {
-        self.masters.ensure_items(&self.erp, mapping, &self.rules).await?;
+    async fn sales_order_body(
+        &self,
+        order: &Order,
+        mapping: &OrderMapping,
+    ) -> Result<Value, MasterError> {
+        self.masters
+            .ensure_items(&self.erp, mapping, &self.rules)
+            .await?;
         let buyer = self
             .masters
             .resolve_buyer(&self.erp, &self.store, self.connection_id, mapping)
             .await?;
         let exchange_rate = if mapping.needs_exchange_rate(&self.rules) {
-            self.exchange_rate(&mapping.sales_order.currency, &mapping.sales_order.transaction_date.to_string())
-                .await
-                .map_err(|source| MasterError::Erp { what: "Currency Exchange look-up".into(), source })?
+            self.exchange_rate(
+                &mapping.sales_order.currency,
+                &mapping.sales_order.transaction_date.to_string(),
+            )
+            .await
+            .map_err(|source| MasterError::Erp {
+                what: "Currency Exchange look-up".into(),
+                source,
+            })?
         } else {
             None
         };
@@ -493,13 +616,19 @@ impl OrderSync {
         match self.erp.update("Sales Order", sales_order, &changes).await {
             Ok(_) => {
                 self.put_order_link(order, sales_order, None).await?;
-                Ok(Outcome::Updated { sales_order: sales_order.to_string() })
+                Ok(Outcome::Updated {
+                    sales_order: sales_order.to_string(),
+                })
             }
             Err(error) => Ok(failed_erp(error)),
         }
     }
 
-    async fn cancel(&self, order: &Order, sales_order: Option<String>) -> Result<Outcome, StoreError> {
+    async fn cancel(
+        &self,
+        order: &Order,
+        sales_order: Option<String>,
+    ) -> Result<Outcome, StoreError> {
         let key = self.connection.order_key(order.id);
         let name = match sales_order {
             Some(name) => name,
@@ -554,7 +683,8 @@ impl OrderSync {
 
     /// Records the Sales Order found or made for `order`.
     async fn linked(&self, order: &Order, found: &FoundOrder) -> Result<Outcome, StoreError> {
-        self.put_order_link(order, &found.name, found.grand_total).await?;
+        self.put_order_link(order, &found.name, found.grand_total)
+            .await?;
         if let Some(total) = found.grand_total {
             if total != order.total {
                 return Ok(Outcome::Failed {
@@ -566,16 +696,28 @@ impl OrderSync {
                 });
             }
         }
-        Ok(Outcome::Created { sales_order: found.name.clone() })
+        Ok(Outcome::Created {
+            sales_order: found.name.clone(),
+        })
     }
 
-    async fn put_order_link(&self, order: &Order, name: &str, amount: Option<Decimal>) -> Result<(), StoreError> {
+    async fn put_order_link(
+        &self,
+        order: &Order,
+        name: &str,
+        amount: Option<Decimal>,
+    ) -> Result<(), StoreError> {
         let fingerprint = (!name.is_empty()).then(|| order_fingerprint(order));
         let amount = match amount {
             Some(amount) => Some(amount),
             None => self
                 .store
-                .link(self.connection_id, "order", &order.id.to_string(), "Sales Order")
+                .link(
+                    self.connection_id,
+                    "order",
+                    &order.id.to_string(),
+                    "Sales Order",
+                )
                 .await?
                 .and_then(|link| link.amount),
         };
@@ -611,6 +753,65 @@ impl OrderSync {
     }
 }
 
+/// Which attempt at an order this is, and whether a queued job is running it
+/// (then the job queue, not the sync, schedules the retry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    pub number: i64,
+    pub from_job: bool,
+}
+
+impl Attempt {
+    pub fn first() -> Attempt {
+        Attempt {
+            number: 1,
+            from_job: false,
+        }
+    }
+}
+
+impl JobHandler for OrderSync {
+    fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), JobFailure>> {
+        Box::pin(async move {
+            if job.connection_id != self.connection_id || job.kind != "order" {
+                return Err(JobFailure::Permanent(format!(
+                    "job {} is not an order job of this connection",
+                    job.id
+                )));
+            }
+            let order_id: u64 = job.object_id.parse().map_err(|_| {
+                JobFailure::Permanent(format!("`{}` is not a WooCommerce order id", job.object_id))
+            })?;
+            let order = match self.woo.get_order(order_id).await {
+                Ok(order) => order,
+                Err(error) if error.is_retryable() => {
+                    return Err(JobFailure::Retryable(error.to_string()))
+                }
+                Err(error) => return Err(JobFailure::Permanent(error.to_string())),
+            };
+            let attempt = Attempt {
+                number: job.attempts,
+                from_job: true,
+            };
+            let reports = self
+                .sync_orders(vec![order], attempt)
+                .await
+                .map_err(|error| JobFailure::Retryable(error.to_string()))?;
+            match reports.into_iter().next().map(|report| report.outcome) {
+                Some(Outcome::Failed {
+                    reason,
+                    retryable: true,
+                }) => Err(JobFailure::Retryable(reason)),
+                Some(Outcome::Failed {
+                    reason,
+                    retryable: false,
+                }) => Err(JobFailure::Permanent(reason)),
+                _ => Ok(()),
+            }
+        })
+    }
+}
+
 /// A Sales Order ERPNext already has for an order key.
 struct FoundOrder {
     name: String,
@@ -630,7 +831,10 @@ impl FoundOrder {
 }
 
 fn failed_erp(error: ErpError) -> Outcome {
-    Outcome::Failed { retryable: error.is_retryable(), reason: error.to_string() }
+    Outcome::Failed {
+        retryable: error.is_retryable(),
+        reason: error.to_string(),
+    }
 }
 
 /// What the sync follows of an order after import: a change here is an update.
@@ -650,6 +854,3 @@ fn excerpt(text: &str) -> String {
     }
     format!("{}… ({} bytes in all)", &text[..end], text.len())
 }
-
-/// Shared handle used by the job worker.
-pub type SharedOrderSync = Arc<OrderSync>;

@@ -31,7 +31,10 @@ impl Default for CallSettings {
     }
 }
 
-pub fn woocommerce_client(connection: &Connection, settings: &CallSettings) -> Result<WooClient, WooError> {
+pub fn woocommerce_client(
+    connection: &Connection,
+    settings: &CallSettings,
+) -> Result<WooClient, WooError> {
     let mut config = WooConfig::new(
         connection.woocommerce_url.clone(),
         &connection.credentials.consumer_key,
@@ -49,7 +52,10 @@ pub fn woocommerce_client(connection: &Connection, settings: &CallSettings) -> R
     WooClient::new(config)
 }
 
-pub fn erpnext_client(connection: &Connection, settings: &CallSettings) -> Result<ErpClient, ErpError> {
+pub fn erpnext_client(
+    connection: &Connection,
+    settings: &CallSettings,
+) -> Result<ErpClient, ErpError> {
     let mut config = ErpConfig::new(
         connection.erpnext_url.clone(),
         connection.credentials.api_key.clone(),
@@ -77,8 +83,12 @@ pub fn mapping_rules(connection: &Connection, company_currency: &str) -> Mapping
         .iter()
         .map(|(method, target)| {
             let target = match target {
-                connection::ShippingTarget::Account(account) => mapping::ShippingTarget::Account(account.clone()),
-                connection::ShippingTarget::Item(item) => mapping::ShippingTarget::Item(item.clone()),
+                connection::ShippingTarget::Account(account) => {
+                    mapping::ShippingTarget::Account(account.clone())
+                }
+                connection::ShippingTarget::Item(item) => {
+                    mapping::ShippingTarget::Item(item.clone())
+                }
             };
             (method.clone(), target)
         })
