@@ -1,1 +1,498 @@
-//! placeholder
+//! ERPNext set-up for a connection: the custom fields the sync writes its keys
+//! into, and the Webhook documents that tell the service about changes. Every
+//! step looks before it writes, so running it again changes nothing.
+
+use std::fmt;
+
+use serde_json::{json, Value};
+use url::Url;
+
+use crate::erpnext::{ErpClient, ErpError};
+
+/// What `install` sets up.
+#[derive(Clone)]
+pub struct SetupPlan {
+    /// Where ERPNext posts its webhooks, e.g. `https://sync.example.com/webhooks/erpnext/shop1`.
+    /// Each webhook gets its own query (`?doctype=Sales+Order&event=on_submit`),
+    /// because Frappe sends no header naming the event.
+    pub webhook_base_url: Url,
+    /// Secret ERPNext signs deliveries with (`X-Frappe-Webhook-Signature`).
+    pub webhook_secret: String,
+    /// Write the secret into webhooks that already exist (ERPNext never shows a
+    /// stored secret, so a changed secret cannot be detected).
+    pub update_webhook_secrets: bool,
+}
+
+impl fmt::Debug for SetupPlan {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("SetupPlan")
+            .field("webhook_base_url", &self.webhook_base_url.as_str())
+            .field("webhook_secret", &"********")
+            .field("update_webhook_secrets", &self.update_webhook_secrets)
+            .finish()
+    }
+}
+
+/// One custom field the sync needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomFieldSpec {
+    pub doctype: &'static str,
+    pub fieldname: &'static str,
+    pub label: &'static str,
+    pub insert_after: &'static str,
+    /// Enforced by ERPNext like a unique index: the exactly-once keys.
+    pub unique: bool,
+    /// Not copied when a document is mapped (the keys must not travel from a
+    /// Sales Order to its invoice; the order id/number/store should).
+    pub no_copy: bool,
+    pub read_only: bool,
+}
+
+/// One ERPNext Webhook the service listens to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookSpec {
+    pub name: String,
+    pub doctype: &'static str,
+    pub event: &'static str,
+    pub request_url: String,
+}
+
+/// What `install` did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SetupReport {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: Vec<String>,
+}
+
+impl SetupReport {
+    pub fn changed_anything(&self) -> bool {
+        !self.created.is_empty() || !self.updated.is_empty()
+    }
+}
+
+impl fmt::Display for SetupReport {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.changed_anything() {
+            return write!(
+                formatter,
+                "ERPNext is already set up: {} items checked, nothing changed",
+                self.unchanged.len()
+            );
+        }
+        for (verb, items) in [("created", &self.created), ("updated", &self.updated)] {
+            for item in items {
+                writeln!(formatter, "{verb}: {item}")?;
+            }
+        }
+        write!(formatter, "{} already in place", self.unchanged.len())
+    }
+}
+
+/// The master data a connection refers to.
+#[derive(Debug, Clone, Default)]
+pub struct MasterDataNeeds {
+    pub company: String,
+    pub warehouse: String,
+    pub accounts: Vec<String>,
+    pub modes_of_payment: Vec<String>,
+}
+
+fn key_field(
+    doctype: &'static str,
+    fieldname: &'static str,
+    label: &'static str,
+    insert_after: &'static str,
+) -> CustomFieldSpec {
+    CustomFieldSpec {
+        doctype,
+        fieldname,
+        label,
+        insert_after,
+        unique: true,
+        no_copy: true,
+        read_only: true,
+    }
+}
+
+fn info_field(
+    doctype: &'static str,
+    fieldname: &'static str,
+    label: &'static str,
+    insert_after: &'static str,
+) -> CustomFieldSpec {
+    CustomFieldSpec {
+        doctype,
+        fieldname,
+        label,
+        insert_after,
+        unique: false,
+        no_copy: false,
+        read_only: true,
+    }
+}
+
+/// Every custom field the sync uses. Keys are `<connection>:<woo id>` values.
+pub fn custom_fields() -> Vec<CustomFieldSpec> {
+    vec![
+        key_field(
+            "Sales Order",
+            "woocommerce_order_key",
+            "WooCommerce Order Key",
+            "customer",
+        ),
+        info_field(
+            "Sales Order",
+            "woocommerce_order_id",
+            "WooCommerce Order ID",
+            "woocommerce_order_key",
+        ),
+        info_field(
+            "Sales Order",
+            "woocommerce_order_number",
+            "WooCommerce Order Number",
+            "woocommerce_order_id",
+        ),
+        info_field(
+            "Sales Order",
+            "woocommerce_store",
+            "WooCommerce Store",
+            "woocommerce_order_number",
+        ),
+        key_field(
+            "Sales Invoice",
+            "woocommerce_invoice_key",
+            "WooCommerce Invoice Key",
+            "customer",
+        ),
+        info_field(
+            "Sales Invoice",
+            "woocommerce_order_id",
+            "WooCommerce Order ID",
+            "woocommerce_invoice_key",
+        ),
+        info_field(
+            "Sales Invoice",
+            "woocommerce_order_number",
+            "WooCommerce Order Number",
+            "woocommerce_order_id",
+        ),
+        info_field(
+            "Sales Invoice",
+            "woocommerce_store",
+            "WooCommerce Store",
+            "woocommerce_order_number",
+        ),
+        key_field(
+            "Payment Entry",
+            "woocommerce_payment_key",
+            "WooCommerce Payment Key",
+            "party",
+        ),
+        info_field(
+            "Payment Entry",
+            "woocommerce_order_id",
+            "WooCommerce Order ID",
+            "woocommerce_payment_key",
+        ),
+        info_field(
+            "Payment Entry",
+            "woocommerce_store",
+            "WooCommerce Store",
+            "woocommerce_order_id",
+        ),
+        key_field(
+            "Customer",
+            "woocommerce_customer_key",
+            "WooCommerce Customer Key",
+            "customer_name",
+        ),
+        info_field(
+            "Customer",
+            "woocommerce_customer_id",
+            "WooCommerce Customer ID",
+            "woocommerce_customer_key",
+        ),
+        info_field(
+            "Customer",
+            "woocommerce_email",
+            "WooCommerce Email",
+            "woocommerce_customer_id",
+        ),
+        info_field(
+            "Customer",
+            "woocommerce_store",
+            "WooCommerce Store",
+            "woocommerce_email",
+        ),
+        key_field(
+            "Address",
+            "woocommerce_address_key",
+            "WooCommerce Address Key",
+            "address_title",
+        ),
+        info_field(
+            "Address",
+            "woocommerce_store",
+            "WooCommerce Store",
+            "woocommerce_address_key",
+        ),
+        info_field(
+            "Item",
+            "woocommerce_product_id",
+            "WooCommerce Product ID",
+            "item_name",
+        ),
+        info_field(
+            "Item",
+            "woocommerce_variation_id",
+            "WooCommerce Variation ID",
+            "woocommerce_product_id",
+        ),
+        info_field(
+            "Item",
+            "woocommerce_store",
+            "WooCommerce Store",
+            "woocommerce_variation_id",
+        ),
+    ]
+}
+
+/// The Webhooks: Sales Order submit/update/cancel and Sales Invoice submit/cancel.
+pub fn webhooks(plan: &SetupPlan) -> Vec<WebhookSpec> {
+    [
+        ("Sales Order", "on_submit"),
+        ("Sales Order", "on_update"),
+        ("Sales Order", "on_cancel"),
+        ("Sales Invoice", "on_submit"),
+        ("Sales Invoice", "on_cancel"),
+    ]
+    .into_iter()
+    .map(|(doctype, event)| {
+        let mut url = plan.webhook_base_url.clone();
+        url.query_pairs_mut()
+            .append_pair("doctype", doctype)
+            .append_pair("event", event);
+        let slug = doctype.to_lowercase().replace(' ', "-");
+        WebhookSpec {
+            name: format!(
+                "woocommerce-sync {} {slug} {event}",
+                host_label(&plan.webhook_base_url)
+            ),
+            doctype,
+            event,
+            request_url: url.to_string(),
+        }
+    })
+    .collect()
+}
+
+/// Names webhooks after the receiving service, so two services (or two
+/// connections with different URLs) on one site do not overwrite each other.
+fn host_label(url: &Url) -> String {
+    let path = url.path().trim_matches('/').replace('/', "-");
+    match (url.host_str(), path.is_empty()) {
+        (Some(host), true) => host.to_string(),
+        (Some(host), false) => format!("{host}-{path}"),
+        (None, _) => path,
+    }
+}
+
+/// Installs the custom fields and webhooks; idempotent.
+pub async fn install(client: &ErpClient, plan: &SetupPlan) -> Result<SetupReport, ErpError> {
+    let mut report = SetupReport::default();
+    for field in custom_fields() {
+        install_custom_field(client, &field, &mut report).await?;
+    }
+    for webhook in webhooks(plan) {
+        install_webhook(client, plan, &webhook, &mut report).await?;
+    }
+    Ok(report)
+}
+
+fn flag(value: bool) -> i64 {
+    i64::from(value)
+}
+
+async fn install_custom_field(
+    client: &ErpClient,
+    field: &CustomFieldSpec,
+    report: &mut SetupReport,
+) -> Result<(), ErpError> {
+    let name = format!("{}-{}", field.doctype, field.fieldname);
+    let description = format!("custom field {}.{}", field.doctype, field.fieldname);
+    let wanted = json!({
+        "label": field.label,
+        "fieldtype": "Data",
+        "unique": flag(field.unique),
+        "no_copy": flag(field.no_copy),
+        "read_only": flag(field.read_only),
+    });
+    match client.get_optional::<Value>("Custom Field", &name).await? {
+        Some(existing) => {
+            let differs = ["unique", "no_copy", "read_only"].iter().any(|key| {
+                existing.get(*key).and_then(Value::as_i64).unwrap_or(0)
+                    != wanted[*key].as_i64().unwrap_or(0)
+            }) || existing.get("fieldtype") != Some(&wanted["fieldtype"]);
+            if differs {
+                client.update("Custom Field", &name, &wanted).await?;
+                report.updated.push(description);
+            } else {
+                report.unchanged.push(description);
+            }
+        }
+        None => {
+            let mut document = wanted;
+            document["dt"] = json!(field.doctype);
+            document["fieldname"] = json!(field.fieldname);
+            document["insert_after"] = json!(field.insert_after);
+            match client.insert("Custom Field", &document).await {
+                Ok(_) => report.created.push(description),
+                // Another run created it in the meantime.
+                Err(error) if error.is_duplicate() => report.unchanged.push(description),
+                Err(error) => return Err(error),
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn install_webhook(
+    client: &ErpClient,
+    plan: &SetupPlan,
+    webhook: &WebhookSpec,
+    report: &mut SetupReport,
+) -> Result<(), ErpError> {
+    let description = format!(
+        "webhook {} {} → {}",
+        webhook.doctype, webhook.event, webhook.request_url
+    );
+    let wanted = json!({
+        "webhook_doctype": webhook.doctype,
+        "webhook_docevent": webhook.event,
+        "enabled": 1,
+        "request_url": webhook.request_url,
+        "request_method": "POST",
+        "request_structure": "JSON",
+        "webhook_json": "{{ doc | tojson }}",
+        "enable_security": 1,
+    });
+    match client
+        .get_optional::<Value>("Webhook", &webhook.name)
+        .await?
+    {
+        Some(existing) => {
+            let differs = [
+                "webhook_doctype",
+                "webhook_docevent",
+                "request_url",
+                "request_structure",
+                "webhook_json",
+            ]
+            .iter()
+            .any(|key| existing.get(*key) != wanted.get(*key))
+                || existing.get("enabled").and_then(Value::as_i64) != Some(1)
+                || existing.get("enable_security").and_then(Value::as_i64) != Some(1);
+            if differs || plan.update_webhook_secrets {
+                let mut changes = wanted;
+                changes["webhook_secret"] = json!(plan.webhook_secret);
+                client.update("Webhook", &webhook.name, &changes).await?;
+                report.updated.push(description);
+            } else {
+                report.unchanged.push(description);
+            }
+        }
+        None => {
+            let mut document = wanted;
+            document["__newname"] = json!(webhook.name);
+            document["webhook_secret"] = json!(plan.webhook_secret);
+            // The REST API adds no Content-Type row by itself (the Desk form does).
+            document["webhook_headers"] =
+                json!([{"key": "Content-Type", "value": "application/json"}]);
+            match client.insert("Webhook", &document).await {
+                Ok(_) => report.created.push(description),
+                Err(error) if error.is_duplicate() => report.unchanged.push(description),
+                Err(error) => return Err(error),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the connection's settings name but ERPNext lacks, in words a person can act on.
+pub async fn check_master_data(
+    client: &ErpClient,
+    needs: &MasterDataNeeds,
+) -> Result<Vec<String>, ErpError> {
+    let mut missing = Vec::new();
+    if client
+        .get_optional::<Value>("Company", &needs.company)
+        .await?
+        .is_none()
+    {
+        missing.push(format!(
+            "Company `{}` does not exist in ERPNext (Accounting → Company)",
+            needs.company
+        ));
+    }
+    if !needs.warehouse.is_empty() {
+        match client
+            .get_optional::<Value>("Warehouse", &needs.warehouse)
+            .await?
+        {
+            None => missing.push(format!(
+                "Warehouse `{}` does not exist in ERPNext (Stock → Warehouse)",
+                needs.warehouse
+            )),
+            Some(warehouse) => {
+                let company = warehouse
+                    .get("company")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if company != needs.company {
+                    missing.push(format!(
+                        "Warehouse `{}` belongs to company `{company}`, not `{}`",
+                        needs.warehouse, needs.company
+                    ));
+                }
+            }
+        }
+    }
+    for account in &needs.accounts {
+        match client.get_optional::<Value>("Account", account).await? {
+            None => missing.push(format!(
+                "Account `{account}` does not exist in ERPNext (Accounting → Chart of Accounts)"
+            )),
+            Some(found) => {
+                let company = found
+                    .get("company")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if company != needs.company {
+                    missing.push(format!(
+                        "Account `{account}` belongs to company `{company}`, not `{}`",
+                        needs.company
+                    ));
+                }
+                if found.get("is_group").and_then(Value::as_i64) == Some(1) {
+                    missing.push(format!(
+                        "Account `{account}` is a group account; pick a ledger account under it"
+                    ));
+                }
+            }
+        }
+    }
+    for mode in &needs.modes_of_payment {
+        if client
+            .get_optional::<Value>("Mode of Payment", mode)
+            .await?
+            .is_none()
+        {
+            missing.push(format!(
+                "Mode of Payment `{mode}` does not exist in ERPNext (Accounting → Mode of Payment)"
+            ));
+        }
+    }
+    Ok(missing)
+}

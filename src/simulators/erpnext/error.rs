@@ -16,9 +16,26 @@ pub struct ServerMessage {
     pub show_indicator: bool,
 }
 
-/// An error the simulated site answers with.
+/// An error the simulated site answers with (boxed: it travels in every `Result`).
 #[derive(Debug, Clone)]
-pub struct SiteError {
+pub struct SiteError(Box<SiteErrorDetails>);
+
+impl std::ops::Deref for SiteError {
+    type Target = SiteErrorDetails;
+    fn deref(&self) -> &SiteErrorDetails {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for SiteError {
+    fn deref_mut(&mut self) -> &mut SiteErrorDetails {
+        &mut self.0
+    }
+}
+
+/// What an error answer says.
+#[derive(Debug, Clone)]
+pub struct SiteErrorDetails {
     pub status: u16,
     pub exc_type: String,
     /// The Python module of the exception class (`frappe.exceptions`, `json.decoder`, or none).
@@ -34,7 +51,7 @@ pub struct SiteError {
 
 impl SiteError {
     fn base(status: u16, exc_type: &str, message: &str, thrown: bool) -> SiteError {
-        SiteError {
+        SiteError(Box::new(SiteErrorDetails {
             status,
             exc_type: exc_type.to_string(),
             module: Some("frappe.exceptions"),
@@ -49,7 +66,7 @@ impl SiteError {
             exc_source: None,
             error_message: None,
             exception_text: None,
-        }
+        }))
     }
 
     /// `frappe.throw(message)`: 417 ValidationError.
@@ -105,7 +122,7 @@ impl SiteError {
 
     /// Only an `exception` line, no `_server_messages` (e.g. cancelling twice).
     pub fn bare(status: u16, exc_type: &str, exception_text: Option<&str>) -> SiteError {
-        SiteError {
+        SiteError(Box::new(SiteErrorDetails {
             status,
             exc_type: exc_type.to_string(),
             module: Some("frappe.exceptions"),
@@ -114,7 +131,7 @@ impl SiteError {
             exc_source: None,
             error_message: None,
             exception_text: exception_text.map(str::to_string),
-        }
+        }))
     }
 
     pub fn with_title(mut self, title: &str, indicator: &'static str) -> SiteError {
@@ -199,8 +216,10 @@ impl SiteError {
                     "type": self.exc_type,
                     "message": message.message,
                     "title": message.title,
-                    "indicator": message.indicator,
                 });
+                if message.thrown || message.show_indicator {
+                    object["indicator"] = Value::String(message.indicator.to_string());
+                }
                 if self.with_traceback {
                     object["exception"] = Value::String(self.exception_line());
                 }

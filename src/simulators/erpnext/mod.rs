@@ -55,6 +55,10 @@ pub struct ErpSimOptions {
     /// connection is cut before the answer: the client cannot know it worked.
     #[arg(long, default_value_t = 0.0)]
     pub drop_rate: f64,
+    /// Pretend the site's date is this day (YYYY-MM-DD), to replay recorded
+    /// transcripts; the time of day stays real.
+    #[arg(long)]
+    pub today: Option<chrono::NaiveDate>,
 }
 
 impl Default for ErpSimOptions {
@@ -68,6 +72,7 @@ impl Default for ErpSimOptions {
             throttle_rate: 0.0,
             timeout_rate: 0.0,
             drop_rate: 0.0,
+            today: None,
         }
     }
 }
@@ -187,7 +192,7 @@ pub async fn start(options: ErpSimOptions) -> anyhow::Result<ErpSimHandle> {
         .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", options.listen))?;
     let address = listener.local_addr()?;
     let shared = Arc::new(Shared {
-        site: Mutex::new(site::Site::new()),
+        site: Mutex::new(site::Site::with_today(options.today)),
         faults: Mutex::new(Faults::from(&options)),
         api_key: options.api_key.clone(),
         api_secret: options.api_secret.clone(),

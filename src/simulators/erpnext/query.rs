@@ -304,7 +304,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(dict.len(), 2);
-        assert_eq!(dict[0].operator, ">");
+        let total = dict.iter().find(|c| c.field == "grand_total").unwrap();
+        assert_eq!(total.operator, ">");
+        let status = dict.iter().find(|c| c.field == "docstatus").unwrap();
+        assert_eq!((status.operator.as_str(), &status.value), ("=", &json!(1)));
         let list = parse_conditions(
             &json!([["Dynamic Link", "link_name", "=", "Jane"]]),
             "Address",
