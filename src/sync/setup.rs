@@ -47,6 +47,8 @@ pub struct CustomFieldSpec {
     /// Sales Order to its invoice; the order id/number/store should).
     pub no_copy: bool,
     pub read_only: bool,
+    /// May change on a submitted document (what the sync follows after import).
+    pub allow_on_submit: bool,
 }
 
 /// One ERPNext Webhook the service listens to.
@@ -113,6 +115,7 @@ fn key_field(
         unique: true,
         no_copy: true,
         read_only: true,
+        allow_on_submit: false,
     }
 }
 
@@ -130,6 +133,20 @@ fn info_field(
         unique: false,
         no_copy: false,
         read_only: true,
+        allow_on_submit: false,
+    }
+}
+
+/// A field the sync keeps up to date after the document is submitted.
+fn followed_field(
+    doctype: &'static str,
+    fieldname: &'static str,
+    label: &'static str,
+    insert_after: &'static str,
+) -> CustomFieldSpec {
+    CustomFieldSpec {
+        allow_on_submit: true,
+        ..info_field(doctype, fieldname, label, insert_after)
     }
 }
 
@@ -159,6 +176,24 @@ pub fn custom_fields() -> Vec<CustomFieldSpec> {
             "woocommerce_store",
             "WooCommerce Store",
             "woocommerce_order_number",
+        ),
+        info_field(
+            "Sales Order",
+            "woocommerce_payment_method",
+            "WooCommerce Payment Method",
+            "woocommerce_store",
+        ),
+        followed_field(
+            "Sales Order",
+            "woocommerce_status",
+            "WooCommerce Status",
+            "woocommerce_payment_method",
+        ),
+        followed_field(
+            "Sales Order",
+            "woocommerce_customer_note",
+            "WooCommerce Customer Note",
+            "woocommerce_status",
         ),
         key_field(
             "Sales Invoice",
@@ -328,13 +363,17 @@ async fn install_custom_field(
         "unique": flag(field.unique),
         "no_copy": flag(field.no_copy),
         "read_only": flag(field.read_only),
+        "allow_on_submit": flag(field.allow_on_submit),
     });
     match client.get_optional::<Value>("Custom Field", &name).await? {
         Some(existing) => {
-            let differs = ["unique", "no_copy", "read_only"].iter().any(|key| {
-                existing.get(*key).and_then(Value::as_i64).unwrap_or(0)
-                    != wanted[*key].as_i64().unwrap_or(0)
-            }) || existing.get("fieldtype") != Some(&wanted["fieldtype"]);
+            let differs = ["unique", "no_copy", "read_only", "allow_on_submit"]
+                .iter()
+                .any(|key| {
+                    existing.get(*key).and_then(Value::as_i64).unwrap_or(0)
+                        != wanted[*key].as_i64().unwrap_or(0)
+                })
+                || existing.get("fieldtype") != Some(&wanted["fieldtype"]);
             if differs {
                 client.update("Custom Field", &name, &wanted).await?;
                 report.updated.push(description);

@@ -1,0 +1,81 @@
+//! The order sync against both simulators: the real store's 109 orders become
+//! Sales Orders exactly once, to the cent, and follow later changes.
+
+mod common;
+
+use common::{fixture_path, spawn_world};
+use woocommerce_sync::simulators::woocommerce::WooSimOptions;
+use woocommerce_sync::sync::orders::Attempt;
+
+#[tokio::test]
+async fn the_real_store_snapshot_syncs_exactly_once_to_the_cent() {
+    let world = spawn_world(WooSimOptions {
+        load: Some(fixture_path("woocommerce-real/store-snapshot")),
+        ..WooSimOptions::default()
+    })
+    .await;
+    let sync = world.order_sync(4).await;
+    let summary = sync.poll(None, &|_, _| {}).await.unwrap();
+    assert_eq!(summary.failed, 0, "{:#?}", summary.failures);
+    // 77 processing + 2 on-hold + 2 completed are imported; pending and trash are not.
+    assert_eq!(summary.created, 81, "{summary:?}");
+
+    let report = sync.reconcile().await.unwrap();
+    assert!(report.is_clean(), "{report:#?}");
+    assert_eq!(report.orders_checked, 81);
+
+    let by_order = world.sales_orders_by_order().await;
+    assert_eq!(by_order.len(), 81);
+    assert!(by_order
+        .values()
+        .all(|sales_orders| sales_orders.len() == 1));
+
+    // Running again changes nothing.
+    let again = sync.poll(None, &|_, _| {}).await.unwrap();
+    assert_eq!(
+        (again.created, again.failed, again.updated),
+        (0, 0, 0),
+        "{again:?}"
+    );
+    assert_eq!(world.sales_orders_by_order().await.len(), 81);
+
+    // One Customer per buyer: repeat buyers share theirs.
+    let customers: std::collections::BTreeSet<_> = by_order
+        .values()
+        .map(|sales_orders| sales_orders[0]["customer"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        customers.len() < 81,
+        "repeat buyers share a customer ({} customers)",
+        customers.len()
+    );
+
+    // A cancellation in the shop cancels the Sales Order, once.
+    let (order_id, sales_orders) = by_order.iter().next().unwrap();
+    world
+        .woo
+        .update_order(*order_id, &serde_json::json!({"status": "cancelled"}))
+        .unwrap();
+    let order = sync.woocommerce().get_order(*order_id).await.unwrap();
+    let reports = sync
+        .sync_orders(vec![order.clone()], Attempt::first())
+        .await
+        .unwrap();
+    let name = sales_orders[0]["name"].as_str().unwrap();
+    assert_eq!(
+        serde_json::to_value(&reports[0]).unwrap()["outcome"],
+        "cancelled",
+        "{reports:?}"
+    );
+    let document = world.erp.document("Sales Order", name).unwrap();
+    assert_eq!(document["docstatus"], 2);
+    let twice = sync
+        .sync_orders(vec![order], Attempt::first())
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&twice[0]).unwrap()["outcome"],
+        "unchanged"
+    );
+    assert!(sync.reconcile().await.unwrap().is_clean());
+}
