@@ -122,7 +122,7 @@ pub async fn run_sync(store: &Store, command: SyncCommand) -> Result<ExitCode, C
     })
 }
 
-fn progress_bar(quiet: bool) -> ProgressBar {
+pub fn progress_bar(quiet: bool) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
