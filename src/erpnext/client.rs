@@ -202,6 +202,11 @@ impl ErpClient {
         })
     }
 
+    /// HTTP requests this client (and its clones) have sent, retries included.
+    pub fn calls_made(&self) -> u64 {
+        self.limit.calls()
+    }
+
     pub fn base_url(&self) -> &Url {
         &self.base_url
     }

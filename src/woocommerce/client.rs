@@ -241,6 +241,11 @@ impl WooClient {
         })
     }
 
+    /// HTTP requests this client (and its clones) have sent, retries included.
+    pub fn calls_made(&self) -> u64 {
+        self.limit.calls()
+    }
+
     pub fn config(&self) -> &WooConfig {
         &self.config
     }
