@@ -75,7 +75,7 @@ async fn thousands_of_generated_orders_add_up_exactly() {
                 deleted_lines += 1;
             }
         }
-        if order.coupon_lines.first().is_some() {
+        if !order.coupon_lines.is_empty() {
             let coupon = &order.coupon_lines[0];
             assert_eq!(coupon.discount, order.discount_total);
             match coupon.discount_type.as_deref() {
