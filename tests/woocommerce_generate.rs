@@ -155,3 +155,13 @@ async fn the_same_seed_gives_the_same_shop_and_another_seed_does_not() {
     assert_eq!(strip(&first), strip(&again));
     assert_ne!(strip(&first), strip(&other));
 }
+
+#[tokio::test]
+async fn the_bench_helper_lists_a_large_shop_through_the_client() {
+    let (listed, elapsed) = woocommerce_sync::simulators::woocommerce::bench_list_orders(20_000)
+        .await
+        .unwrap();
+    // `any` leaves out the ~1% of generated orders in the trash.
+    assert!(listed > 19_500 && listed < 20_000, "{listed}");
+    assert!(elapsed.as_secs() < 60, "listing took {elapsed:?}");
+}
