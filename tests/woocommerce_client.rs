@@ -184,6 +184,15 @@ async fn oauth1_over_plain_http_with_both_hashes_and_basic_is_ignored() {
         assert!(orders.len() >= 25);
         let one = client.get_order(orders[0].id).await.unwrap();
         assert_eq!(one.id, orders[0].id);
+        let updated = client
+            .update_order_status(one.id, "cancelled")
+            .await
+            .unwrap();
+        assert_eq!(updated.status, "cancelled");
+        client
+            .create_order_note(one.id, "signed with OAuth", false)
+            .await
+            .unwrap();
     }
     let wrong = client(
         &handle,
@@ -783,4 +792,62 @@ async fn faults_can_be_set_at_runtime_over_http() {
         .await
         .unwrap();
     assert_eq!(state["orders"], 1);
+}
+
+#[tokio::test]
+async fn calls_in_flight_are_limited_per_connection() {
+    let handle = start(WooSimOptions {
+        orders: 1,
+        latency_ms: 200,
+        ..WooSimOptions::default()
+    })
+    .await
+    .unwrap();
+    let mut config = WooConfig::new(handle.base_url(), TEST_CONSUMER_KEY, TEST_CONSUMER_SECRET);
+    config.auth = AuthMode::Basic;
+    config.max_in_flight = 1;
+    let client = WooClient::new(config).unwrap();
+    let started = Instant::now();
+    let (first, second, third) = tokio::join!(
+        client.get_order(1000),
+        client.get_order(1000),
+        client.get_order(1000)
+    );
+    assert!(first.is_ok() && second.is_ok() && third.is_ok());
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_success_status_with_a_body_that_is_not_json_says_what_is_wrong() {
+    let server = axum::Router::new().fallback(|| async { "<html>maintenance</html>" });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, server).await });
+    let mut config = WooConfig::new(
+        url::Url::parse(&format!("http://{address}")).unwrap(),
+        TEST_CONSUMER_KEY,
+        TEST_CONSUMER_SECRET,
+    );
+    config.retry = RetryPolicy::none();
+    let error = WooClient::new(config)
+        .unwrap()
+        .get_order(5)
+        .await
+        .unwrap_err();
+    let WooError::BadResponse {
+        status, ref detail, ..
+    } = error
+    else {
+        panic!("{error:?}");
+    };
+    assert_eq!(status, 200);
+    assert!(detail.contains("<html>maintenance</html>"), "{detail}");
+    assert!(error
+        .to_string()
+        .starts_with("WooCommerce answered GET /orders/5 with HTTP 200 but the body is not valid"));
+    assert!(!error.is_retryable());
 }

@@ -84,7 +84,7 @@ impl std::fmt::Debug for WooConfig {
         formatter
             .debug_struct("WooConfig")
             .field("base_url", &self.base_url.as_str())
-            .field("consumer_key", &self.consumer_key)
+            .field("consumer_key", &masked_key(&self.consumer_key))
             .field("consumer_secret", &"<redacted>")
             .field("auth", &self.auth)
             .field("timeout", &self.timeout)
@@ -659,6 +659,12 @@ fn describe_transport_error(error: reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// `ck_0123…`: enough to tell keys apart in a log, not enough to use one.
+fn masked_key(key: &str) -> String {
+    let shown: String = key.chars().take(7).collect();
+    format!("{shown}…")
 }
 
 fn to_values<T: serde::Serialize>(items: &[T]) -> Result<Vec<Value>, WooError> {
