@@ -245,6 +245,15 @@ impl WooClient {
         &self.config
     }
 
+    /// "Test connection": one authenticated read; returns how many orders the store has.
+    pub async fn check_connection(&self) -> Result<u64, WooError> {
+        let query = OrderQuery {
+            per_page: 1,
+            ..OrderQuery::default()
+        };
+        Ok(self.list_orders_page(&query, 1).await?.total)
+    }
+
     // ----- orders -----
 
     /// One page of orders with the totals, for callers that page themselves.
