@@ -709,6 +709,24 @@ async fn webhook_pings_and_signed_deliveries_reach_a_receiver() {
         (Some(1000), Some("completed"))
     );
     assert!(verify_request("another-secret", &headers, &body).is_err());
+
+    // Quick changes collapse into one delivery carrying the latest state.
+    for status in ["processing", "on-hold", "cancelled"] {
+        handle
+            .update_order(1000, &json!({ "status": status }))
+            .unwrap();
+    }
+    let (_, body) = tokio::time::timeout(Duration::from_secs(5), received.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let order: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(order["status"], "cancelled");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        received.try_recv().is_err(),
+        "the three changes were delivered more than once"
+    );
 }
 
 #[tokio::test]

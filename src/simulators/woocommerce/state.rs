@@ -246,6 +246,8 @@ pub struct Shop {
     /// Bumped on every order change; invalidates `list_cache`.
     pub revision: u64,
     pub list_cache: Option<ListCache>,
+    /// (webhook id, resource id) with a delivery queued: another is not queued.
+    pub queued_deliveries: std::collections::HashSet<(u64, u64)>,
     /// Seconds added to the wall clock (tests move time to check OAuth timestamps).
     pub clock_offset_seconds: i64,
 }
@@ -276,6 +278,7 @@ impl Shop {
             requests_served: 0,
             revision: 0,
             list_cache: None,
+            queued_deliveries: std::collections::HashSet::new(),
             clock_offset_seconds: 0,
         }
     }
