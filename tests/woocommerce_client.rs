@@ -869,3 +869,43 @@ async fn a_success_status_with_a_body_that_is_not_json_says_what_is_wrong() {
         .starts_with("WooCommerce answered GET /orders/5 with HTTP 200 but the body is not valid"));
     assert!(!error.is_retryable());
 }
+
+#[tokio::test]
+async fn a_webhook_is_disabled_after_seven_failed_deliveries_in_a_row() {
+    let failing = axum::Router::new()
+        .fallback(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down") });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, failing).await });
+
+    let (handle, client) = shop(1).await;
+    let webhook = client
+        .create_webhook(&NewWebhook {
+            name: "failing".into(),
+            topic: "order.updated".into(),
+            delivery_url: format!("http://{address}/hook"),
+            secret: "s".into(),
+            status: "active".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(webhook.status, "active");
+    let statuses = [
+        "processing",
+        "on-hold",
+        "completed",
+        "cancelled",
+        "failed",
+        "pending",
+        "processing",
+    ];
+    for (attempt, status) in statuses.iter().enumerate() {
+        handle
+            .update_order(1000, &json!({ "status": status }))
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let current = &client.list_webhooks().await.unwrap()[0];
+        let expected = if attempt == 6 { "disabled" } else { "active" };
+        assert_eq!(current.status, expected, "after failure {}", attempt + 1);
+    }
+}
