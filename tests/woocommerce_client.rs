@@ -909,3 +909,62 @@ async fn a_webhook_is_disabled_after_seven_failed_deliveries_in_a_row() {
         assert_eq!(current.status, expected, "after failure {}", attempt + 1);
     }
 }
+
+#[tokio::test]
+async fn oauth_parameters_are_also_accepted_in_an_authorization_header() {
+    let handle = start(WooSimOptions {
+        orders: 2,
+        plain_http: true,
+        ..WooSimOptions::default()
+    })
+    .await
+    .unwrap();
+    let url = handle.base_url().join("/wp-json/wc/v3/orders").unwrap();
+    let signer = woocommerce_sync::woocommerce::oauth::OAuthSigner {
+        consumer_key: TEST_CONSUMER_KEY,
+        consumer_secret: TEST_CONSUMER_SECRET,
+        signature_method: SignatureMethod::HmacSha1,
+    };
+    let params = vec![("per_page".to_string(), "1".to_string())];
+    let signed = signer.signed_query(
+        "GET",
+        &url,
+        &params,
+        chrono::Utc::now().timestamp() as u64,
+        "header-nonce",
+    );
+    let header: Vec<String> = signed
+        .iter()
+        .filter(|(key, _)| key.starts_with("oauth_"))
+        .map(|(key, value)| {
+            format!(
+                "{key}=\"{}\"",
+                woocommerce_sync::woocommerce::oauth::rfc3986_encode(value)
+            )
+        })
+        .collect();
+    let response = reqwest::Client::new()
+        .get(format!("{url}?per_page=1"))
+        .header(
+            "Authorization",
+            format!("OAuth realm=\"\", {}", header.join(", ")),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-wp-total"], "2");
+
+    // Some but not all OAuth parameters: the recorded missing-parameter error.
+    let partial = reqwest::Client::new()
+        .get(format!("{url}?oauth_consumer_key={TEST_CONSUMER_KEY}&oauth_signature=x&oauth_signature_method=HMAC-SHA1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(partial.status(), 401);
+    let body: Value = partial.json().await.unwrap();
+    assert_eq!(
+        body["message"],
+        "Missing OAuth parameters oauth_timestamp, oauth_nonce"
+    );
+}
