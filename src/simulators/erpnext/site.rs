@@ -1081,7 +1081,7 @@ impl Site {
 
     /// Removes `doc` (as stored) from the link and unique indexes.
     fn forget_links(&mut self, doctype: &str, name: &str, doc: &Doc) {
-        let mut remove = |sets: &mut HashMap<String, BTreeSet<String>>, key: String| {
+        let remove = |sets: &mut HashMap<String, BTreeSet<String>>, key: String| {
             if let Some(set) = sets.get_mut(&key) {
                 set.remove(name);
             }
