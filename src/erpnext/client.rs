@@ -219,13 +219,13 @@ impl ErpClient {
 
     /// One document, typed.
     pub async fn get<T: DeserializeOwned>(&self, doctype: &str, name: &str) -> Result<T, ErpError> {
-        let value = self.get_value_doc(doctype, name).await?;
+        let value = self.get_document(doctype, name).await?;
         serde_json::from_value(value)
             .map_err(|error| unexpected(doctype, format!("{doctype} {name}: {error}")))
     }
 
     /// One document as JSON.
-    pub async fn get_value_doc(&self, doctype: &str, name: &str) -> Result<Value, ErpError> {
+    pub async fn get_document(&self, doctype: &str, name: &str) -> Result<Value, ErpError> {
         let url = self.resource_url(doctype, Some(name))?;
         let body = self
             .send(Method::GET, url, None, doctype, Repeat::Safe)
@@ -397,7 +397,7 @@ impl ErpClient {
     /// The site's time zone (System Settings); naive ERPNext datetimes are in it.
     pub async fn site_time_zone(&self) -> Result<Tz, ErpError> {
         let settings = self
-            .get_value_doc("System Settings", "System Settings")
+            .get_document("System Settings", "System Settings")
             .await?;
         let name = settings
             .get("time_zone")

@@ -283,6 +283,13 @@ impl Site {
                 "valid_from": null, "lead_time_days": 0, "packing_unit": 0, "reference": null}),
             ),
         );
+        for doctype in SUBMITTABLE {
+            if let Some(template) = site.templates.get_mut(*doctype) {
+                template
+                    .entry("amended_from".to_string())
+                    .or_insert(Value::Null);
+            }
+        }
         site.seed();
         site
     }
@@ -1085,12 +1092,17 @@ impl Site {
             "Sales Order" => {
                 self.validate_sales_order(&mut doc, None, &mut notes)?;
                 self.check_unique(doctype, None, &doc)?;
-                let series = text_of(&doc, "naming_series");
-                self.next_in_series(if series.is_empty() {
-                    "SAL-ORD-.YYYY.-"
-                } else {
-                    &series
-                })
+                match self.amended_name(doctype, &doc)? {
+                    Some(name) => name,
+                    None => {
+                        let series = text_of(&doc, "naming_series");
+                        self.next_in_series(if series.is_empty() {
+                            "SAL-ORD-.YYYY.-"
+                        } else {
+                            &series
+                        })
+                    }
+                }
             }
             "Sales Invoice" => {
                 self.validate_sales_invoice(&mut doc)?;
@@ -1101,12 +1113,18 @@ impl Site {
                     "ACC-SINV-.YYYY.-".to_string()
                 };
                 doc.insert("naming_series".into(), json!(series));
-                self.next_in_series(&series)
+                match self.amended_name(doctype, &doc)? {
+                    Some(name) => name,
+                    None => self.next_in_series(&series),
+                }
             }
             "Payment Entry" => {
                 self.validate_payment_entry(&mut doc)?;
                 self.check_unique(doctype, None, &doc)?;
-                self.next_in_series("ACC-PAY-.YYYY.-")
+                match self.amended_name(doctype, &doc)? {
+                    Some(name) => name,
+                    None => self.next_in_series("ACC-PAY-.YYYY.-"),
+                }
             }
             "Customer" => self.prepare_customer(&mut doc, &mut notes)?,
             "Contact" => self.prepare_contact(&mut doc)?,
@@ -1174,6 +1192,38 @@ impl Site {
             doc: answered,
             notes,
         })
+    }
+
+    /// An amendment of a cancelled document is named after it, as Frappe does:
+    /// `SAL-ORD-2026-00001` → `SAL-ORD-2026-00001-1` → `SAL-ORD-2026-00001-2`.
+    fn amended_name(&self, doctype: &str, doc: &Doc) -> Result<Option<String>, SiteError> {
+        let amended_from = text_of(doc, "amended_from");
+        if amended_from.is_empty() {
+            return Ok(None);
+        }
+        let Some(original) = self.stored(doctype, &amended_from) else {
+            return Err(SiteError::link_validation(doctype, &amended_from));
+        };
+        if int_of(&original, "docstatus") != 2 {
+            return Err(SiteError::validation(format!(
+                "{doctype} {amended_from} must be cancelled before it can be amended"
+            )));
+        }
+        let (prefix, number) = if text_of(&original, "amended_from").is_empty() {
+            (amended_from.clone(), 1)
+        } else {
+            match amended_from.rsplit_once('-') {
+                Some((prefix, number)) => {
+                    (prefix.to_string(), number.parse::<u64>().unwrap_or(0) + 1)
+                }
+                None => (amended_from.clone(), 1),
+            }
+        };
+        let name = format!("{prefix}-{number}");
+        if self.exists(doctype, &name) {
+            return Err(SiteError::duplicate_entry(doctype, &name));
+        }
+        Ok(Some(name))
     }
 
     fn after_insert_links(&mut self, doctype: &str, name: &str, doc: &Doc) {
