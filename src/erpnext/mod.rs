@@ -6,5 +6,5 @@ pub mod countries;
 pub mod error;
 pub mod types;
 
-pub use client::{ErpClient, ErpConfig, ListQuery};
+pub use client::{site_datetime_to_utc, utc_to_site_datetime, ErpClient, ErpConfig, ListQuery};
 pub use error::ErpError;

@@ -1589,6 +1589,15 @@ impl Site {
         }
         let existing = self.custom_fields(&dt).len();
         doc.insert("idx".into(), json!(existing + 5));
+        self.register_custom_field(&dt, doc)?;
+        Ok(format!("{dt}-{fieldname}"))
+    }
+
+    /// Makes a Custom Field document real on its doctype: the field's flags,
+    /// and for `unique` a unique index (refused while duplicates exist).
+    fn register_custom_field(&mut self, dt: &str, doc: &Doc) -> Result<(), SiteError> {
+        let fieldname = text_of(doc, "fieldname");
+        let label = text_of(doc, "label");
         let field = CustomField {
             fieldname: fieldname.clone(),
             label: if label.is_empty() {
@@ -1600,27 +1609,41 @@ impl Site {
             no_copy: int_of(doc, "no_copy") == 1,
             allow_on_submit: int_of(doc, "allow_on_submit") == 1,
         };
-        if field.unique {
+        let indexed = self
+            .unique_index
+            .get(dt)
+            .map(|indexes| indexes.contains_key(&fieldname))
+            .unwrap_or(false);
+        if field.unique && !indexed {
             let mut index = HashMap::new();
-            if let Some(table) = self.tables.get(&dt) {
+            if let Some(table) = self.tables.get(dt) {
                 for (name, stored) in &table.docs {
                     let value =
                         query::text(stored.sparse().get(&fieldname).unwrap_or(&Value::Null));
-                    if !value.is_empty() {
-                        index.insert(value, name.clone());
+                    if value.is_empty() {
+                        continue;
+                    }
+                    if index.insert(value.clone(), name.clone()).is_some() {
+                        return Err(SiteError::validation(format!(
+                            "{} cannot be made unique: {dt} has the value {value} more than once",
+                            field.label
+                        )));
                     }
                 }
             }
             self.unique_index
-                .entry(dt.clone())
+                .entry(dt.to_string())
                 .or_default()
                 .insert(fieldname.clone(), index);
+        } else if !field.unique && indexed {
+            if let Some(indexes) = self.unique_index.get_mut(dt) {
+                indexes.remove(&fieldname);
+            }
         }
-        self.custom_fields
-            .entry(dt.clone())
-            .or_default()
-            .push(field);
-        Ok(format!("{dt}-{fieldname}"))
+        let fields = self.custom_fields.entry(dt.to_string()).or_default();
+        fields.retain(|existing| existing.fieldname != fieldname);
+        fields.push(field);
+        Ok(())
     }
 
     fn prepare_webhook(&mut self, doc: &mut Doc, input: &Doc) -> Result<String, SiteError> {
@@ -2364,6 +2387,32 @@ impl Site {
             }
             "Address" => {
                 self.link("Country", &text_of(&doc, "country"))?;
+            }
+            "Custom Field" => {
+                // The doctype and fieldname name the document; they cannot move.
+                for field in ["dt", "fieldname"] {
+                    doc.insert(
+                        field.into(),
+                        current.get(field).cloned().unwrap_or(Value::Null),
+                    );
+                }
+                let dt = text_of(&doc, "dt");
+                self.register_custom_field(&dt, &doc)?;
+            }
+            "Webhook" => {
+                // A Password field sent back masked means "unchanged".
+                let secret = text_of(&doc, "webhook_secret");
+                if !secret.is_empty() && secret.chars().all(|c| c == '*') {
+                    doc.insert(
+                        "webhook_secret".into(),
+                        current
+                            .get("webhook_secret")
+                            .cloned()
+                            .unwrap_or(Value::Null),
+                    );
+                } else if !secret.is_empty() {
+                    self.webhook_secrets.insert(name.to_string(), secret);
+                }
             }
             "Customer" => {
                 self.link("Customer Group", &text_of(&doc, "customer_group"))?;
