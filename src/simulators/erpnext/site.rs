@@ -3488,3 +3488,64 @@ const COUNTRY_NAMES: &[&str] = &[
     "Colombia",
     "Peru",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fresh_site_has_its_templates_and_masters() {
+        let site = Site::new();
+        for doctype in [
+            "Sales Order",
+            "Sales Order Item",
+            "Sales Invoice",
+            "Payment Entry",
+            "Customer",
+            "Item",
+        ] {
+            assert!(
+                site.templates.contains_key(doctype),
+                "template for {doctype}"
+            );
+        }
+        for (doctype, name) in [
+            ("Company", "Test Company"),
+            ("Account", "Debtors - TC"),
+            ("Account", "ST 4% - TC"),
+            ("Warehouse", "Stores - TC"),
+            ("Mode of Payment", "Wire Transfer"),
+            ("Currency", "JPY"),
+            ("Country", "United States"),
+            ("System Settings", "System Settings"),
+        ] {
+            assert!(site.exists(doctype, name), "{doctype} {name}");
+        }
+        assert_eq!(site.currency_facts("JPY").smallest_fraction, Decimal::ONE);
+    }
+
+    #[test]
+    fn packing_drops_defaults_and_restores_them() {
+        let mut site = Site::new();
+        let mut doc = site.templates["Sales Order"].clone();
+        doc.insert("name".into(), json!("SO-1"));
+        doc.insert("customer".into(), json!("X"));
+        doc.insert("owner".into(), json!("Administrator"));
+        let mut row = site.templates["Sales Order Item"].clone();
+        row.insert("item_code".into(), json!("A"));
+        row.insert("parent".into(), json!("SO-1"));
+        row.insert("parentfield".into(), json!("items"));
+        row.insert("parenttype".into(), json!("Sales Order"));
+        row.insert("doctype".into(), json!("Sales Order Item"));
+        row.insert("owner".into(), json!("Administrator"));
+        doc.insert("items".into(), json!([row]));
+        let packed = site.pack("Sales Order", &doc);
+        assert!(packed.len() < 1000, "{} bytes", packed.len());
+        site.store("Sales Order", "SO-1", doc.clone());
+        let restored = site.stored("Sales Order", "SO-1").unwrap();
+        assert_eq!(restored["customer"], json!("X"));
+        assert_eq!(restored["per_billed"], doc["per_billed"]);
+        assert_eq!(restored["items"][0]["parent"], json!("SO-1"));
+        assert_eq!(restored["items"][0]["doctype"], json!("Sales Order Item"));
+    }
+}
