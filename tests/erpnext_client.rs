@@ -242,6 +242,19 @@ async fn order_invoice_payment_and_credit_note() {
         .await
         .unwrap_err();
     assert_eq!(refused.exc_type(), Some("LinkExistsError"));
+    // What ERPNext offers instead: closing the invoiced order, and re-opening it.
+    client.close_sales_order(&created.name).await.unwrap();
+    let closed: SalesOrder = client.get("Sales Order", &created.name).await.unwrap();
+    assert_eq!(closed.status, "Closed");
+    client
+        .call_method(
+            "erpnext.selling.doctype.sales_order.sales_order.update_status",
+            &json!({"status": "Draft", "name": created.name}),
+        )
+        .await
+        .unwrap();
+    let reopened: SalesOrder = client.get("Sales Order", &created.name).await.unwrap();
+    assert_eq!(reopened.status, "To Deliver");
 
     let mut payment = client
         .get_payment_entry("Sales Invoice", &invoice_name)

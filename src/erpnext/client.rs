@@ -394,6 +394,19 @@ impl ErpClient {
         .await
     }
 
+    /// Closes a submitted Sales Order (what is not delivered or billed yet is
+    /// dropped); used when an invoiced order is cancelled in the shop.
+    pub async fn close_sales_order(&self, name: &str) -> Result<(), ErpError> {
+        self.method_post(
+            "erpnext.selling.doctype.sales_order.sales_order.update_status",
+            &json!({"status": "Closed", "name": name}),
+            &format!("closing Sales Order {name}"),
+            Repeat::Safe,
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// The site's time zone (System Settings); naive ERPNext datetimes are in it.
     pub async fn site_time_zone(&self) -> Result<Tz, ErpError> {
         let settings = self
@@ -577,6 +590,8 @@ fn encode_segment(text: &str) -> String {
 
 fn take_envelope(body: Value, key: &str, subject: &str) -> Result<Value, ErpError> {
     match body {
+        // A method that returns None answers `{}`.
+        Value::Object(object) if object.is_empty() && key == "message" => Ok(Value::Null),
         Value::Object(mut object) => object
             .remove(key)
             .ok_or_else(|| unexpected(subject, format!("the answer has no `{key}`"))),

@@ -2963,6 +2963,40 @@ impl Site {
     // ----- mapping methods --------------------------------------------------
 
     /// `make_sales_invoice`: an unsaved Sales Invoice for what is not billed yet.
+    /// `sales_order.update_status`: "Closed" closes a submitted order (what is
+    /// left undelivered and unbilled is dropped); "Draft" re-opens it.
+    pub fn update_sales_order_status(&mut self, name: &str, status: &str) -> Result<(), SiteError> {
+        let Some(mut doc) = self.stored("Sales Order", name) else {
+            return Err(SiteError::not_found(format!(
+                "Sales Order {name} not found"
+            )));
+        };
+        if int_of(&doc, "docstatus") != 1 {
+            return Err(SiteError::validation(format!(
+                "Sales Order {name} must be submitted to change its status"
+            )));
+        }
+        match status {
+            "Closed" => {
+                doc.insert("status".into(), json!("Closed"));
+            }
+            "Draft" => {
+                doc.insert("status".into(), json!(""));
+                let recomputed = sales_order_status(&doc);
+                doc.insert("status".into(), json!(recomputed));
+            }
+            other => {
+                return Err(SiteError::validation(format!(
+                    "The simulator changes Sales Order status to Closed or re-opens it (Draft), not {other}"
+                )))
+            }
+        }
+        let now = self.now_text();
+        doc.insert("modified".into(), json!(now));
+        self.store("Sales Order", name, doc);
+        Ok(())
+    }
+
     pub fn make_sales_invoice(&mut self, source_name: &str) -> Result<Doc, SiteError> {
         let Some(order) = self.stored("Sales Order", source_name) else {
             return Err(SiteError::not_found(format!(
