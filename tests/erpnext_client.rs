@@ -707,3 +707,69 @@ async fn form_webhooks_send_the_chosen_fields() {
     let body = String::from_utf8(deliveries[0].2.clone()).unwrap();
     assert_eq!(body, format!("order={name}&status=Cancelled"));
 }
+
+#[tokio::test]
+async fn stock_entries_and_open_orders_move_the_bins() {
+    let (_simulator, client) = seeded_site().await;
+    client
+        .insert("Item", &json!({"item_code": "STOCKED", "item_group": "Products", "stock_uom": "Nos", "is_stock_item": 1}))
+        .await
+        .unwrap();
+    client
+        .insert("Stock Entry", &json!({"stock_entry_type": "Material Receipt", "docstatus": 1,
+            "items": [{"item_code": "STOCKED", "qty": 10, "t_warehouse": "Stores - TC", "basic_rate": 3}]}))
+        .await
+        .unwrap();
+    let too_much = client
+        .insert(
+            "Stock Entry",
+            &json!({"stock_entry_type": "Material Issue", "docstatus": 1,
+            "items": [{"item_code": "STOCKED", "qty": 11, "s_warehouse": "Stores - TC"}]}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(too_much.exc_type(), Some("NegativeStockError"));
+
+    let order = client
+        .insert(
+            "Sales Order",
+            &json!({"customer": "Jane Doe", "delivery_date": "2099-12-31", "docstatus": 1,
+            "items": [{"item_code": "STOCKED", "qty": 4, "rate": 5}]}),
+        )
+        .await
+        .unwrap();
+    let bins: Vec<Value> = client
+        .list(
+            "Bin",
+            &ListQuery::default()
+                .fields(&[
+                    "item_code",
+                    "warehouse",
+                    "actual_qty",
+                    "reserved_qty",
+                    "projected_qty",
+                ])
+                .filter("warehouse", "in", vec!["Stores - TC"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bins.len(), 1);
+    assert_eq!(bins[0]["actual_qty"], json!(10.0));
+    assert_eq!(bins[0]["reserved_qty"], json!(4.0));
+    assert_eq!(bins[0]["projected_qty"], json!(6.0));
+
+    client
+        .cancel("Sales Order", order["name"].as_str().unwrap())
+        .await
+        .unwrap();
+    let bins: Vec<Value> = client
+        .list(
+            "Bin",
+            &ListQuery::default()
+                .fields(&["reserved_qty"])
+                .filter("item_code", "=", "STOCKED"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bins[0]["reserved_qty"], json!(0.0));
+}

@@ -28,8 +28,16 @@ const STANDARD_FIELDS: &[&str] = &[
     "docstatus",
     "idx",
 ];
-const SUBMITTABLE: &[&str] = &["Sales Order", "Sales Invoice", "Payment Entry"];
+const SUBMITTABLE: &[&str] = &[
+    "Sales Order",
+    "Sales Invoice",
+    "Payment Entry",
+    "Stock Entry",
+];
+/// Kept by the site itself (stock levels), readable through the API.
+const SYSTEM_MANAGED: &[&str] = &["Bin"];
 const EDITABLE: &[&str] = &[
+    "Stock Entry",
     "Sales Order",
     "Sales Invoice",
     "Payment Entry",
@@ -99,6 +107,7 @@ fn child_tables(doctype: &str) -> &'static [(&'static str, &'static str)] {
             ("webhook_data", "Webhook Data"),
         ],
         "Mode of Payment" => &[("accounts", "Mode of Payment Account")],
+        "Stock Entry" => &[("items", "Stock Entry Detail")],
         _ => &[],
     }
 }
@@ -283,6 +292,32 @@ impl Site {
                 "valid_from": null, "lead_time_days": 0, "packing_unit": 0, "reference": null}),
             ),
         );
+        site.templates.insert(
+            "Bin".into(),
+            object(
+                json!({"item_code": null, "warehouse": null, "actual_qty": 0.0,
+                "reserved_qty": 0.0, "ordered_qty": 0.0, "planned_qty": 0.0,
+                "indented_qty": 0.0, "projected_qty": 0.0, "stock_uom": "Nos",
+                "valuation_rate": 0.0, "stock_value": 0.0}),
+            ),
+        );
+        site.templates.insert(
+            "Stock Entry".into(),
+            object(
+                json!({"naming_series": "MAT-STE-.YYYY.-", "stock_entry_type": null,
+                "purpose": null, "company": null, "posting_date": null, "posting_time": null,
+                "from_warehouse": null, "to_warehouse": null, "remarks": null,
+                "total_outgoing_value": 0.0, "total_incoming_value": 0.0, "value_difference": 0.0}),
+            ),
+        );
+        site.templates.insert(
+            "Stock Entry Detail".into(),
+            object(
+                json!({"item_code": null, "qty": 0.0, "transfer_qty": 0.0, "s_warehouse": null,
+                "t_warehouse": null, "basic_rate": 0.0, "uom": "Nos", "stock_uom": "Nos",
+                "conversion_factor": 1.0}),
+            ),
+        );
         for doctype in SUBMITTABLE {
             if let Some(template) = site.templates.get_mut(*doctype) {
                 template
@@ -415,7 +450,9 @@ impl Site {
     }
 
     fn doctype_exists(&self, doctype: &str) -> bool {
-        EDITABLE.contains(&doctype) || self.tables.contains_key(doctype)
+        EDITABLE.contains(&doctype)
+            || SYSTEM_MANAGED.contains(&doctype)
+            || self.tables.contains_key(doctype)
     }
 
     fn require_doctype(&self, doctype: &str) -> Result<(), SiteError> {
@@ -1136,6 +1173,10 @@ impl Site {
                 self.next_in_series("ITEM-PRICE-.YYYY.-")
             }
             "Custom Field" => self.prepare_custom_field(&mut doc)?,
+            "Stock Entry" => {
+                self.validate_stock_entry(&mut doc)?;
+                self.next_in_series("MAT-STE-.YYYY.-")
+            }
             "Webhook" => self.prepare_webhook(&mut doc, input)?,
             "Currency Exchange" => self.prepare_currency_exchange(&mut doc)?,
             _ => return Err(SiteError::validation(format!("Cannot insert {doctype}"))),
@@ -2540,6 +2581,9 @@ impl Site {
 
     /// Checks that run only at submit (the credit limit is one).
     fn before_submit(&self, doctype: &str, doc: &Doc) -> Result<(), SiteError> {
+        if doctype == "Stock Entry" {
+            return self.check_stock_available(doc);
+        }
         if doctype != "Sales Order" {
             return Ok(());
         }
@@ -2600,6 +2644,11 @@ impl Site {
                     let status = sales_order_status(&doc);
                     doc.insert("status".into(), json!(status));
                 }
+                self.reserve_stock(&doc, Decimal::ONE);
+                self.store(doctype, name, doc);
+            }
+            "Stock Entry" => {
+                self.move_stock(&doc, Decimal::ONE);
                 self.store(doctype, name, doc);
             }
             "Sales Invoice" => {
@@ -2813,8 +2862,15 @@ impl Site {
                         ),
                     ));
                 }
+                if text_of(&doc, "status") != "Closed" {
+                    self.reserve_stock(&doc, -Decimal::ONE);
+                }
                 set_docstatus(&mut doc, 2);
                 doc.insert("status".into(), json!("Cancelled"));
+            }
+            "Stock Entry" => {
+                self.move_stock(&doc, -Decimal::ONE);
+                set_docstatus(&mut doc, 2);
             }
             "Sales Invoice" => {
                 let payments: Vec<String> = self
@@ -2963,6 +3019,159 @@ impl Site {
     // ----- mapping methods --------------------------------------------------
 
     /// `make_sales_invoice`: an unsaved Sales Invoice for what is not billed yet.
+    // ----- stock ------------------------------------------------------------
+
+    /// A Material Receipt (into `t_warehouse`) or Material Issue (from `s_warehouse`).
+    fn validate_stock_entry(&mut self, doc: &mut Doc) -> Result<(), SiteError> {
+        let purpose = match text_of(doc, "stock_entry_type").as_str() {
+            "" => text_of(doc, "purpose"),
+            kind => kind.to_string(),
+        };
+        if !matches!(purpose.as_str(), "Material Receipt" | "Material Issue") {
+            return Err(SiteError::validation(format!(
+                "The simulator books Material Receipt and Material Issue stock entries, not `{purpose}`"
+            )));
+        }
+        doc.insert("stock_entry_type".into(), json!(purpose));
+        doc.insert("purpose".into(), json!(purpose));
+        if text_of(doc, "company").is_empty() {
+            doc.insert("company".into(), json!(COMPANY));
+        }
+        if text_of(doc, "posting_date").is_empty() {
+            let today = self.today();
+            doc.insert("posting_date".into(), json!(today));
+        }
+        let provisional = self.peek_series("MAT-STE-.YYYY.-");
+        Site::mandatory_named("Stock Entry", &provisional, doc, &[("items", "Items")])?;
+        let receipt = purpose == "Material Receipt";
+        let mut rows_out = Vec::new();
+        for (index, row) in rows(doc, "items").into_iter().enumerate() {
+            let mut row = row.clone();
+            let code = text_of(&row, "item_code");
+            let Some(item) = self.stored("Item", &code) else {
+                return Err(SiteError::not_found(format!("Item {code} not found")));
+            };
+            if int_of(&item, "is_stock_item") != 1 {
+                return Err(SiteError::erpnext_validation(format!(
+                    "Row #{}: {code} is not a stock Item",
+                    index + 1
+                )));
+            }
+            let warehouse_field = if receipt {
+                "t_warehouse"
+            } else {
+                "s_warehouse"
+            };
+            let warehouse = text_of(&row, warehouse_field);
+            if warehouse.is_empty() {
+                return Err(SiteError::erpnext_validation(format!(
+                    "Row #{}: {} Warehouse is mandatory",
+                    index + 1,
+                    if receipt { "Target" } else { "Source" }
+                )));
+            }
+            self.link("Warehouse", &warehouse)?;
+            let qty = field_decimal(&row, "qty");
+            if qty <= Decimal::ZERO {
+                return Err(SiteError::erpnext_validation(format!(
+                    "Row #{}: Qty must be greater than 0",
+                    index + 1
+                )));
+            }
+            set_float(&mut row, "transfer_qty", qty);
+            row.insert("stock_uom".into(), json!(text_of(&item, "stock_uom")));
+            rows_out.push(Value::Object(row));
+        }
+        doc.insert("items".into(), Value::Array(rows_out));
+        Ok(())
+    }
+
+    /// Issuing more than a warehouse holds fails at submit, as ERPNext's stock ledger does.
+    fn check_stock_available(&self, doc: &Doc) -> Result<(), SiteError> {
+        if text_of(doc, "purpose") != "Material Issue" {
+            return Ok(());
+        }
+        for row in rows(doc, "items") {
+            let code = text_of(row, "item_code");
+            let warehouse = text_of(row, "s_warehouse");
+            let available = self
+                .bin(&code, &warehouse)
+                .map(|bin| field_decimal(&bin, "actual_qty"))
+                .unwrap_or_default();
+            let needed = field_decimal(row, "qty");
+            if needed > available {
+                let mut error = SiteError::thrown(
+                    417,
+                    "NegativeStockError",
+                    format!(
+                        "{} units of Item {code} needed in Warehouse {warehouse} to complete this transaction.",
+                        needed - available
+                    ),
+                );
+                error.exc_source = Some("erpnext (app)");
+                error.module = Some("erpnext.stock.stock_ledger");
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    fn bin(&self, item_code: &str, warehouse: &str) -> Option<Doc> {
+        self.stored("Bin", &bin_name(item_code, warehouse))
+    }
+
+    /// Adds to a Bin (the per item and warehouse stock levels ERPNext keeps).
+    fn adjust_bin(&mut self, item_code: &str, warehouse: &str, actual: Decimal, reserved: Decimal) {
+        let name = bin_name(item_code, warehouse);
+        let existing = self.stored("Bin", &name);
+        let new = existing.is_none();
+        let mut bin = existing.unwrap_or_else(|| {
+            let mut bin = self.templates.get("Bin").cloned().unwrap_or_default();
+            bin.insert("item_code".into(), json!(item_code));
+            bin.insert("warehouse".into(), json!(warehouse));
+            bin
+        });
+        let actual_qty = field_decimal(&bin, "actual_qty") + actual;
+        let reserved_qty = (field_decimal(&bin, "reserved_qty") + reserved).max(Decimal::ZERO);
+        set_float(&mut bin, "actual_qty", actual_qty);
+        set_float(&mut bin, "reserved_qty", reserved_qty);
+        set_float(&mut bin, "projected_qty", actual_qty - reserved_qty);
+        self.stamp("Bin", &name, &mut bin, new);
+        self.store("Bin", &name, bin);
+    }
+
+    fn move_stock(&mut self, entry: &Doc, sign: Decimal) {
+        let receipt = text_of(entry, "purpose") == "Material Receipt";
+        for row in rows(entry, "items") {
+            let qty = field_decimal(row, "transfer_qty") * sign;
+            let (warehouse, delta) = if receipt {
+                (text_of(row, "t_warehouse"), qty)
+            } else {
+                (text_of(row, "s_warehouse"), -qty)
+            };
+            self.adjust_bin(&text_of(row, "item_code"), &warehouse, delta, Decimal::ZERO);
+        }
+    }
+
+    /// A submitted, open Sales Order reserves its undelivered stock items.
+    fn reserve_stock(&mut self, order: &Doc, sign: Decimal) {
+        for row in rows(order, "items") {
+            let code = text_of(row, "item_code");
+            let warehouse = text_of(row, "warehouse");
+            let is_stock_item = self
+                .stored("Item", &code)
+                .map(|item| int_of(&item, "is_stock_item") == 1)
+                .unwrap_or(false);
+            if !is_stock_item || warehouse.is_empty() {
+                continue;
+            }
+            let open = field_decimal(row, "stock_qty") - field_decimal(row, "delivered_qty");
+            if open > Decimal::ZERO {
+                self.adjust_bin(&code, &warehouse, Decimal::ZERO, open * sign);
+            }
+        }
+    }
+
     /// `sales_order.update_status`: "Closed" closes a submitted order (what is
     /// left undelivered and unbilled is dropped); "Draft" re-opens it.
     pub fn update_sales_order_status(&mut self, name: &str, status: &str) -> Result<(), SiteError> {
@@ -2978,9 +3187,15 @@ impl Site {
         }
         match status {
             "Closed" => {
+                if text_of(&doc, "status") != "Closed" {
+                    self.reserve_stock(&doc, -Decimal::ONE);
+                }
                 doc.insert("status".into(), json!("Closed"));
             }
             "Draft" => {
+                if text_of(&doc, "status") == "Closed" {
+                    self.reserve_stock(&doc, Decimal::ONE);
+                }
                 doc.insert("status".into(), json!(""));
                 let recomputed = sales_order_status(&doc);
                 doc.insert("status".into(), json!(recomputed));
@@ -3333,6 +3548,11 @@ fn payment_remarks(doc: &Doc) -> String {
         }
     }
     lines.join("\n")
+}
+
+/// Bins are named by the site (random in ERPNext); one per item and warehouse.
+fn bin_name(item_code: &str, warehouse: &str) -> String {
+    format!("{item_code}@{warehouse}")
 }
 
 fn set_docstatus(doc: &mut Doc, docstatus: i64) {
