@@ -3018,7 +3018,6 @@ impl Site {
 
     // ----- mapping methods --------------------------------------------------
 
-    /// `make_sales_invoice`: an unsaved Sales Invoice for what is not billed yet.
     // ----- stock ------------------------------------------------------------
 
     /// A Material Receipt (into `t_warehouse`) or Material Issue (from `s_warehouse`).
@@ -3212,6 +3211,7 @@ impl Site {
         Ok(())
     }
 
+    /// `make_sales_invoice`: an unsaved Sales Invoice for what is not billed yet.
     pub fn make_sales_invoice(&mut self, source_name: &str) -> Result<Doc, SiteError> {
         let Some(order) = self.stored("Sales Order", source_name) else {
             return Err(SiteError::not_found(format!(
