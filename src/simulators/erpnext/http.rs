@@ -477,7 +477,14 @@ fn call_method(
     name: &str,
     arguments: &Doc,
 ) -> Result<Answer, SiteError> {
-    let message = |value: Value| ok(json!({ "message": value }));
+    // A method returning None answers `{}` (no `message` key).
+    let message = |value: Value| {
+        if value.is_null() {
+            ok(json!({}))
+        } else {
+            ok(json!({ "message": value }))
+        }
+    };
     match (name, user) {
         ("ping", _) => return message(json!("pong")),
         ("frappe.auth.get_logged_user", User::Guest) => return message(json!("Guest")),
@@ -587,6 +594,12 @@ fn call_method(
         "erpnext.accounts.doctype.sales_invoice.sales_invoice.make_sales_return" => {
             let source = text_argument(arguments, "source_name")?;
             message(Value::Object(site.make_sales_return(&source)?))
+        }
+        "erpnext.selling.doctype.sales_order.sales_order.update_status" => {
+            let status = text_argument(arguments, "status")?;
+            let order = text_argument(arguments, "name")?;
+            site.update_sales_order_status(&order, &status)?;
+            message(Value::Null)
         }
         other => {
             let module = other
