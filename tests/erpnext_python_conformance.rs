@@ -1,7 +1,7 @@
 //! Runs `tests/conformance/erpnext/conformance.py` (plain Python `requests`,
 //! scripted the way ERPNext users script a site) against a fresh simulator.
 //! Without python3 + requests the test fails in CI (`CI` set) and is skipped
-//! with a note elsewhere: `python3 -m pip install -r tests/conformance/erpnext/requirements.txt`.
+//! with a note elsewhere: `python3 -m pip install -r tests/conformance/requirements.txt`.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -21,7 +21,7 @@ fn python_with_requests() -> bool {
 #[tokio::test]
 async fn python_requests_scripts_work_against_the_simulator() {
     if !python_with_requests() {
-        let note = "python3 with `requests` is missing: python3 -m pip install -r tests/conformance/erpnext/requirements.txt";
+        let note = "python3 with `requests` is missing: python3 -m pip install -r tests/conformance/requirements.txt";
         if std::env::var_os("CI").is_some() {
             panic!("{note}");
         }

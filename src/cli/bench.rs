@@ -51,6 +51,8 @@ pub struct BenchReport {
     pub api_calls_per_order: f64,
     pub cpu_ms_per_order: f64,
     pub peak_rss_mb: f64,
+    /// CPU seconds the WooCommerce and ERPNext simulators used (setup and generation included).
+    pub simulator_cpu_seconds: [f64; 2],
     pub latency_ms: u64,
     pub concurrency: usize,
 }
@@ -68,7 +70,11 @@ impl Drop for Children {
 }
 
 pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
-    if args.orders == 0 || args.latency_ms > 10_000 || args.concurrency == 0 || args.concurrency > 256 {
+    if args.orders == 0
+        || args.latency_ms > 10_000
+        || args.concurrency == 0
+        || args.concurrency > 256
+    {
         return Err(CliError::Usage(
             "use --orders ≥ 1, --latency-ms ≤ 10000 and --concurrency from 1 to 256".into(),
         ));
@@ -87,17 +93,36 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
     };
     let children = Children(vec![
         spawn(&[
-            "sim", "woocommerce", "--listen", &woo_address.to_string(), "--orders", &args.orders.to_string(),
-            "--seed-random", &args.seed.to_string(), "--latency-ms", &latency,
+            "sim",
+            "woocommerce",
+            "--listen",
+            &woo_address.to_string(),
+            "--orders",
+            &args.orders.to_string(),
+            "--seed-random",
+            &args.seed.to_string(),
+            "--latency-ms",
+            &latency,
         ])?,
-        spawn(&["sim", "erpnext", "--listen", &erp_address.to_string(), "--latency-ms", &latency])?,
+        spawn(&[
+            "sim",
+            "erpnext",
+            "--listen",
+            &erp_address.to_string(),
+            "--latency-ms",
+            &latency,
+        ])?,
     ]);
-    eprintln!("bench: generating {} orders in the WooCommerce simulator…", args.orders);
+    eprintln!(
+        "bench: generating {} orders in the WooCommerce simulator…",
+        args.orders
+    );
     for address in [woo_address, erp_address] {
         wait_until_listening(address, Duration::from_secs(600)).await?;
     }
 
-    let directory = std::env::temp_dir().join(format!("woocommerce-sync-bench-{}", std::process::id()));
+    let directory =
+        std::env::temp_dir().join(format!("woocommerce-sync-bench-{}", std::process::id()));
     std::fs::create_dir_all(&directory).map_err(anyhow::Error::from)?;
     let store = Store::open(
         &format!("sqlite://{}", directory.join("bench.db").display()),
@@ -107,20 +132,41 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
     .map_err(anyhow::Error::from)?;
     let connection = bench_connection(woo_address, erp_address)?;
     let connection_id = store.insert_connection(&connection).await?;
-    super::setup::set_up(&connection, &"http://127.0.0.1:8080".parse().expect("a valid URL"), false).await?;
-    let settings = CallSettings { max_in_flight: args.concurrency, ..CallSettings::default() };
-    let sync = OrderSync::prepare(store.clone(), store.connection_by_id(connection_id).await?, &settings, args.concurrency)
-        .await
-        .map_err(anyhow::Error::from)?;
+    super::setup::set_up(
+        &connection,
+        &"http://127.0.0.1:8080".parse().expect("a valid URL"),
+        false,
+    )
+    .await?;
+    let settings = CallSettings {
+        max_in_flight: args.concurrency,
+        ..CallSettings::default()
+    };
+    let sync = OrderSync::prepare(
+        store.clone(),
+        store.connection_by_id(connection_id).await?,
+        &settings,
+        args.concurrency,
+    )
+    .await
+    .map_err(anyhow::Error::from)?;
 
     eprintln!("bench: syncing…");
     let calls_before = sync.woocommerce().calls_made() + sync.erpnext().calls_made();
     let cpu_before = cpu_time();
     let started = Instant::now();
-    let summary = sync.poll(None, &|_, _| {}).await.map_err(anyhow::Error::from)?;
+    let summary = sync
+        .poll(None, &|_, _| {})
+        .await
+        .map_err(anyhow::Error::from)?;
     let seconds = started.elapsed().as_secs_f64();
     let cpu = cpu_time() - cpu_before;
     let calls = sync.woocommerce().calls_made() + sync.erpnext().calls_made() - calls_before;
+    let simulator_cpu: Vec<f64> = children
+        .0
+        .iter()
+        .map(|child| child_cpu_seconds(child.id()))
+        .collect();
     drop(children);
     store.close().await;
     let _ = std::fs::remove_dir_all(&directory);
@@ -143,6 +189,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
         api_calls_per_order: round(api_calls_per_order, 3),
         cpu_ms_per_order: round(cpu.as_secs_f64() * 1000.0 / orders, 3),
         peak_rss_mb: round(peak_rss_mb(), 1),
+        simulator_cpu_seconds: [round(simulator_cpu[0], 2), round(simulator_cpu[1], 2)],
         latency_ms: args.latency_ms,
         concurrency: args.concurrency,
     };
@@ -162,9 +209,18 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
             "{:.3} API calls per order, {:.3} ms engine CPU per order, peak memory {:.1} MB",
             report.api_calls_per_order, report.cpu_ms_per_order, report.peak_rss_mb
         );
+        println!(
+            "simulators used {:.2} s (WooCommerce) and {:.2} s (ERPNext) of CPU on this machine's {} cores",
+            report.simulator_cpu_seconds[0],
+            report.simulator_cpu_seconds[1],
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        );
     }
     if summary.failed > 0 {
-        eprintln!("bench: {} orders failed; the figures include them", summary.failed);
+        eprintln!(
+            "bench: {} orders failed; the figures include them",
+            summary.failed
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -183,7 +239,9 @@ async fn wait_until_listening(address: SocketAddr, limit: Duration) -> Result<()
     let started = Instant::now();
     while tokio::net::TcpStream::connect(address).await.is_err() {
         if started.elapsed() > limit {
-            return Err(CliError::Failed(anyhow::anyhow!("the simulator on {address} did not start in {limit:?}")));
+            return Err(CliError::Failed(anyhow::anyhow!(
+                "the simulator on {address} did not start in {limit:?}"
+            )));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -202,6 +260,26 @@ fn peak_rss_mb() -> f64 {
     rusage().ru_maxrss as f64 / 1024.0
 }
 
+/// User plus system CPU seconds of a child process, from `/proc/<pid>/stat`.
+fn child_cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let after_name = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|index| fields.get(*index)?.parse::<f64>().ok())
+        .sum();
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    ticks / per_second
+}
+
 fn rusage() -> libc::rusage {
     // SAFETY: getrusage only writes into the struct we hand it.
     unsafe {
@@ -212,7 +290,7 @@ fn rusage() -> libc::rusage {
 }
 
 fn bench_connection(woo: SocketAddr, erp: SocketAddr) -> Result<Connection, CliError> {
-    let mut connection: Connection = serde_json::from_value(serde_json::json!({
+    let connection: Connection = serde_json::from_value(serde_json::json!({
         "name": "bench",
         "woocommerce_url": format!("http://{woo}/"),
         "woocommerce_auth": "basic",
