@@ -5,7 +5,9 @@ use std::path::Path;
 use woocommerce_sync::woocommerce::types::Order;
 
 fn fixture(path: &str) -> serde_json::Value {
-    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path);
+    let full = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path);
     serde_json::from_str(&std::fs::read_to_string(&full).unwrap()).unwrap()
 }
 
