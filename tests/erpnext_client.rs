@@ -66,6 +66,11 @@ fn recorded_errors_read_well_and_classify() {
     );
 
     assert!(recorded_error("12-create-custom-field-duplicate.json", "Custom Field").is_duplicate());
+    assert!(!recorded_error(
+        "36-create-sales-order-duplicate-customer-po.json",
+        "Sales Order"
+    )
+    .is_duplicate());
     assert!(recorded_error("22-item-exists-check-missing.json", "Item").is_not_found());
     assert!(
         recorded_error("31-create-sales-order-unknown-item.json", "Sales Order").is_not_found()
@@ -350,6 +355,14 @@ async fn lists_filters_counts_and_values() {
             .unwrap(),
         2
     );
+    let changed = client
+        .call_method(
+            "frappe.client.set_value",
+            &json!({"doctype": "Customer", "name": "Jane Doe", "fieldname": "mobile_no", "value": "+1 555 0199"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed["mobile_no"], json!("+1 555 0199"));
     assert!(client
         .get_value(
             "Sales Order",

@@ -295,7 +295,9 @@ impl ErpClient {
         take_envelope(body, "data", doctype)
     }
 
-    /// Deletes a draft (submitted documents must be cancelled first).
+    /// Deletes a draft (submitted documents must be cancelled first). Retried
+    /// after lost answers, so a caller may meet `is_not_found()` for a document
+    /// the first attempt already deleted.
     pub async fn delete(&self, doctype: &str, name: &str) -> Result<(), ErpError> {
         let url = self.resource_url(doctype, Some(name))?;
         self.send(Method::DELETE, url, None, doctype, Repeat::Safe)

@@ -570,6 +570,25 @@ fn call_method(
             let outcome = site.update(&doctype, &doc_name, &doc, modified.as_deref())?;
             ok(with_notes("message", outcome))
         }
+        "frappe.client.set_value" => {
+            let doctype = text_argument(arguments, "doctype")?;
+            let doc_name = text_argument(arguments, "name")?;
+            let fieldname = text_argument(arguments, "fieldname")?;
+            // `fieldname` may be a JSON object of several fields.
+            let changes = match serde_json::from_str::<Value>(&fieldname) {
+                Ok(Value::Object(object)) => object,
+                _ => {
+                    let mut changes = Map::new();
+                    changes.insert(
+                        fieldname,
+                        arguments.get("value").cloned().unwrap_or(Value::Null),
+                    );
+                    changes
+                }
+            };
+            let outcome = site.update(&doctype, &doc_name, &changes, None)?;
+            ok(with_notes("message", outcome))
+        }
         "frappe.client.cancel" => {
             let doctype = text_argument(arguments, "doctype")?;
             let doc_name = text_argument(arguments, "name")?;

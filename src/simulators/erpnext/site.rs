@@ -128,6 +128,8 @@ pub struct CustomField {
 #[derive(Debug, Clone)]
 struct Stored {
     sequence: u64,
+    /// The fields lists filter and sort on most, unpacked (see `Site::hot_fields`).
+    hot: Doc,
     packed: Box<[u8]>,
 }
 
@@ -412,12 +414,14 @@ impl Site {
         doc.insert("doctype".into(), json!(doctype));
         self.sequence += 1;
         let packed = self.pack(doctype, &doc);
+        let hot = self.hot_view(doctype, &doc);
         let table = self.tables.entry(doctype.to_string()).or_default();
         table.seeded = true;
         table.docs.insert(
             name,
             Stored {
                 sequence: self.sequence,
+                hot,
                 packed,
             },
         );
@@ -486,6 +490,36 @@ impl Site {
         change(&mut doc);
         self.store(doctype, name, doc);
         true
+    }
+
+    /// Fields kept unpacked: what polls and look-ups filter and sort on.
+    fn hot_fields(&self, doctype: &str) -> HashSet<String> {
+        [
+            "name",
+            "modified",
+            "creation",
+            "docstatus",
+            "status",
+            "customer",
+        ]
+        .iter()
+        .map(|field| field.to_string())
+        .chain(
+            self.custom_fields(doctype)
+                .iter()
+                .map(|field| field.fieldname.clone()),
+        )
+        .collect()
+    }
+
+    fn hot_view(&self, doctype: &str, doc: &Doc) -> Doc {
+        self.hot_fields(doctype)
+            .into_iter()
+            .filter_map(|field| {
+                let value = doc.get(&field)?;
+                (!is_empty_value(value)).then(|| (field, value.clone()))
+            })
+            .collect()
     }
 
     /// Drops the empty values that equal the template's defaults.
@@ -713,6 +747,22 @@ impl Site {
             .iter()
             .chain(&request.or_filters)
             .any(|condition| condition.child_doctype.is_some());
+        // Polls filter and sort on a few fields (`modified`, `docstatus`, keys):
+        // those are kept unpacked, so scanning 100,000 orders parses none of them.
+        let order_keys = request
+            .order_by
+            .as_deref()
+            .map(query::parse_order_by)
+            .unwrap_or_default();
+        let hot_fields = self.hot_fields(doctype);
+        let use_hot = !child_conditions
+            && request
+                .filters
+                .iter()
+                .chain(&request.or_filters)
+                .map(|condition| &condition.field)
+                .chain(order_keys.iter().map(|(field, _)| field))
+                .all(|field| hot_fields.contains(field));
         let candidates: Vec<&Stored> = match self.indexed_candidate(doctype, &request.filters) {
             Some(found) => found
                 .and_then(|name| table.docs.get(&name))
@@ -720,14 +770,17 @@ impl Site {
                 .collect(),
             None => table.docs.values().collect(),
         };
-        let mut matched: Vec<(u64, Doc)> = candidates
+        let mut matched: Vec<(&Stored, Doc)> = candidates
             .into_iter()
             .map(|stored| {
-                if child_conditions {
-                    (stored.sequence, self.unpack(doctype, stored))
+                let view = if use_hot {
+                    stored.hot.clone()
+                } else if child_conditions {
+                    self.unpack(doctype, stored)
                 } else {
-                    (stored.sequence, stored.sparse())
-                }
+                    stored.sparse()
+                };
+                (stored, view)
             })
             .filter(|(_, doc)| {
                 request.filters.iter().all(|c| query::matches(doc, c))
@@ -735,48 +788,58 @@ impl Site {
                         || request.or_filters.iter().any(|c| query::matches(doc, c)))
             })
             .collect();
-        match request.order_by.as_deref().map(query::parse_order_by) {
-            Some(keys) if !keys.is_empty() => {
-                matched.sort_by(|(a_sequence, a), (b_sequence, b)| {
-                    for (field, descending) in &keys {
-                        let ordering = query::order(
-                            a.get(field).unwrap_or(&Value::Null),
-                            b.get(field).unwrap_or(&Value::Null),
-                        );
-                        let ordering = if *descending {
-                            ordering.reverse()
-                        } else {
-                            ordering
-                        };
-                        if ordering != std::cmp::Ordering::Equal {
-                            return ordering;
-                        }
-                    }
-                    let tie = a_sequence.cmp(b_sequence);
-                    if keys
-                        .first()
-                        .map(|(_, descending)| *descending)
-                        .unwrap_or(false)
-                    {
-                        tie.reverse()
+        if !order_keys.is_empty() {
+            matched.sort_by(|(a_stored, a), (b_stored, b)| {
+                for (field, descending) in &order_keys {
+                    let ordering = query::order(
+                        a.get(field).unwrap_or(&Value::Null),
+                        b.get(field).unwrap_or(&Value::Null),
+                    );
+                    let ordering = if *descending {
+                        ordering.reverse()
                     } else {
-                        tie
+                        ordering
+                    };
+                    if ordering != std::cmp::Ordering::Equal {
+                        return ordering;
                     }
-                })
-            }
-            _ if table.seeded => matched.sort_by_key(|(sequence, _)| *sequence),
-            _ => {}
+                }
+                let tie = a_stored.sequence.cmp(&b_stored.sequence);
+                if order_keys[0].1 {
+                    tie.reverse()
+                } else {
+                    tie
+                }
+            });
+        } else if table.seeded {
+            matched.sort_by_key(|(stored, _)| stored.sequence);
         }
         let wildcard = fields.iter().any(|(_, column)| column == "*");
+        // Child columns give one row per child row, and pages count those rows.
+        let projects_children = fields.iter().any(|(child, _)| child.is_some());
+        let selected: Vec<(&Stored, Doc)> = if projects_children {
+            matched
+        } else {
+            let start = request.limit_start.min(matched.len());
+            let rows = matched.into_iter().skip(start);
+            if request.limit_page_length > 0 {
+                rows.take(request.limit_page_length).collect()
+            } else {
+                rows.collect()
+            }
+        };
         let mut rows_out = Vec::new();
-        for (_, mut doc) in matched {
-            self.expand_with_rows(doctype, &mut doc);
+        for (stored, _) in selected {
+            let mut doc = self.unpack(doctype, stored);
             if wildcard {
                 doc.retain(|_, value| !value.is_array());
                 rows_out.push(Value::Object(doc));
             } else {
                 rows_out.extend(query::project(&doc, &fields));
             }
+        }
+        if !projects_children {
+            return Ok(rows_out);
         }
         let start = request.limit_start.min(rows_out.len());
         let mut page: Vec<Value> = rows_out.split_off(start);
@@ -958,11 +1021,19 @@ impl Site {
             .map(|stored| stored.sequence)
             .unwrap_or(sequence);
         let packed = self.pack(doctype, &doc);
+        let hot = self.hot_view(doctype, &doc);
         self.tables
             .entry(doctype.to_string())
             .or_default()
             .docs
-            .insert(name.to_string(), Stored { sequence, packed });
+            .insert(
+                name.to_string(),
+                Stored {
+                    sequence,
+                    hot,
+                    packed,
+                },
+            );
     }
 
     /// Points the unique indexes at `doc`'s values, dropping the values the
