@@ -178,6 +178,9 @@ impl Writes {
     }
 }
 
+/// A synced page: its reports and its newest `date_modified_gmt`.
+type PageResult = (Vec<OrderReport>, Option<NaiveDateTime>);
+
 /// One order's work: what to do with it, decided before any write.
 enum Plan {
     Create {
@@ -296,34 +299,33 @@ impl OrderSync {
         let total_pages = first.total_pages.max(1);
         let first = std::sync::Mutex::new(Some(first));
         let done = std::sync::atomic::AtomicU64::new(0);
-        let pages: Vec<Result<(Vec<OrderReport>, Option<NaiveDateTime>), SyncError>> =
-            stream::iter(1..=total_pages)
-                .map(|number| {
-                    let (first, query, done) = (&first, &query, &done);
-                    async move {
-                        let taken = first
-                            .lock()
-                            .unwrap_or_else(|poisoned| poisoned.into_inner())
-                            .take();
-                        let page = match taken {
-                            Some(page) if number == 1 => page,
-                            _ => self.woo.list_orders_page(query, number).await?,
-                        };
-                        let newest = page
-                            .items
-                            .iter()
-                            .filter_map(|order| order.date_modified_gmt)
-                            .max();
-                        let reports = self.sync_orders(page.items, Attempt::first()).await?;
-                        let seen = done
-                            .fetch_add(reports.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                        progress(seen + reports.len() as u64, total);
-                        Ok((reports, newest))
-                    }
-                })
-                .buffer_unordered(PAGES_IN_FLIGHT)
-                .collect()
-                .await;
+        let pages: Vec<Result<PageResult, SyncError>> = stream::iter(1..=total_pages)
+            .map(|number| {
+                let (first, query, done) = (&first, &query, &done);
+                async move {
+                    let taken = first
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .take();
+                    let page = match taken {
+                        Some(page) if number == 1 => page,
+                        _ => self.woo.list_orders_page(query, number).await?,
+                    };
+                    let newest = page
+                        .items
+                        .iter()
+                        .filter_map(|order| order.date_modified_gmt)
+                        .max();
+                    let reports = self.sync_orders(page.items, Attempt::first()).await?;
+                    let seen =
+                        done.fetch_add(reports.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    progress(seen + reports.len() as u64, total);
+                    Ok((reports, newest))
+                }
+            })
+            .buffer_unordered(PAGES_IN_FLIGHT)
+            .collect()
+            .await;
         let mut summary = SyncSummary::default();
         let mut newest: Option<NaiveDateTime> = None;
         for page in pages {
