@@ -50,6 +50,33 @@ async fn the_real_store_snapshot_syncs_exactly_once_to_the_cent() {
         customers.len()
     );
 
+    // A later change the Sales Order can follow (status, customer note) is written to it.
+    let (changed_id, changed) = by_order.iter().nth(1).unwrap();
+    world
+        .woo
+        .update_order(
+            *changed_id,
+            &serde_json::json!({"status": "completed", "customer_note": "Leave at the door"}),
+        )
+        .unwrap();
+    let order = sync.woocommerce().get_order(*changed_id).await.unwrap();
+    let reports = sync
+        .sync_orders(vec![order], Attempt::first())
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&reports[0]).unwrap()["outcome"],
+        "updated",
+        "{reports:?}"
+    );
+    let document = world
+        .erp
+        .document("Sales Order", changed[0]["name"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(document["woocommerce_status"], "completed");
+    assert_eq!(document["woocommerce_customer_note"], "Leave at the door");
+    assert_eq!(document["docstatus"], 1);
+
     // A cancellation in the shop cancels the Sales Order, once.
     let (order_id, sales_orders) = by_order.iter().next().unwrap();
     world
