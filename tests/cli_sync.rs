@@ -91,7 +91,46 @@ async fn a_script_sets_up_syncs_reconciles_and_reads_the_log() {
         .await;
     assert_eq!(code, 0, "{stderr}");
 
-    // Before setup, a sync cannot key its orders: setup first, and it is idempotent.
+    let (code, tested, _) = cli.run(&["connection", "test", "--name", "shop"]).await;
+    assert_eq!(code, 0, "{tested}");
+    assert!(
+        tested.contains("ERPNext") && tested.contains("signed in as Administrator"),
+        "{tested}"
+    );
+    let (code, _, _) = cli
+        .run(&[
+            "connection",
+            "edit",
+            "--name",
+            "shop",
+            "--api-secret",
+            "wrong",
+        ])
+        .await;
+    assert_eq!(code, 0);
+    let (code, tested, _) = cli.run(&["connection", "test", "--name", "shop"]).await;
+    assert_eq!(code, 3, "{tested}");
+    assert!(
+        tested.contains("AuthenticationError") || tested.contains("401"),
+        "{tested}"
+    );
+    assert!(
+        !tested.contains("wrong"),
+        "the secret is not echoed: {tested}"
+    );
+    let (code, _, _) = cli
+        .run(&[
+            "connection",
+            "edit",
+            "--name",
+            "shop",
+            "--api-secret",
+            erp.api_secret(),
+        ])
+        .await;
+    assert_eq!(code, 0);
+
+    // Setup installs the custom fields the sync keys its orders by, and is idempotent.
     let (code, first, _) = cli.run(&["setup", "--connection", "shop"]).await;
     assert_eq!(code, 0, "{first}");
     assert!(

@@ -15,6 +15,7 @@ use crate::connection::{
 };
 use crate::secrets::mask;
 use crate::store::Store;
+use crate::sync::remotes::{erpnext_client, woocommerce_client, CallSettings};
 
 #[derive(Debug, Subcommand)]
 pub enum ConnectionCommand {
@@ -31,6 +32,11 @@ pub enum ConnectionCommand {
         name: String,
         #[arg(long)]
         json: bool,
+    },
+    /// Check that both sites answer with the stored credentials.
+    Test {
+        #[arg(long)]
+        name: String,
     },
     /// Change settings of a connection: only the flags given change.
     Edit(Box<ConnectionFields>),
@@ -200,6 +206,37 @@ pub async fn run(store: &Store, command: ConnectionCommand) -> Result<ExitCode, 
                 print_json(&shown)?;
             } else {
                 print_settings(&shown);
+            }
+        }
+        ConnectionCommand::Test { name } => {
+            let connection = store.connection(&name).await?.connection;
+            let settings = CallSettings::default();
+            let woo = woocommerce_client(&connection, &settings).map_err(anyhow::Error::from)?;
+            let erp = erpnext_client(&connection, &settings).map_err(anyhow::Error::from)?;
+            let (woo_result, erp_result) = tokio::join!(woo.check_connection(), erp.logged_user());
+            let mut healthy = true;
+            match woo_result {
+                Ok(orders) => println!(
+                    "WooCommerce {}: ok ({orders} orders)",
+                    connection.woocommerce_url
+                ),
+                Err(error) => {
+                    healthy = false;
+                    println!("WooCommerce {}: {error}", connection.woocommerce_url);
+                }
+            }
+            match erp_result {
+                Ok(user) => println!(
+                    "ERPNext {}: ok (signed in as {user})",
+                    connection.erpnext_url
+                ),
+                Err(error) => {
+                    healthy = false;
+                    println!("ERPNext {}: {error}", connection.erpnext_url);
+                }
+            }
+            if !healthy {
+                return Ok(ExitCode::from(3));
             }
         }
         ConnectionCommand::Edit(fields) => {
