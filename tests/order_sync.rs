@@ -4,6 +4,7 @@
 mod common;
 
 use common::{fixture_path, spawn_world};
+use woocommerce_sync::money::parse_decimal;
 use woocommerce_sync::simulators::woocommerce::WooSimOptions;
 use woocommerce_sync::sync::orders::Attempt;
 
@@ -38,6 +39,34 @@ async fn the_real_store_snapshot_syncs_exactly_once_to_the_cent() {
         "{again:?}"
     );
     assert_eq!(world.sales_orders_by_order().await.len(), 81);
+
+    // A new order in the shop is picked up by the next poll from the cursor.
+    let product = world
+        .woo
+        .products()
+        .into_iter()
+        .find(|p| p["type"] == "simple")
+        .unwrap();
+    let new_order = world
+        .woo
+        .create_order(&serde_json::json!({
+            "status": "processing", "set_paid": true, "payment_method": "stripe",
+            "billing": {"first_name": "Nia", "last_name": "Poll", "email": "nia@example.test",
+                        "address_1": "1 Cursor Way", "city": "Sacramento", "state": "CA",
+                        "postcode": "95814", "country": "US"},
+            "line_items": [{"product_id": product["id"], "quantity": 2}]
+        }))
+        .unwrap();
+    let next = sync.poll(None, &|_, _| {}).await.unwrap();
+    assert_eq!((next.created, next.failed), (1, 0), "{next:?}");
+    let by_order_now = world.sales_orders_by_order().await;
+    let new_id = new_order["id"].as_u64().unwrap();
+    assert_eq!(by_order_now[&new_id].len(), 1);
+    let erp_total = parse_decimal(&by_order_now[&new_id][0]["grand_total"].to_string()).unwrap();
+    assert_eq!(
+        erp_total,
+        parse_decimal(new_order["total"].as_str().unwrap()).unwrap()
+    );
 
     // One Customer per buyer: repeat buyers share theirs.
     let customers: std::collections::BTreeSet<_> = by_order
