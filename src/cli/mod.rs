@@ -4,6 +4,7 @@
 mod connection;
 mod demo;
 mod log;
+mod serve;
 mod setup;
 mod sync;
 
@@ -41,6 +42,8 @@ pub enum Command {
     /// Add, list, show, edit or remove connections (store + ERPNext pairs).
     #[command(subcommand)]
     Connection(connection::ConnectionCommand),
+    /// The always-on service: web UI, webhook receivers, job workers and the scheduled poll.
+    Serve(serve::ServeArgs),
     /// Install the custom fields and Webhooks the sync needs in ERPNext (idempotent).
     Setup(setup::SetupArgs),
     /// Sync now (one-shot, for scripts and cron).
@@ -142,6 +145,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             connection::run(&store, command).await
         }
         Command::Demo(args) => demo::run(args).await,
+        Command::Serve(args) => serve::run(&config, args).await,
         Command::Setup(args) => setup::run(&open_store(&config).await?, args).await,
         Command::Sync(command) => sync::run_sync(&open_store(&config).await?, command).await,
         Command::Reconcile(args) => sync::run_reconcile(&open_store(&config).await?, args).await,
