@@ -163,12 +163,16 @@ async fn a_bad_signature_is_refused_and_nothing_is_stored() {
     let app = spawn_app(&world).await;
 
     // A real delivery, signed with another secret than the connection's.
-    let (headers, body) = recorded_delivery("woocommerce-real/webhooks/wc-05-order-created-order-129.json");
+    let (headers, body) =
+        recorded_delivery("woocommerce-real/webhooks/wc-05-order-created-order-129.json");
     let response = post_recorded(&app, "/webhooks/woocommerce/shop", &headers, body.clone()).await;
     assert_eq!(response.status(), 401);
     let error: Value = response.json().await.unwrap();
     assert!(
-        error["error"].as_str().unwrap().contains("signature does not match"),
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("signature does not match"),
         "{error}"
     );
 
@@ -176,7 +180,10 @@ async fn a_bad_signature_is_refused_and_nothing_is_stored() {
     let response = app
         .post_raw(
             "/webhooks/woocommerce/shop",
-            &[("Content-Type", "application/json"), ("X-WC-Webhook-Topic", "order.created")],
+            &[
+                ("Content-Type", "application/json"),
+                ("X-WC-Webhook-Topic", "order.created"),
+            ],
             body,
         )
         .await;
@@ -193,7 +200,13 @@ async fn a_bad_signature_is_refused_and_nothing_is_stored() {
     .await;
     assert_eq!(response.status(), 401);
     let error: Value = response.json().await.unwrap();
-    assert!(error["error"].as_str().unwrap().contains("X-Frappe-Webhook-Signature"), "{error}");
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("X-Frappe-Webhook-Signature"),
+        "{error}"
+    );
 
     assert!(world
         .store
@@ -225,7 +238,15 @@ async fn a_bad_signature_is_refused_and_nothing_is_stored() {
         .unwrap()
         .is_empty());
 
-    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         metrics.contains("woocommerce_sync_webhooks_rejected_total{source=\"woocommerce\",reason=\"signature\"} 2"),
         "{metrics}"
@@ -240,7 +261,8 @@ async fn a_duplicate_woocommerce_delivery_is_recorded_once() {
     let world = spawn_world(WooSimOptions::default()).await;
     use_webhook_secret(&world, "lab-webhook-secret-1").await;
     let app = spawn_app(&world).await;
-    let (headers, body) = recorded_delivery("woocommerce-real/webhooks/wc-05-order-created-order-129.json");
+    let (headers, body) =
+        recorded_delivery("woocommerce-real/webhooks/wc-05-order-created-order-129.json");
 
     let first: Value = post_recorded(&app, "/webhooks/woocommerce/shop", &headers, body.clone())
         .await
@@ -272,7 +294,8 @@ async fn erpnext_deliveries_are_deduplicated_and_queue_their_order() {
     let app = spawn_app(&world).await;
 
     // ERPNext sends on_update and on_submit with byte-identical bodies on submit.
-    let (headers, body) = recorded_delivery("erpnext/webhooks/erp-02-so-on-update-from-submit.json");
+    let (headers, body) =
+        recorded_delivery("erpnext/webhooks/erp-02-so-on-update-from-submit.json");
     let response = post_recorded(
         &app,
         "/webhooks/erpnext/shop?doctype=Sales+Order&event=on_update",
@@ -339,7 +362,10 @@ async fn a_malformed_body_is_refused_with_what_is_wrong() {
         .await;
     assert_eq!(response.status(), 400);
     let error: Value = response.json().await.unwrap();
-    assert!(error["error"].as_str().unwrap().contains("not valid JSON"), "{error}");
+    assert!(
+        error["error"].as_str().unwrap().contains("not valid JSON"),
+        "{error}"
+    );
 
     let body = b"{\"status\": \"processing\"}".to_vec();
     let signature = sign(woocommerce::TEST_WEBHOOK_SECRET, &body);
@@ -356,7 +382,10 @@ async fn a_malformed_body_is_refused_with_what_is_wrong() {
         .await;
     assert_eq!(response.status(), 400);
     let error: Value = response.json().await.unwrap();
-    assert!(error["error"].as_str().unwrap().contains("no numeric `id`"), "{error}");
+    assert!(
+        error["error"].as_str().unwrap().contains("no numeric `id`"),
+        "{error}"
+    );
 
     assert!(world
         .store

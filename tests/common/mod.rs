@@ -235,7 +235,10 @@ impl TestApp {
 
     /// Runs every due job, as the workers would.
     pub async fn drain_jobs(&self) -> woocommerce_sync::jobs::DrainReport {
-        self.service.drain_jobs().await.expect("drain the job queue")
+        self.service
+            .drain_jobs()
+            .await
+            .expect("drain the job queue")
     }
 
     /// Waits (bounded) until the inbox holds `count` events of the connection:
