@@ -8,6 +8,7 @@
 //! coalesces them into one row that one worker claims, so no leader election
 //! is needed (a poll is idempotent anyway).
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -197,22 +198,25 @@ async fn wait_for_shutdown(shutdown: &mut watch::Receiver<bool>) {
 /// (the service stopped between the two), then marks them processed.
 pub async fn replay_inbox(store: &Store) -> Result<usize, StoreError> {
     let mut replayed = 0;
-    let mut names: HashMap<i64, Option<crate::store::StoredConnection>> = HashMap::new();
+    let mut connections: HashMap<i64, Option<crate::store::StoredConnection>> = HashMap::new();
     loop {
         let events = store.unprocessed_inbound(200).await?;
         if events.is_empty() {
             return Ok(replayed);
         }
         for event in events {
-            if !names.contains_key(&event.connection_id) {
-                let connection = match store.connection_by_id(event.connection_id).await {
-                    Ok(connection) => Some(connection),
-                    Err(StoreError::NotFound(_)) => None,
-                    Err(error) => return Err(error),
-                };
-                names.insert(event.connection_id, connection);
-            }
-            match names.get(&event.connection_id).and_then(Option::as_ref) {
+            let connection = match connections.entry(event.connection_id) {
+                Entry::Occupied(entry) => entry.into_mut(),
+                Entry::Vacant(entry) => {
+                    let found = match store.connection_by_id(event.connection_id).await {
+                        Ok(connection) => Some(connection),
+                        Err(StoreError::NotFound(_)) => None,
+                        Err(error) => return Err(error),
+                    };
+                    entry.insert(found)
+                }
+            };
+            match connection {
                 Some(connection) => {
                     let body = serde_json::from_str(&event.body).unwrap_or_default();
                     web::webhooks::enqueue_for_event(

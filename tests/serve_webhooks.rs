@@ -395,3 +395,39 @@ async fn a_malformed_body_is_refused_with_what_is_wrong() {
         .is_empty());
     assert_eq!(world.store.pending_job_count().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn an_event_committed_before_a_crash_is_queued_when_the_service_starts_again() {
+    let world = spawn_world(WooSimOptions::default()).await;
+    // The receiver committed the delivery, then the process died before queueing its job.
+    world
+        .store
+        .record_inbound(
+            world.connection.id,
+            "woocommerce",
+            "order.updated",
+            "31",
+            r#"{"id": 31, "status": "processing"}"#,
+        )
+        .await
+        .unwrap();
+    assert!(queued_orders(&world).await.is_empty());
+
+    let replayed = woocommerce_sync::app::replay_inbox(&world.store)
+        .await
+        .unwrap();
+    assert_eq!(replayed, 1);
+    assert_eq!(queued_orders(&world).await, vec!["31".to_string()]);
+    assert!(world
+        .store
+        .unprocessed_inbound(10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        woocommerce_sync::app::replay_inbox(&world.store)
+            .await
+            .unwrap(),
+        0
+    );
+}
