@@ -1,6 +1,7 @@
 //! The command line: parses arguments, opens what a command needs, prints.
 //! Commands call into the library; no business logic lives here.
 
+mod bench;
 mod connection;
 mod demo;
 mod log;
@@ -44,6 +45,8 @@ pub enum Command {
     Connection(connection::ConnectionCommand),
     /// The always-on service: web UI, webhook receivers, job workers and the scheduled poll.
     Serve(serve::ServeArgs),
+    /// Measure the sync: orders per second, API calls and CPU per order, peak memory.
+    Bench(bench::BenchArgs),
     /// Install the custom fields and Webhooks the sync needs in ERPNext (idempotent).
     Setup(setup::SetupArgs),
     /// Sync now (one-shot, for scripts and cron).
@@ -146,6 +149,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Demo(args) => demo::run(args).await,
         Command::Serve(args) => serve::run(&config, args).await,
+        Command::Bench(args) => bench::run(args).await,
         Command::Setup(args) => setup::run(&open_store(&config).await?, args).await,
         Command::Sync(command) => sync::run_sync(&open_store(&config).await?, command).await,
         Command::Reconcile(args) => sync::run_reconcile(&open_store(&config).await?, args).await,

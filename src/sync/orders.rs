@@ -43,6 +43,8 @@ pub const ORDERS_CURSOR: &str = "orders.modified_gmt";
 /// orders saved while the previous poll was paging.
 pub const POLL_OVERLAP_MINUTES: i64 = 10;
 const DIRECTION: &str = "woocommerce_to_erpnext";
+/// Pages of orders synced at once during a poll.
+const PAGES_IN_FLIGHT: usize = 4;
 
 /// What happened to one order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -119,6 +121,63 @@ pub struct OrderSync {
     concurrency: usize,
 }
 
+/// The store writes of one batch of orders, made together at its end (one
+/// statement each instead of several per order). Only the *pending* links are
+/// written before the creates, because exactly-once depends on them.
+#[derive(Default)]
+struct Writes {
+    links: std::sync::Mutex<Vec<Link>>,
+    logs: std::sync::Mutex<Vec<LogEntry>>,
+    retries: std::sync::Mutex<Vec<u64>>,
+}
+
+impl Writes {
+    fn link(&self, link: Link) {
+        self.links
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(link);
+    }
+
+    fn log(&self, entry: LogEntry) {
+        self.logs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(entry);
+    }
+
+    fn retry(&self, order_id: u64) {
+        self.retries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(order_id);
+    }
+
+    async fn flush(self, store: &Store, connection_id: i64) -> Result<(), StoreError> {
+        let links = self
+            .links
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        store.put_links(&links).await?;
+        let logs = self
+            .logs
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        store.append_logs(&logs).await?;
+        let retry_at = Utc::now() + ChronoDuration::seconds(30);
+        for order_id in self
+            .retries
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        {
+            store
+                .enqueue_job(connection_id, "order", &order_id.to_string(), retry_at)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 /// One order's work: what to do with it, decided before any write.
 enum Plan {
     Create {
@@ -146,7 +205,7 @@ impl OrderSync {
         let woo = remotes::woocommerce_client(&connection, settings)?;
         let erp = remotes::erpnext_client(&connection, settings)?;
         let company = erp
-            .get_value_doc("Company", &connection.company)
+            .get_document("Company", &connection.company)
             .await
             .map_err(|error| {
                 if error.is_not_found() {
@@ -230,26 +289,49 @@ impl OrderSync {
                 ..OrderQuery::default()
             },
         };
+        // Page 1 tells how many pages there are; the rest are read and synced
+        // a few at a time, so one page's round trips overlap the next's.
+        let first = self.woo.list_orders_page(&query, 1).await?;
+        let total = first.total;
+        let total_pages = first.total_pages.max(1);
+        let first = std::sync::Mutex::new(Some(first));
+        let done = std::sync::atomic::AtomicU64::new(0);
+        let pages: Vec<Result<(Vec<OrderReport>, Option<NaiveDateTime>), SyncError>> =
+            stream::iter(1..=total_pages)
+                .map(|number| {
+                    let (first, query, done) = (&first, &query, &done);
+                    async move {
+                        let taken = first
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .take();
+                        let page = match taken {
+                            Some(page) if number == 1 => page,
+                            _ => self.woo.list_orders_page(query, number).await?,
+                        };
+                        let newest = page
+                            .items
+                            .iter()
+                            .filter_map(|order| order.date_modified_gmt)
+                            .max();
+                        let reports = self.sync_orders(page.items, Attempt::first()).await?;
+                        let seen = done
+                            .fetch_add(reports.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                        progress(seen + reports.len() as u64, total);
+                        Ok((reports, newest))
+                    }
+                })
+                .buffer_unordered(PAGES_IN_FLIGHT)
+                .collect()
+                .await;
         let mut summary = SyncSummary::default();
         let mut newest: Option<NaiveDateTime> = None;
-        let mut page_number = 1;
-        loop {
-            let page = self.woo.list_orders_page(&query, page_number).await?;
-            newest = page
-                .items
-                .iter()
-                .filter_map(|order| order.date_modified_gmt)
-                .chain(newest)
-                .max();
-            let total = page.total;
-            for report in self.sync_orders(page.items, Attempt::first()).await? {
+        for page in pages {
+            let (reports, page_newest) = page?;
+            newest = newest.max(page_newest);
+            for report in reports {
                 summary.add(report);
             }
-            progress(summary.seen, total);
-            if page_number >= page.total_pages {
-                break;
-            }
-            page_number += 1;
         }
         if let Some(newest) = newest {
             self.store
@@ -271,11 +353,22 @@ impl OrderSync {
         orders: Vec<Order>,
         attempt: Attempt,
     ) -> Result<Vec<OrderReport>, SyncError> {
-        let mut plans = Vec::with_capacity(orders.len());
-        for order in orders {
-            let plan = self.plan(&order).await?;
-            plans.push((order, plan));
-        }
+        let ids: Vec<String> = orders.iter().map(|order| order.id.to_string()).collect();
+        let mut links: HashMap<String, Link> = self
+            .store
+            .links_for(self.connection_id, "order", "Sales Order", &ids)
+            .await?
+            .into_iter()
+            .map(|link| (link.woo_id.clone(), link))
+            .collect();
+        let plans: Vec<(Order, Plan)> = orders
+            .into_iter()
+            .map(|order| {
+                let link = links.remove(&order.id.to_string());
+                let plan = self.plan(&order, link);
+                (order, plan)
+            })
+            .collect();
         let mappings: Vec<&OrderMapping> = plans
             .iter()
             .filter_map(|(_, plan)| match plan {
@@ -287,22 +380,40 @@ impl OrderSync {
             if let Err(error) = self.masters.prefetch(&self.erp, &mappings).await {
                 // Without the look-up every create of this batch would guess; fail them all softly.
                 let reason = error.to_string();
+                let writes = Writes::default();
                 let mut reports = Vec::new();
                 for (order, _) in &plans {
                     let outcome = Outcome::Failed {
                         reason: reason.clone(),
                         retryable: error.is_retryable(),
                     };
-                    self.finish(order, "prefetch_masters", &outcome, None, 0, attempt)
-                        .await?;
+                    self.finish(
+                        &writes,
+                        order,
+                        "prefetch_masters",
+                        &outcome,
+                        None,
+                        0,
+                        attempt,
+                    );
                     reports.push(OrderReport {
                         order_id: order.id,
                         outcome,
                     });
                 }
+                writes.flush(&self.store, self.connection_id).await?;
                 return Ok(reports);
             }
         }
+        // Written before any create: if an answer is lost, the next attempt
+        // looks the order's key up in ERPNext before it creates anything.
+        let pending: Vec<Link> = plans
+            .iter()
+            .filter(|(_, plan)| matches!(plan, Plan::Create { pending: false, .. }))
+            .map(|(order, _)| self.order_link(order, "", None))
+            .collect();
+        self.store.put_links(&pending).await?;
+        let writes = Writes::default();
         // Orders of one buyer run in sequence (they share a Customer and
         // Addresses); different buyers run concurrently.
         let mut groups: BTreeMap<String, Vec<(Order, Plan)>> = BTreeMap::new();
@@ -313,42 +424,32 @@ impl OrderSync {
             };
             groups.entry(key).or_default().push((order, plan));
         }
-        let results: Vec<Result<Vec<OrderReport>, StoreError>> = stream::iter(groups.into_values())
+        let writes_ref = &writes;
+        let results: Vec<Vec<OrderReport>> = stream::iter(groups.into_values())
             .map(|group| async move {
                 let mut reports = Vec::with_capacity(group.len());
                 for (order, plan) in group {
-                    let outcome = self.execute(&order, plan, attempt).await?;
+                    let outcome = self.execute(writes_ref, &order, plan, attempt).await;
                     reports.push(OrderReport {
                         order_id: order.id,
                         outcome,
                     });
                 }
-                Ok(reports)
+                reports
             })
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
-        let mut reports = Vec::new();
-        for result in results {
-            reports.extend(result?);
-        }
+        writes.flush(&self.store, self.connection_id).await?;
+        let mut reports: Vec<OrderReport> = results.into_iter().flatten().collect();
         reports.sort_by_key(|report| report.order_id);
         Ok(reports)
     }
 
     /// What the order's status and our links say to do.
-    async fn plan(&self, order: &Order) -> Result<Plan, StoreError> {
-        let link = self
-            .store
-            .link(
-                self.connection_id,
-                "order",
-                &order.id.to_string(),
-                "Sales Order",
-            )
-            .await?;
+    fn plan(&self, order: &Order, link: Option<Link>) -> Plan {
         let linked = link.as_ref().filter(|link| !link.erp_name.is_empty());
-        Ok(match (self.action_for(&order.status), linked) {
+        match (self.action_for(&order.status), linked) {
             (OrderAction::Import, Some(link)) => {
                 if link.fingerprint.as_deref() == Some(order_fingerprint(order).as_str()) {
                     Plan::Done(Outcome::Unchanged)
@@ -389,7 +490,7 @@ impl OrderSync {
             (OrderAction::Ignore, None) => Plan::Done(Outcome::Skipped {
                 reason: format!("status `{}` is not imported", order.status),
             }),
-        })
+        }
     }
 
     /// What this connection does with an order in `status`: its status map first, then the defaults.
@@ -410,46 +511,48 @@ impl OrderSync {
 
     async fn execute(
         &self,
+        writes: &Writes,
         order: &Order,
         plan: Plan,
         attempt: Attempt,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Outcome {
         let started = Instant::now();
         let (action, outcome, excerpt) = match plan {
             Plan::Done(outcome) => ("check_order", outcome, None),
             Plan::Create { mapping, pending } => {
                 let (outcome, excerpt) = self
-                    .create(order, &mapping, pending || attempt.number > 1)
-                    .await?;
+                    .create(writes, order, &mapping, pending || attempt.number > 1)
+                    .await;
                 ("create_sales_order", outcome, excerpt)
             }
             Plan::Update { sales_order } => (
                 "update_sales_order",
-                self.update(order, &sales_order).await?,
+                self.update(writes, order, &sales_order).await,
                 None,
             ),
             Plan::Cancel { sales_order } => (
                 "cancel_sales_order",
-                self.cancel(order, sales_order).await?,
+                self.cancel(writes, order, sales_order).await,
                 None,
             ),
         };
         let elapsed = started.elapsed().as_millis() as i64;
-        self.finish(order, action, &outcome, excerpt, elapsed, attempt)
-            .await?;
-        Ok(outcome)
+        self.finish(writes, order, action, &outcome, excerpt, elapsed, attempt);
+        outcome
     }
 
     /// Logs the attempt and queues a retry for a failure.
-    async fn finish(
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
         &self,
+        writes: &Writes,
         order: &Order,
         action: &str,
         outcome: &Outcome,
         request_excerpt: Option<String>,
         duration_ms: i64,
         attempt: Attempt,
-    ) -> Result<(), StoreError> {
+    ) {
         let (log_outcome, message) = match outcome {
             Outcome::Created { sales_order } => {
                 (LogOutcome::Ok, format!("Sales Order {sales_order} created"))
@@ -467,79 +570,66 @@ impl OrderSync {
         };
         if matches!(outcome, Outcome::Unchanged | Outcome::Skipped { .. }) && attempt.number == 1 {
             // Polls see most orders again and again; only changes and failures are worth a row.
-            return Ok(());
+            return;
         }
-        self.store
-            .append_log(&LogEntry {
-                connection_id: self.connection_id,
-                direction: DIRECTION.to_string(),
-                object_kind: "order".to_string(),
-                object_id: order.id.to_string(),
-                action: action.to_string(),
-                outcome: log_outcome,
-                message: self.redact(&message),
-                request_excerpt: request_excerpt.map(|text| self.redact(&excerpt(&text))),
-                response_excerpt: None,
-                duration_ms,
-                attempt: attempt.number,
-            })
-            .await?;
+        writes.log(LogEntry {
+            connection_id: self.connection_id,
+            direction: DIRECTION.to_string(),
+            object_kind: "order".to_string(),
+            object_id: order.id.to_string(),
+            action: action.to_string(),
+            outcome: log_outcome,
+            message: self.redact(&message),
+            request_excerpt: request_excerpt.map(|text| self.redact(&excerpt(&text))),
+            response_excerpt: None,
+            duration_ms,
+            attempt: attempt.number,
+        });
         if matches!(outcome, Outcome::Failed { .. }) && !attempt.from_job {
-            let delay = ChronoDuration::seconds(30);
-            self.store
-                .enqueue_job(
-                    self.connection_id,
-                    "order",
-                    &order.id.to_string(),
-                    Utc::now() + delay,
-                )
-                .await?;
+            writes.retry(order.id);
         }
-        Ok(())
     }
 
     async fn create(
         &self,
+        writes: &Writes,
         order: &Order,
         mapping: &OrderMapping,
         uncertain: bool,
-    ) -> Result<(Outcome, Option<String>), StoreError> {
+    ) -> (Outcome, Option<String>) {
         let key = self.connection.order_key(order.id);
         if uncertain {
             match self.find_by_key(&key).await {
-                Ok(Some(found)) => return Ok((self.linked(order, &found).await?, None)),
+                Ok(Some(found)) => return (self.linked(writes, order, &found), None),
                 Ok(None) => {}
-                Err(error) => return Ok((failed_erp(error), None)),
+                Err(error) => return (failed_erp(error), None),
             }
         }
         let body = match self.sales_order_body(order, mapping).await {
             Ok(body) => body,
             Err(error) => {
                 let retryable = error.is_retryable();
-                return Ok((
+                return (
                     Outcome::Failed {
                         reason: error.to_string(),
                         retryable,
                     },
                     None,
-                ));
+                );
             }
         };
         let request = body.to_string();
-        // Written before the create: if the answer is lost, the next attempt looks the key up first.
-        self.put_order_link(order, "", None).await?;
-        match self.erp.insert("Sales Order", &body).await {
-            Ok(document) => {
-                let found = FoundOrder::from_document(&document);
-                Ok((self.linked(order, &found).await?, Some(request)))
-            }
+        let outcome = match self.erp.insert("Sales Order", &body).await {
+            Ok(document) => self.linked(writes, order, &FoundOrder::from_document(&document)),
+            // Another sync created it first: link that one.
             Err(error) if error.is_duplicate() => match self.find_by_key(&key).await {
-                Ok(Some(found)) => Ok((self.linked(order, &found).await?, Some(request))),
-                Ok(None) => Ok((failed_erp(error), Some(request))),
-                Err(lookup) => Ok((failed_erp(lookup), Some(request))),
+                Ok(Some(found)) => self.linked(writes, order, &found),
+                Ok(None) => failed_erp(error),
+                Err(lookup) => failed_erp(lookup),
             },
-            Err(error) => Ok((failed_erp(error), Some(request))),
-        }
+            Err(error) => failed_erp(error),
+        };
+        (outcome, Some(request))
     }
 
     async fn sales_order_body(
@@ -608,62 +698,58 @@ impl OrderSync {
         Ok(rate)
     }
 
-    async fn update(&self, order: &Order, sales_order: &str) -> Result<Outcome, StoreError> {
+    async fn update(&self, writes: &Writes, order: &Order, sales_order: &str) -> Outcome {
         let changes = json!({
             "woocommerce_status": order.status,
             "woocommerce_customer_note": order.customer_note,
         });
         match self.erp.update("Sales Order", sales_order, &changes).await {
             Ok(_) => {
-                self.put_order_link(order, sales_order, None).await?;
-                Ok(Outcome::Updated {
+                writes.link(self.order_link(order, sales_order, None));
+                Outcome::Updated {
                     sales_order: sales_order.to_string(),
-                })
+                }
             }
-            Err(error) => Ok(failed_erp(error)),
+            Err(error) => failed_erp(error),
         }
     }
 
-    async fn cancel(
-        &self,
-        order: &Order,
-        sales_order: Option<String>,
-    ) -> Result<Outcome, StoreError> {
+    async fn cancel(&self, writes: &Writes, order: &Order, sales_order: Option<String>) -> Outcome {
         let key = self.connection.order_key(order.id);
         let name = match sales_order {
             Some(name) => name,
             None => match self.find_by_key(&key).await {
                 Ok(Some(found)) => found.name,
                 Ok(None) => {
-                    return Ok(Outcome::Skipped {
+                    return Outcome::Skipped {
                         reason: format!("status `{}` and no Sales Order to cancel", order.status),
-                    })
+                    }
                 }
-                Err(error) => return Ok(failed_erp(error)),
+                Err(error) => return failed_erp(error),
             },
         };
         // Read first: an earlier attempt may have cancelled it already (cancelling twice is an error).
-        let document = match self.erp.get_value_doc("Sales Order", &name).await {
+        let document = match self.erp.get_document("Sales Order", &name).await {
             Ok(document) => document,
-            Err(error) => return Ok(failed_erp(error)),
+            Err(error) => return failed_erp(error),
         };
         let docstatus = document["docstatus"].as_i64().unwrap_or(0);
         let billed = document["per_billed"].as_f64().unwrap_or(0.0) > 0.0;
         if docstatus == 2 {
-            self.put_order_link(order, &name, None).await?;
-            return Ok(Outcome::Unchanged);
+            writes.link(self.order_link(order, &name, None));
+            return Outcome::Unchanged;
         }
         if billed {
-            return Ok(Outcome::Skipped {
+            return Outcome::Skipped {
                 reason: format!("Sales Order {name} is already invoiced; its invoice must be reversed with a credit note"),
-            });
+            };
         }
         match self.erp.cancel("Sales Order", &name).await {
             Ok(_) => {
-                self.put_order_link(order, &name, None).await?;
-                Ok(Outcome::Cancelled { sales_order: name })
+                writes.link(self.order_link(order, &name, None));
+                Outcome::Cancelled { sales_order: name }
             }
-            Err(error) => Ok(failed_erp(error)),
+            Err(error) => failed_erp(error),
         }
     }
 
@@ -681,57 +767,32 @@ impl OrderSync {
         Ok(rows.first().map(FoundOrder::from_document))
     }
 
-    /// Records the Sales Order found or made for `order`.
-    async fn linked(&self, order: &Order, found: &FoundOrder) -> Result<Outcome, StoreError> {
-        self.put_order_link(order, &found.name, found.grand_total)
-            .await?;
-        if let Some(total) = found.grand_total {
-            if total != order.total {
-                return Ok(Outcome::Failed {
-                    reason: format!(
-                        "Sales Order {} totals {total} in ERPNext but WooCommerce says {}; check the tax and shipping accounts",
-                        found.name, order.total
-                    ),
-                    retryable: false,
-                });
-            }
+    /// Records the Sales Order found or made for `order`, and checks its total.
+    fn linked(&self, writes: &Writes, order: &Order, found: &FoundOrder) -> Outcome {
+        writes.link(self.order_link(order, &found.name, found.grand_total));
+        match found.grand_total {
+            Some(total) if total != order.total => Outcome::Failed {
+                reason: format!(
+                    "Sales Order {} totals {total} in ERPNext but WooCommerce says {}; check the tax and shipping accounts",
+                    found.name, order.total
+                ),
+                retryable: false,
+            },
+            _ => Outcome::Created { sales_order: found.name.clone() },
         }
-        Ok(Outcome::Created {
-            sales_order: found.name.clone(),
-        })
     }
 
-    async fn put_order_link(
-        &self,
-        order: &Order,
-        name: &str,
-        amount: Option<Decimal>,
-    ) -> Result<(), StoreError> {
-        let fingerprint = (!name.is_empty()).then(|| order_fingerprint(order));
-        let amount = match amount {
-            Some(amount) => Some(amount),
-            None => self
-                .store
-                .link(
-                    self.connection_id,
-                    "order",
-                    &order.id.to_string(),
-                    "Sales Order",
-                )
-                .await?
-                .and_then(|link| link.amount),
-        };
-        self.store
-            .put_link(&Link {
-                connection_id: self.connection_id,
-                woo_kind: "order".to_string(),
-                woo_id: order.id.to_string(),
-                erp_doctype: "Sales Order".to_string(),
-                erp_name: name.to_string(),
-                fingerprint,
-                amount,
-            })
-            .await
+    /// The link of `order` to its Sales Order `name` (`""` while a create is pending).
+    fn order_link(&self, order: &Order, name: &str, amount: Option<Decimal>) -> Link {
+        Link {
+            connection_id: self.connection_id,
+            woo_kind: "order".to_string(),
+            woo_id: order.id.to_string(),
+            erp_doctype: "Sales Order".to_string(),
+            erp_name: name.to_string(),
+            fingerprint: (!name.is_empty()).then(|| order_fingerprint(order)),
+            amount,
+        }
     }
 
     /// Removes every credential of the connection from text bound for the log.
