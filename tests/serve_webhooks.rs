@@ -120,7 +120,9 @@ async fn a_shop_order_becomes_a_sales_order_through_its_webhook_alone() {
         .unwrap();
     let order_id = order["id"].as_u64().unwrap();
 
-    app.wait_for_inbox(world.connection.id, 1).await;
+    // Creating an order fires both `order.created` and `order.updated`: two
+    // events (different topics), one coalesced job.
+    app.wait_for_inbox(world.connection.id, 2).await;
     assert_eq!(queued_orders(&world).await, vec![order_id.to_string()]);
     let report = app.drain_jobs().await;
     assert_eq!((report.succeeded, report.parked), (1, 0), "{report:?}");
