@@ -270,7 +270,8 @@ async fn run_scheduler(store: Store, interval: Duration, mut shutdown: watch::Re
 }
 
 /// Hands each job to its connection's sync, built on first use and kept
-/// (so a connection whose ERPNext is down at start does not stop the service).
+/// (so a connection whose ERPNext is down at start does not stop the service,
+/// and connections added while the service runs are picked up).
 struct Dispatcher {
     store: Store,
     calls: CallSettings,
@@ -281,10 +282,9 @@ struct Dispatcher {
 }
 
 impl Dispatcher {
+    /// The connection's sync, rebuilt when its stored settings changed since it was built
+    /// (so `connection edit` takes effect without a restart).
     async fn order_sync(&self, connection_id: i64) -> Result<Arc<OrderSync>, JobFailure> {
-        if let Some(sync) = self.syncs.lock().await.get(&connection_id) {
-            return Ok(sync.clone());
-        }
         let stored =
             self.store
                 .connection_by_id(connection_id)
@@ -293,6 +293,11 @@ impl Dispatcher {
                     StoreError::NotFound(message) => JobFailure::Permanent(message),
                     other => JobFailure::Retryable(other.to_string()),
                 })?;
+        if let Some(sync) = self.syncs.lock().await.get(&connection_id) {
+            if sync.connection() == &stored.connection {
+                return Ok(sync.clone());
+            }
+        }
         let sync = OrderSync::prepare(
             self.store.clone(),
             stored,
@@ -304,11 +309,9 @@ impl Dispatcher {
             SyncError::Setup(message) => JobFailure::Permanent(message),
             other => JobFailure::Retryable(other.to_string()),
         })?;
-        let mut syncs = self.syncs.lock().await;
-        Ok(syncs
-            .entry(connection_id)
-            .or_insert_with(|| Arc::new(sync))
-            .clone())
+        let sync = Arc::new(sync);
+        self.syncs.lock().await.insert(connection_id, sync.clone());
+        Ok(sync)
     }
 
     async fn run_order(&self, job: &Job) -> Result<(), JobFailure> {

@@ -129,6 +129,13 @@ async fn pages_show_synced_orders_and_never_a_secret() {
     }
     let (_, orders) = app.get_page("/orders", &cookie).await;
     assert!(orders.contains(sales_order), "{orders}");
+    let (status, _) = app
+        .get_page(
+            &format!("/orders?connection=shop&order={order_id}"),
+            &cookie,
+        )
+        .await;
+    assert_eq!(status, 303, "the order search opens the timeline");
     let (_, timeline_html) = app.get_page(&timeline, &cookie).await;
     assert!(timeline_html.contains(sales_order));
     assert!(timeline_html.contains("created"), "{timeline_html}");

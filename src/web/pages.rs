@@ -205,6 +205,8 @@ async fn connection_panel(
 #[derive(Deserialize, Default)]
 struct OrdersQuery {
     connection: Option<String>,
+    /// A WooCommerce order id to open the timeline of.
+    order: Option<String>,
 }
 
 async fn orders(
@@ -216,7 +218,44 @@ async fn orders(
         Ok(connections) => connections,
         Err(error) => return store_failure(error),
     };
-    let mut body = String::new();
+    if let Some(order) = query
+        .order
+        .as_deref()
+        .map(str::trim)
+        .filter(|order| !order.is_empty())
+    {
+        let connection = query
+            .connection
+            .as_deref()
+            .filter(|name| !name.is_empty())
+            .or_else(|| {
+                connections
+                    .first()
+                    .map(|connection| connection.connection.name.as_str())
+            });
+        if let Some(connection) = connection {
+            return Redirect::to(&format!(
+                "/orders/{}/{}",
+                percent_encoding::utf8_percent_encode(
+                    connection,
+                    percent_encoding::NON_ALPHANUMERIC
+                ),
+                percent_encoding::utf8_percent_encode(order, percent_encoding::NON_ALPHANUMERIC)
+            ))
+            .into_response();
+        }
+    }
+    let mut body = String::from(
+        "<form method=\"get\" action=\"/orders\"><label>Connection <select name=\"connection\">",
+    );
+    for connection in &connections {
+        let name = escape(&connection.connection.name);
+        let _ = write!(body, "<option value=\"{name}\">{name}</option>");
+    }
+    body.push_str(
+        "</select></label> <label>Order id <input name=\"order\" size=\"8\"></label> \
+         <button type=\"submit\">Show timeline</button></form>",
+    );
     for connection in connections.iter().filter(|connection| {
         query.connection.as_deref().map_or(true, |name| {
             name.is_empty() || name == connection.connection.name
