@@ -121,6 +121,36 @@ async fn wait_for_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[test]
+    fn serve_parses_its_flags_with_defaults() {
+        crate::cli::Cli::command().debug_assert();
+        let cli = crate::cli::Cli::try_parse_from(["woocommerce-sync", "serve"]).unwrap();
+        let crate::cli::Command::Serve(args) = cli.command else {
+            panic!("not the serve command");
+        };
+        assert_eq!(args.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(args.poll_interval, Duration::from_secs(300));
+        let cli = crate::cli::Cli::try_parse_from([
+            "woocommerce-sync",
+            "serve",
+            "--listen",
+            "0.0.0.0:9000",
+            "--workers",
+            "8",
+            "--poll-interval",
+            "90s",
+        ])
+        .unwrap();
+        let crate::cli::Command::Serve(args) = cli.command else {
+            panic!("not the serve command");
+        };
+        assert_eq!(
+            (args.listen.port(), args.workers, args.poll_interval),
+            (9000, 8, Duration::from_secs(90))
+        );
+    }
 
     #[test]
     fn reads_intervals_with_units() {
