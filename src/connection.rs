@@ -275,6 +275,21 @@ impl Connection {
     }
 }
 
+/// The settings with every credential masked: what `connection show` and the UI display.
+pub fn masked_view(connection: &Connection) -> serde_json::Value {
+    let mut value = serde_json::to_value(connection).unwrap_or_default();
+    let credentials = &connection.credentials;
+    let hidden = |secret: &str| if secret.is_empty() { "" } else { "***" };
+    value["credentials"] = serde_json::json!({
+        "consumer_key": mask(&credentials.consumer_key),
+        "consumer_secret": hidden(&credentials.consumer_secret),
+        "webhook_secret": hidden(&credentials.webhook_secret),
+        "api_key": mask(&credentials.api_key),
+        "api_secret": hidden(&credentials.api_secret),
+    });
+    value
+}
+
 fn check_woo_status(field: &str, status: &str) -> Result<(), InvalidSetting> {
     if WOO_STATUSES.contains(&status) {
         return Ok(());

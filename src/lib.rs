@@ -3,6 +3,7 @@
 //! The binary's commands live in `cli`; everything else is a library so the
 //! integration tests can build the app as a value and drive it from outside.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod connection;
@@ -14,4 +15,5 @@ pub mod secrets;
 pub mod simulators;
 pub mod store;
 pub mod sync;
+pub mod web;
 pub mod woocommerce;

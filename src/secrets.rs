@@ -68,6 +68,16 @@ impl SecretKey {
         }
     }
 
+    /// A separate 32-byte key for one `purpose` (e.g. signing session cookies),
+    /// so the sealing key itself is used for nothing else.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0)
+            .expect("HMAC accepts keys of any length");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// Encrypts `plain` with a fresh random nonce.
     pub fn seal(&self, plain: &str) -> String {
         let cipher = XChaCha20Poly1305::new((&self.0).into());

@@ -347,6 +347,48 @@ async fn story(store: Store) {
         Some("2026-11-27T00:00:00")
     );
 
+    // What the service's pages and health checks read.
+    store.ping().await.unwrap();
+    assert_eq!(
+        store.count_links(id, "order", "Sales Order").await.unwrap(),
+        151
+    );
+    let recent = store
+        .recent_links(id, "order", "Sales Order", 5)
+        .await
+        .unwrap();
+    assert_eq!(recent.len(), 5);
+    assert!(recent[0].woo_id.starts_with("bulk-14"), "{recent:?}");
+    assert_eq!(
+        store
+            .links_for_object(id, "order", "727")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let hours = store
+        .log_counts_by_hour(id, Utc::now() - Duration::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            hours.iter().map(|hour| hour.succeeded).sum::<i64>(),
+            hours.iter().map(|hour| hour.failed).sum::<i64>()
+        ),
+        (1, 1)
+    );
+    assert_eq!(hours[0].hour.len(), "2026-11-27T00".len());
+    let events = store.recent_inbound(id, 10).await.unwrap();
+    assert!(events.iter().all(|event| event.connection_id == id));
+    assert_eq!(events[0].object_id, "727");
+    for state in [JobState::Queued, JobState::Done, JobState::Failed] {
+        assert_eq!(
+            store.count_jobs(id, state).await.unwrap(),
+            store.jobs_in_state(id, state).await.unwrap().len() as i64
+        );
+    }
+
     // Removing a connection removes what was recorded for it.
     store.delete_connection("main-shop").await.unwrap();
     assert!(store

@@ -10,10 +10,9 @@ use serde_json::json;
 
 use super::{print_json, CliError};
 use crate::connection::{
-    parse_mappings_toml, parse_site_url, Connection, Credentials, InvoiceTrigger, Mappings,
-    MissingSkuRule, PaymentTarget, ShippingTarget, WooAuth,
+    masked_view, parse_mappings_toml, parse_site_url, Connection, Credentials, InvoiceTrigger,
+    Mappings, MissingSkuRule, PaymentTarget, ShippingTarget, WooAuth,
 };
-use crate::secrets::mask;
 use crate::store::Store;
 use crate::sync::remotes::{erpnext_client, woocommerce_client, CallSettings};
 
@@ -257,20 +256,6 @@ pub async fn run(store: &Store, command: ConnectionCommand) -> Result<ExitCode, 
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The settings with every credential masked: what `show` and the UI display.
-pub fn masked_view(connection: &Connection) -> serde_json::Value {
-    let mut value = serde_json::to_value(connection).unwrap_or_default();
-    let credentials = &connection.credentials;
-    value["credentials"] = json!({
-        "consumer_key": mask(&credentials.consumer_key),
-        "consumer_secret": if credentials.consumer_secret.is_empty() { "" } else { "***" },
-        "webhook_secret": if credentials.webhook_secret.is_empty() { "" } else { "***" },
-        "api_key": mask(&credentials.api_key),
-        "api_secret": if credentials.api_secret.is_empty() { "" } else { "***" },
-    });
-    value
 }
 
 fn print_settings(value: &serde_json::Value) {

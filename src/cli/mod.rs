@@ -5,6 +5,7 @@ mod bench;
 mod connection;
 mod demo;
 mod log;
+mod serve;
 mod setup;
 mod sync;
 
@@ -42,6 +43,8 @@ pub enum Command {
     /// Add, list, show, edit or remove connections (store + ERPNext pairs).
     #[command(subcommand)]
     Connection(connection::ConnectionCommand),
+    /// The always-on service: web UI, webhook receivers, job workers and the scheduled poll.
+    Serve(serve::ServeArgs),
     /// Measure the sync: orders per second, API calls and CPU per order, peak memory.
     Bench(bench::BenchArgs),
     /// Install the custom fields and Webhooks the sync needs in ERPNext (idempotent).
@@ -145,6 +148,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             connection::run(&store, command).await
         }
         Command::Demo(args) => demo::run(args).await,
+        Command::Serve(args) => serve::run(&config, args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Setup(args) => setup::run(&open_store(&config).await?, args).await,
         Command::Sync(command) => sync::run_sync(&open_store(&config).await?, command).await,

@@ -68,19 +68,24 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(InboundEvent {
-                    id: row.try_get("id")?,
-                    connection_id: row.try_get("connection_id")?,
-                    source: row.try_get("source")?,
-                    topic: row.try_get("topic")?,
-                    object_id: row.try_get("object_id")?,
-                    body: row.try_get("body")?,
-                    received_at: parse_stamp(&row.try_get::<String, _>("received_at")?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// A connection's most recent inbound events, newest first.
+    pub async fn recent_inbound(
+        &self,
+        connection_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<InboundEvent>> {
+        let rows = sqlx::query(
+            "SELECT id, connection_id, source, topic, object_id, body, received_at FROM inbox \
+             WHERE connection_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(connection_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
     }
 
     pub async fn mark_inbound_processed(&self, id: i64) -> StoreResult<()> {
@@ -91,4 +96,16 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+fn event_from_row(row: &sqlx::any::AnyRow) -> StoreResult<InboundEvent> {
+    Ok(InboundEvent {
+        id: row.try_get("id")?,
+        connection_id: row.try_get("connection_id")?,
+        source: row.try_get("source")?,
+        topic: row.try_get("topic")?,
+        object_id: row.try_get("object_id")?,
+        body: row.try_get("body")?,
+        received_at: parse_stamp(&row.try_get::<String, _>("received_at")?)?,
+    })
 }

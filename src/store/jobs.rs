@@ -167,6 +167,17 @@ impl Store {
         rows.iter().map(job_from_row).collect()
     }
 
+    /// How many of a connection's jobs are in `state`.
+    pub async fn count_jobs(&self, connection_id: i64, state: JobState) -> StoreResult<i64> {
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE connection_id = $1 AND state = $2")
+                .bind(connection_id)
+                .bind(state.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// How many jobs are queued or running, over all connections.
     pub async fn pending_job_count(&self) -> StoreResult<i64> {
         let row =

@@ -134,6 +134,67 @@ impl Store {
     }
 }
 
+impl Store {
+    /// How many links of one kind and doctype a connection has (for the dashboard).
+    pub async fn count_links(
+        &self,
+        connection_id: i64,
+        woo_kind: &str,
+        erp_doctype: &str,
+    ) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM links WHERE connection_id = $1 AND woo_kind = $2 AND erp_doctype = $3",
+        )
+        .bind(connection_id)
+        .bind(woo_kind)
+        .bind(erp_doctype)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// The most recently written links of one kind and doctype, newest first.
+    pub async fn recent_links(
+        &self,
+        connection_id: i64,
+        woo_kind: &str,
+        erp_doctype: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<Link>> {
+        let rows = sqlx::query(
+            "SELECT connection_id, woo_kind, woo_id, erp_doctype, erp_name, fingerprint, amount FROM links \
+             WHERE connection_id = $1 AND woo_kind = $2 AND erp_doctype = $3 \
+             ORDER BY updated_at DESC, id DESC LIMIT $4",
+        )
+        .bind(connection_id)
+        .bind(woo_kind)
+        .bind(erp_doctype)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(link_from_row).collect()
+    }
+
+    /// Every ERPNext document linked to one WooCommerce object (Sales Order, invoices, ...).
+    pub async fn links_for_object(
+        &self,
+        connection_id: i64,
+        woo_kind: &str,
+        woo_id: &str,
+    ) -> StoreResult<Vec<Link>> {
+        let rows = sqlx::query(
+            "SELECT connection_id, woo_kind, woo_id, erp_doctype, erp_name, fingerprint, amount FROM links \
+             WHERE connection_id = $1 AND woo_kind = $2 AND woo_id = $3 ORDER BY id",
+        )
+        .bind(connection_id)
+        .bind(woo_kind)
+        .bind(woo_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(link_from_row).collect()
+    }
+}
+
 fn link_from_row(row: &sqlx::any::AnyRow) -> StoreResult<Link> {
     let amount: Option<String> = row.try_get("amount")?;
     Ok(Link {

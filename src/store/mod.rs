@@ -22,7 +22,7 @@ pub use connections::StoredConnection;
 pub use inbox::{InboundEvent, InboxOutcome};
 pub use jobs::{Job, JobState};
 pub use links::Link;
-pub use sync_log::{LogEntry, LogFilter, LogOutcome, LogRecord};
+pub use sync_log::{HourlyCounts, LogEntry, LogFilter, LogOutcome, LogRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -107,6 +107,12 @@ impl Store {
 
     pub fn engine(&self) -> Engine {
         self.engine
+    }
+
+    /// Answers when the database does (for `/healthz`).
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     pub async fn close(&self) {

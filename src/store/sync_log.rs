@@ -77,7 +77,46 @@ pub struct LogFilter {
     pub limit: Option<i64>,
 }
 
+/// Attempts in one hour of the log (for the dashboard's chart).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HourlyCounts {
+    /// The hour, `YYYY-MM-DDTHH` in UTC.
+    pub hour: String,
+    pub succeeded: i64,
+    pub failed: i64,
+}
+
 impl Store {
+    /// Succeeded and failed attempts per hour since `since`, oldest first;
+    /// hours without any attempt are absent.
+    pub async fn log_counts_by_hour(
+        &self,
+        connection_id: i64,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<HourlyCounts>> {
+        // Timestamps are stored as RFC 3339 text, so the first 13 characters are the hour on both engines.
+        let rows = sqlx::query(
+            "SELECT SUBSTR(at, 1, 13) AS hour, \
+               SUM(CASE WHEN outcome = 'ok' THEN 1 ELSE 0 END) AS succeeded, \
+               SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END) AS failed \
+             FROM sync_log WHERE connection_id = $1 AND at >= $2 \
+             GROUP BY SUBSTR(at, 1, 13) ORDER BY hour",
+        )
+        .bind(connection_id)
+        .bind(stamp(since))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(HourlyCounts {
+                    hour: row.try_get("hour")?,
+                    succeeded: row.try_get("succeeded")?,
+                    failed: row.try_get("failed")?,
+                })
+            })
+            .collect()
+    }
+
     pub async fn append_log(&self, entry: &LogEntry) -> StoreResult<i64> {
         let row = sqlx::query(
             "INSERT INTO sync_log (connection_id, at, direction, object_kind, object_id, action, outcome, \

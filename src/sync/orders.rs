@@ -833,45 +833,52 @@ impl Attempt {
     }
 }
 
+impl OrderSync {
+    /// Runs one `order` job: re-reads the order (the event was only a hint)
+    /// and syncs it. Returns what happened, or how the job failed.
+    pub async fn run_order_job(&self, job: &Job) -> Result<Outcome, JobFailure> {
+        if job.connection_id != self.connection_id || job.kind != "order" {
+            return Err(JobFailure::Permanent(format!(
+                "job {} is not an order job of this connection",
+                job.id
+            )));
+        }
+        let order_id: u64 = job.object_id.parse().map_err(|_| {
+            JobFailure::Permanent(format!("`{}` is not a WooCommerce order id", job.object_id))
+        })?;
+        let order = match self.woo.get_order(order_id).await {
+            Ok(order) => order,
+            Err(error) if error.is_retryable() => {
+                return Err(JobFailure::Retryable(error.to_string()))
+            }
+            Err(error) => return Err(JobFailure::Permanent(error.to_string())),
+        };
+        let attempt = Attempt {
+            number: job.attempts,
+            from_job: true,
+        };
+        let reports = self
+            .sync_orders(vec![order], attempt)
+            .await
+            .map_err(|error| JobFailure::Retryable(error.to_string()))?;
+        match reports.into_iter().next().map(|report| report.outcome) {
+            Some(Outcome::Failed {
+                reason,
+                retryable: true,
+            }) => Err(JobFailure::Retryable(reason)),
+            Some(Outcome::Failed {
+                reason,
+                retryable: false,
+            }) => Err(JobFailure::Permanent(reason)),
+            Some(outcome) => Ok(outcome),
+            None => Ok(Outcome::Unchanged),
+        }
+    }
+}
+
 impl JobHandler for OrderSync {
     fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), JobFailure>> {
-        Box::pin(async move {
-            if job.connection_id != self.connection_id || job.kind != "order" {
-                return Err(JobFailure::Permanent(format!(
-                    "job {} is not an order job of this connection",
-                    job.id
-                )));
-            }
-            let order_id: u64 = job.object_id.parse().map_err(|_| {
-                JobFailure::Permanent(format!("`{}` is not a WooCommerce order id", job.object_id))
-            })?;
-            let order = match self.woo.get_order(order_id).await {
-                Ok(order) => order,
-                Err(error) if error.is_retryable() => {
-                    return Err(JobFailure::Retryable(error.to_string()))
-                }
-                Err(error) => return Err(JobFailure::Permanent(error.to_string())),
-            };
-            let attempt = Attempt {
-                number: job.attempts,
-                from_job: true,
-            };
-            let reports = self
-                .sync_orders(vec![order], attempt)
-                .await
-                .map_err(|error| JobFailure::Retryable(error.to_string()))?;
-            match reports.into_iter().next().map(|report| report.outcome) {
-                Some(Outcome::Failed {
-                    reason,
-                    retryable: true,
-                }) => Err(JobFailure::Retryable(reason)),
-                Some(Outcome::Failed {
-                    reason,
-                    retryable: false,
-                }) => Err(JobFailure::Permanent(reason)),
-                _ => Ok(()),
-            }
-        })
+        Box::pin(async move { self.run_order_job(job).await.map(|_| ()) })
     }
 }
 

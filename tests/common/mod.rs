@@ -169,3 +169,144 @@ impl World {
         map
     }
 }
+
+/// The admin password of every test service.
+pub const ADMIN_PASSWORD: &str = "test admin password";
+
+/// The service running on a loopback port against the world's simulators.
+pub struct TestApp {
+    pub base_url: String,
+    pub service: std::sync::Arc<woocommerce_sync::app::Service>,
+    /// A client that does not follow redirects (tests look at them).
+    pub http: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Options for tests: no scheduler (tests drain the queue), quick remote calls.
+pub fn test_service_options() -> woocommerce_sync::app::ServiceOptions {
+    woocommerce_sync::app::ServiceOptions {
+        workers: 2,
+        poll_interval: None,
+        worker_idle: Duration::from_millis(50),
+        calls: fast_calls(),
+        ..Default::default()
+    }
+}
+
+pub fn test_secret_key() -> SecretKey {
+    SecretKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap()
+}
+
+/// Starts the service's web face on `127.0.0.1:0`; jobs run when the test drains them.
+pub async fn spawn_app(world: &World) -> TestApp {
+    let service = std::sync::Arc::new(woocommerce_sync::app::Service::new(
+        world.store.clone(),
+        &test_secret_key(),
+        ADMIN_PASSWORD,
+        test_service_options(),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let router = service.router();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    TestApp {
+        base_url: format!("http://{address}"),
+        service,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        server,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Runs every due job, as the workers would.
+    pub async fn drain_jobs(&self) -> woocommerce_sync::jobs::DrainReport {
+        self.service
+            .drain_jobs()
+            .await
+            .expect("drain the job queue")
+    }
+
+    /// Waits (bounded) until the inbox holds `count` events of the connection:
+    /// simulators deliver webhooks in the background.
+    pub async fn wait_for_inbox(&self, connection_id: i64, count: usize) {
+        for _ in 0..200 {
+            let events = self
+                .service
+                .store()
+                .recent_inbound(connection_id, 100)
+                .await
+                .unwrap();
+            if events.len() >= count {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the inbox never held {count} event(s)");
+    }
+
+    /// Posts raw bytes with headers to a path.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        let mut request = self.http.post(self.url(path)).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Logs in with the admin password; returns the `Cookie` header value.
+    pub async fn login(&self) -> String {
+        let response = self
+            .http
+            .post(self.url("/login"))
+            .form(&[("password", ADMIN_PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_redirection(),
+            "login answered {}",
+            response.status()
+        );
+        let set_cookie = response
+            .headers()
+            .get(reqwest::header::SET_COOKIE)
+            .expect("login sets a cookie")
+            .to_str()
+            .unwrap()
+            .to_string();
+        set_cookie.split(';').next().unwrap().to_string()
+    }
+
+    /// GETs a page with the session cookie; returns status and body.
+    pub async fn get_page(&self, path: &str, cookie: &str) -> (reqwest::StatusCode, String) {
+        let response = self
+            .http
+            .get(self.url(path))
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.text().await.unwrap())
+    }
+}

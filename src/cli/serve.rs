@@ -1,0 +1,164 @@
+//! `woocommerce-sync serve`: runs the service until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+
+use super::{open_store, CliError};
+use crate::app::{Service, ServiceOptions};
+use crate::config::Config;
+
+const ADMIN_PASSWORD_ENV: &str = "WOOCOMMERCE_SYNC_ADMIN_PASSWORD";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address for the web UI, webhooks, /healthz and /metrics.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Jobs run at once.
+    #[arg(long, default_value_t = 4)]
+    pub workers: usize,
+    /// How often every connection is polled for changed orders (the backstop
+    /// for lost webhooks): `300`, `90s`, `5m`, `1h`; `0` turns polling off.
+    #[arg(long, default_value = "5m", value_parser = parse_interval)]
+    pub poll_interval: Duration,
+}
+
+/// `90`, `90s`, `5m`, `1h` → a duration.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(index) => text.split_at(index),
+        None => (text, "s"),
+    };
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not an interval; write 300, 90s, 5m or 1h"))?;
+    let seconds = match unit {
+        "s" => value,
+        "m" => value * 60,
+        "h" => value * 3600,
+        _ => {
+            return Err(format!(
+                "`{text}` is not an interval; write 300, 90s, 5m or 1h"
+            ))
+        }
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+pub async fn run(config: &Config, args: ServeArgs) -> Result<ExitCode, CliError> {
+    let store = open_store(config).await?;
+    let secret_key = config.secret_key()?;
+    let admin_password = match std::env::var(ADMIN_PASSWORD_ENV) {
+        Ok(password) if !password.is_empty() => password,
+        _ => {
+            let generated: String = rand::thread_rng()
+                .sample_iter(&Alphanumeric)
+                .take(20)
+                .map(char::from)
+                .collect();
+            eprintln!(
+                "{ADMIN_PASSWORD_ENV} is not set; the web UI password for this run is: {generated}"
+            );
+            generated
+        }
+    };
+    let options = ServiceOptions {
+        workers: args.workers.max(1),
+        poll_interval: (!args.poll_interval.is_zero()).then_some(args.poll_interval),
+        ..ServiceOptions::default()
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|error| {
+            CliError::Usage(format!(
+                "cannot listen on {}: {error}; choose another --listen address",
+                args.listen
+            ))
+        })?;
+    let address = listener.local_addr().map_err(anyhow::Error::from)?;
+    let service = Service::new(store, &secret_key, &admin_password, options);
+    let (shutdown_sender, shutdown) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing the jobs in flight");
+        eprintln!("Shutting down; finishing the jobs in flight…");
+        let _ = shutdown_sender.send(true);
+    });
+    eprintln!("woocommerce-sync is serving on http://{address}/ (webhooks under /webhooks/, health at /healthz, metrics at /metrics)");
+    service.run(listener, shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[test]
+    fn serve_parses_its_flags_with_defaults() {
+        crate::cli::Cli::command().debug_assert();
+        let cli = crate::cli::Cli::try_parse_from(["woocommerce-sync", "serve"]).unwrap();
+        let crate::cli::Command::Serve(args) = cli.command else {
+            panic!("not the serve command");
+        };
+        assert_eq!(args.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(args.poll_interval, Duration::from_secs(300));
+        let cli = crate::cli::Cli::try_parse_from([
+            "woocommerce-sync",
+            "serve",
+            "--listen",
+            "0.0.0.0:9000",
+            "--workers",
+            "8",
+            "--poll-interval",
+            "90s",
+        ])
+        .unwrap();
+        let crate::cli::Command::Serve(args) = cli.command else {
+            panic!("not the serve command");
+        };
+        assert_eq!(
+            (args.listen.port(), args.workers, args.poll_interval),
+            (9000, 8, Duration::from_secs(90))
+        );
+    }
+
+    #[test]
+    fn reads_intervals_with_units() {
+        assert_eq!(parse_interval("300"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_interval("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_interval("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_interval("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_interval("5 minutes").is_err());
+        assert!(parse_interval("m").is_err());
+    }
+}

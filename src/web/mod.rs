@@ -1,0 +1,95 @@
+//! The service's HTTP face (axum): webhook receivers, `/healthz`, `/metrics`
+//! and the web UI. It never calls WooCommerce or ERPNext: it reads the store
+//! and queues jobs, and the workers do the rest.
+
+mod auth;
+mod html;
+pub mod metrics;
+mod pages;
+pub mod webhooks;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+pub use auth::AdminAuth;
+pub use metrics::Metrics;
+
+use crate::store::Store;
+
+/// What every handler shares. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct WebState {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub auth: Arc<AdminAuth>,
+}
+
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .route(
+            "/webhooks/woocommerce/{connection}",
+            post(webhooks::woocommerce),
+        )
+        .route("/webhooks/erpnext/{connection}", post(webhooks::erpnext))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .merge(pages::routes())
+        .with_state(state)
+}
+
+/// `GET /healthz`: 200 when the store answers (503 when not), with each
+/// connection's last poll.
+async fn healthz(State(state): State<WebState>) -> Response {
+    if let Err(error) = state.store.ping().await {
+        tracing::error!(%error, "health check: the database does not answer");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "status": "unavailable",
+                "store": { "reachable": false, "error": "the database does not answer; see the service log" },
+            })),
+        )
+            .into_response();
+    }
+    let mut connections = Vec::new();
+    match state.store.connections().await {
+        Ok(stored) => {
+            for connection in stored {
+                let last_poll = crate::app::last_poll(&state.store, connection.id)
+                    .await
+                    .ok()
+                    .flatten();
+                connections.push(json!({
+                    "name": connection.connection.name,
+                    "last_poll": last_poll,
+                }));
+            }
+        }
+        Err(error) => tracing::warn!(%error, "health check: cannot list connections"),
+    }
+    let degraded = connections
+        .iter()
+        .any(|connection| connection["last_poll"]["succeeded"] == serde_json::Value::Bool(false));
+    Json(json!({
+        "status": if degraded { "degraded" } else { "ok" },
+        "store": { "reachable": true, "engine": format!("{:?}", state.store.engine()).to_lowercase() },
+        "connections": connections,
+    }))
+    .into_response()
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+async fn metrics_text(State(state): State<WebState>) -> Response {
+    let pending = state.store.pending_job_count().await.ok();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(pending),
+    )
+        .into_response()
+}

@@ -1,0 +1,372 @@
+//! The webhook receivers. Each verifies the sender's signature, commits the
+//! raw body to the inbox, queues the job it implies, and only then answers
+//! 200 (invariant 2: nothing is acknowledged before it is stored). The event
+//! is a hint: the job re-reads the order, so a lost, repeated or stale
+//! delivery changes nothing that the next poll would not fix.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use serde_json::{json, Value};
+
+use super::WebState;
+use crate::store::{InboxOutcome, Store, StoreError, StoredConnection};
+use crate::woocommerce::webhook::{verify_request, verify_signature, WebhookRequest};
+
+pub const SOURCE_WOOCOMMERCE: &str = "woocommerce";
+pub const SOURCE_ERPNEXT: &str = "erpnext";
+const ERPNEXT_SIGNATURE_HEADER: &str = "x-frappe-webhook-signature";
+
+/// Which order job an inbound event asks for, if any: the WooCommerce order id.
+///
+/// WooCommerce: `order.created`, `order.updated` and `order.restored` carry
+/// the order. ERPNext: a Sales Order or Sales Invoice that carries
+/// `woocommerce_order_id` (and, when present, this connection's order key).
+pub fn order_for_event(
+    connection_name: &str,
+    source: &str,
+    topic: &str,
+    body: &Value,
+) -> Option<String> {
+    match source {
+        SOURCE_WOOCOMMERCE => {
+            if !matches!(topic, "order.created" | "order.updated" | "order.restored") {
+                return None;
+            }
+            body.get("id")
+                .and_then(Value::as_u64)
+                .map(|id| id.to_string())
+        }
+        SOURCE_ERPNEXT => {
+            if !matches!(topic, "Sales Order" | "Sales Invoice") {
+                return None;
+            }
+            let order_id = match body.get("woocommerce_order_id") {
+                Some(Value::String(text)) => text.trim().parse::<u64>().ok()?,
+                Some(Value::Number(number)) => number.as_u64()?,
+                _ => return None,
+            };
+            // Another connection's order in the same ERPNext site is not ours to sync.
+            if let Some(key) = body.get("woocommerce_order_key").and_then(Value::as_str) {
+                if !key.is_empty() && key != format!("{connection_name}:{order_id}") {
+                    return None;
+                }
+            }
+            Some(order_id.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// Queues the order job an inbound event implies, then marks it processed.
+pub async fn enqueue_for_event(
+    store: &Store,
+    connection: &StoredConnection,
+    event_id: i64,
+    source: &str,
+    topic: &str,
+    body: &Value,
+) -> Result<Option<String>, StoreError> {
+    let order = order_for_event(&connection.connection.name, source, topic, body);
+    if let Some(order_id) = &order {
+        store
+            .enqueue_job(connection.id, "order", order_id, Utc::now())
+            .await?;
+    }
+    store.mark_inbound_processed(event_id).await?;
+    Ok(order)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+async fn load_connection(
+    state: &WebState,
+    source: &str,
+    name: &str,
+) -> Result<StoredConnection, Response> {
+    match state.store.connection(name).await {
+        Ok(connection) => Ok(connection),
+        Err(StoreError::NotFound(_)) => {
+            state.metrics.webhook_rejected(source, "unknown_connection");
+            Err(error(
+                StatusCode::NOT_FOUND,
+                format!("no connection is named `{name}`; check the webhook's delivery URL"),
+            ))
+        }
+        Err(store_error) => {
+            tracing::error!(error = %store_error, connection = name, "cannot read the connection for a webhook");
+            Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the service cannot read its database right now; the scheduled poll will catch this change",
+            ))
+        }
+    }
+}
+
+fn parse_json_body(source: &str, body: &[u8]) -> Result<Value, String> {
+    let text = std::str::from_utf8(body).map_err(|_| {
+        format!("the {source} webhook body is not UTF-8 text; expected the JSON document")
+    })?;
+    serde_json::from_str(text).map_err(|parse| {
+        format!("the {source} webhook body is not valid JSON ({parse}); expected the JSON document")
+    })
+}
+
+/// Commits the event, queues its job, and says what happened.
+async fn record(
+    state: &WebState,
+    connection: &StoredConnection,
+    source: &str,
+    topic: &str,
+    object_id: &str,
+    raw: &str,
+    body: &Value,
+) -> Response {
+    let outcome = match state
+        .store
+        .record_inbound(connection.id, source, topic, object_id, raw)
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(store_error) => {
+            tracing::error!(error = %store_error, source, topic, object_id, "cannot record a webhook");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the service cannot record the event right now; the scheduled poll will catch this change",
+            );
+        }
+    };
+    match outcome {
+        InboxOutcome::Duplicate => {
+            state.metrics.webhook_received(source, false);
+            tracing::info!(
+                connection = %connection.connection.name,
+                source,
+                topic,
+                object_id,
+                "duplicate webhook delivery ignored"
+            );
+            Json(json!({ "ok": true, "recorded": "duplicate" })).into_response()
+        }
+        InboxOutcome::New(event_id) => {
+            state.metrics.webhook_received(source, true);
+            // The event is committed; if queueing fails, the inbox replay queues it later.
+            let order = match enqueue_for_event(
+                &state.store,
+                connection,
+                event_id,
+                source,
+                topic,
+                body,
+            )
+            .await
+            {
+                Ok(order) => order,
+                Err(store_error) => {
+                    tracing::warn!(error = %store_error, event_id, "event recorded, its job will be queued by the inbox replay");
+                    None
+                }
+            };
+            tracing::info!(
+                connection = %connection.connection.name,
+                source,
+                topic,
+                object_id,
+                queued_order = order.as_deref().unwrap_or("-"),
+                "webhook recorded"
+            );
+            Json(json!({ "ok": true, "recorded": "new", "queued_order": order })).into_response()
+        }
+    }
+}
+
+/// `POST /webhooks/woocommerce/{connection}`.
+pub async fn woocommerce(
+    State(state): State<WebState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let source = SOURCE_WOOCOMMERCE;
+    let connection = match load_connection(&state, source, &name).await {
+        Ok(connection) => connection,
+        Err(response) => return response,
+    };
+    let secret = &connection.connection.credentials.webhook_secret;
+    if secret.is_empty() {
+        state.metrics.webhook_rejected(source, "no_secret");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            format!("connection `{name}` has no webhook secret, so deliveries cannot be verified; set one with `connection edit --webhook-secret`"),
+        );
+    }
+    let delivery = match verify_request(secret, &headers, &body) {
+        Ok(WebhookRequest::Ping { webhook_id }) => {
+            tracing::info!(connection = %name, webhook_id, "WooCommerce webhook ping");
+            return Json(json!({ "ok": true, "ping": webhook_id })).into_response();
+        }
+        Ok(WebhookRequest::Delivery { headers }) => headers,
+        Err(refused) => {
+            state.metrics.webhook_rejected(source, "signature");
+            tracing::warn!(connection = %name, reason = %refused, "WooCommerce webhook refused");
+            return error(StatusCode::UNAUTHORIZED, refused.to_string());
+        }
+    };
+    let value = match parse_json_body("WooCommerce", &body) {
+        Ok(value) => value,
+        Err(message) => {
+            state.metrics.webhook_rejected(source, "malformed");
+            return error(StatusCode::BAD_REQUEST, message);
+        }
+    };
+    let Some(object_id) = value.get("id").and_then(Value::as_u64) else {
+        state.metrics.webhook_rejected(source, "malformed");
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the {} delivery has no numeric `id`; expected the {} resource as JSON",
+                delivery.topic, delivery.resource
+            ),
+        );
+    };
+    let raw = String::from_utf8_lossy(&body);
+    record(
+        &state,
+        &connection,
+        source,
+        &delivery.topic,
+        &object_id.to_string(),
+        &raw,
+        &value,
+    )
+    .await
+}
+
+/// `POST /webhooks/erpnext/{connection}?doctype=…&event=…`.
+pub async fn erpnext(
+    State(state): State<WebState>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let source = SOURCE_ERPNEXT;
+    let connection = match load_connection(&state, source, &name).await {
+        Ok(connection) => connection,
+        Err(response) => return response,
+    };
+    let secret = &connection.connection.credentials.webhook_secret;
+    if secret.is_empty() {
+        state.metrics.webhook_rejected(source, "no_secret");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            format!("connection `{name}` has no webhook secret, so deliveries cannot be verified; set one with `connection edit --webhook-secret`, then `setup --update-webhook-secrets`"),
+        );
+    }
+    let Some(signature) = headers
+        .get(ERPNEXT_SIGNATURE_HEADER)
+        .and_then(|value| value.to_str().ok())
+    else {
+        state.metrics.webhook_rejected(source, "signature");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "the request has no X-Frappe-Webhook-Signature header; set the Webhook's secret in ERPNext (run `setup --update-webhook-secrets`)",
+        );
+    };
+    if verify_signature(secret, &body, signature).is_err() {
+        state.metrics.webhook_rejected(source, "signature");
+        tracing::warn!(connection = %name, "ERPNext webhook refused: bad signature");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "the X-Frappe-Webhook-Signature does not match the body; the Webhook's secret in ERPNext differs from the connection's (run `setup --update-webhook-secrets`)",
+        );
+    }
+    let value = match parse_json_body("ERPNext", &body) {
+        Ok(value) => value,
+        Err(message) => {
+            state.metrics.webhook_rejected(source, "malformed");
+            return error(StatusCode::BAD_REQUEST, message);
+        }
+    };
+    let Some(document) = value.get("name").and_then(Value::as_str) else {
+        state.metrics.webhook_rejected(source, "malformed");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the ERPNext delivery has no document `name`; the Webhook's JSON must be `{{ doc | tojson }}`",
+        );
+    };
+    let doctype = query
+        .get("doctype")
+        .cloned()
+        .or_else(|| {
+            value
+                .get("doctype")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    // The topic is the doctype, not the event: ERPNext sends on_update and
+    // on_submit with the same body, and the inbox's content dedup must see them as one.
+    let raw = String::from_utf8_lossy(&body);
+    record(
+        &state,
+        &connection,
+        source,
+        &doctype,
+        document,
+        &raw,
+        &value,
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn woocommerce_order_topics_name_the_order() {
+        let body = json!({"id": 727, "status": "processing"});
+        assert_eq!(
+            order_for_event("shop", SOURCE_WOOCOMMERCE, "order.updated", &body).as_deref(),
+            Some("727")
+        );
+        assert_eq!(
+            order_for_event("shop", SOURCE_WOOCOMMERCE, "order.deleted", &body),
+            None
+        );
+        assert_eq!(
+            order_for_event("shop", SOURCE_WOOCOMMERCE, "product.updated", &body),
+            None
+        );
+    }
+
+    #[test]
+    fn erpnext_documents_name_their_order_only_for_this_connection() {
+        let ours = json!({"name": "SAL-ORD-1", "woocommerce_order_id": "727", "woocommerce_order_key": "shop:727"});
+        assert_eq!(
+            order_for_event("shop", SOURCE_ERPNEXT, "Sales Order", &ours).as_deref(),
+            Some("727")
+        );
+        assert_eq!(
+            order_for_event("other", SOURCE_ERPNEXT, "Sales Order", &ours),
+            None
+        );
+        let phone_order = json!({"name": "SAL-ORD-2", "woocommerce_order_id": ""});
+        assert_eq!(
+            order_for_event("shop", SOURCE_ERPNEXT, "Sales Order", &phone_order),
+            None
+        );
+        assert_eq!(
+            order_for_event("shop", SOURCE_ERPNEXT, "Customer", &ours),
+            None
+        );
+    }
+}
