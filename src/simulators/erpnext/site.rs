@@ -1005,12 +1005,16 @@ impl Site {
             self.create_primary_contact(&name)?;
             doc = self.stored(doctype, &name).cloned().unwrap_or(doc);
         }
+        if submit_now {
+            self.on_submit(doctype, &name)?;
+            doc = self.stored(doctype, &name).cloned().unwrap_or(doc);
+        }
+        // Webhook jobs serialize the document after the request: every event
+        // of this request carries the final state.
         self.event(doctype, "after_insert", &doc);
         self.event(doctype, "on_update", &doc);
         self.event(doctype, "on_change", &doc);
         if submit_now {
-            self.on_submit(doctype, &name)?;
-            doc = self.stored(doctype, &name).cloned().unwrap_or(doc);
             self.event(doctype, "on_submit", &doc);
         }
         for (field, _) in child_tables(doctype) {
@@ -1077,7 +1081,7 @@ impl Site {
 
     /// Removes `doc` (as stored) from the link and unique indexes.
     fn forget_links(&mut self, doctype: &str, name: &str, doc: &Doc) {
-        let mut remove = |sets: &mut HashMap<String, BTreeSet<String>>, key: String| {
+        let remove = |sets: &mut HashMap<String, BTreeSet<String>>, key: String| {
             if let Some(set) = sets.get_mut(&key) {
                 set.remove(name);
             }
@@ -2191,14 +2195,16 @@ impl Site {
         self.stamp(doctype, name, &mut doc, false);
         self.store(doctype, name, doc.clone());
         self.after_insert_links(doctype, name, &doc);
+        if submit {
+            self.on_submit(doctype, name)?;
+        }
+        let doc = self.stored(doctype, name).cloned().unwrap_or(doc);
+        // Submit fires on_update and on_submit with the same, post-submit body.
         self.event(doctype, "on_update", &doc);
         self.event(doctype, "on_change", &doc);
         if submit {
-            self.on_submit(doctype, name)?;
-            let doc = self.stored(doctype, name).cloned().unwrap_or_default();
             self.event(doctype, "on_submit", &doc);
         }
-        let doc = self.stored(doctype, name).cloned().unwrap_or(doc);
         Ok(Outcome {
             doc: self.presented(doctype, &doc),
             notes,

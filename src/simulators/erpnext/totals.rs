@@ -147,7 +147,13 @@ pub fn calculate(doc: &mut Doc, currency: &CurrencyFacts, company_currency: &Cur
     };
     let base_net_total = flt(net_total * conversion_rate, PRECISION);
     let base_total_taxes = flt(tax_total * conversion_rate, PRECISION);
-    let base_grand_total = flt(base_net_total + base_total_taxes, PRECISION);
+    // ERPNext converts the grand total itself, not the sum of the converted
+    // parts: 31.63 EUR at 1.1 is 34.79, though 32.97 + 1.83 would be 34.80.
+    let base_grand_total = if tax_total.is_zero() {
+        base_net_total
+    } else {
+        flt(grand_total * conversion_rate, PRECISION)
+    };
     let base_rounded_total = if rounded_total.is_zero() {
         Decimal::ZERO
     } else {
