@@ -28,6 +28,7 @@ use crate::erpnext::countries;
 use crate::erpnext::error::ErpError;
 use crate::jobs::{JobFailure, JobHandler};
 use crate::store::{Job, Link, LogEntry, LogOutcome, Store, StoreError, StoredConnection};
+use crate::sync::billing::{Billing, BillingReport, BillingSteps, Reversal};
 use crate::sync::mapping::{
     self, map_order, MappingRules, OrderAction, OrderMapping, ResolvedMasters,
 };
@@ -48,12 +49,28 @@ const DIRECTION: &str = "woocommerce_to_erpnext";
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
-    Created { sales_order: String },
-    Updated { sales_order: String },
-    Cancelled { sales_order: String },
+    Created {
+        sales_order: String,
+    },
+    Updated {
+        sales_order: String,
+    },
+    Cancelled {
+        sales_order: String,
+    },
+    /// Cancelled in WooCommerce after it was invoiced: the invoice is reversed by a credit note.
+    Reversed {
+        sales_order: String,
+        credit_note: String,
+    },
     Unchanged,
-    Skipped { reason: String },
-    Failed { reason: String, retryable: bool },
+    Skipped {
+        reason: String,
+    },
+    Failed {
+        reason: String,
+        retryable: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -61,6 +78,9 @@ pub struct OrderReport {
     pub order_id: u64,
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// Invoice, payment and credit notes that followed the Sales Order.
+    #[serde(skip_serializing_if = "BillingReport::is_empty")]
+    pub billing: BillingReport,
 }
 
 /// The counts a sync prints, with the reasons of the failures.
@@ -72,23 +92,41 @@ pub struct SyncSummary {
     pub cancelled: u64,
     pub unchanged: u64,
     pub skipped: u64,
+    /// Orders whose Sales Order or billing failed.
     pub failed: u64,
+    pub invoices_created: u64,
+    pub payments_created: u64,
+    pub credit_notes_created: u64,
+    pub refund_payments_created: u64,
     pub failures: Vec<OrderReport>,
 }
 
 impl SyncSummary {
     pub fn add(&mut self, report: OrderReport) {
         self.seen += 1;
+        self.invoices_created += report.billing.invoices_created;
+        self.payments_created += report.billing.payments_created;
+        self.credit_notes_created += report.billing.credit_notes_created;
+        self.refund_payments_created += report.billing.refund_payments_created;
         match &report.outcome {
             Outcome::Created { .. } => self.created += 1,
             Outcome::Updated { .. } => self.updated += 1,
             Outcome::Cancelled { .. } => self.cancelled += 1,
+            Outcome::Reversed { .. } => {
+                self.cancelled += 1;
+                self.credit_notes_created += 1;
+            }
             Outcome::Unchanged => self.unchanged += 1,
             Outcome::Skipped { .. } => self.skipped += 1,
             Outcome::Failed { .. } => {
                 self.failed += 1;
                 self.failures.push(report);
+                return;
             }
+        }
+        if report.billing.failed() {
+            self.failed += 1;
+            self.failures.push(report);
         }
     }
 }
@@ -197,6 +235,10 @@ impl OrderSync {
         &self.connection
     }
 
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Compares both sides from scratch; see [`crate::sync::reconcile`].
     pub async fn reconcile(&self) -> Result<crate::sync::reconcile::ReconcileReport, SyncError> {
         crate::sync::reconcile::reconcile(&self.woo, &self.erp, &self.connection.name, |status| {
@@ -298,6 +340,7 @@ impl OrderSync {
                     reports.push(OrderReport {
                         order_id: order.id,
                         outcome,
+                        billing: BillingReport::default(),
                     });
                 }
                 return Ok(reports);
@@ -318,9 +361,11 @@ impl OrderSync {
                 let mut reports = Vec::with_capacity(group.len());
                 for (order, plan) in group {
                     let outcome = self.execute(&order, plan, attempt).await?;
+                    let billing = self.follow_with_billing(&order, &outcome, attempt).await?;
                     reports.push(OrderReport {
                         order_id: order.id,
                         outcome,
+                        billing,
                     });
                 }
                 Ok(reports)
@@ -334,6 +379,40 @@ impl OrderSync {
         }
         reports.sort_by_key(|report| report.order_id);
         Ok(reports)
+    }
+
+    /// Invoice, payment and credit notes of an order whose Sales Order now exists
+    /// (see [`crate::sync::billing`]).
+    async fn follow_with_billing(
+        &self,
+        order: &Order,
+        outcome: &Outcome,
+        attempt: Attempt,
+    ) -> Result<BillingReport, StoreError> {
+        let sales_order = match outcome {
+            Outcome::Created { sales_order } | Outcome::Updated { sales_order } => {
+                sales_order.clone()
+            }
+            Outcome::Unchanged if self.action_for(&order.status) != OrderAction::Cancel => {
+                match self
+                    .store
+                    .link(
+                        self.connection_id,
+                        "order",
+                        &order.id.to_string(),
+                        "Sales Order",
+                    )
+                    .await?
+                {
+                    Some(link) if !link.erp_name.is_empty() => link.erp_name,
+                    _ => return Ok(BillingReport::default()),
+                }
+            }
+            _ => return Ok(BillingReport::default()),
+        };
+        Billing::new(self)
+            .follow_order(order, &sales_order, BillingSteps::ALL, attempt)
+            .await
     }
 
     /// What the order's status and our links say to do.
@@ -430,7 +509,7 @@ impl OrderSync {
             ),
             Plan::Cancel { sales_order } => (
                 "cancel_sales_order",
-                self.cancel(order, sales_order).await?,
+                self.cancel(order, sales_order, attempt).await?,
                 None,
             ),
         };
@@ -460,6 +539,15 @@ impl OrderSync {
             Outcome::Cancelled { sales_order } => (
                 LogOutcome::Ok,
                 format!("Sales Order {sales_order} cancelled"),
+            ),
+            Outcome::Reversed {
+                sales_order,
+                credit_note,
+            } => (
+                LogOutcome::Ok,
+                format!(
+                    "Sales Order {sales_order} was invoiced; credit note {credit_note} reverses it"
+                ),
             ),
             Outcome::Unchanged => (LogOutcome::Skipped, "unchanged".to_string()),
             Outcome::Skipped { reason } => (LogOutcome::Skipped, reason.clone()),
@@ -628,6 +716,7 @@ impl OrderSync {
         &self,
         order: &Order,
         sales_order: Option<String>,
+        attempt: Attempt,
     ) -> Result<Outcome, StoreError> {
         let key = self.connection.order_key(order.id);
         let name = match sales_order {
@@ -654,9 +743,22 @@ impl OrderSync {
             return Ok(Outcome::Unchanged);
         }
         if billed {
-            return Ok(Outcome::Skipped {
-                reason: format!("Sales Order {name} is already invoiced; its invoice must be reversed with a credit note"),
-            });
+            return Ok(
+                match Billing::new(self).reverse_cancelled(order, attempt).await? {
+                    Reversal::CreditNote(credit_note) => {
+                        self.put_order_link(order, &name, None).await?;
+                        Outcome::Reversed {
+                            sales_order: name,
+                            credit_note,
+                        }
+                    }
+                    Reversal::NothingLeft => {
+                        self.put_order_link(order, &name, None).await?;
+                        Outcome::Unchanged
+                    }
+                    Reversal::Failed { reason, retryable } => Outcome::Failed { reason, retryable },
+                },
+            );
         }
         match self.erp.cancel("Sales Order", &name).await {
             Ok(_) => {
@@ -735,7 +837,7 @@ impl OrderSync {
     }
 
     /// Removes every credential of the connection from text bound for the log.
-    fn redact(&self, text: &str) -> String {
+    pub(crate) fn redact(&self, text: &str) -> String {
         let credentials = &self.connection.credentials;
         let mut text = text.to_string();
         for secret in [
@@ -797,15 +899,32 @@ impl JobHandler for OrderSync {
                 .sync_orders(vec![order], attempt)
                 .await
                 .map_err(|error| JobFailure::Retryable(error.to_string()))?;
-            match reports.into_iter().next().map(|report| report.outcome) {
-                Some(Outcome::Failed {
+            let Some(report) = reports.into_iter().next() else {
+                return Ok(());
+            };
+            match report.outcome {
+                Outcome::Failed {
                     reason,
                     retryable: true,
-                }) => Err(JobFailure::Retryable(reason)),
-                Some(Outcome::Failed {
+                } => Err(JobFailure::Retryable(reason)),
+                Outcome::Failed {
                     reason,
                     retryable: false,
-                }) => Err(JobFailure::Permanent(reason)),
+                } => Err(JobFailure::Permanent(reason)),
+                _ if report.billing.failed() => {
+                    let reason = report
+                        .billing
+                        .failures
+                        .iter()
+                        .map(|failure| format!("{}: {}", failure.step, failure.reason))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    if report.billing.retryable() {
+                        Err(JobFailure::Retryable(reason))
+                    } else {
+                        Err(JobFailure::Permanent(reason))
+                    }
+                }
                 _ => Ok(()),
             }
         })
