@@ -1,0 +1,151 @@
+//! Billing on the real store snapshot: every paid order gets one submitted Sales Invoice equal to
+//! its total and one Payment Entry that leaves nothing outstanding; refunds become credit notes of
+//! exactly the refunded amount; a cancelled, invoiced order is reversed once.
+
+mod billing_common;
+mod common;
+
+use billing_common::{check_exactly_once, decimal, ledger, shop};
+use common::{fixture_path, spawn_world};
+use rust_decimal::Decimal;
+use serde_json::json;
+use woocommerce_sync::simulators::woocommerce::WooSimOptions;
+use woocommerce_sync::sync::mapping::is_paid;
+use woocommerce_sync::sync::orders::Attempt;
+
+#[tokio::test]
+async fn the_snapshot_is_invoiced_paid_and_credited_exactly_once() {
+    let world = spawn_world(WooSimOptions {
+        load: Some(fixture_path("woocommerce-real/store-snapshot")),
+        ..WooSimOptions::default()
+    })
+    .await;
+    let sync = world.order_sync(4).await;
+    let summary = sync.poll(None, &|_, _| {}).await.unwrap();
+    assert_eq!(summary.failed, 0, "{:#?}", summary.failures);
+
+    let orders = shop(&world).await;
+    let imported = ["processing", "on-hold", "completed"];
+    let paid = orders
+        .iter()
+        .filter(|(order, _)| imported.contains(&order.status.as_str()) && is_paid(order))
+        .count();
+    assert!(paid > 70, "the snapshot has {paid} paid orders");
+    assert_eq!(summary.invoices_created as usize, paid, "{summary:?}");
+    assert_eq!(summary.payments_created as usize, paid, "{summary:?}");
+    // Order 21 (completed) has a goodwill refund; 17 is on hold (not invoiced), 129 is in the trash.
+    assert_eq!(summary.credit_notes_created, 1, "{summary:?}");
+
+    let books = ledger(&world).await;
+    let (invoices, payments, credit_notes, _) = check_exactly_once(&orders, &books);
+    assert_eq!((invoices, payments, credit_notes), (paid, paid, 1));
+    let goodwill = &books.credit_notes["shop:refund:24"][0];
+    assert_eq!(decimal(&goodwill["grand_total"]), Decimal::new(-500, 2));
+    let payment = &books.payments["shop:21"][0];
+    assert_eq!(
+        payment["reference_no"], "21",
+        "no transaction id: the order number"
+    );
+
+    // Running again makes nothing new.
+    let again = sync.poll(None, &|_, _| {}).await.unwrap();
+    assert_eq!(
+        (
+            again.failed,
+            again.invoices_created,
+            again.payments_created,
+            again.credit_notes_created
+        ),
+        (0, 0, 0, 0),
+        "{again:?}"
+    );
+    let report = sync.reconcile().await.unwrap();
+    assert!(report.is_clean(), "{report:#?}");
+
+    // The on-hold bank transfer with a refunded mug is paid: invoice, payment, then a credit
+    // note that returns exactly the mug and its two taxes.
+    world
+        .woo
+        .update_order(17, &json!({"status": "processing"}))
+        .unwrap();
+    let order = sync.woocommerce().get_order(17).await.unwrap();
+    let reports = sync
+        .sync_orders(vec![order], Attempt::first())
+        .await
+        .unwrap();
+    let billing = &reports[0].billing;
+    assert_eq!(
+        (
+            billing.invoices_created,
+            billing.payments_created,
+            billing.credit_notes_created
+        ),
+        (1, 1, 1),
+        "{reports:?}"
+    );
+    let books = ledger(&world).await;
+    let note = &books.credit_notes["shop:refund:28"][0];
+    assert_eq!(decimal(&note["grand_total"]), Decimal::new(-1218, 2));
+    let document = world
+        .erp
+        .document("Sales Invoice", note["name"].as_str().unwrap())
+        .unwrap();
+    let items = document["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{items:#?}");
+    assert_eq!(items[0]["item_code"], "LAB-MUG");
+    assert_eq!(decimal(&items[0]["qty"]), Decimal::NEGATIVE_ONE);
+    let taxes: Vec<(String, Decimal)> = document["taxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["account_head"].as_str().unwrap().to_string(),
+                decimal(&row["tax_amount"]),
+            )
+        })
+        .collect();
+    assert_eq!(
+        taxes,
+        vec![
+            ("ST 6.25% - TC".to_string(), Decimal::new(-81, 2)),
+            ("ST 4% - TC".to_string(), Decimal::new(-12, 2)),
+        ]
+    );
+    let orders = shop(&world).await;
+    check_exactly_once(&orders, &ledger(&world).await);
+
+    // A paid, invoiced order cancelled in the shop: its invoice is reversed by one credit note
+    // for the whole total; the Sales Order stays (ERPNext cannot cancel a billed order).
+    let (cancelled, _) = orders
+        .iter()
+        .find(|(order, refunds)| is_paid(order) && refunds.is_empty())
+        .unwrap();
+    world
+        .woo
+        .update_order(cancelled.id, &json!({"status": "cancelled"}))
+        .unwrap();
+    let order = sync.woocommerce().get_order(cancelled.id).await.unwrap();
+    let reports = sync
+        .sync_orders(vec![order.clone()], Attempt::first())
+        .await
+        .unwrap();
+    let outcome = serde_json::to_value(&reports[0]).unwrap();
+    assert_eq!(outcome["outcome"], "reversed", "{outcome}");
+    let key = format!("shop:cancel:{}", cancelled.id);
+    let books = ledger(&world).await;
+    assert_eq!(books.credit_notes[&key].len(), 1);
+    assert_eq!(
+        decimal(&books.credit_notes[&key][0]["grand_total"]),
+        -cancelled.total
+    );
+    let twice = sync
+        .sync_orders(vec![order], Attempt::first())
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&twice[0]).unwrap()["outcome"],
+        "unchanged"
+    );
+    assert_eq!(ledger(&world).await.credit_notes[&key].len(), 1);
+}
