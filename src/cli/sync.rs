@@ -268,8 +268,41 @@ pub fn print_reconcile(report: &ReconcileReport) {
     }
     for open in &report.not_cancelled {
         println!(
-            "  order {}: cancelled in WooCommerce, {} still submitted",
+            "  order {}: cancelled in WooCommerce, {} still submitted and its invoice not reversed",
             open.order_id, open.sales_order
+        );
+    }
+    for order in &report.missing_invoices {
+        println!("  order {order}: due an invoice, has none");
+    }
+    for duplicate in &report.duplicate_invoices {
+        println!(
+            "  order {}: {} Sales Invoices: {}",
+            duplicate.order_id,
+            duplicate.sales_invoices.len(),
+            duplicate.sales_invoices.join(", ")
+        );
+    }
+    for mismatch in &report.invoice_total_mismatches {
+        println!(
+            "  order {}: WooCommerce total {} but {} grand total {}",
+            mismatch.order_id,
+            mismatch.woocommerce_total,
+            mismatch.sales_invoice,
+            mismatch.erpnext_grand_total
+        );
+    }
+    for order in &report.missing_payments {
+        println!("  order {order}: paid in WooCommerce, no Payment Entry");
+    }
+    for refund in &report.refunds_without_credit_note {
+        println!(
+            "  order {} refund {}: refunded {}, {} credit note(s) giving back {}",
+            refund.order_id,
+            refund.refund_id,
+            refund.refunded,
+            refund.credit_notes,
+            refund.credited
         );
     }
 }

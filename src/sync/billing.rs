@@ -28,8 +28,8 @@ use crate::erpnext::error::ErpError;
 use crate::money::parse_decimal;
 use crate::store::{Link, LogEntry, LogOutcome, StoreError};
 use crate::sync::mapping::{
-    credit_note_for_amount, credit_note_for_refund, erpnext_round, is_paid, AlreadyReturned,
-    CreditFor, CreditNoteRows, InvoiceChargeRow, InvoiceItemRow, InvoiceRows,
+    credit_note_for_amount, credit_note_for_refund, is_paid, AlreadyReturned, CreditFor,
+    CreditNoteRows, InvoiceChargeRow, InvoiceItemRow, InvoiceRows,
 };
 use crate::sync::orders::{Attempt, OrderSync};
 use crate::woocommerce::types::{Order, Refund};
@@ -137,8 +137,11 @@ impl Step {
 pub enum Reversal {
     /// This credit note reverses the invoice (made now or earlier).
     CreditNote(String),
-    /// Earlier credit notes (the refunds) already gave the whole invoice back.
+    /// Earlier credit notes (the refunds) already gave the whole invoice back, or the invoice was
+    /// cancelled in ERPNext.
     NothingLeft,
+    /// The sync made no submitted invoice for the order (a draft one is deleted).
+    NoInvoice,
     Failed {
         reason: String,
         retryable: bool,
@@ -217,6 +220,14 @@ impl<'a> Billing<'a> {
         Ok(report)
     }
 
+    /// Whether the sync made (or may have made) an invoice for the order.
+    pub async fn may_have_invoice(&self, order_id: u64) -> Result<bool, StoreError> {
+        Ok(self
+            .link(order_id, "order", "Sales Invoice")
+            .await?
+            .is_some())
+    }
+
     /// Reverses the submitted invoice of a cancelled order with a credit note for what earlier
     /// credit notes have not given back.
     pub async fn reverse_cancelled(
@@ -229,6 +240,7 @@ impl<'a> Billing<'a> {
         let step = match &result {
             Reversal::CreditNote(name) => Step::Made(name.clone()),
             Reversal::NothingLeft => Step::Waiting("already credited in full".into()),
+            Reversal::NoInvoice => Step::Waiting("no invoice to reverse".into()),
             Reversal::Failed { reason, retryable } => Step::Failed {
                 reason: reason.clone(),
                 retryable: *retryable,
@@ -524,6 +536,17 @@ impl<'a> Billing<'a> {
         if !self.invoice_submitted(order.id).await? {
             return Ok(());
         }
+        // The payment comes first: made after a credit note it would pay only what is left, and
+        // the refund paid back through the gateway would then be paid twice.
+        if self.sync.connection().record_payments
+            && is_paid(order)
+            && self
+                .linked_name(order.id, "order", "Payment Entry")
+                .await?
+                .is_none()
+        {
+            return Ok(());
+        }
         let refunds = match self.sync.woocommerce().list_refunds(order.id).await {
             Ok(mut refunds) => {
                 refunds.sort_by_key(|refund| refund.id);
@@ -675,7 +698,7 @@ impl<'a> Billing<'a> {
             )
             .await?;
         if step.name().is_some() {
-            add_returned(returned, &rows);
+            add_returned(returned, &rows, rows_of_invoice.places);
         }
         Ok(step)
     }
@@ -872,29 +895,45 @@ impl<'a> Billing<'a> {
         let invoice = match self.linked_name(order.id, "order", "Sales Invoice").await? {
             Some(name) => name,
             None => match self
-                .find("Sales Invoice", "woocommerce_invoice_key", &connection.order_key(order.id))
+                .find(
+                    "Sales Invoice",
+                    "woocommerce_invoice_key",
+                    &connection.order_key(order.id),
+                )
                 .await
             {
                 Ok(Some(found)) => found.name,
-                Ok(None) => {
-                    return Ok(Reversal::Failed {
-                        reason: format!(
-                            "order {} is invoiced in ERPNext by an invoice the sync did not make; reverse it by hand",
-                            order.id
-                        ),
-                        retryable: false,
-                    })
-                }
+                Ok(None) => return Ok(Reversal::NoInvoice),
                 Err(error) => return Ok(failed(error)),
             },
         };
+        match self
+            .sync
+            .erpnext()
+            .get_value_doc("Sales Invoice", &invoice)
+            .await
+        {
+            Ok(document) if document["docstatus"].as_i64() == Some(0) => {
+                // A draft bills nothing: delete it, and the Sales Order can be cancelled.
+                if let Err(error) = self.sync.erpnext().delete("Sales Invoice", &invoice).await {
+                    return Ok(failed(error));
+                }
+                self.put_link(order.id, "order", "Sales Invoice", "", None, None)
+                    .await?;
+                return Ok(Reversal::NoInvoice);
+            }
+            Ok(document) if document["docstatus"].as_i64() == Some(2) => {
+                return Ok(Reversal::NothingLeft)
+            }
+            Ok(_) => {}
+            Err(error) if error.is_not_found() => return Ok(Reversal::NoInvoice),
+            Err(error) => return Ok(failed(error)),
+        }
         let (rows_of_invoice, returned) = match self.invoice_context(&invoice).await {
             Ok(context) => context,
             Err(error) => return Ok(failed(error)),
         };
-        let credited: Decimal =
-            returned.charges.values().sum::<Decimal>() + returned_net(&rows_of_invoice, &returned);
-        let left = rows_of_invoice.grand_total - credited;
+        let left = rows_of_invoice.grand_total - returned.credited;
         if left <= Decimal::ZERO {
             return Ok(Reversal::NothingLeft);
         }
@@ -985,6 +1024,7 @@ impl<'a> Billing<'a> {
         let mut returned = AlreadyReturned::default();
         for name in names.iter().filter_map(|row| row["name"].as_str()) {
             let credit = erp.get_value_doc("Sales Invoice", name).await?;
+            returned.credited -= decimal_of(&credit["grand_total"]);
             for row in rows_of(&credit, "items") {
                 let against = row["sales_invoice_item"].as_str().unwrap_or_default();
                 *returned.quantities.entry(against.to_string()).or_default() +=
@@ -1099,13 +1139,19 @@ impl<'a> Billing<'a> {
         key_field: &str,
         key: &str,
     ) -> Result<Option<Found>, ErpError> {
+        // ERPNext refuses a list field the doctype does not have.
+        let total_field = if doctype == "Payment Entry" {
+            "paid_amount"
+        } else {
+            "grand_total"
+        };
         let rows: Vec<Value> = self
             .sync
             .erpnext()
             .list(
                 doctype,
                 &ListQuery::default()
-                    .fields(&["name", "docstatus", "grand_total", "paid_amount"])
+                    .fields(&["name", "docstatus", total_field])
                     .filter(key_field, "=", key)
                     .filter("docstatus", "<", 2)
                     .all_rows(),
@@ -1286,23 +1332,8 @@ fn rows_of<'v>(document: &'v Value, field: &str) -> impl Iterator<Item = &'v Val
     document[field].as_array().into_iter().flatten()
 }
 
-/// The net of the invoice's item rows earlier credit notes gave back.
-fn returned_net(invoice: &InvoiceRows, returned: &AlreadyReturned) -> Decimal {
-    invoice
-        .items
-        .iter()
-        .map(|row| {
-            let qty = returned
-                .quantities
-                .get(&row.name)
-                .copied()
-                .unwrap_or_default();
-            erpnext_round(row.rate * qty, invoice.places)
-        })
-        .sum()
-}
-
-fn add_returned(returned: &mut AlreadyReturned, rows: &CreditNoteRows) {
+fn add_returned(returned: &mut AlreadyReturned, rows: &CreditNoteRows, places: u32) {
+    returned.credited -= rows.grand_total(places);
     for item in &rows.items {
         *returned
             .quantities

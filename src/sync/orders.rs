@@ -241,7 +241,7 @@ impl OrderSync {
 
     /// Compares both sides from scratch; see [`crate::sync::reconcile`].
     pub async fn reconcile(&self) -> Result<crate::sync::reconcile::ReconcileReport, SyncError> {
-        crate::sync::reconcile::reconcile(&self.woo, &self.erp, &self.connection.name, |status| {
+        crate::sync::reconcile::reconcile(&self.woo, &self.erp, &self.connection, |status| {
             self.action_for(status)
         })
         .await
@@ -742,24 +742,35 @@ impl OrderSync {
             self.put_order_link(order, &name, None).await?;
             return Ok(Outcome::Unchanged);
         }
-        if billed {
-            return Ok(
-                match Billing::new(self).reverse_cancelled(order, attempt).await? {
-                    Reversal::CreditNote(credit_note) => {
-                        self.put_order_link(order, &name, None).await?;
-                        Outcome::Reversed {
-                            sales_order: name,
-                            credit_note,
-                        }
+        // A credit note may have brought `per_billed` back to 0 already: our link says invoiced.
+        let billing = Billing::new(self);
+        if billed || billing.may_have_invoice(order.id).await? {
+            return Ok(match billing.reverse_cancelled(order, attempt).await? {
+                Reversal::CreditNote(credit_note) => {
+                    self.put_order_link(order, &name, None).await?;
+                    Outcome::Reversed {
+                        sales_order: name,
+                        credit_note,
                     }
-                    Reversal::NothingLeft => {
-                        self.put_order_link(order, &name, None).await?;
-                        Outcome::Unchanged
-                    }
-                    Reversal::Failed { reason, retryable } => Outcome::Failed { reason, retryable },
+                }
+                Reversal::NothingLeft => {
+                    self.put_order_link(order, &name, None).await?;
+                    Outcome::Unchanged
+                }
+                Reversal::NoInvoice if billed => Outcome::Failed {
+                    reason: format!(
+                        "Sales Order {name} is invoiced by an invoice the sync did not make; reverse it by hand in ERPNext"
+                    ),
+                    retryable: false,
                 },
-            );
+                Reversal::NoInvoice => self.cancel_sales_order(order, name).await?,
+                Reversal::Failed { reason, retryable } => Outcome::Failed { reason, retryable },
+            });
         }
+        self.cancel_sales_order(order, name).await
+    }
+
+    async fn cancel_sales_order(&self, order: &Order, name: String) -> Result<Outcome, StoreError> {
         match self.erp.cancel("Sales Order", &name).await {
             Ok(_) => {
                 self.put_order_link(order, &name, None).await?;

@@ -210,6 +210,16 @@ pub fn check_exactly_once(
                 );
             }
         }
+        // A cancelled order's reversal gives back what the refunds left.
+        if let Some(reversals) = ledger
+            .credit_notes
+            .get(&format!("shop:cancel:{}", order.id))
+        {
+            assert_eq!(reversals.len(), 1, "order {}: {reversals:#?}", order.id);
+            assert_eq!(reversals[0]["return_against"], name);
+            credited -= decimal(&reversals[0]["grand_total"]);
+            assert_eq!(credited, order.total, "order {} reversed in full", order.id);
+        }
         if let Some(payment) = order_payments.first() {
             payments += 1;
             assert_eq!(payment["docstatus"], 1);

@@ -147,11 +147,13 @@ pub struct CreditFor {
 }
 
 /// What earlier credit notes against the invoice gave back: the quantity of each invoice row (by
-/// row name) and the amount of each charge account (positive).
+/// row name), the amount of each charge account, and the total (all positive).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AlreadyReturned {
     pub quantities: BTreeMap<String, Decimal>,
     pub charges: BTreeMap<String, Decimal>,
+    /// Their grand totals together (positive).
+    pub credited: Decimal,
 }
 
 /// The rows of the credit note for `refund` of `order`.
@@ -207,12 +209,7 @@ pub fn credit_note_for_amount(
             (charge, charge.tax_amount - part)
         })
         .collect();
-    let open_items: Decimal = invoice
-        .items
-        .iter()
-        .map(|row| erpnext_round(row.rate * open_qty(row, quantities), places))
-        .sum();
-    let creditable = open_items + open_charges.iter().map(|(_, open)| *open).sum::<Decimal>();
+    let creditable = invoice.grand_total - already_returned.credited;
     if amount > creditable || creditable <= Decimal::ZERO {
         return Err(CreditNoteError::MoreThanInvoiced {
             order_id: about.order_id,
@@ -234,7 +231,38 @@ pub fn credit_note_for_amount(
         }
     }
     let charged: Decimal = charges.iter().map(|charge| -charge.tax_amount).sum();
-    let mut net = amount - charged;
+    let net = amount - charged;
+    let items = match net_against_rows(net, invoice, quantities) {
+        Some(items) => items,
+        // Earlier amount-only credit notes returned whole units at lower rates, so the open
+        // quantities cannot carry the net: return against the sold quantities instead.
+        None => net_against_rows(net, invoice, &BTreeMap::new()).ok_or(
+            CreditNoteError::MoreThanInvoiced {
+                order_id: about.order_id,
+                refund_id: about.refund_id,
+                amount,
+                creditable,
+            },
+        )?,
+    };
+    let mut rows = CreditNoteRows {
+        basis: CreditBasis::AmountOnly,
+        items,
+        charges,
+    };
+    close_difference(&mut rows, amount, places, rules, about)?;
+    Ok(rows)
+}
+
+/// Item rows for `net` from the largest open row down: whole rows while the net lasts, then part
+/// of the next at a rate no dearer than it was sold; `None` when the open rows cannot carry it.
+fn net_against_rows(
+    net: Decimal,
+    invoice: &InvoiceRows,
+    quantities: &BTreeMap<String, Decimal>,
+) -> Option<Vec<CreditItem>> {
+    let places = invoice.places;
+    let mut net = net;
     let mut rows: Vec<&InvoiceItemRow> = invoice.items.iter().collect();
     rows.sort_by(|a, b| {
         let amount_a = a.rate * open_qty(a, quantities);
@@ -263,22 +291,7 @@ pub fn credit_note_for_amount(
         }
         net = Decimal::ZERO;
     }
-    if net > rules.rounding_tolerance {
-        // Earlier credit notes took the items; what is left cannot be given back as items.
-        return Err(CreditNoteError::MoreThanInvoiced {
-            order_id: about.order_id,
-            refund_id: about.refund_id,
-            amount,
-            creditable: amount - net,
-        });
-    }
-    let mut rows = CreditNoteRows {
-        basis: CreditBasis::AmountOnly,
-        items,
-        charges,
-    };
-    close_difference(&mut rows, amount, places, rules, about)?;
-    Ok(rows)
+    (net <= Decimal::ZERO && !items.is_empty()).then_some(items)
 }
 
 /// The rows that return the refund's own lines, or `None` when they do not account for its amount.
@@ -738,6 +751,7 @@ mod tests {
                 .entry(charge.account_head.clone())
                 .or_insert(Decimal::ZERO) -= charge.tax_amount;
         }
+        returned.credited = -first.grand_total(2);
         let about = CreditFor {
             order_id: 17,
             refund_id: 17,
