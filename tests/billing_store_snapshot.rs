@@ -149,3 +149,77 @@ async fn the_snapshot_is_invoiced_paid_and_credited_exactly_once() {
     );
     assert_eq!(ledger(&world).await.credit_notes[&key].len(), 1);
 }
+
+#[tokio::test]
+async fn sync_payments_catches_up_on_invoiced_orders_and_reconcile_names_the_gaps() {
+    let world = spawn_world(WooSimOptions {
+        load: Some(fixture_path("woocommerce-real/store-snapshot")),
+        ..WooSimOptions::default()
+    })
+    .await;
+    // First with payments switched off: invoices only.
+    let mut without_payments = world.connection.clone();
+    without_payments.connection.record_payments = false;
+    let sync = woocommerce_sync::sync::orders::OrderSync::prepare(
+        world.store.clone(),
+        without_payments,
+        &common::fast_calls(),
+        4,
+    )
+    .await
+    .unwrap();
+    let summary = sync.poll(None, &|_, _| {}).await.unwrap();
+    assert_eq!(summary.failed, 0, "{:#?}", summary.failures);
+    assert_eq!(summary.payments_created, 0);
+    assert!(summary.invoices_created > 70);
+
+    // With payments on, reconcile names every paid order without one.
+    let sync = world.order_sync(4).await;
+    let report = sync.reconcile().await.unwrap();
+    assert_eq!(
+        report.missing_payments.len() as u64,
+        summary.invoices_created,
+        "{report:#?}"
+    );
+    assert!(report.missing_invoices.is_empty(), "{report:#?}");
+
+    // `sync payments` pays them, and nothing else.
+    let billing = woocommerce_sync::sync::billing::Billing::new(&sync);
+    let steps = woocommerce_sync::sync::billing::BillingSteps {
+        invoices: false,
+        payments: true,
+        refunds: false,
+    };
+    let paid = billing.follow_all(steps, 4, &|_, _| {}).await.unwrap();
+    assert_eq!(paid.failed, 0, "{:#?}", paid.failures);
+    assert_eq!(paid.payments_created, summary.invoices_created);
+    assert_eq!((paid.invoices_created, paid.credit_notes_created), (0, 0));
+    // Without payments the goodwill refund of order 21 did not wait for one: its credit note
+    // was made in the first pass, and `sync refunds` finds nothing left to do.
+    assert_eq!(summary.credit_notes_created, 1);
+    let refunds = woocommerce_sync::sync::billing::BillingSteps {
+        invoices: false,
+        payments: false,
+        refunds: true,
+    };
+    let credited = billing.follow_all(refunds, 4, &|_, _| {}).await.unwrap();
+    assert_eq!(credited.credit_notes_created, 0, "{credited:?}");
+    let again = billing.follow_all(steps, 4, &|_, _| {}).await.unwrap();
+    assert_eq!(again.payments_created, 0, "{again:?}");
+    let report = sync.reconcile().await.unwrap();
+    assert!(report.is_clean(), "{report:#?}");
+    let books = ledger(&world).await;
+    for (order, _) in shop(&world)
+        .await
+        .iter()
+        .filter(|(order, _)| is_paid(order))
+    {
+        let payments = &books.payments[&format!("shop:{}", order.id)];
+        assert_eq!(payments.len(), 1, "order {}", order.id);
+    }
+    // Paid after the credit note, order 21's payment settles what the credit note left.
+    assert_eq!(
+        decimal(&books.payments["shop:21"][0]["paid_amount"]),
+        Decimal::new(6566, 2)
+    );
+}

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::Utc;
+use futures::stream::{self, StreamExt};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -27,11 +28,13 @@ use crate::erpnext::client::ListQuery;
 use crate::erpnext::error::ErpError;
 use crate::money::parse_decimal;
 use crate::store::{Link, LogEntry, LogOutcome, StoreError};
+use crate::sync::mapping::OrderAction;
 use crate::sync::mapping::{
     credit_note_for_amount, credit_note_for_refund, is_paid, AlreadyReturned, CreditFor,
     CreditNoteRows, InvoiceChargeRow, InvoiceItemRow, InvoiceRows,
 };
-use crate::sync::orders::{Attempt, OrderSync};
+use crate::sync::orders::{Attempt, OrderReport, OrderSync, Outcome, SyncError, SyncSummary};
+use crate::woocommerce::client::{OrderBy, OrderQuery};
 use crate::woocommerce::types::{Order, Refund};
 
 const DIRECTION: &str = "woocommerce_to_erpnext";
@@ -226,6 +229,65 @@ impl<'a> Billing<'a> {
             .link(order_id, "order", "Sales Invoice")
             .await?
             .is_some())
+    }
+
+    /// Runs `steps` for every order that has a Sales Order (the `sync invoices|payments|refunds`
+    /// commands), reading those orders from WooCommerce a hundred at a time.
+    pub async fn follow_all(
+        &self,
+        steps: BillingSteps,
+        concurrency: usize,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<SyncSummary, SyncError> {
+        let links = self
+            .sync
+            .store()
+            .links(self.sync.connection_id(), "order", "Sales Order")
+            .await?;
+        let sales_orders: BTreeMap<u64, String> = links
+            .into_iter()
+            .filter(|link| !link.erp_name.is_empty())
+            .filter_map(|link| Some((link.woo_id.parse().ok()?, link.erp_name)))
+            .collect();
+        let ids: Vec<u64> = sales_orders.keys().copied().collect();
+        let total = ids.len() as u64;
+        let mut summary = SyncSummary::default();
+        for chunk in ids.chunks(100) {
+            let query = OrderQuery {
+                include: chunk.to_vec(),
+                orderby: OrderBy::Id,
+                ascending: true,
+                per_page: 100,
+                ..OrderQuery::default()
+            };
+            let orders = self.sync.woocommerce().list_all_orders(&query).await?;
+            let reports: Vec<Result<OrderReport, StoreError>> = stream::iter(orders)
+                .filter(|order| {
+                    let cancelled = self.sync.action_for(&order.status) == OrderAction::Cancel;
+                    async move { !cancelled }
+                })
+                .map(|order| {
+                    let sales_order = sales_orders.get(&order.id).cloned().unwrap_or_default();
+                    async move {
+                        let billing = self
+                            .follow_order(&order, &sales_order, steps, Attempt::first())
+                            .await?;
+                        Ok(OrderReport {
+                            order_id: order.id,
+                            outcome: Outcome::Unchanged,
+                            billing,
+                        })
+                    }
+                })
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await;
+            for report in reports {
+                summary.add(report?);
+            }
+            progress(summary.seen, total);
+        }
+        Ok(summary)
     }
 
     /// Reverses the submitted invoice of a cancelled order with a credit note for what earlier
