@@ -223,3 +223,95 @@ async fn sync_payments_catches_up_on_invoiced_orders_and_reconcile_names_the_gap
         Decimal::new(6566, 2)
     );
 }
+
+#[tokio::test]
+async fn draft_invoices_wait_for_submission_and_a_cancellation_deletes_its_draft() {
+    let world = spawn_world(WooSimOptions {
+        load: Some(fixture_path("woocommerce-real/store-snapshot")),
+        ..WooSimOptions::default()
+    })
+    .await;
+    let mut drafts_only = world.connection.clone();
+    drafts_only.connection.submit_invoices = false;
+    let sync = woocommerce_sync::sync::orders::OrderSync::prepare(
+        world.store.clone(),
+        drafts_only,
+        &common::fast_calls(),
+        4,
+    )
+    .await
+    .unwrap();
+    let summary = sync.poll(None, &|_, _| {}).await.unwrap();
+    assert_eq!(summary.failed, 0, "{:#?}", summary.failures);
+    // Drafts are invoices; a draft cannot be paid or credited yet.
+    assert!(summary.invoices_created > 70);
+    assert_eq!(
+        (summary.payments_created, summary.credit_notes_created),
+        (0, 0)
+    );
+    let books = ledger(&world).await;
+    assert!(books
+        .invoices
+        .values()
+        .all(|invoices| invoices.len() == 1 && invoices[0]["docstatus"] == 0));
+
+    // A paid order cancelled while its invoice is a draft: the draft goes, the Sales Order is
+    // cancelled.
+    let orders = shop(&world).await;
+    let (cancelled, _) = orders
+        .iter()
+        .find(|(order, refunds)| is_paid(order) && refunds.is_empty())
+        .unwrap();
+    let draft = books.invoices[&cancelled.id][0]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    world
+        .woo
+        .update_order(cancelled.id, &json!({"status": "cancelled"}))
+        .unwrap();
+    let order = sync.woocommerce().get_order(cancelled.id).await.unwrap();
+    let reports = sync
+        .sync_orders(vec![order], Attempt::first())
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&reports[0]).unwrap()["outcome"],
+        "cancelled",
+        "{reports:?}"
+    );
+    assert!(world.erp.document("Sales Invoice", &draft).is_none());
+
+    // Submitting switched on, `sync all` submits the drafts (not made again), then pays and
+    // credits them.
+    let sync = world.order_sync(4).await;
+    let summary = woocommerce_sync::sync::billing::Billing::new(&sync)
+        .follow_all(
+            woocommerce_sync::sync::billing::BillingSteps::ALL,
+            4,
+            &|_, _| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(summary.failed, 0, "{:#?}", summary.failures);
+    assert_eq!(summary.invoices_created, 0);
+    assert!(summary.payments_created > 70);
+    let log = world
+        .store
+        .query_log(&woocommerce_sync::store::LogFilter {
+            connection_id: None,
+            failed_only: false,
+            object_kind: None,
+            object_id: Some("21".into()),
+            limit: Some(50),
+        })
+        .await
+        .unwrap();
+    assert_eq!(summary.credit_notes_created, 1, "{summary:?}");
+    let orders = shop(&world).await;
+    let (invoices, payments, credit_notes, _) = check_exactly_once(&orders, &ledger(&world).await);
+    assert_eq!(invoices as u64, summary.payments_created);
+    assert_eq!(payments as u64, summary.payments_created);
+    assert_eq!(credit_notes, 1);
+    assert!(sync.reconcile().await.unwrap().is_clean());
+}
