@@ -301,13 +301,17 @@ async fn draft_invoices_wait_for_submission_and_a_cancellation_deletes_its_draft
         .query_log(&woocommerce_sync::store::LogFilter {
             connection_id: None,
             failed_only: false,
-            object_kind: None,
-            object_id: Some("21".into()),
+            object_kind: Some("refund".into()),
+            object_id: Some("24".into()),
             limit: Some(50),
         })
         .await
         .unwrap();
     assert_eq!(summary.credit_notes_created, 1, "{summary:?}");
+    // The sync log names the step and the document.
+    assert_eq!(log.len(), 1, "{log:#?}");
+    assert_eq!(log[0].entry.action, "create_credit_note");
+    assert!(log[0].entry.message.contains("ACC-SINV-RET-"), "{log:#?}");
     let orders = shop(&world).await;
     let (invoices, payments, credit_notes, _) = check_exactly_once(&orders, &ledger(&world).await);
     assert_eq!(invoices as u64, summary.payments_created);
