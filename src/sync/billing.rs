@@ -93,15 +93,6 @@ impl BillingReport {
     pub fn retryable(&self) -> bool {
         self.failures.iter().all(|failure| failure.retryable)
     }
-
-    /// Adds another run's counts to these.
-    pub fn absorb(&mut self, other: BillingReport) {
-        self.invoices_created += other.invoices_created;
-        self.payments_created += other.payments_created;
-        self.credit_notes_created += other.credit_notes_created;
-        self.refund_payments_created += other.refund_payments_created;
-        self.failures.extend(other.failures);
-    }
 }
 
 /// The outcome of one step.
@@ -171,12 +162,14 @@ impl<'a> Billing<'a> {
     ) -> Result<BillingReport, StoreError> {
         let mut report = BillingReport::default();
         let invoice = if steps.invoices {
+            let started = Instant::now();
             let step = self.invoice(order, sales_order, attempt).await?;
             self.record(
                 order.id,
                 "order",
                 "create_sales_invoice",
                 &step,
+                started,
                 attempt,
                 &mut report,
             )
@@ -192,12 +185,14 @@ impl<'a> Billing<'a> {
             return Ok(report);
         };
         if steps.payments {
+            let started = Instant::now();
             let step = self.payment(order, &invoice, attempt).await?;
             self.record(
                 order.id,
                 "order",
                 "create_payment_entry",
                 &step,
+                started,
                 attempt,
                 &mut report,
             )
@@ -620,7 +615,15 @@ impl<'a> Billing<'a> {
                     reason: error.to_string(),
                 };
                 return self
-                    .record(order.id, "order", "read_refunds", &step, attempt, report)
+                    .record(
+                        order.id,
+                        "order",
+                        "read_refunds",
+                        &step,
+                        Instant::now(),
+                        attempt,
+                        report,
+                    )
                     .await;
             }
         };
@@ -630,49 +633,35 @@ impl<'a> Billing<'a> {
             let step = self
                 .credit_note(order, refund, invoice, &mut context, attempt)
                 .await?;
-            self.log(
+            self.record(
                 refund.id,
                 "refund",
                 "create_credit_note",
                 &step,
-                started.elapsed().as_millis() as i64,
+                started,
                 attempt,
+                report,
             )
             .await?;
             match &step {
                 Step::Made(_) => report.credit_notes_created += 1,
-                Step::Failed { reason, retryable } => {
-                    report.failures.push(BillingFailure {
-                        step: format!("create_credit_note (refund {})", refund.id),
-                        reason: reason.clone(),
-                        retryable: *retryable,
-                    });
-                    continue;
-                }
-                _ => {}
-            }
-            if step.name().is_none() {
-                continue;
+                Step::Exists(_) => {}
+                Step::Waiting(_) | Step::Failed { .. } => continue,
             }
             let started = Instant::now();
             let payment = self.refund_payment(order, refund, invoice, attempt).await?;
-            self.log(
+            self.record(
                 refund.id,
                 "refund",
                 "create_refund_payment",
                 &payment,
-                started.elapsed().as_millis() as i64,
+                started,
                 attempt,
+                report,
             )
             .await?;
-            match &payment {
-                Step::Made(_) => report.refund_payments_created += 1,
-                Step::Failed { reason, retryable } => report.failures.push(BillingFailure {
-                    step: format!("create_refund_payment (refund {})", refund.id),
-                    reason: reason.clone(),
-                    retryable: *retryable,
-                }),
-                _ => {}
+            if matches!(payment, Step::Made(_)) {
+                report.refund_payments_created += 1;
             }
         }
         Ok(())
@@ -1285,19 +1274,23 @@ impl<'a> Billing<'a> {
     }
 
     /// Logs a step and adds a failure to the report.
+    #[allow(clippy::too_many_arguments)]
     async fn record(
         &self,
         woo_id: u64,
         woo_kind: &str,
         action: &str,
         step: &Step,
+        started: Instant,
         attempt: Attempt,
         report: &mut BillingReport,
     ) -> Result<(), StoreError> {
-        self.log(woo_id, woo_kind, action, step, 0, attempt).await?;
+        let duration_ms = started.elapsed().as_millis() as i64;
+        self.log(woo_id, woo_kind, action, step, duration_ms, attempt)
+            .await?;
         if let Step::Failed { reason, retryable } = step {
             report.failures.push(BillingFailure {
-                step: action.to_string(),
+                step: format!("{action} ({woo_kind} {woo_id})"),
                 reason: reason.clone(),
                 retryable: *retryable,
             });
