@@ -2,6 +2,7 @@
 //! concurrency limit. The clients decide *whether* an error is retryable
 //! (`is_retryable()` on their error types); this module decides *when*.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,21 +62,34 @@ pub fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option
     Some(Duration::from_secs(seconds))
 }
 
-/// Bounds the calls in flight to one remote, per connection.
+/// Bounds the calls in flight to one remote, per connection, and counts the
+/// calls made (every attempt takes a permit), for `bench` and metrics.
 #[derive(Debug, Clone)]
-pub struct ConcurrencyLimit(Arc<Semaphore>);
+pub struct ConcurrencyLimit {
+    permits: Arc<Semaphore>,
+    calls: Arc<AtomicU64>,
+}
 
 impl ConcurrencyLimit {
     pub fn new(max_in_flight: usize) -> Self {
-        ConcurrencyLimit(Arc::new(Semaphore::new(max_in_flight.max(1))))
+        ConcurrencyLimit {
+            permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            calls: Arc::new(AtomicU64::new(0)),
+        }
     }
 
     pub async fn acquire(&self) -> OwnedSemaphorePermit {
-        self.0
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.permits
             .clone()
             .acquire_owned()
             .await
             .expect("the semaphore is never closed")
+    }
+
+    /// Calls started through this limit so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
     }
 }
 

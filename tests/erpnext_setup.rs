@@ -137,3 +137,42 @@ async fn master_data_check_names_what_is_missing() {
     assert!(missing[2].contains("group account"));
     assert!(missing[3].contains("Mode of Payment `PayPal`"));
 }
+
+#[tokio::test]
+async fn install_repairs_a_key_field_created_without_unique() {
+    let simulator = start(ErpSimOptions::default()).await.unwrap();
+    let client = client_for(&simulator);
+    client
+        .insert("Custom Field", &json!({"dt": "Sales Order", "fieldname": "woocommerce_order_key", "label": "WooCommerce Order Key", "fieldtype": "Data"}))
+        .await
+        .unwrap();
+    let report = setup::install(&client, &plan()).await.unwrap();
+    assert_eq!(
+        report.updated,
+        vec!["custom field Sales Order.woocommerce_order_key".to_string()]
+    );
+
+    client
+        .insert("Customer", &json!({"customer_name": "Repair"}))
+        .await
+        .unwrap();
+    client
+        .insert("Item", &json!({"item_code": "R-1"}))
+        .await
+        .unwrap();
+    let order = json!({"customer": "Repair", "delivery_date": "2099-01-01", "woocommerce_order_key": "shop1:1",
+        "items": [{"item_code": "R-1", "qty": 1, "rate": 1}]});
+    client.insert("Sales Order", &order).await.unwrap();
+    let duplicate = client.insert("Sales Order", &order).await.unwrap_err();
+    assert!(
+        duplicate.is_duplicate(),
+        "the repaired field is unique now: {duplicate}"
+    );
+
+    let rotated = SetupPlan {
+        update_webhook_secrets: true,
+        ..plan()
+    };
+    let report = setup::install(&client, &rotated).await.unwrap();
+    assert_eq!(report.updated.len(), 5, "only the webhooks are rewritten");
+}

@@ -1,8 +1,11 @@
 //! The command line: parses arguments, opens what a command needs, prints.
 //! Commands call into the library; no business logic lives here.
 
+mod bench;
 mod connection;
+mod demo;
 mod log;
+mod setup;
 mod sync;
 
 use std::process::ExitCode;
@@ -28,6 +31,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The whole product on embedded defaults: simulated shop and ERPNext, setup, a full sync.
+    Demo(demo::DemoArgs),
     /// Print the effective configuration (secrets masked).
     Config {
         /// Print JSON instead of text.
@@ -37,6 +42,10 @@ pub enum Command {
     /// Add, list, show, edit or remove connections (store + ERPNext pairs).
     #[command(subcommand)]
     Connection(connection::ConnectionCommand),
+    /// Measure the sync: orders per second, API calls and CPU per order, peak memory.
+    Bench(bench::BenchArgs),
+    /// Install the custom fields and Webhooks the sync needs in ERPNext (idempotent).
+    Setup(setup::SetupArgs),
     /// Sync now (one-shot, for scripts and cron).
     #[command(subcommand)]
     Sync(sync::SyncCommand),
@@ -135,6 +144,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let store = open_store(&config).await?;
             connection::run(&store, command).await
         }
+        Command::Demo(args) => demo::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
+        Command::Setup(args) => setup::run(&open_store(&config).await?, args).await,
         Command::Sync(command) => sync::run_sync(&open_store(&config).await?, command).await,
         Command::Reconcile(args) => sync::run_reconcile(&open_store(&config).await?, args).await,
         Command::Sim(SimCommand::Woocommerce(options)) => {

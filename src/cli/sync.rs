@@ -211,7 +211,7 @@ async fn run_sync_orders(store: &Store, args: SyncOrdersArgs) -> Result<ExitCode
     })
 }
 
-fn progress_bar(quiet: bool) -> ProgressBar {
+pub fn progress_bar(quiet: bool) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

@@ -202,6 +202,11 @@ impl ErpClient {
         })
     }
 
+    /// HTTP requests this client (and its clones) have sent, retries included.
+    pub fn calls_made(&self) -> u64 {
+        self.limit.calls()
+    }
+
     pub fn base_url(&self) -> &Url {
         &self.base_url
     }
@@ -219,13 +224,13 @@ impl ErpClient {
 
     /// One document, typed.
     pub async fn get<T: DeserializeOwned>(&self, doctype: &str, name: &str) -> Result<T, ErpError> {
-        let value = self.get_value_doc(doctype, name).await?;
+        let value = self.get_document(doctype, name).await?;
         serde_json::from_value(value)
             .map_err(|error| unexpected(doctype, format!("{doctype} {name}: {error}")))
     }
 
     /// One document as JSON.
-    pub async fn get_value_doc(&self, doctype: &str, name: &str) -> Result<Value, ErpError> {
+    pub async fn get_document(&self, doctype: &str, name: &str) -> Result<Value, ErpError> {
         let url = self.resource_url(doctype, Some(name))?;
         let body = self
             .send(Method::GET, url, None, doctype, Repeat::Safe)
@@ -290,7 +295,9 @@ impl ErpClient {
         take_envelope(body, "data", doctype)
     }
 
-    /// Deletes a draft (submitted documents must be cancelled first).
+    /// Deletes a draft (submitted documents must be cancelled first). Retried
+    /// after lost answers, so a caller may meet `is_not_found()` for a document
+    /// the first attempt already deleted.
     pub async fn delete(&self, doctype: &str, name: &str) -> Result<(), ErpError> {
         let url = self.resource_url(doctype, Some(name))?;
         self.send(Method::DELETE, url, None, doctype, Repeat::Safe)
@@ -394,10 +401,23 @@ impl ErpClient {
         .await
     }
 
+    /// Closes a submitted Sales Order (what is not delivered or billed yet is
+    /// dropped); used when an invoiced order is cancelled in the shop.
+    pub async fn close_sales_order(&self, name: &str) -> Result<(), ErpError> {
+        self.method_post(
+            "erpnext.selling.doctype.sales_order.sales_order.update_status",
+            &json!({"status": "Closed", "name": name}),
+            &format!("closing Sales Order {name}"),
+            Repeat::Safe,
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// The site's time zone (System Settings); naive ERPNext datetimes are in it.
     pub async fn site_time_zone(&self) -> Result<Tz, ErpError> {
         let settings = self
-            .get_value_doc("System Settings", "System Settings")
+            .get_document("System Settings", "System Settings")
             .await?;
         let name = settings
             .get("time_zone")
@@ -577,6 +597,8 @@ fn encode_segment(text: &str) -> String {
 
 fn take_envelope(body: Value, key: &str, subject: &str) -> Result<Value, ErpError> {
     match body {
+        // A method that returns None answers `{}`.
+        Value::Object(object) if object.is_empty() && key == "message" => Ok(Value::Null),
         Value::Object(mut object) => object
             .remove(key)
             .ok_or_else(|| unexpected(subject, format!("the answer has no `{key}`"))),

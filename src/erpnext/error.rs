@@ -120,7 +120,9 @@ impl ErpError {
         };
         match exc_type.as_deref() {
             Some("DuplicateEntryError") | Some("UniqueValidationError") => true,
-            _ => *status == 409 || (*status == 417 && message.contains("already exists")),
+            // Only the Custom Field clash; "already exists against Customer's
+            // Purchase Order" is a validation of a different document.
+            _ => *status == 409 || (*status == 417 && message.starts_with("A field with the name")),
         }
     }
 

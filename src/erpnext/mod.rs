@@ -5,6 +5,7 @@ pub mod client;
 pub mod countries;
 pub mod error;
 pub mod types;
+pub mod webhook;
 
-pub use client::{ErpClient, ErpConfig, ListQuery};
+pub use client::{site_datetime_to_utc, utc_to_site_datetime, ErpClient, ErpConfig, ListQuery};
 pub use error::ErpError;

@@ -22,14 +22,15 @@ pub struct Link {
 }
 
 impl Store {
-    /// Records a link, replacing the name/fingerprint of an existing one.
+    /// Records a link, replacing the name/fingerprint of an existing one (and
+    /// its amount, when one is given).
     pub async fn put_link(&self, link: &Link) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO links (connection_id, woo_kind, woo_id, erp_doctype, erp_name, fingerprint, amount, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (connection_id, woo_kind, woo_id, erp_doctype) DO UPDATE SET \
                erp_name = excluded.erp_name, fingerprint = excluded.fingerprint, \
-               amount = excluded.amount, updated_at = excluded.updated_at",
+               amount = COALESCE(excluded.amount, links.amount), updated_at = excluded.updated_at",
         )
         .bind(link.connection_id)
         .bind(&link.woo_kind)
@@ -62,6 +63,36 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(|row| link_from_row(&row)).transpose()
+    }
+
+    /// The links of these objects (one query for a page of orders).
+    pub async fn links_for(
+        &self,
+        connection_id: i64,
+        woo_kind: &str,
+        erp_doctype: &str,
+        woo_ids: &[String],
+    ) -> StoreResult<Vec<Link>> {
+        if woo_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (0..woo_ids.len())
+            .map(|index| format!("${}", index + 4))
+            .collect();
+        let sql = format!(
+            "SELECT connection_id, woo_kind, woo_id, erp_doctype, erp_name, fingerprint, amount FROM links \
+             WHERE connection_id = $1 AND woo_kind = $2 AND erp_doctype = $3 AND woo_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(connection_id)
+            .bind(woo_kind)
+            .bind(erp_doctype);
+        for id in woo_ids {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(link_from_row).collect()
     }
 
     /// Every link of one kind and doctype for a connection (for reconcile and caches).

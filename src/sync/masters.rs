@@ -52,6 +52,9 @@ struct Known {
 /// The cache of one connection's masters. Cheap to share between tasks.
 #[derive(Debug, Default)]
 pub struct Masters {
+    /// One lock per buyer: pages run concurrently, and two orders of one buyer
+    /// must not both create the Customer.
+    buyer_locks: std::sync::Mutex<HashMap<String, std::sync::Arc<Mutex<()>>>>,
     customers: Mutex<HashMap<String, Known>>,
     addresses: Mutex<HashMap<String, Known>>,
     items: Mutex<HashSet<String>>,
@@ -193,6 +196,14 @@ impl Masters {
         connection_id: i64,
         mapping: &OrderMapping,
     ) -> Result<ResolvedBuyer, MasterError> {
+        let lock = self
+            .buyer_locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(mapping.customer.identity.key.clone())
+            .or_default()
+            .clone();
+        let _held = lock.lock().await;
         let customer = self
             .resolve_customer(erp, store, connection_id, &mapping.customer)
             .await?;

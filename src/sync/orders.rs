@@ -44,6 +44,8 @@ pub const ORDERS_CURSOR: &str = "orders.modified_gmt";
 /// orders saved while the previous poll was paging.
 pub const POLL_OVERLAP_MINUTES: i64 = 10;
 const DIRECTION: &str = "woocommerce_to_erpnext";
+/// Pages of orders synced at once during a poll.
+const PAGES_IN_FLIGHT: usize = 4;
 
 /// What happened to one order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -184,7 +186,7 @@ impl OrderSync {
         let woo = remotes::woocommerce_client(&connection, settings)?;
         let erp = remotes::erpnext_client(&connection, settings)?;
         let company = erp
-            .get_value_doc("Company", &connection.company)
+            .get_document("Company", &connection.company)
             .await
             .map_err(|error| {
                 if error.is_not_found() {
@@ -272,26 +274,49 @@ impl OrderSync {
                 ..OrderQuery::default()
             },
         };
+        // Page 1 tells how many pages there are; the rest are read and synced
+        // a few at a time, so one page's round trips overlap the next's.
+        let first = self.woo.list_orders_page(&query, 1).await?;
+        let total = first.total;
+        let total_pages = first.total_pages.max(1);
+        let first = std::sync::Mutex::new(Some(first));
+        let done = std::sync::atomic::AtomicU64::new(0);
+        let pages: Vec<Result<(Vec<OrderReport>, Option<NaiveDateTime>), SyncError>> =
+            stream::iter(1..=total_pages)
+                .map(|number| {
+                    let (first, query, done) = (&first, &query, &done);
+                    async move {
+                        let taken = first
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .take();
+                        let page = match taken {
+                            Some(page) if number == 1 => page,
+                            _ => self.woo.list_orders_page(query, number).await?,
+                        };
+                        let newest = page
+                            .items
+                            .iter()
+                            .filter_map(|order| order.date_modified_gmt)
+                            .max();
+                        let reports = self.sync_orders(page.items, Attempt::first()).await?;
+                        let seen = done
+                            .fetch_add(reports.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                        progress(seen + reports.len() as u64, total);
+                        Ok((reports, newest))
+                    }
+                })
+                .buffer_unordered(PAGES_IN_FLIGHT)
+                .collect()
+                .await;
         let mut summary = SyncSummary::default();
         let mut newest: Option<NaiveDateTime> = None;
-        let mut page_number = 1;
-        loop {
-            let page = self.woo.list_orders_page(&query, page_number).await?;
-            newest = page
-                .items
-                .iter()
-                .filter_map(|order| order.date_modified_gmt)
-                .chain(newest)
-                .max();
-            let total = page.total;
-            for report in self.sync_orders(page.items, Attempt::first()).await? {
+        for page in pages {
+            let (reports, page_newest) = page?;
+            newest = newest.max(page_newest);
+            for report in reports {
                 summary.add(report);
             }
-            progress(summary.seen, total);
-            if page_number >= page.total_pages {
-                break;
-            }
-            page_number += 1;
         }
         if let Some(newest) = newest {
             self.store
@@ -313,11 +338,22 @@ impl OrderSync {
         orders: Vec<Order>,
         attempt: Attempt,
     ) -> Result<Vec<OrderReport>, SyncError> {
-        let mut plans = Vec::with_capacity(orders.len());
-        for order in orders {
-            let plan = self.plan(&order).await?;
-            plans.push((order, plan));
-        }
+        let ids: Vec<String> = orders.iter().map(|order| order.id.to_string()).collect();
+        let mut links: HashMap<String, Link> = self
+            .store
+            .links_for(self.connection_id, "order", "Sales Order", &ids)
+            .await?
+            .into_iter()
+            .map(|link| (link.woo_id.clone(), link))
+            .collect();
+        let plans: Vec<(Order, Plan)> = orders
+            .into_iter()
+            .map(|order| {
+                let link = links.remove(&order.id.to_string());
+                let plan = self.plan(&order, link);
+                (order, plan)
+            })
+            .collect();
         let mappings: Vec<&OrderMapping> = plans
             .iter()
             .filter_map(|(_, plan)| match plan {
@@ -416,18 +452,9 @@ impl OrderSync {
     }
 
     /// What the order's status and our links say to do.
-    async fn plan(&self, order: &Order) -> Result<Plan, StoreError> {
-        let link = self
-            .store
-            .link(
-                self.connection_id,
-                "order",
-                &order.id.to_string(),
-                "Sales Order",
-            )
-            .await?;
+    fn plan(&self, order: &Order, link: Option<Link>) -> Plan {
         let linked = link.as_ref().filter(|link| !link.erp_name.is_empty());
-        Ok(match (self.action_for(&order.status), linked) {
+        match (self.action_for(&order.status), linked) {
             (OrderAction::Import, Some(link)) => {
                 if link.fingerprint.as_deref() == Some(order_fingerprint(order).as_str()) {
                     Plan::Done(Outcome::Unchanged)
@@ -468,7 +495,7 @@ impl OrderSync {
             (OrderAction::Ignore, None) => Plan::Done(Outcome::Skipped {
                 reason: format!("status `{}` is not imported", order.status),
             }),
-        })
+        }
     }
 
     /// What this connection does with an order in `status`: its status map first, then the defaults.
@@ -732,7 +759,7 @@ impl OrderSync {
             },
         };
         // Read first: an earlier attempt may have cancelled it already (cancelling twice is an error).
-        let document = match self.erp.get_value_doc("Sales Order", &name).await {
+        let document = match self.erp.get_document("Sales Order", &name).await {
             Ok(document) => document,
             Err(error) => return Ok(failed_erp(error)),
         };
@@ -821,19 +848,6 @@ impl OrderSync {
         amount: Option<Decimal>,
     ) -> Result<(), StoreError> {
         let fingerprint = (!name.is_empty()).then(|| order_fingerprint(order));
-        let amount = match amount {
-            Some(amount) => Some(amount),
-            None => self
-                .store
-                .link(
-                    self.connection_id,
-                    "order",
-                    &order.id.to_string(),
-                    "Sales Order",
-                )
-                .await?
-                .and_then(|link| link.amount),
-        };
         self.store
             .put_link(&Link {
                 connection_id: self.connection_id,

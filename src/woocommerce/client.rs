@@ -84,7 +84,7 @@ impl std::fmt::Debug for WooConfig {
         formatter
             .debug_struct("WooConfig")
             .field("base_url", &self.base_url.as_str())
-            .field("consumer_key", &self.consumer_key)
+            .field("consumer_key", &masked_key(&self.consumer_key))
             .field("consumer_secret", &"<redacted>")
             .field("auth", &self.auth)
             .field("timeout", &self.timeout)
@@ -241,8 +241,22 @@ impl WooClient {
         })
     }
 
+    /// HTTP requests this client (and its clones) have sent, retries included.
+    pub fn calls_made(&self) -> u64 {
+        self.limit.calls()
+    }
+
     pub fn config(&self) -> &WooConfig {
         &self.config
+    }
+
+    /// "Test connection": one authenticated read; returns how many orders the store has.
+    pub async fn check_connection(&self) -> Result<u64, WooError> {
+        let query = OrderQuery {
+            per_page: 1,
+            ..OrderQuery::default()
+        };
+        Ok(self.list_orders_page(&query, 1).await?.total)
     }
 
     // ----- orders -----
@@ -659,6 +673,12 @@ fn describe_transport_error(error: reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// `ck_0123…`: enough to tell keys apart in a log, not enough to use one.
+fn masked_key(key: &str) -> String {
+    let shown: String = key.chars().take(7).collect();
+    format!("{shown}…")
 }
 
 fn to_values<T: serde::Serialize>(items: &[T]) -> Result<Vec<Value>, WooError> {

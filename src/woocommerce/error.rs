@@ -110,6 +110,28 @@ impl WooError {
         }
     }
 
+    /// What the operator can do about it, for the UI and the sync log.
+    pub fn advice(&self) -> Option<&'static str> {
+        match self {
+            WooError::Api { status: 401, .. } => Some(
+                "check the connection's consumer key and secret (WooCommerce → Settings → Advanced → REST API) \
+                 and that the key has read/write permission; over plain http:// only OAuth 1.0a works",
+            ),
+            WooError::Api { status: 404, code, .. } if code == "rest_no_route" => Some(
+                "check the store URL and that WordPress permalinks are not set to \"Plain\"",
+            ),
+            WooError::Api { status: 429, .. }
+            | WooError::NotJson { status: 429, .. }
+            | WooError::NotJson { status: 503, .. } => {
+                Some("the store's host is throttling; the call is retried later with backoff")
+            }
+            WooError::Timeout { .. } | WooError::Transport { .. } => Some(
+                "the store did not answer; a write may have been applied, so it is looked up before being repeated",
+            ),
+            _ => None,
+        }
+    }
+
     /// Builds the error for a non-success answer from its status and raw body.
     pub(crate) fn from_response(
         method: &str,
@@ -166,6 +188,12 @@ mod tests {
         );
         assert!(!error.is_retryable());
         assert!(error.is_not_found());
+        assert_eq!(error.advice(), None);
+        let body = br#"{"code":"woocommerce_rest_cannot_view","message":"Sorry, you cannot list resources.","data":{"status":401}}"#;
+        let error = WooError::from_response("GET", "/orders", 401, body, None);
+        assert!(error
+            .advice()
+            .is_some_and(|advice| advice.contains("consumer key")));
     }
 
     #[test]

@@ -306,3 +306,33 @@ fn write_python_string(text: &str, out: &mut String) {
     }
     out.push('"');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_json_like_python() {
+        let value = json!({"b": 1.0, "a": ["é", null]});
+        assert_eq!(
+            python_json_sorted(&value),
+            "{\"a\": [\"\\u00e9\", null], \"b\": 1.0}"
+        );
+    }
+
+    #[test]
+    fn server_messages_are_json_strings_inside_a_json_string() {
+        let body = SiteError::validation("Bad <strong>thing</strong>").v1_body();
+        let outer: Vec<String> =
+            serde_json::from_str(body["_server_messages"].as_str().unwrap()).unwrap();
+        let inner: Value = serde_json::from_str(&outer[0]).unwrap();
+        assert_eq!(inner["message"], json!("Bad <strong>thing</strong>"));
+        assert_eq!(inner["raise_exception"], json!(1));
+        assert_eq!(
+            body["exception"],
+            json!("frappe.exceptions.ValidationError: Bad <strong>thing</strong>")
+        );
+        let not_found = SiteError::not_found("X not found").v1_body();
+        assert!(not_found.get("exception").is_none());
+    }
+}

@@ -477,7 +477,14 @@ fn call_method(
     name: &str,
     arguments: &Doc,
 ) -> Result<Answer, SiteError> {
-    let message = |value: Value| ok(json!({ "message": value }));
+    // A method returning None answers `{}` (no `message` key).
+    let message = |value: Value| {
+        if value.is_null() {
+            ok(json!({}))
+        } else {
+            ok(json!({ "message": value }))
+        }
+    };
     match (name, user) {
         ("ping", _) => return message(json!("pong")),
         ("frappe.auth.get_logged_user", User::Guest) => return message(json!("Guest")),
@@ -563,6 +570,25 @@ fn call_method(
             let outcome = site.update(&doctype, &doc_name, &doc, modified.as_deref())?;
             ok(with_notes("message", outcome))
         }
+        "frappe.client.set_value" => {
+            let doctype = text_argument(arguments, "doctype")?;
+            let doc_name = text_argument(arguments, "name")?;
+            let fieldname = text_argument(arguments, "fieldname")?;
+            // `fieldname` may be a JSON object of several fields.
+            let changes = match serde_json::from_str::<Value>(&fieldname) {
+                Ok(Value::Object(object)) => object,
+                _ => {
+                    let mut changes = Map::new();
+                    changes.insert(
+                        fieldname,
+                        arguments.get("value").cloned().unwrap_or(Value::Null),
+                    );
+                    changes
+                }
+            };
+            let outcome = site.update(&doctype, &doc_name, &changes, None)?;
+            ok(with_notes("message", outcome))
+        }
         "frappe.client.cancel" => {
             let doctype = text_argument(arguments, "doctype")?;
             let doc_name = text_argument(arguments, "name")?;
@@ -587,6 +613,12 @@ fn call_method(
         "erpnext.accounts.doctype.sales_invoice.sales_invoice.make_sales_return" => {
             let source = text_argument(arguments, "source_name")?;
             message(Value::Object(site.make_sales_return(&source)?))
+        }
+        "erpnext.selling.doctype.sales_order.sales_order.update_status" => {
+            let status = text_argument(arguments, "status")?;
+            let order = text_argument(arguments, "name")?;
+            site.update_sales_order_status(&order, &status)?;
+            message(Value::Null)
         }
         other => {
             let module = other

@@ -3,6 +3,17 @@
 //! recorded site answered (`tests/fixtures/erpnext/`), with Webhook documents
 //! that really deliver, and fault knobs (latency, errors, 429, timeouts,
 //! "commit then drop the response") settable by flags or at runtime.
+//!
+//! Simulated: Customer (named by customer_name, ` - 1` on clashes, auto Contact),
+//! Contact, Address, Item (+ Item Price), Sales Order, Sales Invoice (credit
+//! notes too), Payment Entry, Custom Field (unique → unique index, no_copy in
+//! mappings), Webhook, Currency Exchange; the setup wizard's masters read-only.
+//! Naming series with rollback, mandatory/link checks, docstatus rules,
+//! `taxes_and_totals` (Actual and On Net Total rows, discounts, banker's
+//! rounding, smallest-fraction rounded totals, base amounts), billing and
+//! payment status, lists with every filter form.
+//! Not simulated: stock ledger and GL entries, pricing rules, tax templates,
+//! tax-inclusive rates, "On Previous Row" charges, delivery notes.
 
 mod error;
 mod http;

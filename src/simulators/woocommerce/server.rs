@@ -18,8 +18,8 @@ use serde_json::{json, Value};
 use super::auth::{authenticate, AuthRequest};
 use super::generate::{build_order, Cart, CartLine, Coupon, Fee, OrderHeader, Shipping};
 use super::state::{
-    ApiError, FaultKind, Faults, PendingDelivery, Permission, Shop, StoredOrder, DATE_FORMAT,
-    WRITABLE_STATUSES,
+    ApiError, FaultKind, Faults, ListCache, PendingDelivery, Permission, Shop, StoredOrder,
+    DATE_FORMAT, WRITABLE_STATUSES,
 };
 use super::webhooks::{deliver_all, send_ping};
 use crate::money::parse_decimal;
@@ -747,7 +747,7 @@ fn list_orders(context: &Context<'_>) -> Result<Answer, ApiError> {
         .filter(|text| !text.is_empty())
         .cloned();
 
-    let shop = context.app.lock();
+    let mut shop = context.app.lock();
     let modified_after = parse_date_param(&shop, params, "modified_after")?;
     let modified_before = parse_date_param(&shop, params, "modified_before")?;
     let after = parse_date_param(&shop, params, "after")?;
@@ -770,29 +770,55 @@ fn list_orders(context: &Context<'_>) -> Result<Answer, ApiError> {
                 .as_ref()
                 .map_or(true, |text| order.json.contains(text.as_str()))
     };
-    let ids: Box<dyn Iterator<Item = u64> + '_> = match (orderby, order_asc) {
-        ("modified", true) => Box::new(shop.by_modified.iter().map(|(_, id)| *id)),
-        ("modified", false) => Box::new(shop.by_modified.iter().rev().map(|(_, id)| *id)),
-        ("id" | "include", true) => Box::new(shop.orders.keys().copied()),
-        ("id" | "include", false) => Box::new(shop.orders.keys().rev().copied()),
-        (_, true) => Box::new(shop.by_created.iter().map(|(_, id)| *id)),
-        (_, false) => Box::new(shop.by_created.iter().rev().map(|(_, id)| *id)),
+    // Paging through a large shop asks the same question once per page: the
+    // matching ids are kept until the next change to any order.
+    let cache_key: String = params
+        .iter()
+        .filter(|(key, _)| {
+            !matches!(key.as_str(), "page" | "offset")
+                && !key.starts_with("oauth_")
+                && !key.starts_with("consumer_")
+        })
+        .map(|(key, value)| format!("{key}={value}&"))
+        .collect();
+    let cached = shop
+        .list_cache
+        .as_ref()
+        .filter(|cache| cache.key == cache_key && cache.revision == shop.revision)
+        .map(|cache| cache.ids.clone());
+    let matching = match cached {
+        Some(ids) => ids,
+        None => {
+            let ids: Box<dyn Iterator<Item = u64> + '_> = match (orderby, order_asc) {
+                ("modified", true) => Box::new(shop.by_modified.iter().map(|(_, id)| *id)),
+                ("modified", false) => Box::new(shop.by_modified.iter().rev().map(|(_, id)| *id)),
+                ("id" | "include", true) => Box::new(shop.orders.keys().copied()),
+                ("id" | "include", false) => Box::new(shop.orders.keys().rev().copied()),
+                (_, true) => Box::new(shop.by_created.iter().map(|(_, id)| *id)),
+                (_, false) => Box::new(shop.by_created.iter().rev().map(|(_, id)| *id)),
+            };
+            let ids: Vec<u64> = ids
+                .filter(|id| shop.orders.get(id).is_some_and(&matches))
+                .collect();
+            let ids = std::sync::Arc::new(ids);
+            let revision = shop.revision;
+            shop.list_cache = Some(ListCache {
+                key: cache_key,
+                revision,
+                ids: ids.clone(),
+            });
+            ids
+        }
     };
-    let skip = offset + (page - 1) * per_page;
-    let mut total = 0u64;
-    let mut items: Vec<&str> = Vec::new();
-    for id in ids {
-        let Some(order) = shop.orders.get(&id) else {
-            continue;
-        };
-        if !matches(order) {
-            continue;
-        }
-        if total >= skip && (items.len() as u64) < per_page {
-            items.push(&order.json);
-        }
-        total += 1;
-    }
+    let skip = (offset + (page - 1) * per_page) as usize;
+    let total = matching.len() as u64;
+    let items: Vec<&str> = matching
+        .iter()
+        .skip(skip)
+        .take(per_page as usize)
+        .filter_map(|id| shop.orders.get(id))
+        .map(|order| &*order.json)
+        .collect();
     let body = format!("[{}]", items.join(","));
     Ok(paged_answer(
         context,

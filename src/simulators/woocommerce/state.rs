@@ -207,6 +207,13 @@ impl ApiError {
     }
 }
 
+/// The ids matching the last order listing, valid while `revision` is unchanged.
+pub struct ListCache {
+    pub key: String,
+    pub revision: u64,
+    pub ids: Arc<Vec<u64>>,
+}
+
 /// The whole simulated store.
 pub struct Shop {
     pub time_zone: Tz,
@@ -236,6 +243,11 @@ pub struct Shop {
     pub next_webhook_id: u64,
     pub next_product_id: u64,
     pub requests_served: u64,
+    /// Bumped on every order change; invalidates `list_cache`.
+    pub revision: u64,
+    pub list_cache: Option<ListCache>,
+    /// (webhook id, resource id) with a delivery queued: another is not queued.
+    pub queued_deliveries: std::collections::HashSet<(u64, u64)>,
     /// Seconds added to the wall clock (tests move time to check OAuth timestamps).
     pub clock_offset_seconds: i64,
 }
@@ -264,6 +276,9 @@ impl Shop {
             next_webhook_id: 1,
             next_product_id: 1,
             requests_served: 0,
+            revision: 0,
+            list_cache: None,
+            queued_deliveries: std::collections::HashSet::new(),
             clock_offset_seconds: 0,
         }
     }
@@ -280,6 +295,7 @@ impl Shop {
 
     /// Stores (or replaces) an order and indexes it; ids continue after the highest seen.
     pub fn put_order(&mut self, stored: StoredOrder) {
+        self.revision += 1;
         if let Some(previous) = self.orders.remove(&stored.id) {
             self.by_created.remove(&(previous.created_gmt, previous.id));
             self.by_modified
@@ -292,6 +308,7 @@ impl Shop {
     }
 
     pub fn remove_order(&mut self, id: u64) -> Option<StoredOrder> {
+        self.revision += 1;
         let previous = self.orders.remove(&id)?;
         self.by_created.remove(&(previous.created_gmt, id));
         self.by_modified.remove(&(previous.modified_gmt, id));

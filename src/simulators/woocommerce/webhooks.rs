@@ -1,6 +1,8 @@
 //! Outgoing webhook traffic, as WooCommerce sends it: the unsigned creation
 //! ping, and fire-and-forget signed deliveries (never retried; a webhook is
-//! disabled after its 7th failure in a row).
+//! disabled after its 7th failure in a row). Like Action Scheduler, a delivery
+//! is queued, not sent at once: while one is queued for the same webhook and
+//! object, further changes add none, and the body is built when it is sent.
 
 use std::time::Duration;
 
@@ -32,12 +34,58 @@ pub async fn send_ping(http: &reqwest::Client, delivery_url: &str, webhook_id: u
     }
 }
 
-/// Sends each delivery in the background.
+/// How long a delivery waits in the queue (WooCommerce's queue runs asynchronously).
+const QUEUE_DELAY: Duration = Duration::from_millis(100);
+
+/// Queues each delivery, unless one for the same webhook and object is already queued.
 pub fn deliver_all(app: App, deliveries: Vec<PendingDelivery>) {
     for delivery in deliveries {
+        let resource_id = serde_json::from_str::<serde_json::Value>(&delivery.body)
+            .ok()
+            .and_then(|body| body.get("id").and_then(serde_json::Value::as_u64))
+            .unwrap_or(0);
+        let queued = app
+            .lock()
+            .queued_deliveries
+            .insert((delivery.webhook_id, resource_id));
+        if !queued {
+            continue;
+        }
         let app = app.clone();
-        tokio::spawn(async move { deliver(app, delivery).await });
+        tokio::spawn(async move {
+            tokio::time::sleep(QUEUE_DELAY).await;
+            let delivery = {
+                let mut shop = app.lock();
+                shop.queued_deliveries
+                    .remove(&(delivery.webhook_id, resource_id));
+                current_state(&shop, delivery, resource_id)
+            };
+            deliver(app, delivery).await
+        });
     }
+}
+
+/// The payload is the object as it is when the delivery is sent.
+fn current_state(
+    shop: &super::state::Shop,
+    mut delivery: PendingDelivery,
+    resource_id: u64,
+) -> PendingDelivery {
+    let current: Option<std::sync::Arc<str>> = match delivery.topic.as_str() {
+        "order.created" | "order.updated" => shop
+            .orders
+            .get(&resource_id)
+            .map(|stored| stored.json.clone()),
+        "product.updated" | "product.created" => shop
+            .products
+            .get(&resource_id)
+            .map(|product| std::sync::Arc::from(product.to_string())),
+        _ => None,
+    };
+    if let Some(body) = current {
+        delivery.body = body;
+    }
+    delivery
 }
 
 async fn deliver(app: App, delivery: PendingDelivery) {

@@ -1,0 +1,315 @@
+//! `woocommerce-sync bench`: syncs N orders against simulators that add a
+//! latency to every call, and prints throughput, API calls per order, engine
+//! CPU per order, peak memory, and the efficiency against the ideal the
+//! latency and concurrency allow.
+//!
+//! The simulators run as child processes of this same binary, so that CPU time
+//! and peak memory are the engine's alone (in-process simulators would hold
+//! every order in this process and blur both figures).
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{print_json, CliError};
+use crate::connection::Connection;
+use crate::secrets::SecretKey;
+use crate::simulators::{erpnext, woocommerce};
+use crate::store::Store;
+use crate::sync::orders::OrderSync;
+use crate::sync::remotes::CallSettings;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Orders in the simulated shop.
+    #[arg(long, default_value_t = 10_000)]
+    pub orders: usize,
+    /// Milliseconds both simulators add to every API call.
+    #[arg(long, default_value_t = 20)]
+    pub latency_ms: u64,
+    /// Calls in flight to each remote (and orders in flight).
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Seed of the simulated shop.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    pub orders: u64,
+    pub sales_orders_created: u64,
+    pub seconds: f64,
+    pub orders_per_second: f64,
+    pub ideal_orders_per_second: f64,
+    pub efficiency: f64,
+    pub api_calls_per_order: f64,
+    pub cpu_ms_per_order: f64,
+    pub peak_rss_mb: f64,
+    /// CPU seconds the WooCommerce and ERPNext simulators used (setup and generation included).
+    pub simulator_cpu_seconds: [f64; 2],
+    pub latency_ms: u64,
+    pub concurrency: usize,
+}
+
+/// Child processes that are killed when dropped.
+struct Children(Vec<Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
+    if args.orders == 0
+        || args.latency_ms > 10_000
+        || args.concurrency == 0
+        || args.concurrency > 256
+    {
+        return Err(CliError::Usage(
+            "use --orders ≥ 1, --latency-ms ≤ 10000 and --concurrency from 1 to 256".into(),
+        ));
+    }
+    let woo_address = free_address()?;
+    let erp_address = free_address()?;
+    let program = std::env::current_exe().map_err(anyhow::Error::from)?;
+    let latency = args.latency_ms.to_string();
+    let spawn = |arguments: &[&str]| {
+        Command::new(&program)
+            .args(arguments)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(anyhow::Error::from)
+    };
+    let children = Children(vec![
+        spawn(&[
+            "sim",
+            "woocommerce",
+            "--listen",
+            &woo_address.to_string(),
+            "--orders",
+            &args.orders.to_string(),
+            "--seed-random",
+            &args.seed.to_string(),
+            "--latency-ms",
+            &latency,
+        ])?,
+        spawn(&[
+            "sim",
+            "erpnext",
+            "--listen",
+            &erp_address.to_string(),
+            "--latency-ms",
+            &latency,
+        ])?,
+    ]);
+    eprintln!(
+        "bench: generating {} orders in the WooCommerce simulator…",
+        args.orders
+    );
+    for address in [woo_address, erp_address] {
+        wait_until_listening(address, Duration::from_secs(600)).await?;
+    }
+
+    let directory =
+        std::env::temp_dir().join(format!("woocommerce-sync-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).map_err(anyhow::Error::from)?;
+    let store = Store::open(
+        &format!("sqlite://{}", directory.join("bench.db").display()),
+        SecretKey::load_or_create(&directory)?,
+    )
+    .await
+    .map_err(anyhow::Error::from)?;
+    let connection = bench_connection(woo_address, erp_address)?;
+    let connection_id = store.insert_connection(&connection).await?;
+    super::setup::set_up(
+        &connection,
+        &"http://127.0.0.1:8080".parse().expect("a valid URL"),
+        false,
+    )
+    .await?;
+    let settings = CallSettings {
+        max_in_flight: args.concurrency,
+        ..CallSettings::default()
+    };
+    let sync = OrderSync::prepare(
+        store.clone(),
+        store.connection_by_id(connection_id).await?,
+        &settings,
+        args.concurrency,
+    )
+    .await
+    .map_err(anyhow::Error::from)?;
+
+    eprintln!("bench: syncing…");
+    let calls_before = sync.woocommerce().calls_made() + sync.erpnext().calls_made();
+    let cpu_before = cpu_time();
+    let started = Instant::now();
+    let summary = sync
+        .poll(None, &|_, _| {})
+        .await
+        .map_err(anyhow::Error::from)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu = cpu_time() - cpu_before;
+    let calls = sync.woocommerce().calls_made() + sync.erpnext().calls_made() - calls_before;
+    let simulator_cpu: Vec<f64> = children
+        .0
+        .iter()
+        .map(|child| child_cpu_seconds(child.id()))
+        .collect();
+    drop(children);
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&directory);
+
+    let orders = summary.seen.max(1) as f64;
+    let api_calls_per_order = calls as f64 / orders;
+    let orders_per_second = orders / seconds;
+    let ideal_orders_per_second = if args.latency_ms == 0 {
+        f64::INFINITY
+    } else {
+        args.concurrency as f64 * 1000.0 / (args.latency_ms as f64 * api_calls_per_order)
+    };
+    let report = BenchReport {
+        orders: summary.seen,
+        sales_orders_created: summary.created,
+        seconds: round(seconds, 2),
+        orders_per_second: round(orders_per_second, 1),
+        ideal_orders_per_second: round(ideal_orders_per_second, 1),
+        efficiency: round(orders_per_second / ideal_orders_per_second, 3),
+        api_calls_per_order: round(api_calls_per_order, 3),
+        cpu_ms_per_order: round(cpu.as_secs_f64() * 1000.0 / orders, 3),
+        peak_rss_mb: round(peak_rss_mb(), 1),
+        simulator_cpu_seconds: [round(simulator_cpu[0], 2), round(simulator_cpu[1], 2)],
+        latency_ms: args.latency_ms,
+        concurrency: args.concurrency,
+    };
+    if args.json {
+        print_json(&report)?;
+    } else {
+        println!(
+            "{} orders ({} Sales Orders created) in {:.2} s: {:.1} orders/s (ideal {:.1}, efficiency {:.0}%)",
+            report.orders,
+            report.sales_orders_created,
+            report.seconds,
+            report.orders_per_second,
+            report.ideal_orders_per_second,
+            report.efficiency * 100.0
+        );
+        println!(
+            "{:.3} API calls per order, {:.3} ms engine CPU per order, peak memory {:.1} MB",
+            report.api_calls_per_order, report.cpu_ms_per_order, report.peak_rss_mb
+        );
+        println!(
+            "simulators used {:.2} s (WooCommerce) and {:.2} s (ERPNext) of CPU on this machine's {} cores",
+            report.simulator_cpu_seconds[0],
+            report.simulator_cpu_seconds[1],
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        );
+    }
+    if summary.failed > 0 {
+        eprintln!(
+            "bench: {} orders failed; the figures include them",
+            summary.failed
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn round(value: f64, places: i32) -> f64 {
+    let factor = 10f64.powi(places);
+    (value * factor).round() / factor
+}
+
+fn free_address() -> Result<SocketAddr, CliError> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(anyhow::Error::from)?;
+    Ok(listener.local_addr().map_err(anyhow::Error::from)?)
+}
+
+async fn wait_until_listening(address: SocketAddr, limit: Duration) -> Result<(), CliError> {
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(address).await.is_err() {
+        if started.elapsed() > limit {
+            return Err(CliError::Failed(anyhow::anyhow!(
+                "the simulator on {address} did not start in {limit:?}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+/// User plus system CPU time of this process (all threads).
+fn cpu_time() -> Duration {
+    let usage = rusage();
+    let micros = |time: libc::timeval| time.tv_sec as u64 * 1_000_000 + time.tv_usec as u64;
+    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
+}
+
+/// The process's peak resident memory (Linux reports `ru_maxrss` in KiB).
+fn peak_rss_mb() -> f64 {
+    rusage().ru_maxrss as f64 / 1024.0
+}
+
+/// User plus system CPU seconds of a child process, from `/proc/<pid>/stat`.
+fn child_cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let after_name = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|index| fields.get(*index)?.parse::<f64>().ok())
+        .sum();
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    ticks / per_second
+}
+
+fn rusage() -> libc::rusage {
+    // SAFETY: getrusage only writes into the struct we hand it.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    }
+}
+
+fn bench_connection(woo: SocketAddr, erp: SocketAddr) -> Result<Connection, CliError> {
+    let connection: Connection = serde_json::from_value(serde_json::json!({
+        "name": "bench",
+        "woocommerce_url": format!("http://{woo}/"),
+        "woocommerce_auth": "basic",
+        "erpnext_url": format!("http://{erp}/"),
+        "credentials": {
+            "consumer_key": woocommerce::TEST_CONSUMER_KEY, "consumer_secret": woocommerce::TEST_CONSUMER_SECRET,
+            "webhook_secret": woocommerce::TEST_WEBHOOK_SECRET,
+            "api_key": erpnext::DEFAULT_API_KEY, "api_secret": erpnext::DEFAULT_API_SECRET
+        },
+        "company": "Test Company", "default_warehouse": "Stores - TC", "naming_series": "SAL-ORD-.YYYY.-",
+        "customer_group": "Individual", "territory": "All Territories", "price_list": "Standard Selling",
+        "item_group": "Products", "stock_uom": "Nos", "delivery_lead_days": 3,
+        "imported_statuses": ["processing", "on-hold", "completed"], "invoice_trigger": "paid",
+        "submit_invoices": true, "record_payments": true, "rounding_tolerance": "0.01",
+        "auto_create_items": true, "missing_sku": "synthesize", "default_tax_account": "ST 6% - TC",
+        "shipping_account": "Freight and Forwarding Charges - TC", "fee_account": "Miscellaneous Expenses - TC",
+        "rounding_account": "Round Off - TC", "mappings": {}
+    }))
+    .map_err(anyhow::Error::from)?;
+    connection.validate()?;
+    Ok(connection)
+}
