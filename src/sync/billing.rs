@@ -490,7 +490,7 @@ impl<'a> Billing<'a> {
         let outstanding = match self
             .sync
             .erpnext()
-            .get_value_doc("Sales Invoice", invoice)
+            .get_document("Sales Invoice", invoice)
             .await
         {
             Ok(document) => decimal_of(&document["outstanding_amount"]),
@@ -811,7 +811,7 @@ impl<'a> Billing<'a> {
         let invoice_document = match self
             .sync
             .erpnext()
-            .get_value_doc("Sales Invoice", invoice)
+            .get_document("Sales Invoice", invoice)
             .await
         {
             Ok(document) => document,
@@ -832,7 +832,7 @@ impl<'a> Billing<'a> {
                 match self
                     .sync
                     .erpnext()
-                    .get_value_doc("Payment Entry", &payment)
+                    .get_document("Payment Entry", &payment)
                     .await
                 {
                     Ok(document) => {
@@ -961,7 +961,7 @@ impl<'a> Billing<'a> {
         match self
             .sync
             .erpnext()
-            .get_value_doc("Sales Invoice", &invoice)
+            .get_document("Sales Invoice", &invoice)
             .await
         {
             Ok(document) if document["docstatus"].as_i64() == Some(0) => {
@@ -1038,7 +1038,7 @@ impl<'a> Billing<'a> {
         invoice: &str,
     ) -> Result<(InvoiceRows, AlreadyReturned), ErpError> {
         let erp = self.sync.erpnext();
-        let document = erp.get_value_doc("Sales Invoice", invoice).await?;
+        let document = erp.get_document("Sales Invoice", invoice).await?;
         let currency = document["currency"]
             .as_str()
             .unwrap_or_default()
@@ -1074,7 +1074,7 @@ impl<'a> Billing<'a> {
             .await?;
         let mut returned = AlreadyReturned::default();
         for name in names.iter().filter_map(|row| row["name"].as_str()) {
-            let credit = erp.get_value_doc("Sales Invoice", name).await?;
+            let credit = erp.get_document("Sales Invoice", name).await?;
             returned.credited -= decimal_of(&credit["grand_total"]);
             for row in rows_of(&credit, "items") {
                 let against = row["sales_invoice_item"].as_str().unwrap_or_default();
