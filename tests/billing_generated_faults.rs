@@ -140,6 +140,10 @@ async fn every_fault_still_gives_exactly_one_of_each() {
         let key = format!("shop:cancel:{id}");
         let reversals = books.credit_notes.get(&key).cloned().unwrap_or_default();
         assert_eq!(reversals.len(), 1, "order {id}: {reversals:#?}");
+        let sales_orders = world.sales_orders_by_order().await;
+        let name = sales_orders[id][0]["name"].as_str().unwrap();
+        let sales_order = world.erp.document("Sales Order", name).unwrap();
+        assert_eq!(sales_order["status"], "Closed", "order {id}");
     }
     // Nothing else was created twice: one invoice per order, keys unique.
     for (key, notes) in &books.credit_notes {

@@ -116,7 +116,7 @@ async fn the_snapshot_is_invoiced_paid_and_credited_exactly_once() {
     check_exactly_once(&orders, &ledger(&world).await);
 
     // A paid, invoiced order cancelled in the shop: its invoice is reversed by one credit note
-    // for the whole total; the Sales Order stays (ERPNext cannot cancel a billed order).
+    // for the whole total; the Sales Order is closed (ERPNext cannot cancel a billed order).
     let (cancelled, _) = orders
         .iter()
         .find(|(order, refunds)| is_paid(order) && refunds.is_empty())
@@ -139,6 +139,17 @@ async fn the_snapshot_is_invoiced_paid_and_credited_exactly_once() {
         decimal(&books.credit_notes[&key][0]["grand_total"]),
         -cancelled.total
     );
+    let sales_order = world
+        .sales_orders_by_order()
+        .await
+        .remove(&cancelled.id)
+        .unwrap();
+    assert_eq!(sales_order.len(), 1);
+    let sales_order = world
+        .erp
+        .document("Sales Order", sales_order[0]["name"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(sales_order["status"], "Closed");
     let twice = sync
         .sync_orders(vec![order], Attempt::first())
         .await

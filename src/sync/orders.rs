@@ -281,34 +281,33 @@ impl OrderSync {
         let total_pages = first.total_pages.max(1);
         let first = std::sync::Mutex::new(Some(first));
         let done = std::sync::atomic::AtomicU64::new(0);
-        let pages: Vec<Result<(Vec<OrderReport>, Option<NaiveDateTime>), SyncError>> =
-            stream::iter(1..=total_pages)
-                .map(|number| {
-                    let (first, query, done) = (&first, &query, &done);
-                    async move {
-                        let taken = first
-                            .lock()
-                            .unwrap_or_else(|poisoned| poisoned.into_inner())
-                            .take();
-                        let page = match taken {
-                            Some(page) if number == 1 => page,
-                            _ => self.woo.list_orders_page(query, number).await?,
-                        };
-                        let newest = page
-                            .items
-                            .iter()
-                            .filter_map(|order| order.date_modified_gmt)
-                            .max();
-                        let reports = self.sync_orders(page.items, Attempt::first()).await?;
-                        let seen = done
-                            .fetch_add(reports.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                        progress(seen + reports.len() as u64, total);
-                        Ok((reports, newest))
-                    }
-                })
-                .buffer_unordered(PAGES_IN_FLIGHT)
-                .collect()
-                .await;
+        let pages: Vec<Result<PageOutcome, SyncError>> = stream::iter(1..=total_pages)
+            .map(|number| {
+                let (first, query, done) = (&first, &query, &done);
+                async move {
+                    let taken = first
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .take();
+                    let page = match taken {
+                        Some(page) if number == 1 => page,
+                        _ => self.woo.list_orders_page(query, number).await?,
+                    };
+                    let newest = page
+                        .items
+                        .iter()
+                        .filter_map(|order| order.date_modified_gmt)
+                        .max();
+                    let reports = self.sync_orders(page.items, Attempt::first()).await?;
+                    let seen =
+                        done.fetch_add(reports.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    progress(seen + reports.len() as u64, total);
+                    Ok((reports, newest))
+                }
+            })
+            .buffer_unordered(PAGES_IN_FLIGHT)
+            .collect()
+            .await;
         let mut summary = SyncSummary::default();
         let mut newest: Option<NaiveDateTime> = None;
         for page in pages {
@@ -773,17 +772,25 @@ impl OrderSync {
         let billing = Billing::new(self);
         if billed || billing.may_have_invoice(order.id).await? {
             return Ok(match billing.reverse_cancelled(order, attempt).await? {
-                Reversal::CreditNote(credit_note) => {
-                    self.put_order_link(order, &name, None).await?;
-                    Outcome::Reversed {
-                        sales_order: name,
-                        credit_note,
+                // A billed Sales Order cannot be cancelled; once its invoice is reversed it is
+                // closed, so nothing more is delivered or billed from it.
+                Reversal::CreditNote(credit_note) => match self.erp.close_sales_order(&name).await {
+                    Ok(()) => {
+                        self.put_order_link(order, &name, None).await?;
+                        Outcome::Reversed {
+                            sales_order: name,
+                            credit_note,
+                        }
                     }
-                }
-                Reversal::NothingLeft => {
-                    self.put_order_link(order, &name, None).await?;
-                    Outcome::Unchanged
-                }
+                    Err(error) => failed_erp(error),
+                },
+                Reversal::NothingLeft => match self.erp.close_sales_order(&name).await {
+                    Ok(()) => {
+                        self.put_order_link(order, &name, None).await?;
+                        Outcome::Unchanged
+                    }
+                    Err(error) => failed_erp(error),
+                },
                 Reversal::NoInvoice if billed => Outcome::Failed {
                     reason: format!(
                         "Sales Order {name} is invoiced by an invoice the sync did not make; reverse it by hand in ERPNext"
@@ -879,6 +886,9 @@ impl OrderSync {
         text
     }
 }
+
+/// One polled page: its orders' reports and the newest modification date on it.
+type PageOutcome = (Vec<OrderReport>, Option<NaiveDateTime>);
 
 /// Which attempt at an order this is, and whether a queued job is running it
 /// (then the job queue, not the sync, schedules the retry).
