@@ -775,4 +775,47 @@ mod tests {
             Err(CreditNoteError::MoreThanInvoiced { .. })
         ));
     }
+
+    #[test]
+    fn a_cent_between_the_lines_and_the_amount_becomes_a_rounding_row() {
+        let rules = rules();
+        let order = snapshot_order(17);
+        let mut refund = snapshot_refunds(17)[0].clone();
+        refund.amount = d("12.19");
+        let invoice = invoice_of(&order, &rules);
+        let rows = credit_note_for_refund(
+            &order,
+            &refund,
+            &invoice,
+            &AlreadyReturned::default(),
+            &rules,
+        )
+        .unwrap();
+        assert_eq!(rows.basis, CreditBasis::RefundedLines);
+        assert_eq!(rows.grand_total(2), d("-12.19"));
+        let rounding = rows.charges.last().unwrap();
+        assert_eq!(
+            (rounding.account_head.as_str(), rounding.tax_amount),
+            ("Round Off - TC", d("-0.01"))
+        );
+    }
+
+    #[test]
+    fn lines_that_miss_the_amount_give_back_the_amount_in_proportion() {
+        let rules = rules();
+        let order = snapshot_order(17);
+        let mut refund = snapshot_refunds(17)[0].clone();
+        refund.amount = d("20.00");
+        let invoice = invoice_of(&order, &rules);
+        let rows = credit_note_for_refund(
+            &order,
+            &refund,
+            &invoice,
+            &AlreadyReturned::default(),
+            &rules,
+        )
+        .unwrap();
+        assert_eq!(rows.basis, CreditBasis::AmountOnly);
+        assert_eq!(rows.grand_total(2), d("-20.00"));
+    }
 }
