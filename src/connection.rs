@@ -92,6 +92,7 @@ pub struct PaymentTarget {
 #[serde(default, deny_unknown_fields)]
 pub struct Mappings {
     /// WooCommerce tax rate id → ERPNext tax account.
+    #[serde(deserialize_with = "tax_rate_keys")]
     pub tax_accounts: BTreeMap<u64, String>,
     /// WooCommerce shipping `method_id` → account or item.
     pub shipping_methods: BTreeMap<String, ShippingTarget>,
@@ -101,6 +102,23 @@ pub struct Mappings {
     pub status_to_woocommerce: BTreeMap<String, String>,
     /// WooCommerce order status → ERPNext action: `import`, `cancel` or `ignore`.
     pub status_from_woocommerce: BTreeMap<String, String>,
+}
+
+/// Tax rate ids are map keys, which TOML (and JSON) write as strings.
+fn tax_rate_keys<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<u64, String>, D::Error> {
+    let raw = BTreeMap::<String, String>::deserialize(deserializer)?;
+    raw.into_iter()
+        .map(|(rate, account)| {
+            let id = rate.trim().parse::<u64>().map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "tax_accounts: `{rate}` is not a WooCommerce tax rate id (a number, as in WooCommerce → Settings → Tax)"
+                ))
+            })?;
+            Ok((id, account))
+        })
+        .collect()
 }
 
 pub const STATUS_ACTIONS: [&str; 3] = ["import", "cancel", "ignore"];

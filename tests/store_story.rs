@@ -72,6 +72,13 @@ fn sample_connection(name: &str) -> Connection {
     }
 }
 
+fn link_amount(woo_id: &str, links: &[Link]) -> Option<Decimal> {
+    links
+        .iter()
+        .find(|link| link.woo_id == woo_id)
+        .and_then(|link| link.amount)
+}
+
 fn test_key(byte: u8) -> SecretKey {
     use base64::Engine;
     SecretKey::from_base64(&base64::engine::general_purpose::STANDARD.encode([byte; 32])).unwrap()
@@ -256,6 +263,26 @@ async fn story(store: Store) {
         store.links(id, "order", "Sales Order").await.unwrap().len(),
         1
     );
+
+    // Links in bulk: one statement per hundred, upserts included.
+    let bulk: Vec<Link> = (0..150)
+        .map(|n| Link {
+            woo_id: format!("bulk-{n}"),
+            erp_name: format!("SO-{n}"),
+            ..link.clone()
+        })
+        .collect();
+    store.put_links(&bulk).await.unwrap();
+    store.put_links(&bulk[140..]).await.unwrap();
+    let ids: Vec<String> = (0..150).map(|n| format!("bulk-{n}")).collect();
+    let read_back = store
+        .links_for(id, "order", "Sales Order", &ids)
+        .await
+        .unwrap();
+    assert_eq!(read_back.len(), 150);
+    assert!(read_back
+        .iter()
+        .all(|link| link.amount == link_amount(&link.woo_id, &bulk)));
 
     // Sync log: appended, filtered by outcome and object, newest first.
     for (attempt, outcome) in [(1, LogOutcome::Failed), (2, LogOutcome::Ok)] {

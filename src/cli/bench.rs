@@ -36,6 +36,9 @@ pub struct BenchArgs {
     /// Seed of the simulated shop.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Only time a full paged listing of the orders through the WooCommerce client.
+    #[arg(long)]
+    pub listing: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -78,6 +81,24 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
         return Err(CliError::Usage(
             "use --orders ≥ 1, --latency-ms ≤ 10000 and --concurrency from 1 to 256".into(),
         ));
+    }
+    if args.listing {
+        let (listed, elapsed) = woocommerce::bench_list_orders(args.orders).await?;
+        let report = serde_json::json!({
+            "orders_listed": listed,
+            "pages": listed.div_ceil(100),
+            "milliseconds": round(elapsed.as_secs_f64() * 1000.0, 1),
+        });
+        if args.json {
+            print_json(&report)?;
+        } else {
+            println!(
+                "listed {listed} orders in {} pages of 100 through the client in {:.1} ms",
+                listed.div_ceil(100),
+                elapsed.as_secs_f64() * 1000.0
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     let woo_address = free_address()?;
     let erp_address = free_address()?;

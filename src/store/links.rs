@@ -25,23 +25,42 @@ impl Store {
     /// Records a link, replacing the name/fingerprint of an existing one (and
     /// its amount, when one is given).
     pub async fn put_link(&self, link: &Link) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO links (connection_id, woo_kind, woo_id, erp_doctype, erp_name, fingerprint, amount, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (connection_id, woo_kind, woo_id, erp_doctype) DO UPDATE SET \
-               erp_name = excluded.erp_name, fingerprint = excluded.fingerprint, \
-               amount = COALESCE(excluded.amount, links.amount), updated_at = excluded.updated_at",
-        )
-        .bind(link.connection_id)
-        .bind(&link.woo_kind)
-        .bind(&link.woo_id)
-        .bind(&link.erp_doctype)
-        .bind(&link.erp_name)
-        .bind(&link.fingerprint)
-        .bind(link.amount.map(|amount| amount.to_string()))
-        .bind(stamp(Utc::now()))
-        .execute(&self.pool)
-        .await?;
+        self.put_links(std::slice::from_ref(link)).await
+    }
+
+    /// Records many links in one statement per hundred (a page of orders).
+    pub async fn put_links(&self, links: &[Link]) -> StoreResult<()> {
+        let now = stamp(Utc::now());
+        for chunk in links.chunks(100) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|row| {
+                    let first = row * 7 + 2;
+                    let columns: Vec<String> =
+                        (first..first + 7).map(|n| format!("${n}")).collect();
+                    format!("({}, $1)", columns.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO links (connection_id, woo_kind, woo_id, erp_doctype, erp_name, fingerprint, amount, updated_at) \
+                 VALUES {} \
+                 ON CONFLICT (connection_id, woo_kind, woo_id, erp_doctype) DO UPDATE SET \
+                   erp_name = excluded.erp_name, fingerprint = excluded.fingerprint, \
+                   amount = COALESCE(excluded.amount, links.amount), updated_at = excluded.updated_at",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(&now);
+            for link in chunk {
+                query = query
+                    .bind(link.connection_id)
+                    .bind(&link.woo_kind)
+                    .bind(&link.woo_id)
+                    .bind(&link.erp_doctype)
+                    .bind(&link.erp_name)
+                    .bind(&link.fingerprint)
+                    .bind(link.amount.map(|amount| amount.to_string()));
+            }
+            query.execute(&self.pool).await?;
+        }
         Ok(())
     }
 

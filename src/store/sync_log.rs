@@ -101,6 +101,43 @@ impl Store {
         Ok(row.try_get("id")?)
     }
 
+    /// Appends many entries in one statement per fifty (a page of orders).
+    pub async fn append_logs(&self, entries: &[LogEntry]) -> StoreResult<()> {
+        let now = stamp(Utc::now());
+        for chunk in entries.chunks(50) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|row| {
+                    let first = row * 11 + 2;
+                    let columns: Vec<String> =
+                        (first..first + 11).map(|n| format!("${n}")).collect();
+                    format!("({}, $1)", columns.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO sync_log (connection_id, direction, object_kind, object_id, action, outcome, \
+                 message, request_excerpt, response_excerpt, duration_ms, attempt, at) VALUES {}",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(&now);
+            for entry in chunk {
+                query = query
+                    .bind(entry.connection_id)
+                    .bind(&entry.direction)
+                    .bind(&entry.object_kind)
+                    .bind(&entry.object_id)
+                    .bind(&entry.action)
+                    .bind(entry.outcome.as_str())
+                    .bind(&entry.message)
+                    .bind(&entry.request_excerpt)
+                    .bind(&entry.response_excerpt)
+                    .bind(entry.duration_ms)
+                    .bind(entry.attempt);
+            }
+            query.execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
     pub async fn query_log(&self, filter: &LogFilter) -> StoreResult<Vec<LogRecord>> {
         // Optional filters as `($n IS NULL OR column = $n)` keep one statement
         // for every combination, on both engines.

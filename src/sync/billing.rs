@@ -85,6 +85,18 @@ impl BillingReport {
         self == &BillingReport::default()
     }
 
+    /// A report of a run our own store cut short (the next run resumes from the links).
+    pub fn store_failure(error: &StoreError) -> BillingReport {
+        BillingReport {
+            failures: vec![BillingFailure {
+                step: "record_billing".to_string(),
+                reason: format!("the service's store failed: {error}"),
+                retryable: true,
+            }],
+            ..BillingReport::default()
+        }
+    }
+
     pub fn failed(&self) -> bool {
         !self.failures.is_empty()
     }

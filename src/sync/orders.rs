@@ -159,6 +159,66 @@ pub struct OrderSync {
     concurrency: usize,
 }
 
+/// The store writes of one batch of orders, made together at its end (one
+/// statement each instead of several per order). Only the *pending* links are
+/// written before the creates, because exactly-once depends on them.
+#[derive(Default)]
+struct Writes {
+    links: std::sync::Mutex<Vec<Link>>,
+    logs: std::sync::Mutex<Vec<LogEntry>>,
+    retries: std::sync::Mutex<Vec<u64>>,
+}
+
+impl Writes {
+    fn link(&self, link: Link) {
+        self.links
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(link);
+    }
+
+    fn log(&self, entry: LogEntry) {
+        self.logs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(entry);
+    }
+
+    fn retry(&self, order_id: u64) {
+        self.retries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(order_id);
+    }
+
+    async fn flush(self, store: &Store, connection_id: i64) -> Result<(), StoreError> {
+        let links = self
+            .links
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        store.put_links(&links).await?;
+        let logs = self
+            .logs
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        store.append_logs(&logs).await?;
+        let retry_at = Utc::now() + ChronoDuration::seconds(30);
+        for order_id in self
+            .retries
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        {
+            store
+                .enqueue_job(connection_id, "order", &order_id.to_string(), retry_at)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// A synced page: its reports and its newest `date_modified_gmt`.
+type PageResult = (Vec<OrderReport>, Option<NaiveDateTime>);
+
 /// One order's work: what to do with it, decided before any write.
 enum Plan {
     Create {
@@ -281,7 +341,7 @@ impl OrderSync {
         let total_pages = first.total_pages.max(1);
         let first = std::sync::Mutex::new(Some(first));
         let done = std::sync::atomic::AtomicU64::new(0);
-        let pages: Vec<Result<PageOutcome, SyncError>> = stream::iter(1..=total_pages)
+        let pages: Vec<Result<PageResult, SyncError>> = stream::iter(1..=total_pages)
             .map(|number| {
                 let (first, query, done) = (&first, &query, &done);
                 async move {
@@ -364,23 +424,41 @@ impl OrderSync {
             if let Err(error) = self.masters.prefetch(&self.erp, &mappings).await {
                 // Without the look-up every create of this batch would guess; fail them all softly.
                 let reason = error.to_string();
+                let writes = Writes::default();
                 let mut reports = Vec::new();
                 for (order, _) in &plans {
                     let outcome = Outcome::Failed {
                         reason: reason.clone(),
                         retryable: error.is_retryable(),
                     };
-                    self.finish(order, "prefetch_masters", &outcome, None, 0, attempt)
-                        .await?;
+                    self.finish(
+                        &writes,
+                        order,
+                        "prefetch_masters",
+                        &outcome,
+                        None,
+                        0,
+                        attempt,
+                    );
                     reports.push(OrderReport {
                         order_id: order.id,
                         outcome,
                         billing: BillingReport::default(),
                     });
                 }
+                writes.flush(&self.store, self.connection_id).await?;
                 return Ok(reports);
             }
         }
+        // Written before any create: if an answer is lost, the next attempt
+        // looks the order's key up in ERPNext before it creates anything.
+        let pending: Vec<Link> = plans
+            .iter()
+            .filter(|(_, plan)| matches!(plan, Plan::Create { pending: false, .. }))
+            .map(|(order, _)| self.order_link(order, "", None))
+            .collect();
+        self.store.put_links(&pending).await?;
+        let writes = Writes::default();
         // Orders of one buyer run in sequence (they share a Customer and
         // Addresses); different buyers run concurrently.
         let mut groups: BTreeMap<String, Vec<(Order, Plan)>> = BTreeMap::new();
@@ -391,27 +469,26 @@ impl OrderSync {
             };
             groups.entry(key).or_default().push((order, plan));
         }
-        let results: Vec<Result<Vec<OrderReport>, StoreError>> = stream::iter(groups.into_values())
+        let writes_ref = &writes;
+        let results: Vec<Vec<OrderReport>> = stream::iter(groups.into_values())
             .map(|group| async move {
                 let mut reports = Vec::with_capacity(group.len());
                 for (order, plan) in group {
-                    let outcome = self.execute(&order, plan, attempt).await?;
-                    let billing = self.follow_with_billing(&order, &outcome, attempt).await?;
+                    let outcome = self.execute(writes_ref, &order, plan, attempt).await;
+                    let billing = self.follow_with_billing(&order, &outcome, attempt).await;
                     reports.push(OrderReport {
                         order_id: order.id,
                         outcome,
                         billing,
                     });
                 }
-                Ok(reports)
+                reports
             })
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
-        let mut reports = Vec::new();
-        for result in results {
-            reports.extend(result?);
-        }
+        writes.flush(&self.store, self.connection_id).await?;
+        let mut reports: Vec<OrderReport> = results.into_iter().flatten().collect();
         reports.sort_by_key(|report| report.order_id);
         Ok(reports)
     }
@@ -419,6 +496,18 @@ impl OrderSync {
     /// Invoice, payment and credit notes of an order whose Sales Order now exists
     /// (see [`crate::sync::billing`]).
     async fn follow_with_billing(
+        &self,
+        order: &Order,
+        outcome: &Outcome,
+        attempt: Attempt,
+    ) -> BillingReport {
+        match self.billing_after(order, outcome, attempt).await {
+            Ok(report) => report,
+            Err(error) => BillingReport::store_failure(&error),
+        }
+    }
+
+    async fn billing_after(
         &self,
         order: &Order,
         outcome: &Outcome,
@@ -515,46 +604,48 @@ impl OrderSync {
 
     async fn execute(
         &self,
+        writes: &Writes,
         order: &Order,
         plan: Plan,
         attempt: Attempt,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Outcome {
         let started = Instant::now();
         let (action, outcome, excerpt) = match plan {
             Plan::Done(outcome) => ("check_order", outcome, None),
             Plan::Create { mapping, pending } => {
                 let (outcome, excerpt) = self
-                    .create(order, &mapping, pending || attempt.number > 1)
-                    .await?;
+                    .create(writes, order, &mapping, pending || attempt.number > 1)
+                    .await;
                 ("create_sales_order", outcome, excerpt)
             }
             Plan::Update { sales_order } => (
                 "update_sales_order",
-                self.update(order, &sales_order).await?,
+                self.update(writes, order, &sales_order).await,
                 None,
             ),
             Plan::Cancel { sales_order } => (
                 "cancel_sales_order",
-                self.cancel(order, sales_order, attempt).await?,
+                self.cancel(writes, order, sales_order, attempt).await,
                 None,
             ),
         };
         let elapsed = started.elapsed().as_millis() as i64;
-        self.finish(order, action, &outcome, excerpt, elapsed, attempt)
-            .await?;
-        Ok(outcome)
+        self.finish(writes, order, action, &outcome, excerpt, elapsed, attempt);
+        outcome
     }
 
     /// Logs the attempt and queues a retry for a failure.
-    async fn finish(
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
         &self,
+        writes: &Writes,
         order: &Order,
         action: &str,
         outcome: &Outcome,
         request_excerpt: Option<String>,
         duration_ms: i64,
         attempt: Attempt,
-    ) -> Result<(), StoreError> {
+    ) {
         let (log_outcome, message) = match outcome {
             Outcome::Created { sales_order } => {
                 (LogOutcome::Ok, format!("Sales Order {sales_order} created"))
@@ -581,79 +672,66 @@ impl OrderSync {
         };
         if matches!(outcome, Outcome::Unchanged | Outcome::Skipped { .. }) && attempt.number == 1 {
             // Polls see most orders again and again; only changes and failures are worth a row.
-            return Ok(());
+            return;
         }
-        self.store
-            .append_log(&LogEntry {
-                connection_id: self.connection_id,
-                direction: DIRECTION.to_string(),
-                object_kind: "order".to_string(),
-                object_id: order.id.to_string(),
-                action: action.to_string(),
-                outcome: log_outcome,
-                message: self.redact(&message),
-                request_excerpt: request_excerpt.map(|text| self.redact(&excerpt(&text))),
-                response_excerpt: None,
-                duration_ms,
-                attempt: attempt.number,
-            })
-            .await?;
+        writes.log(LogEntry {
+            connection_id: self.connection_id,
+            direction: DIRECTION.to_string(),
+            object_kind: "order".to_string(),
+            object_id: order.id.to_string(),
+            action: action.to_string(),
+            outcome: log_outcome,
+            message: self.redact(&message),
+            request_excerpt: request_excerpt.map(|text| self.redact(&excerpt(&text))),
+            response_excerpt: None,
+            duration_ms,
+            attempt: attempt.number,
+        });
         if matches!(outcome, Outcome::Failed { .. }) && !attempt.from_job {
-            let delay = ChronoDuration::seconds(30);
-            self.store
-                .enqueue_job(
-                    self.connection_id,
-                    "order",
-                    &order.id.to_string(),
-                    Utc::now() + delay,
-                )
-                .await?;
+            writes.retry(order.id);
         }
-        Ok(())
     }
 
     async fn create(
         &self,
+        writes: &Writes,
         order: &Order,
         mapping: &OrderMapping,
         uncertain: bool,
-    ) -> Result<(Outcome, Option<String>), StoreError> {
+    ) -> (Outcome, Option<String>) {
         let key = self.connection.order_key(order.id);
         if uncertain {
             match self.find_by_key(&key).await {
-                Ok(Some(found)) => return Ok((self.linked(order, &found).await?, None)),
+                Ok(Some(found)) => return (self.linked(writes, order, &found), None),
                 Ok(None) => {}
-                Err(error) => return Ok((failed_erp(error), None)),
+                Err(error) => return (failed_erp(error), None),
             }
         }
         let body = match self.sales_order_body(order, mapping).await {
             Ok(body) => body,
             Err(error) => {
                 let retryable = error.is_retryable();
-                return Ok((
+                return (
                     Outcome::Failed {
                         reason: error.to_string(),
                         retryable,
                     },
                     None,
-                ));
+                );
             }
         };
         let request = body.to_string();
-        // Written before the create: if the answer is lost, the next attempt looks the key up first.
-        self.put_order_link(order, "", None).await?;
-        match self.erp.insert("Sales Order", &body).await {
-            Ok(document) => {
-                let found = FoundOrder::from_document(&document);
-                Ok((self.linked(order, &found).await?, Some(request)))
-            }
+        let outcome = match self.erp.insert("Sales Order", &body).await {
+            Ok(document) => self.linked(writes, order, &FoundOrder::from_document(&document)),
+            // Another sync created it first: link that one.
             Err(error) if error.is_duplicate() => match self.find_by_key(&key).await {
-                Ok(Some(found)) => Ok((self.linked(order, &found).await?, Some(request))),
-                Ok(None) => Ok((failed_erp(error), Some(request))),
-                Err(lookup) => Ok((failed_erp(lookup), Some(request))),
+                Ok(Some(found)) => self.linked(writes, order, &found),
+                Ok(None) => failed_erp(error),
+                Err(lookup) => failed_erp(lookup),
             },
-            Err(error) => Ok((failed_erp(error), Some(request))),
-        }
+            Err(error) => failed_erp(error),
+        };
+        (outcome, Some(request))
     }
 
     async fn sales_order_body(
@@ -722,61 +800,70 @@ impl OrderSync {
         Ok(rate)
     }
 
-    async fn update(&self, order: &Order, sales_order: &str) -> Result<Outcome, StoreError> {
+    async fn update(&self, writes: &Writes, order: &Order, sales_order: &str) -> Outcome {
         let changes = json!({
             "woocommerce_status": order.status,
             "woocommerce_customer_note": order.customer_note,
         });
         match self.erp.update("Sales Order", sales_order, &changes).await {
             Ok(_) => {
-                self.put_order_link(order, sales_order, None).await?;
-                Ok(Outcome::Updated {
+                writes.link(self.order_link(order, sales_order, None));
+                Outcome::Updated {
                     sales_order: sales_order.to_string(),
-                })
+                }
             }
-            Err(error) => Ok(failed_erp(error)),
+            Err(error) => failed_erp(error),
         }
     }
 
     async fn cancel(
         &self,
+        writes: &Writes,
         order: &Order,
         sales_order: Option<String>,
         attempt: Attempt,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Outcome {
         let key = self.connection.order_key(order.id);
         let name = match sales_order {
             Some(name) => name,
             None => match self.find_by_key(&key).await {
                 Ok(Some(found)) => found.name,
                 Ok(None) => {
-                    return Ok(Outcome::Skipped {
+                    return Outcome::Skipped {
                         reason: format!("status `{}` and no Sales Order to cancel", order.status),
-                    })
+                    }
                 }
-                Err(error) => return Ok(failed_erp(error)),
+                Err(error) => return failed_erp(error),
             },
         };
         // Read first: an earlier attempt may have cancelled it already (cancelling twice is an error).
         let document = match self.erp.get_document("Sales Order", &name).await {
             Ok(document) => document,
-            Err(error) => return Ok(failed_erp(error)),
+            Err(error) => return failed_erp(error),
         };
         let docstatus = document["docstatus"].as_i64().unwrap_or(0);
         let billed = document["per_billed"].as_f64().unwrap_or(0.0) > 0.0;
         if docstatus == 2 {
-            self.put_order_link(order, &name, None).await?;
-            return Ok(Outcome::Unchanged);
+            writes.link(self.order_link(order, &name, None));
+            return Outcome::Unchanged;
         }
         // A credit note may have brought `per_billed` back to 0 already: our link says invoiced.
         let billing = Billing::new(self);
-        if billed || billing.may_have_invoice(order.id).await? {
-            return Ok(match billing.reverse_cancelled(order, attempt).await? {
+        let invoiced = match billing.may_have_invoice(order.id).await {
+            Ok(invoiced) => invoiced,
+            Err(error) => return failed_store(error),
+        };
+        if billed || invoiced {
+            let reversal = match billing.reverse_cancelled(order, attempt).await {
+                Ok(reversal) => reversal,
+                Err(error) => return failed_store(error),
+            };
+            return match reversal {
                 // A billed Sales Order cannot be cancelled; once its invoice is reversed it is
                 // closed, so nothing more is delivered or billed from it.
                 Reversal::CreditNote(credit_note) => match self.erp.close_sales_order(&name).await {
                     Ok(()) => {
-                        self.put_order_link(order, &name, None).await?;
+                        writes.link(self.order_link(order, &name, None));
                         Outcome::Reversed {
                             sales_order: name,
                             credit_note,
@@ -786,7 +873,7 @@ impl OrderSync {
                 },
                 Reversal::NothingLeft => match self.erp.close_sales_order(&name).await {
                     Ok(()) => {
-                        self.put_order_link(order, &name, None).await?;
+                        writes.link(self.order_link(order, &name, None));
                         Outcome::Unchanged
                     }
                     Err(error) => failed_erp(error),
@@ -797,20 +884,20 @@ impl OrderSync {
                     ),
                     retryable: false,
                 },
-                Reversal::NoInvoice => self.cancel_sales_order(order, name).await?,
+                Reversal::NoInvoice => self.cancel_sales_order(writes, order, name).await,
                 Reversal::Failed { reason, retryable } => Outcome::Failed { reason, retryable },
-            });
+            };
         }
-        self.cancel_sales_order(order, name).await
+        self.cancel_sales_order(writes, order, name).await
     }
 
-    async fn cancel_sales_order(&self, order: &Order, name: String) -> Result<Outcome, StoreError> {
+    async fn cancel_sales_order(&self, writes: &Writes, order: &Order, name: String) -> Outcome {
         match self.erp.cancel("Sales Order", &name).await {
             Ok(_) => {
-                self.put_order_link(order, &name, None).await?;
-                Ok(Outcome::Cancelled { sales_order: name })
+                writes.link(self.order_link(order, &name, None));
+                Outcome::Cancelled { sales_order: name }
             }
-            Err(error) => Ok(failed_erp(error)),
+            Err(error) => failed_erp(error),
         }
     }
 
@@ -828,44 +915,32 @@ impl OrderSync {
         Ok(rows.first().map(FoundOrder::from_document))
     }
 
-    /// Records the Sales Order found or made for `order`.
-    async fn linked(&self, order: &Order, found: &FoundOrder) -> Result<Outcome, StoreError> {
-        self.put_order_link(order, &found.name, found.grand_total)
-            .await?;
-        if let Some(total) = found.grand_total {
-            if total != order.total {
-                return Ok(Outcome::Failed {
-                    reason: format!(
-                        "Sales Order {} totals {total} in ERPNext but WooCommerce says {}; check the tax and shipping accounts",
-                        found.name, order.total
-                    ),
-                    retryable: false,
-                });
-            }
+    /// Records the Sales Order found or made for `order`, and checks its total.
+    fn linked(&self, writes: &Writes, order: &Order, found: &FoundOrder) -> Outcome {
+        writes.link(self.order_link(order, &found.name, found.grand_total));
+        match found.grand_total {
+            Some(total) if total != order.total => Outcome::Failed {
+                reason: format!(
+                    "Sales Order {} totals {total} in ERPNext but WooCommerce says {}; check the tax and shipping accounts",
+                    found.name, order.total
+                ),
+                retryable: false,
+            },
+            _ => Outcome::Created { sales_order: found.name.clone() },
         }
-        Ok(Outcome::Created {
-            sales_order: found.name.clone(),
-        })
     }
 
-    async fn put_order_link(
-        &self,
-        order: &Order,
-        name: &str,
-        amount: Option<Decimal>,
-    ) -> Result<(), StoreError> {
-        let fingerprint = (!name.is_empty()).then(|| order_fingerprint(order));
-        self.store
-            .put_link(&Link {
-                connection_id: self.connection_id,
-                woo_kind: "order".to_string(),
-                woo_id: order.id.to_string(),
-                erp_doctype: "Sales Order".to_string(),
-                erp_name: name.to_string(),
-                fingerprint,
-                amount,
-            })
-            .await
+    /// The link of `order` to its Sales Order `name` (`""` while a create is pending).
+    fn order_link(&self, order: &Order, name: &str, amount: Option<Decimal>) -> Link {
+        Link {
+            connection_id: self.connection_id,
+            woo_kind: "order".to_string(),
+            woo_id: order.id.to_string(),
+            erp_doctype: "Sales Order".to_string(),
+            erp_name: name.to_string(),
+            fingerprint: (!name.is_empty()).then(|| order_fingerprint(order)),
+            amount,
+        }
     }
 
     /// Removes every credential of the connection from text bound for the log.
@@ -886,9 +961,6 @@ impl OrderSync {
         text
     }
 }
-
-/// One polled page: its orders' reports and the newest modification date on it.
-type PageOutcome = (Vec<OrderReport>, Option<NaiveDateTime>);
 
 /// Which attempt at an order this is, and whether a queued job is running it
 /// (then the job queue, not the sync, schedules the retry).
@@ -981,6 +1053,13 @@ impl FoundOrder {
                 value => crate::money::parse_decimal(&value.to_string().replace('"', "")).ok(),
             },
         }
+    }
+}
+
+fn failed_store(error: StoreError) -> Outcome {
+    Outcome::Failed {
+        reason: format!("the service's store failed: {error}"),
+        retryable: true,
     }
 }
 
