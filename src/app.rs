@@ -403,6 +403,7 @@ fn outcome_label(outcome: &Outcome) -> &'static str {
         Outcome::Created { .. } => "created",
         Outcome::Updated { .. } => "updated",
         Outcome::Cancelled { .. } => "cancelled",
+        Outcome::Reversed { .. } => "reversed",
         Outcome::Unchanged => "unchanged",
         Outcome::Skipped { .. } => "skipped",
         Outcome::Failed { .. } => "failed",

@@ -1,4 +1,4 @@
-//! `woocommerce-sync sync orders` and `reconcile`: the one-shot commands for
+//! `woocommerce-sync sync orders|invoices|payments|refunds|all` and `reconcile`: the one-shot commands for
 //! scripts and cron.
 
 use std::io::IsTerminal;
@@ -13,6 +13,7 @@ use super::{print_json, CliError};
 use crate::erpnext::countries;
 use crate::jobs::{drain, QueuePolicy};
 use crate::store::Store;
+use crate::sync::billing::{Billing, BillingSteps};
 use crate::sync::mapping::{map_order, ResolvedMasters};
 use crate::sync::orders::{Attempt, OrderSync, SyncSummary};
 use crate::sync::reconcile::ReconcileReport;
@@ -20,8 +21,27 @@ use crate::sync::remotes::CallSettings;
 
 #[derive(Debug, Subcommand)]
 pub enum SyncCommand {
-    /// WooCommerce orders → ERPNext Sales Orders.
+    /// WooCommerce orders → ERPNext Sales Orders (and their invoices, payments, credit notes).
     Orders(SyncOrdersArgs),
+    /// Sales Invoices for every synced order past the invoice trigger.
+    Invoices(SyncBillingArgs),
+    /// Payment Entries for every paid, invoiced order.
+    Payments(SyncBillingArgs),
+    /// Credit notes (and refund payments) for every refund of an invoiced order.
+    Refunds(SyncBillingArgs),
+    /// Orders, then invoices, payments and refunds of every synced order.
+    All(SyncBillingArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SyncBillingArgs {
+    #[arg(long)]
+    pub connection: String,
+    /// Orders in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -65,7 +85,76 @@ fn parse_since(text: &str) -> Result<NaiveDateTime, String> {
 }
 
 pub async fn run_sync(store: &Store, command: SyncCommand) -> Result<ExitCode, CliError> {
-    let SyncCommand::Orders(args) = command;
+    let (args, steps) = match command {
+        SyncCommand::Orders(args) => return run_sync_orders(store, args).await,
+        SyncCommand::Invoices(args) => (
+            args,
+            BillingSteps {
+                invoices: true,
+                payments: false,
+                refunds: false,
+            },
+        ),
+        SyncCommand::Payments(args) => (
+            args,
+            BillingSteps {
+                invoices: false,
+                payments: true,
+                refunds: false,
+            },
+        ),
+        SyncCommand::Refunds(args) => (
+            args,
+            BillingSteps {
+                invoices: false,
+                payments: false,
+                refunds: true,
+            },
+        ),
+        SyncCommand::All(args) => {
+            let orders = SyncOrdersArgs {
+                connection: args.connection.clone(),
+                since: None,
+                order: None,
+                dry_run: false,
+                concurrency: args.concurrency,
+                json: args.json,
+            };
+            let code = run_sync_orders(store, orders).await?;
+            if code != ExitCode::SUCCESS {
+                return Ok(code);
+            }
+            (args, BillingSteps::ALL)
+        }
+    };
+    let stored = store.connection(&args.connection).await?;
+    let sync = OrderSync::prepare(
+        store.clone(),
+        stored,
+        &CallSettings::default(),
+        args.concurrency,
+    )
+    .await
+    .map_err(|error| CliError::Failed(error.into()))?;
+    let bar = progress_bar(args.json);
+    let on_progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let summary = Billing::new(&sync)
+        .follow_all(steps, args.concurrency, &on_progress)
+        .await
+        .map_err(anyhow::Error::from)?;
+    bar.finish_and_clear();
+    print_summary(&summary, args.json)?;
+    Ok(if summary.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+async fn run_sync_orders(store: &Store, args: SyncOrdersArgs) -> Result<ExitCode, CliError> {
     let stored = store.connection(&args.connection).await?;
     let sync = OrderSync::prepare(
         store.clone(),
@@ -148,6 +237,13 @@ pub fn print_summary(summary: &SyncSummary, json: bool) -> Result<(), CliError> 
         summary.skipped,
         summary.failed
     );
+    println!(
+        "invoices created {}, payments {}, credit notes {}, refund payments {}",
+        summary.invoices_created,
+        summary.payments_created,
+        summary.credit_notes_created,
+        summary.refund_payments_created
+    );
     for failure in &summary.failures {
         if let crate::sync::orders::Outcome::Failed { reason, retryable } = &failure.outcome {
             let when = if *retryable {
@@ -156,6 +252,17 @@ pub fn print_summary(summary: &SyncSummary, json: bool) -> Result<(), CliError> 
                 "fix, then `retry`"
             };
             println!("  order {}: {reason} ({when})", failure.order_id);
+        }
+        for step in &failure.billing.failures {
+            let when = if step.retryable {
+                "will be retried"
+            } else {
+                "fix, then `retry`"
+            };
+            println!(
+                "  order {}: {}: {} ({when})",
+                failure.order_id, step.step, step.reason
+            );
         }
     }
     Ok(())
@@ -268,8 +375,41 @@ pub fn print_reconcile(report: &ReconcileReport) {
     }
     for open in &report.not_cancelled {
         println!(
-            "  order {}: cancelled in WooCommerce, {} still submitted",
+            "  order {}: cancelled in WooCommerce, {} still submitted and its invoice not reversed",
             open.order_id, open.sales_order
+        );
+    }
+    for order in &report.missing_invoices {
+        println!("  order {order}: due an invoice, has none");
+    }
+    for duplicate in &report.duplicate_invoices {
+        println!(
+            "  order {}: {} Sales Invoices: {}",
+            duplicate.order_id,
+            duplicate.sales_invoices.len(),
+            duplicate.sales_invoices.join(", ")
+        );
+    }
+    for mismatch in &report.invoice_total_mismatches {
+        println!(
+            "  order {}: WooCommerce total {} but {} grand total {}",
+            mismatch.order_id,
+            mismatch.woocommerce_total,
+            mismatch.sales_invoice,
+            mismatch.erpnext_grand_total
+        );
+    }
+    for order in &report.missing_payments {
+        println!("  order {order}: paid in WooCommerce, no Payment Entry");
+    }
+    for refund in &report.refunds_without_credit_note {
+        println!(
+            "  order {} refund {}: refunded {}, {} credit note(s) giving back {}",
+            refund.order_id,
+            refund.refund_id,
+            refund.refunded,
+            refund.credit_notes,
+            refund.credited
         );
     }
 }

@@ -28,6 +28,7 @@ use crate::erpnext::countries;
 use crate::erpnext::error::ErpError;
 use crate::jobs::{JobFailure, JobHandler};
 use crate::store::{Job, Link, LogEntry, LogOutcome, Store, StoreError, StoredConnection};
+use crate::sync::billing::{Billing, BillingReport, BillingSteps, Reversal};
 use crate::sync::mapping::{
     self, map_order, MappingRules, OrderAction, OrderMapping, ResolvedMasters,
 };
@@ -50,12 +51,28 @@ const PAGES_IN_FLIGHT: usize = 4;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
-    Created { sales_order: String },
-    Updated { sales_order: String },
-    Cancelled { sales_order: String },
+    Created {
+        sales_order: String,
+    },
+    Updated {
+        sales_order: String,
+    },
+    Cancelled {
+        sales_order: String,
+    },
+    /// Cancelled in WooCommerce after it was invoiced: the invoice is reversed by a credit note.
+    Reversed {
+        sales_order: String,
+        credit_note: String,
+    },
     Unchanged,
-    Skipped { reason: String },
-    Failed { reason: String, retryable: bool },
+    Skipped {
+        reason: String,
+    },
+    Failed {
+        reason: String,
+        retryable: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -63,6 +80,9 @@ pub struct OrderReport {
     pub order_id: u64,
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// Invoice, payment and credit notes that followed the Sales Order.
+    #[serde(skip_serializing_if = "BillingReport::is_empty")]
+    pub billing: BillingReport,
 }
 
 /// The counts a sync prints, with the reasons of the failures.
@@ -74,23 +94,41 @@ pub struct SyncSummary {
     pub cancelled: u64,
     pub unchanged: u64,
     pub skipped: u64,
+    /// Orders whose Sales Order or billing failed.
     pub failed: u64,
+    pub invoices_created: u64,
+    pub payments_created: u64,
+    pub credit_notes_created: u64,
+    pub refund_payments_created: u64,
     pub failures: Vec<OrderReport>,
 }
 
 impl SyncSummary {
     pub fn add(&mut self, report: OrderReport) {
         self.seen += 1;
+        self.invoices_created += report.billing.invoices_created;
+        self.payments_created += report.billing.payments_created;
+        self.credit_notes_created += report.billing.credit_notes_created;
+        self.refund_payments_created += report.billing.refund_payments_created;
         match &report.outcome {
             Outcome::Created { .. } => self.created += 1,
             Outcome::Updated { .. } => self.updated += 1,
             Outcome::Cancelled { .. } => self.cancelled += 1,
+            Outcome::Reversed { .. } => {
+                self.cancelled += 1;
+                self.credit_notes_created += 1;
+            }
             Outcome::Unchanged => self.unchanged += 1,
             Outcome::Skipped { .. } => self.skipped += 1,
             Outcome::Failed { .. } => {
                 self.failed += 1;
                 self.failures.push(report);
+                return;
             }
+        }
+        if report.billing.failed() {
+            self.failed += 1;
+            self.failures.push(report);
         }
     }
 }
@@ -259,9 +297,13 @@ impl OrderSync {
         &self.connection
     }
 
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Compares both sides from scratch; see [`crate::sync::reconcile`].
     pub async fn reconcile(&self) -> Result<crate::sync::reconcile::ReconcileReport, SyncError> {
-        crate::sync::reconcile::reconcile(&self.woo, &self.erp, &self.connection.name, |status| {
+        crate::sync::reconcile::reconcile(&self.woo, &self.erp, &self.connection, |status| {
             self.action_for(status)
         })
         .await
@@ -401,6 +443,7 @@ impl OrderSync {
                     reports.push(OrderReport {
                         order_id: order.id,
                         outcome,
+                        billing: BillingReport::default(),
                     });
                 }
                 writes.flush(&self.store, self.connection_id).await?;
@@ -432,9 +475,11 @@ impl OrderSync {
                 let mut reports = Vec::with_capacity(group.len());
                 for (order, plan) in group {
                     let outcome = self.execute(writes_ref, &order, plan, attempt).await;
+                    let billing = self.follow_with_billing(&order, &outcome, attempt).await;
                     reports.push(OrderReport {
                         order_id: order.id,
                         outcome,
+                        billing,
                     });
                 }
                 reports
@@ -446,6 +491,52 @@ impl OrderSync {
         let mut reports: Vec<OrderReport> = results.into_iter().flatten().collect();
         reports.sort_by_key(|report| report.order_id);
         Ok(reports)
+    }
+
+    /// Invoice, payment and credit notes of an order whose Sales Order now exists
+    /// (see [`crate::sync::billing`]).
+    async fn follow_with_billing(
+        &self,
+        order: &Order,
+        outcome: &Outcome,
+        attempt: Attempt,
+    ) -> BillingReport {
+        match self.billing_after(order, outcome, attempt).await {
+            Ok(report) => report,
+            Err(error) => BillingReport::store_failure(&error),
+        }
+    }
+
+    async fn billing_after(
+        &self,
+        order: &Order,
+        outcome: &Outcome,
+        attempt: Attempt,
+    ) -> Result<BillingReport, StoreError> {
+        let sales_order = match outcome {
+            Outcome::Created { sales_order } | Outcome::Updated { sales_order } => {
+                sales_order.clone()
+            }
+            Outcome::Unchanged if self.action_for(&order.status) != OrderAction::Cancel => {
+                match self
+                    .store
+                    .link(
+                        self.connection_id,
+                        "order",
+                        &order.id.to_string(),
+                        "Sales Order",
+                    )
+                    .await?
+                {
+                    Some(link) if !link.erp_name.is_empty() => link.erp_name,
+                    _ => return Ok(BillingReport::default()),
+                }
+            }
+            _ => return Ok(BillingReport::default()),
+        };
+        Billing::new(self)
+            .follow_order(order, &sales_order, BillingSteps::ALL, attempt)
+            .await
     }
 
     /// What the order's status and our links say to do.
@@ -534,7 +625,7 @@ impl OrderSync {
             ),
             Plan::Cancel { sales_order } => (
                 "cancel_sales_order",
-                self.cancel(writes, order, sales_order).await,
+                self.cancel(writes, order, sales_order, attempt).await,
                 None,
             ),
         };
@@ -565,6 +656,15 @@ impl OrderSync {
             Outcome::Cancelled { sales_order } => (
                 LogOutcome::Ok,
                 format!("Sales Order {sales_order} cancelled"),
+            ),
+            Outcome::Reversed {
+                sales_order,
+                credit_note,
+            } => (
+                LogOutcome::Ok,
+                format!(
+                    "Sales Order {sales_order} was invoiced; credit note {credit_note} reverses it"
+                ),
             ),
             Outcome::Unchanged => (LogOutcome::Skipped, "unchanged".to_string()),
             Outcome::Skipped { reason } => (LogOutcome::Skipped, reason.clone()),
@@ -716,7 +816,13 @@ impl OrderSync {
         }
     }
 
-    async fn cancel(&self, writes: &Writes, order: &Order, sales_order: Option<String>) -> Outcome {
+    async fn cancel(
+        &self,
+        writes: &Writes,
+        order: &Order,
+        sales_order: Option<String>,
+        attempt: Attempt,
+    ) -> Outcome {
         let key = self.connection.order_key(order.id);
         let name = match sales_order {
             Some(name) => name,
@@ -741,11 +847,51 @@ impl OrderSync {
             writes.link(self.order_link(order, &name, None));
             return Outcome::Unchanged;
         }
-        if billed {
-            return Outcome::Skipped {
-                reason: format!("Sales Order {name} is already invoiced; its invoice must be reversed with a credit note"),
+        // A credit note may have brought `per_billed` back to 0 already: our link says invoiced.
+        let billing = Billing::new(self);
+        let invoiced = match billing.may_have_invoice(order.id).await {
+            Ok(invoiced) => invoiced,
+            Err(error) => return failed_store(error),
+        };
+        if billed || invoiced {
+            let reversal = match billing.reverse_cancelled(order, attempt).await {
+                Ok(reversal) => reversal,
+                Err(error) => return failed_store(error),
+            };
+            return match reversal {
+                // A billed Sales Order cannot be cancelled; once its invoice is reversed it is
+                // closed, so nothing more is delivered or billed from it.
+                Reversal::CreditNote(credit_note) => match self.erp.close_sales_order(&name).await {
+                    Ok(()) => {
+                        writes.link(self.order_link(order, &name, None));
+                        Outcome::Reversed {
+                            sales_order: name,
+                            credit_note,
+                        }
+                    }
+                    Err(error) => failed_erp(error),
+                },
+                Reversal::NothingLeft => match self.erp.close_sales_order(&name).await {
+                    Ok(()) => {
+                        writes.link(self.order_link(order, &name, None));
+                        Outcome::Unchanged
+                    }
+                    Err(error) => failed_erp(error),
+                },
+                Reversal::NoInvoice if billed => Outcome::Failed {
+                    reason: format!(
+                        "Sales Order {name} is invoiced by an invoice the sync did not make; reverse it by hand in ERPNext"
+                    ),
+                    retryable: false,
+                },
+                Reversal::NoInvoice => self.cancel_sales_order(writes, order, name).await,
+                Reversal::Failed { reason, retryable } => Outcome::Failed { reason, retryable },
             };
         }
+        self.cancel_sales_order(writes, order, name).await
+    }
+
+    async fn cancel_sales_order(&self, writes: &Writes, order: &Order, name: String) -> Outcome {
         match self.erp.cancel("Sales Order", &name).await {
             Ok(_) => {
                 writes.link(self.order_link(order, &name, None));
@@ -798,7 +944,7 @@ impl OrderSync {
     }
 
     /// Removes every credential of the connection from text bound for the log.
-    fn redact(&self, text: &str) -> String {
+    pub(crate) fn redact(&self, text: &str) -> String {
         let credentials = &self.connection.credentials;
         let mut text = text.to_string();
         for secret in [
@@ -861,17 +1007,34 @@ impl OrderSync {
             .sync_orders(vec![order], attempt)
             .await
             .map_err(|error| JobFailure::Retryable(error.to_string()))?;
-        match reports.into_iter().next().map(|report| report.outcome) {
-            Some(Outcome::Failed {
+        let Some(report) = reports.into_iter().next() else {
+            return Ok(Outcome::Unchanged);
+        };
+        match report.outcome {
+            Outcome::Failed {
                 reason,
                 retryable: true,
-            }) => Err(JobFailure::Retryable(reason)),
-            Some(Outcome::Failed {
+            } => Err(JobFailure::Retryable(reason)),
+            Outcome::Failed {
                 reason,
                 retryable: false,
-            }) => Err(JobFailure::Permanent(reason)),
-            Some(outcome) => Ok(outcome),
-            None => Ok(Outcome::Unchanged),
+            } => Err(JobFailure::Permanent(reason)),
+            // The Sales Order is fine but an invoice, payment or credit note is not.
+            _ if report.billing.failed() => {
+                let reason = report
+                    .billing
+                    .failures
+                    .iter()
+                    .map(|failure| format!("{}: {}", failure.step, failure.reason))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                if report.billing.retryable() {
+                    Err(JobFailure::Retryable(reason))
+                } else {
+                    Err(JobFailure::Permanent(reason))
+                }
+            }
+            outcome => Ok(outcome),
         }
     }
 }
@@ -897,6 +1060,13 @@ impl FoundOrder {
                 value => crate::money::parse_decimal(&value.to_string().replace('"', "")).ok(),
             },
         }
+    }
+}
+
+fn failed_store(error: StoreError) -> Outcome {
+    Outcome::Failed {
+        reason: format!("the service's store failed: {error}"),
+        retryable: true,
     }
 }
 

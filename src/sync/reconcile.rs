@@ -1,6 +1,8 @@
 //! Reconcile: compares both sides from scratch (not from our links) and names
 //! every difference: imported orders without a Sales Order, totals that differ,
-//! orders with more than one Sales Order, cancellations not followed.
+//! orders with more than one Sales Order, cancellations not followed; and for
+//! billing, orders due an invoice without one, invoice totals that differ, paid
+//! orders without a payment, refunds without a credit note of their amount.
 
 use std::collections::BTreeMap;
 
@@ -8,11 +10,13 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::connection::{Connection, InvoiceTrigger};
 use crate::erpnext::client::{ErpClient, ListQuery};
 use crate::money::parse_decimal;
-use crate::sync::mapping::OrderAction;
+use crate::sync::mapping::{is_paid, OrderAction};
 use crate::sync::orders::SyncError;
 use crate::woocommerce::client::{OrderQuery, WooClient};
+use crate::woocommerce::types::Order;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ReconcileReport {
@@ -23,8 +27,42 @@ pub struct ReconcileReport {
     pub missing_sales_orders: Vec<u64>,
     pub total_mismatches: Vec<TotalMismatch>,
     pub duplicates: Vec<Duplicate>,
-    /// Orders cancelled in WooCommerce whose Sales Order is still submitted.
+    /// Orders cancelled in WooCommerce whose Sales Order is still submitted and not
+    /// reversed by credit notes.
     pub not_cancelled: Vec<NotCancelled>,
+    /// Orders past the invoice trigger without a Sales Invoice.
+    pub missing_invoices: Vec<u64>,
+    /// Orders with more than one Sales Invoice (not counting credit notes).
+    pub duplicate_invoices: Vec<DuplicateInvoices>,
+    pub invoice_total_mismatches: Vec<InvoiceMismatch>,
+    /// Paid, invoiced orders without a Payment Entry (when the connection records payments).
+    pub missing_payments: Vec<u64>,
+    /// Refunds of invoiced orders without exactly one credit note of their amount.
+    pub refunds_without_credit_note: Vec<RefundProblem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DuplicateInvoices {
+    pub order_id: u64,
+    pub sales_invoices: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InvoiceMismatch {
+    pub order_id: u64,
+    pub sales_invoice: String,
+    pub woocommerce_total: Decimal,
+    pub erpnext_grand_total: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RefundProblem {
+    pub order_id: u64,
+    pub refund_id: u64,
+    pub refunded: Decimal,
+    /// What the credit notes with the refund's key give back (0 when there is none).
+    pub credited: Decimal,
+    pub credit_notes: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,10 +87,7 @@ pub struct NotCancelled {
 
 impl ReconcileReport {
     pub fn is_clean(&self) -> bool {
-        self.missing_sales_orders.is_empty()
-            && self.total_mismatches.is_empty()
-            && self.duplicates.is_empty()
-            && self.not_cancelled.is_empty()
+        self.problem_count() == 0
     }
 
     pub fn problem_count(&self) -> usize {
@@ -60,6 +95,11 @@ impl ReconcileReport {
             + self.total_mismatches.len()
             + self.duplicates.len()
             + self.not_cancelled.len()
+            + self.missing_invoices.len()
+            + self.duplicate_invoices.len()
+            + self.invoice_total_mismatches.len()
+            + self.missing_payments.len()
+            + self.refunds_without_credit_note.len()
     }
 }
 
@@ -73,9 +113,10 @@ struct ErpOrder {
 pub async fn reconcile(
     woo: &WooClient,
     erp: &ErpClient,
-    connection_name: &str,
+    connection: &Connection,
     action: impl Fn(&str) -> OrderAction,
 ) -> Result<ReconcileReport, SyncError> {
+    let connection_name = connection.name.as_str();
     let orders = woo.list_all_orders(&OrderQuery::default()).await?;
     let rows: Vec<Value> = erp
         .list(
@@ -105,6 +146,18 @@ pub async fn reconcile(
         sales_orders_checked: rows.len() as u64,
         ..ReconcileReport::default()
     };
+    let billing = Billing::read(erp, connection).await?;
+    for order in &orders {
+        // Refunded orders (status ignored) still owe their credit notes.
+        let followed = match action(&order.status) {
+            OrderAction::Import => by_order.contains_key(&order.id),
+            OrderAction::Ignore => billing.invoices.contains_key(&order.id),
+            OrderAction::Cancel => false,
+        };
+        if followed {
+            billing.check(order, &mut report);
+        }
+    }
     for order in &orders {
         let sales_orders = by_order.get(&order.id);
         match action(&order.status) {
@@ -129,6 +182,9 @@ pub async fn reconcile(
                 }
             }
             OrderAction::Cancel => {
+                if billing.reversed(order) {
+                    continue;
+                }
                 for sales_order in sales_orders.into_iter().flatten() {
                     report.not_cancelled.push(NotCancelled {
                         order_id: order.id,
@@ -140,4 +196,165 @@ pub async fn reconcile(
         }
     }
     Ok(report)
+}
+
+/// A connection's invoices, credit notes and payment entries, by their WooCommerce keys.
+struct Billing<'a> {
+    connection: &'a Connection,
+    /// Sales Invoices that are not returns, per order id: (name, grand total).
+    invoices: BTreeMap<u64, Vec<(String, Decimal)>>,
+    /// Credit notes per `woocommerce_credit_note_key`: their totals (negative).
+    credit_notes: BTreeMap<String, Vec<Decimal>>,
+    /// What the credit notes against each invoice give back together (positive).
+    credited: BTreeMap<String, Decimal>,
+    /// Payment Entries per `woocommerce_payment_key`.
+    payments: BTreeMap<String, usize>,
+}
+
+impl<'a> Billing<'a> {
+    async fn read(erp: &ErpClient, connection: &'a Connection) -> Result<Billing<'a>, SyncError> {
+        // Drafts count when the connection leaves invoices unsubmitted.
+        let lowest_docstatus = if connection.submit_invoices { 1 } else { 0 };
+        let invoices: Vec<Value> = erp
+            .list(
+                "Sales Invoice",
+                &ListQuery::default()
+                    .fields(&[
+                        "name",
+                        "docstatus",
+                        "is_return",
+                        "return_against",
+                        "woocommerce_order_id",
+                        "woocommerce_credit_note_key",
+                        "grand_total",
+                    ])
+                    .filter("woocommerce_store", "=", connection.name.as_str())
+                    .filter("docstatus", "<", 2)
+                    .all_rows(),
+            )
+            .await?;
+        let mut billing = Billing {
+            connection,
+            invoices: BTreeMap::new(),
+            credit_notes: BTreeMap::new(),
+            credited: BTreeMap::new(),
+            payments: BTreeMap::new(),
+        };
+        for row in &invoices {
+            let total = parse_decimal(&row["grand_total"].to_string()).unwrap_or_default();
+            if row["is_return"].as_i64() == Some(1) {
+                if row["docstatus"].as_i64() != Some(1) {
+                    continue;
+                }
+                let key = row["woocommerce_credit_note_key"]
+                    .as_str()
+                    .unwrap_or_default();
+                billing
+                    .credit_notes
+                    .entry(key.to_string())
+                    .or_default()
+                    .push(total);
+                let against = row["return_against"].as_str().unwrap_or_default();
+                *billing.credited.entry(against.to_string()).or_default() -= total;
+            } else if row["docstatus"].as_i64().unwrap_or(0) >= lowest_docstatus {
+                if let Some(order_id) = row["woocommerce_order_id"]
+                    .as_str()
+                    .and_then(|id| id.parse().ok())
+                {
+                    let name = row["name"].as_str().unwrap_or_default().to_string();
+                    billing
+                        .invoices
+                        .entry(order_id)
+                        .or_default()
+                        .push((name, total));
+                }
+            }
+        }
+        let payments: Vec<Value> = erp
+            .list(
+                "Payment Entry",
+                &ListQuery::default()
+                    .fields(&["name", "woocommerce_payment_key"])
+                    .filter("woocommerce_store", "=", connection.name.as_str())
+                    .filter("docstatus", "=", 1)
+                    .all_rows(),
+            )
+            .await?;
+        for row in &payments {
+            let key = row["woocommerce_payment_key"].as_str().unwrap_or_default();
+            *billing.payments.entry(key.to_string()).or_default() += 1;
+        }
+        Ok(billing)
+    }
+
+    fn invoice_due(&self, order: &Order) -> bool {
+        match self.connection.invoice_trigger {
+            InvoiceTrigger::Paid => is_paid(order),
+            InvoiceTrigger::OnImport => true,
+            InvoiceTrigger::OnCompleted => order.status == "completed",
+        }
+    }
+
+    /// An order's invoice is given back in full by credit notes (or it never had one).
+    fn reversed(&self, order: &Order) -> bool {
+        self.invoices
+            .get(&order.id)
+            .into_iter()
+            .flatten()
+            .all(|(name, total)| self.credited.get(name).copied().unwrap_or_default() >= *total)
+    }
+
+    fn check(&self, order: &Order, report: &mut ReconcileReport) {
+        let invoices = self
+            .invoices
+            .get(&order.id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let invoice = match invoices {
+            [] => {
+                if self.invoice_due(order) {
+                    report.missing_invoices.push(order.id);
+                }
+                return;
+            }
+            [one] => one,
+            many => {
+                report.duplicate_invoices.push(DuplicateInvoices {
+                    order_id: order.id,
+                    sales_invoices: many.iter().map(|(name, _)| name.clone()).collect(),
+                });
+                return;
+            }
+        };
+        if invoice.1 != order.total {
+            report.invoice_total_mismatches.push(InvoiceMismatch {
+                order_id: order.id,
+                sales_invoice: invoice.0.clone(),
+                woocommerce_total: order.total,
+                erpnext_grand_total: invoice.1,
+            });
+        }
+        let key = format!("{}:{}", self.connection.name, order.id);
+        if self.connection.record_payments && is_paid(order) && !self.payments.contains_key(&key) {
+            report.missing_payments.push(order.id);
+        }
+        for refund in &order.refunds {
+            let key = format!("{}:refund:{}", self.connection.name, refund.id);
+            let notes = self
+                .credit_notes
+                .get(&key)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let credited: Decimal = notes.iter().map(|total| -*total).sum();
+            if notes.len() != 1 || credited != refund.total.abs() {
+                report.refunds_without_credit_note.push(RefundProblem {
+                    order_id: order.id,
+                    refund_id: refund.id,
+                    refunded: refund.total.abs(),
+                    credited,
+                    credit_notes: notes.len(),
+                });
+            }
+        }
+    }
 }

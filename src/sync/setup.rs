@@ -219,6 +219,14 @@ pub fn custom_fields() -> Vec<CustomFieldSpec> {
             "WooCommerce Store",
             "woocommerce_order_number",
         ),
+        // Credit notes are Sales Invoices too, keyed apart: `<connection>:refund:<refund id>`
+        // or `<connection>:cancel:<order id>` (the invoice key is no-copy, so returns leave it empty).
+        key_field(
+            "Sales Invoice",
+            "woocommerce_credit_note_key",
+            "WooCommerce Credit Note Key",
+            "woocommerce_store",
+        ),
         key_field(
             "Payment Entry",
             "woocommerce_payment_key",

@@ -32,6 +32,7 @@
 //!   the sum of rounded parts can miss it by a cent, which the rounding row closes.
 
 mod amounts;
+mod credit_note;
 mod currency;
 mod customer;
 mod error;
@@ -45,6 +46,11 @@ use std::collections::BTreeSet;
 use rust_decimal::Decimal;
 
 pub use amounts::{erpnext_round, split_line, RowAmounts};
+pub use credit_note::{
+    credit_note_for_amount, credit_note_for_refund, AlreadyReturned, CreditBasis, CreditCharge,
+    CreditFor, CreditItem, CreditNoteError, CreditNoteRows, InvoiceChargeRow, InvoiceItemRow,
+    InvoiceRows,
+};
 pub use customer::{
     AddressDraft, AddressType, ContactDraft, ContactEmail, ContactPhone, CustomerDraft,
     CustomerIdentity, CustomerType, DynamicLink,
