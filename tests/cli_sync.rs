@@ -182,7 +182,13 @@ async fn a_script_sets_up_syncs_reconciles_and_reads_the_log() {
             .count() as u64,
         created
     );
-    let order_id = entries[0]["object_id"].as_str().unwrap().to_string();
+    // An on-hold order is not paid, so not invoiced: cancelling it cancels its Sales Order.
+    let order_id = entries
+        .iter()
+        .filter_map(|entry| entry["object_id"].as_str())
+        .find(|id| woo.order(id.parse().unwrap()).unwrap()["status"] == "on-hold")
+        .expect("an on-hold order")
+        .to_string();
     let (_, one) = cli.json(&["log", "--order", &order_id, "--json"]).await;
     assert!(one
         .as_array()
