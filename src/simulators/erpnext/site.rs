@@ -128,7 +128,7 @@ pub struct CustomField {
 #[derive(Debug, Clone)]
 struct Stored {
     sequence: u64,
-    /// The fields lists filter and sort on most, unpacked (see `Site::hot_fields`).
+    /// The fields lists filter and sort on most, unpacked (see `Site::HOT_FIELDS`).
     hot: Doc,
     packed: Box<[u8]>,
 }
@@ -492,71 +492,112 @@ impl Site {
         true
     }
 
-    /// Fields kept unpacked: what polls and look-ups filter and sort on.
-    fn hot_fields(&self, doctype: &str) -> HashSet<String> {
-        [
-            "name",
-            "modified",
-            "creation",
-            "docstatus",
-            "status",
-            "customer",
-        ]
-        .iter()
-        .map(|field| field.to_string())
-        .chain(
-            self.custom_fields(doctype)
+    /// Fields kept unpacked: what polls and look-ups filter and sort on, and
+    /// what picks the Webhooks of an event (every write asks, so parsing each
+    /// Webhook document per event cost more than the write itself).
+    const HOT_FIELDS: &'static [&'static str] = &[
+        "name",
+        "modified",
+        "creation",
+        "docstatus",
+        "status",
+        "customer",
+        // The sync's batched look-ups of masters (`item_code in [...]`, `email_id in [...]`).
+        "item_code",
+        "email_id",
+        "webhook_doctype",
+        "webhook_docevent",
+        "enabled",
+    ];
+
+    fn is_hot_field(&self, doctype: &str, field: &str) -> bool {
+        Site::HOT_FIELDS.contains(&field)
+            || self
+                .custom_fields(doctype)
                 .iter()
-                .map(|field| field.fieldname.clone()),
-        )
-        .collect()
+                .any(|custom| custom.fieldname == field)
     }
 
     fn hot_view(&self, doctype: &str, doc: &Doc) -> Doc {
-        self.hot_fields(doctype)
-            .into_iter()
+        Site::HOT_FIELDS
+            .iter()
+            .copied()
+            .chain(
+                self.custom_fields(doctype)
+                    .iter()
+                    .map(|field| field.fieldname.as_str()),
+            )
             .filter_map(|field| {
-                let value = doc.get(&field)?;
-                (!is_empty_value(value)).then(|| (field, value.clone()))
+                let value = doc.get(field)?;
+                (!is_empty_value(value)).then(|| (field.to_string(), value.clone()))
             })
             .collect()
     }
 
     /// Drops the empty values that equal the template's defaults.
+    ///
+    /// Copies only what is kept (a Sales Order drops most of its fields), rather
+    /// than cloning the whole document and removing from the copy.
     fn pack(&self, doctype: &str, doc: &Doc) -> Box<[u8]> {
-        let mut sparse = doc.clone();
-        self.strip(doctype, &mut sparse);
-        let name = sparse.get("name").cloned().unwrap_or(Value::Null);
-        let inherited = inherited_row_fields(doctype, &sparse);
-        for (field, child_doctype) in child_tables(doctype) {
-            if let Some(Value::Array(items)) = sparse.get_mut(*field) {
-                for row in items.iter_mut().filter_map(Value::as_object_mut) {
-                    self.strip(child_doctype, row);
-                    // What a row repeats from its parent is restored on reading.
-                    for (key, value) in inherited.iter().chain(
-                        [
-                            ("parent", name.clone()),
-                            ("parentfield", json!(field)),
-                            ("doctype", json!(child_doctype)),
-                        ]
-                        .iter(),
-                    ) {
-                        if row.get(*key) == Some(value) {
-                            row.remove(*key);
-                        }
-                    }
-                }
+        let template = self.templates.get(doctype);
+        let tables = child_tables(doctype);
+        let kept = |template: Option<&Doc>, key: &str, value: &Value| {
+            !(is_empty_value(value) && template.and_then(|fields| fields.get(key)) == Some(value))
+        };
+        let copy = |field: &str| match doc.get(field) {
+            Some(value) if kept(template, field, value) => value.clone(),
+            _ => Value::Null,
+        };
+        // As the parent is stored: a stripped field reads as null here.
+        let mut repeated: Vec<(&str, Value)> = inherited_row_fields(doctype, doc)
+            .into_iter()
+            .map(|(field, value)| match field {
+                "parenttype" => (field, value),
+                _ => (field, copy(field)),
+            })
+            .collect();
+        repeated.push(("parent", copy("name")));
+        let mut sparse = Doc::new();
+        for (key, value) in doc {
+            if !kept(template, key, value) {
+                continue;
             }
+            let table = tables.iter().find(|(field, _)| field == key);
+            let (Some((field, child_doctype)), Value::Array(items)) = (table, value) else {
+                sparse.insert(key.clone(), value.clone());
+                continue;
+            };
+            let row_template = self.templates.get(*child_doctype);
+            let row_constants = [
+                ("parentfield", json!(field)),
+                ("doctype", json!(child_doctype)),
+            ];
+            let packed_rows = items
+                .iter()
+                .map(|item| {
+                    let Value::Object(row) = item else {
+                        return item.clone();
+                    };
+                    // What a row repeats from its parent is restored on reading.
+                    let packed_row: Doc = row
+                        .iter()
+                        .filter(|(key, value)| {
+                            kept(row_template, key, value)
+                                && !repeated
+                                    .iter()
+                                    .chain(row_constants.iter())
+                                    .any(|(field, repeated)| field == key && repeated == *value)
+                        })
+                        .map(|(key, value)| (key.clone(), value.clone()))
+                        .collect();
+                    Value::Object(packed_row)
+                })
+                .collect();
+            sparse.insert(key.clone(), Value::Array(packed_rows));
         }
         serde_json::to_vec(&sparse)
             .unwrap_or_default()
             .into_boxed_slice()
-    }
-
-    fn strip(&self, doctype: &str, doc: &mut Doc) {
-        if let Some(template) = self.templates.get(doctype) {
-            doc.retain(|key, value| !(is_empty_value(value) && template.get(key) == Some(value)));
-        }
     }
 
     fn unpack(&self, doctype: &str, stored: &Stored) -> Doc {
@@ -588,13 +629,14 @@ impl Site {
         }
     }
 
+    /// Restores the template's defaults under the stored values. A packed
+    /// document holds a fraction of its template's fields, so cloning the
+    /// template whole and laying the stored values over it costs far fewer key
+    /// comparisons than looking up every template field in the document.
     fn expand(&self, doctype: &str, doc: &mut Doc) {
         if let Some(template) = self.templates.get(doctype) {
-            for (key, value) in template {
-                if !doc.contains_key(key) {
-                    doc.insert(key.clone(), value.clone());
-                }
-            }
+            let stored = std::mem::replace(doc, template.clone());
+            doc.extend(stored);
         }
     }
 
@@ -754,7 +796,6 @@ impl Site {
             .as_deref()
             .map(query::parse_order_by)
             .unwrap_or_default();
-        let hot_fields = self.hot_fields(doctype);
         let use_hot = !child_conditions
             && request
                 .filters
@@ -762,7 +803,7 @@ impl Site {
                 .chain(&request.or_filters)
                 .map(|condition| &condition.field)
                 .chain(order_keys.iter().map(|(field, _)| field))
-                .all(|field| hot_fields.contains(field));
+                .all(|field| self.is_hot_field(doctype, field));
         let candidates: Vec<&Stored> = match self.indexed_candidate(doctype, &request.filters) {
             Some(found) => found
                 .and_then(|name| table.docs.get(&name))
@@ -828,9 +869,24 @@ impl Site {
                 rows.collect()
             }
         };
+        // Columns of the parent only need its own defaults back, not every
+        // child row restored (listing 100,000 orders' names and keys).
+        let needs_rows = wildcard
+            || projects_children
+            || fields.iter().any(|(_, column)| {
+                child_tables(doctype)
+                    .iter()
+                    .any(|(table_field, _)| table_field == column)
+            });
         let mut rows_out = Vec::new();
         for (stored, _) in selected {
-            let mut doc = self.unpack(doctype, stored);
+            let mut doc = if needs_rows {
+                self.unpack(doctype, stored)
+            } else {
+                let mut doc = stored.sparse();
+                self.expand(doctype, &mut doc);
+                doc
+            };
             if wildcard {
                 doc.retain(|_, value| !value.is_array());
                 rows_out.push(Value::Object(doc));
@@ -1112,8 +1168,15 @@ impl Site {
     }
 
     fn event(&mut self, doctype: &str, event: &'static str, doc: &Doc) {
-        // Snapshots are only needed when some Webhook could want them.
-        if self.document_count("Webhook") == 0 {
+        // Snapshots (a Sales Order with its rows is a large copy) are only
+        // taken for the events some enabled Webhook wants.
+        let wanted = self.tables.get("Webhook").is_some_and(|table| {
+            table
+                .docs
+                .values()
+                .any(|stored| webhook_wants(stored, doctype, event))
+        });
+        if !wanted {
             return;
         }
         self.events.push(DocEvent {
@@ -3571,12 +3634,8 @@ impl Site {
         table
             .docs
             .iter()
+            .filter(|(_, stored)| webhook_wants(stored, doctype, event))
             .map(|(name, stored)| (name, self.unpack("Webhook", stored)))
-            .filter(|(_, doc)| {
-                text_of(doc, "webhook_doctype") == doctype
-                    && text_of(doc, "webhook_docevent") == event
-                    && int_of(doc, "enabled") == 1
-            })
             .map(|(name, doc)| {
                 let secret = (int_of(&doc, "enable_security") == 1)
                     .then(|| self.webhook_secrets.get(name).cloned())
@@ -3590,6 +3649,15 @@ impl Site {
     pub fn raw(&self, doctype: &str, name: &str) -> Option<Doc> {
         self.stored(doctype, name)
     }
+}
+
+/// Whether an enabled Webhook document fires on `doctype` and `event`: decided
+/// on its hot view (every write asks, so unpacking each Webhook cost more than
+/// the write itself).
+fn webhook_wants(webhook: &Stored, doctype: &str, event: &str) -> bool {
+    text_of(&webhook.hot, "webhook_doctype") == doctype
+        && text_of(&webhook.hot, "webhook_docevent") == event
+        && int_of(&webhook.hot, "enabled") == 1
 }
 
 /// The remarks ERPNext writes on a Payment Entry when none are given.
