@@ -131,6 +131,10 @@ struct Stored {
     /// The fields lists filter and sort on most, unpacked (see `Site::HOT_FIELDS`).
     hot: Doc,
     packed: Box<[u8]>,
+    /// Items are read twice for every order line naming them (prices,
+    /// stock): they are few, so they are also kept unpacked. Other documents
+    /// are read about as often as they are written, and orders are many.
+    unpacked: Option<Doc>,
 }
 
 impl Stored {
@@ -423,6 +427,7 @@ impl Site {
                 sequence: self.sequence,
                 hot,
                 packed,
+                unpacked: None,
             },
         );
     }
@@ -505,6 +510,8 @@ impl Site {
         // The sync's batched look-ups of masters (`item_code in [...]`, `email_id in [...]`).
         "item_code",
         "email_id",
+        // Item Prices are looked up by (item, price list) for every order line.
+        "price_list",
         "webhook_doctype",
         "webhook_docevent",
         "enabled",
@@ -601,6 +608,9 @@ impl Site {
     }
 
     fn unpack(&self, doctype: &str, stored: &Stored) -> Doc {
+        if let Some(doc) = &stored.unpacked {
+            return doc.clone();
+        }
         let mut doc = stored.sparse();
         self.expand_with_rows(doctype, &mut doc);
         doc
@@ -1076,20 +1086,21 @@ impl Site {
             .get(name)
             .map(|stored| stored.sequence)
             .unwrap_or(sequence);
-        let packed = self.pack(doctype, &doc);
-        let hot = self.hot_view(doctype, &doc);
+        let mut stored = Stored {
+            sequence,
+            hot: self.hot_view(doctype, &doc),
+            packed: self.pack(doctype, &doc),
+            unpacked: None,
+        };
+        if doctype == "Item" {
+            // Exactly what reading the packed form gives, computed once.
+            stored.unpacked = Some(self.unpack(doctype, &stored));
+        }
         self.tables
             .entry(doctype.to_string())
             .or_default()
             .docs
-            .insert(
-                name.to_string(),
-                Stored {
-                    sequence,
-                    hot,
-                    packed,
-                },
-            );
+            .insert(name.to_string(), stored);
     }
 
     /// Points the unique indexes at `doc`'s values, dropping the values the
@@ -2151,11 +2162,12 @@ impl Site {
         table
             .docs
             .values()
-            .map(Stored::sparse)
-            .find(|doc| {
-                text_of(doc, "item_code") == item_code && text_of(doc, "price_list") == price_list
+            // Chosen on the hot view: only the one price found is parsed.
+            .find(|stored| {
+                text_of(&stored.hot, "item_code") == item_code
+                    && text_of(&stored.hot, "price_list") == price_list
             })
-            .map(|doc| field_decimal(&doc, "price_list_rate"))
+            .map(|stored| field_decimal(&stored.sparse(), "price_list_rate"))
     }
 
     fn add_item_price(
