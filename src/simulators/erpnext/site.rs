@@ -654,13 +654,12 @@ impl Site {
     pub fn get(&self, doctype: &str, name: &str) -> Result<Doc, SiteError> {
         self.require_doctype(doctype)?;
         self.stored(doctype, name)
-            .map(|doc| self.presented(doctype, &doc))
+            .map(|doc| self.presented(doctype, doc))
             .ok_or_else(|| SiteError::not_found(format!("{doctype} {name} not found")))
     }
 
     /// Hides what Frappe never sends back (Password fields).
-    fn presented(&self, doctype: &str, doc: &Doc) -> Doc {
-        let mut doc = doc.clone();
+    fn presented(&self, doctype: &str, mut doc: Doc) -> Doc {
         if doctype == "Webhook" && !text_of(&doc, "webhook_secret").is_empty() {
             doc.insert("webhook_secret".into(), json!("*".repeat(16)));
         }
@@ -1109,12 +1108,24 @@ impl Site {
         if !self.unique_index.contains_key(doctype) {
             return;
         }
-        // Unique fields are custom fields, never template defaults: the sparse form has them.
+        // Unique fields are custom fields, never template defaults: the sparse
+        // form has them, and so does the hot view unless a value is empty or
+        // the field came after the document. Only then is the document parsed
+        // (submitting an order stores it twice in one request).
         let previous = self
             .tables
             .get(doctype)
             .and_then(|table| table.docs.get(name))
-            .map(Stored::sparse);
+            .map(|stored| {
+                let all_hot = self.unique_index.get(doctype).is_some_and(|indexes| {
+                    indexes.keys().all(|field| stored.hot.contains_key(field))
+                });
+                if all_hot {
+                    stored.hot.clone()
+                } else {
+                    stored.sparse()
+                }
+            });
         let Some(indexes) = self.unique_index.get_mut(doctype) else {
             return;
         };
@@ -1370,7 +1381,7 @@ impl Site {
                 }
             }
         }
-        let mut answered = self.presented(doctype, &doc);
+        let mut answered = self.presented(doctype, doc);
         if let Some(onload) = input.get("__onload") {
             answered.insert("__onload".into(), onload.clone());
         }
@@ -2633,7 +2644,7 @@ impl Site {
             self.event(doctype, "on_submit", &doc);
         }
         Ok(Outcome {
-            doc: self.presented(doctype, &doc),
+            doc: self.presented(doctype, doc),
             notes,
         })
     }
@@ -2720,7 +2731,7 @@ impl Site {
             self.event(doctype, "on_change", &current);
         }
         Ok(Outcome {
-            doc: self.presented(doctype, &current),
+            doc: self.presented(doctype, current),
             notes: Vec::new(),
         })
     }
@@ -3063,7 +3074,7 @@ impl Site {
         self.event(doctype, "on_cancel", &doc);
         self.event(doctype, "on_change", &doc);
         Ok(Outcome {
-            doc: self.presented(doctype, &doc),
+            doc: self.presented(doctype, doc),
             notes,
         })
     }
