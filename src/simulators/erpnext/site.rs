@@ -181,7 +181,8 @@ struct Table {
 pub struct DocEvent {
     pub doctype: String,
     pub event: &'static str,
-    pub doc: Doc,
+    /// Shared by the consecutive events of one write (`on_update`, `on_submit`).
+    pub doc: std::sync::Arc<Doc>,
 }
 
 /// What a successful write answers with.
@@ -1201,10 +1202,15 @@ impl Site {
         if !wanted {
             return;
         }
+        // A write raises its events on one final document: copy it once.
+        let snapshot = match self.events.last() {
+            Some(last) if last.doctype == doctype && *last.doc == *doc => last.doc.clone(),
+            _ => std::sync::Arc::new(doc.clone()),
+        };
         self.events.push(DocEvent {
             doctype: doctype.to_string(),
             event,
-            doc: doc.clone(),
+            doc: snapshot,
         });
     }
 

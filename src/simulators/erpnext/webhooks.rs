@@ -111,7 +111,8 @@ fn build<'a>(
         let template = text_of(webhook, "webhook_json");
         let compact: String = template.chars().filter(|c| !c.is_whitespace()).collect();
         if compact.is_empty() || compact == "{{doc|tojson}}" {
-            match document_json.iter().find(|(written, _)| *written == doc) {
+            let same = |written: &Doc| std::ptr::eq(written, doc) || written == doc;
+            match document_json.iter().find(|(written, _)| same(written)) {
                 Some((_, json)) => json.clone(),
                 None => {
                     let json = python_json_sorted(&Value::Object(doc.clone()));
