@@ -128,9 +128,13 @@ pub struct CustomField {
 #[derive(Debug, Clone)]
 struct Stored {
     sequence: u64,
-    /// The fields lists filter and sort on most, unpacked (see `Site::hot_fields`).
+    /// The fields lists filter and sort on most, unpacked (see `Site::HOT_FIELDS`).
     hot: Doc,
     packed: Box<[u8]>,
+    /// Items are read twice for every order line naming them (prices,
+    /// stock): they are few, so they are also kept unpacked. Other documents
+    /// are read about as often as they are written, and orders are many.
+    unpacked: Option<Doc>,
 }
 
 impl Stored {
@@ -177,7 +181,8 @@ struct Table {
 pub struct DocEvent {
     pub doctype: String,
     pub event: &'static str,
-    pub doc: Doc,
+    /// Shared by the consecutive events of one write (`on_update`, `on_submit`).
+    pub doc: std::sync::Arc<Doc>,
 }
 
 /// What a successful write answers with.
@@ -423,6 +428,7 @@ impl Site {
                 sequence: self.sequence,
                 hot,
                 packed,
+                unpacked: None,
             },
         );
     }
@@ -492,74 +498,120 @@ impl Site {
         true
     }
 
-    /// Fields kept unpacked: what polls and look-ups filter and sort on.
-    fn hot_fields(&self, doctype: &str) -> HashSet<String> {
-        [
-            "name",
-            "modified",
-            "creation",
-            "docstatus",
-            "status",
-            "customer",
-        ]
-        .iter()
-        .map(|field| field.to_string())
-        .chain(
-            self.custom_fields(doctype)
+    /// Fields kept unpacked: what polls and look-ups filter and sort on, and
+    /// what picks the Webhooks of an event (every write asks, so parsing each
+    /// Webhook document per event cost more than the write itself).
+    const HOT_FIELDS: &'static [&'static str] = &[
+        "name",
+        "modified",
+        "creation",
+        "docstatus",
+        "status",
+        "customer",
+        // The sync's batched look-ups of masters (`item_code in [...]`, `email_id in [...]`).
+        "item_code",
+        "email_id",
+        // Item Prices are looked up by (item, price list) for every order line.
+        "price_list",
+        "webhook_doctype",
+        "webhook_docevent",
+        "enabled",
+    ];
+
+    fn is_hot_field(&self, doctype: &str, field: &str) -> bool {
+        Site::HOT_FIELDS.contains(&field)
+            || self
+                .custom_fields(doctype)
                 .iter()
-                .map(|field| field.fieldname.clone()),
-        )
-        .collect()
+                .any(|custom| custom.fieldname == field)
     }
 
     fn hot_view(&self, doctype: &str, doc: &Doc) -> Doc {
-        self.hot_fields(doctype)
-            .into_iter()
+        Site::HOT_FIELDS
+            .iter()
+            .copied()
+            .chain(
+                self.custom_fields(doctype)
+                    .iter()
+                    .map(|field| field.fieldname.as_str()),
+            )
             .filter_map(|field| {
-                let value = doc.get(&field)?;
-                (!is_empty_value(value)).then(|| (field, value.clone()))
+                let value = doc.get(field)?;
+                (!is_empty_value(value)).then(|| (field.to_string(), value.clone()))
             })
             .collect()
     }
 
     /// Drops the empty values that equal the template's defaults.
+    ///
+    /// Copies only what is kept (a Sales Order drops most of its fields), rather
+    /// than cloning the whole document and removing from the copy.
     fn pack(&self, doctype: &str, doc: &Doc) -> Box<[u8]> {
-        let mut sparse = doc.clone();
-        self.strip(doctype, &mut sparse);
-        let name = sparse.get("name").cloned().unwrap_or(Value::Null);
-        let inherited = inherited_row_fields(doctype, &sparse);
-        for (field, child_doctype) in child_tables(doctype) {
-            if let Some(Value::Array(items)) = sparse.get_mut(*field) {
-                for row in items.iter_mut().filter_map(Value::as_object_mut) {
-                    self.strip(child_doctype, row);
-                    // What a row repeats from its parent is restored on reading.
-                    for (key, value) in inherited.iter().chain(
-                        [
-                            ("parent", name.clone()),
-                            ("parentfield", json!(field)),
-                            ("doctype", json!(child_doctype)),
-                        ]
-                        .iter(),
-                    ) {
-                        if row.get(*key) == Some(value) {
-                            row.remove(*key);
-                        }
-                    }
-                }
+        let template = self.templates.get(doctype);
+        let tables = child_tables(doctype);
+        let kept = |template: Option<&Doc>, key: &str, value: &Value| {
+            !(is_empty_value(value) && template.and_then(|fields| fields.get(key)) == Some(value))
+        };
+        let copy = |field: &str| match doc.get(field) {
+            Some(value) if kept(template, field, value) => value.clone(),
+            _ => Value::Null,
+        };
+        // As the parent is stored: a stripped field reads as null here.
+        let mut repeated: Vec<(&str, Value)> = inherited_row_fields(doctype, doc)
+            .into_iter()
+            .map(|(field, value)| match field {
+                "parenttype" => (field, value),
+                _ => (field, copy(field)),
+            })
+            .collect();
+        repeated.push(("parent", copy("name")));
+        let mut sparse = Doc::new();
+        for (key, value) in doc {
+            if !kept(template, key, value) {
+                continue;
             }
+            let table = tables.iter().find(|(field, _)| field == key);
+            let (Some((field, child_doctype)), Value::Array(items)) = (table, value) else {
+                sparse.insert(key.clone(), value.clone());
+                continue;
+            };
+            let row_template = self.templates.get(*child_doctype);
+            let row_constants = [
+                ("parentfield", json!(field)),
+                ("doctype", json!(child_doctype)),
+            ];
+            let packed_rows = items
+                .iter()
+                .map(|item| {
+                    let Value::Object(row) = item else {
+                        return item.clone();
+                    };
+                    // What a row repeats from its parent is restored on reading.
+                    let packed_row: Doc = row
+                        .iter()
+                        .filter(|(key, value)| {
+                            kept(row_template, key, value)
+                                && !repeated
+                                    .iter()
+                                    .chain(row_constants.iter())
+                                    .any(|(field, repeated)| field == key && repeated == *value)
+                        })
+                        .map(|(key, value)| (key.clone(), value.clone()))
+                        .collect();
+                    Value::Object(packed_row)
+                })
+                .collect();
+            sparse.insert(key.clone(), Value::Array(packed_rows));
         }
         serde_json::to_vec(&sparse)
             .unwrap_or_default()
             .into_boxed_slice()
     }
 
-    fn strip(&self, doctype: &str, doc: &mut Doc) {
-        if let Some(template) = self.templates.get(doctype) {
-            doc.retain(|key, value| !(is_empty_value(value) && template.get(key) == Some(value)));
-        }
-    }
-
     fn unpack(&self, doctype: &str, stored: &Stored) -> Doc {
+        if let Some(doc) = &stored.unpacked {
+            return doc.clone();
+        }
         let mut doc = stored.sparse();
         self.expand_with_rows(doctype, &mut doc);
         doc
@@ -588,13 +640,14 @@ impl Site {
         }
     }
 
+    /// Restores the template's defaults under the stored values. A packed
+    /// document holds a fraction of its template's fields, so cloning the
+    /// template whole and laying the stored values over it costs far fewer key
+    /// comparisons than looking up every template field in the document.
     fn expand(&self, doctype: &str, doc: &mut Doc) {
         if let Some(template) = self.templates.get(doctype) {
-            for (key, value) in template {
-                if !doc.contains_key(key) {
-                    doc.insert(key.clone(), value.clone());
-                }
-            }
+            let stored = std::mem::replace(doc, template.clone());
+            doc.extend(stored);
         }
     }
 
@@ -602,13 +655,12 @@ impl Site {
     pub fn get(&self, doctype: &str, name: &str) -> Result<Doc, SiteError> {
         self.require_doctype(doctype)?;
         self.stored(doctype, name)
-            .map(|doc| self.presented(doctype, &doc))
+            .map(|doc| self.presented(doctype, doc))
             .ok_or_else(|| SiteError::not_found(format!("{doctype} {name} not found")))
     }
 
     /// Hides what Frappe never sends back (Password fields).
-    fn presented(&self, doctype: &str, doc: &Doc) -> Doc {
-        let mut doc = doc.clone();
+    fn presented(&self, doctype: &str, mut doc: Doc) -> Doc {
         if doctype == "Webhook" && !text_of(&doc, "webhook_secret").is_empty() {
             doc.insert("webhook_secret".into(), json!("*".repeat(16)));
         }
@@ -754,7 +806,6 @@ impl Site {
             .as_deref()
             .map(query::parse_order_by)
             .unwrap_or_default();
-        let hot_fields = self.hot_fields(doctype);
         let use_hot = !child_conditions
             && request
                 .filters
@@ -762,7 +813,7 @@ impl Site {
                 .chain(&request.or_filters)
                 .map(|condition| &condition.field)
                 .chain(order_keys.iter().map(|(field, _)| field))
-                .all(|field| hot_fields.contains(field));
+                .all(|field| self.is_hot_field(doctype, field));
         let candidates: Vec<&Stored> = match self.indexed_candidate(doctype, &request.filters) {
             Some(found) => found
                 .and_then(|name| table.docs.get(&name))
@@ -828,9 +879,24 @@ impl Site {
                 rows.collect()
             }
         };
+        // Columns of the parent only need its own defaults back, not every
+        // child row restored (listing 100,000 orders' names and keys).
+        let needs_rows = wildcard
+            || projects_children
+            || fields.iter().any(|(_, column)| {
+                child_tables(doctype)
+                    .iter()
+                    .any(|(table_field, _)| table_field == column)
+            });
         let mut rows_out = Vec::new();
         for (stored, _) in selected {
-            let mut doc = self.unpack(doctype, stored);
+            let mut doc = if needs_rows {
+                self.unpack(doctype, stored)
+            } else {
+                let mut doc = stored.sparse();
+                self.expand(doctype, &mut doc);
+                doc
+            };
             if wildcard {
                 doc.retain(|_, value| !value.is_array());
                 rows_out.push(Value::Object(doc));
@@ -1020,20 +1086,21 @@ impl Site {
             .get(name)
             .map(|stored| stored.sequence)
             .unwrap_or(sequence);
-        let packed = self.pack(doctype, &doc);
-        let hot = self.hot_view(doctype, &doc);
+        let mut stored = Stored {
+            sequence,
+            hot: self.hot_view(doctype, &doc),
+            packed: self.pack(doctype, &doc),
+            unpacked: None,
+        };
+        if doctype == "Item" {
+            // Exactly what reading the packed form gives, computed once.
+            stored.unpacked = Some(self.unpack(doctype, &stored));
+        }
         self.tables
             .entry(doctype.to_string())
             .or_default()
             .docs
-            .insert(
-                name.to_string(),
-                Stored {
-                    sequence,
-                    hot,
-                    packed,
-                },
-            );
+            .insert(name.to_string(), stored);
     }
 
     /// Points the unique indexes at `doc`'s values, dropping the values the
@@ -1042,12 +1109,24 @@ impl Site {
         if !self.unique_index.contains_key(doctype) {
             return;
         }
-        // Unique fields are custom fields, never template defaults: the sparse form has them.
+        // Unique fields are custom fields, never template defaults: the sparse
+        // form has them, and so does the hot view unless a value is empty or
+        // the field came after the document. Only then is the document parsed
+        // (submitting an order stores it twice in one request).
         let previous = self
             .tables
             .get(doctype)
             .and_then(|table| table.docs.get(name))
-            .map(Stored::sparse);
+            .map(|stored| {
+                let all_hot = self.unique_index.get(doctype).is_some_and(|indexes| {
+                    indexes.keys().all(|field| stored.hot.contains_key(field))
+                });
+                if all_hot {
+                    stored.hot.clone()
+                } else {
+                    stored.sparse()
+                }
+            });
         let Some(indexes) = self.unique_index.get_mut(doctype) else {
             return;
         };
@@ -1112,14 +1191,26 @@ impl Site {
     }
 
     fn event(&mut self, doctype: &str, event: &'static str, doc: &Doc) {
-        // Snapshots are only needed when some Webhook could want them.
-        if self.document_count("Webhook") == 0 {
+        // Snapshots (a Sales Order with its rows is a large copy) are only
+        // taken for the events some enabled Webhook wants.
+        let wanted = self.tables.get("Webhook").is_some_and(|table| {
+            table
+                .docs
+                .values()
+                .any(|stored| webhook_wants(stored, doctype, event))
+        });
+        if !wanted {
             return;
         }
+        // A write raises its events on one final document: copy it once.
+        let snapshot = match self.events.last() {
+            Some(last) if last.doctype == doctype && *last.doc == *doc => last.doc.clone(),
+            _ => std::sync::Arc::new(doc.clone()),
+        };
         self.events.push(DocEvent {
             doctype: doctype.to_string(),
             event,
-            doc: doc.clone(),
+            doc: snapshot,
         });
     }
 
@@ -1296,7 +1387,7 @@ impl Site {
                 }
             }
         }
-        let mut answered = self.presented(doctype, &doc);
+        let mut answered = self.presented(doctype, doc);
         if let Some(onload) = input.get("__onload") {
             answered.insert("__onload".into(), onload.clone());
         }
@@ -2088,11 +2179,12 @@ impl Site {
         table
             .docs
             .values()
-            .map(Stored::sparse)
-            .find(|doc| {
-                text_of(doc, "item_code") == item_code && text_of(doc, "price_list") == price_list
+            // Chosen on the hot view: only the one price found is parsed.
+            .find(|stored| {
+                text_of(&stored.hot, "item_code") == item_code
+                    && text_of(&stored.hot, "price_list") == price_list
             })
-            .map(|doc| field_decimal(&doc, "price_list_rate"))
+            .map(|stored| field_decimal(&stored.sparse(), "price_list_rate"))
     }
 
     fn add_item_price(
@@ -2558,7 +2650,7 @@ impl Site {
             self.event(doctype, "on_submit", &doc);
         }
         Ok(Outcome {
-            doc: self.presented(doctype, &doc),
+            doc: self.presented(doctype, doc),
             notes,
         })
     }
@@ -2645,7 +2737,7 @@ impl Site {
             self.event(doctype, "on_change", &current);
         }
         Ok(Outcome {
-            doc: self.presented(doctype, &current),
+            doc: self.presented(doctype, current),
             notes: Vec::new(),
         })
     }
@@ -2988,7 +3080,7 @@ impl Site {
         self.event(doctype, "on_cancel", &doc);
         self.event(doctype, "on_change", &doc);
         Ok(Outcome {
-            doc: self.presented(doctype, &doc),
+            doc: self.presented(doctype, doc),
             notes,
         })
     }
@@ -3571,12 +3663,8 @@ impl Site {
         table
             .docs
             .iter()
+            .filter(|(_, stored)| webhook_wants(stored, doctype, event))
             .map(|(name, stored)| (name, self.unpack("Webhook", stored)))
-            .filter(|(_, doc)| {
-                text_of(doc, "webhook_doctype") == doctype
-                    && text_of(doc, "webhook_docevent") == event
-                    && int_of(doc, "enabled") == 1
-            })
             .map(|(name, doc)| {
                 let secret = (int_of(&doc, "enable_security") == 1)
                     .then(|| self.webhook_secrets.get(name).cloned())
@@ -3590,6 +3678,15 @@ impl Site {
     pub fn raw(&self, doctype: &str, name: &str) -> Option<Doc> {
         self.stored(doctype, name)
     }
+}
+
+/// Whether an enabled Webhook document fires on `doctype` and `event`: decided
+/// on its hot view (every write asks, so unpacking each Webhook cost more than
+/// the write itself).
+fn webhook_wants(webhook: &Stored, doctype: &str, event: &str) -> bool {
+    text_of(&webhook.hot, "webhook_doctype") == doctype
+        && text_of(&webhook.hot, "webhook_docevent") == event
+        && int_of(&webhook.hot, "enabled") == 1
 }
 
 /// The remarks ERPNext writes on a Payment Entry when none are given.

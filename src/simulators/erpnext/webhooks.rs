@@ -76,11 +76,20 @@ pub fn plan(
     webhooks_for: impl Fn(&str, &str) -> Vec<(String, Doc, Option<String>)>,
 ) -> Vec<Delivery> {
     let mut deliveries: Vec<Delivery> = Vec::new();
-    for event in events {
+    // One request raises several events carrying the same document, and the
+    // `{{ doc | tojson }}` body of a large Sales Order is costly to write:
+    // each distinct document is written once.
+    let mut document_json: Vec<(&Doc, String)> = Vec::new();
+    for event in &events {
         for (webhook_name, webhook, secret) in webhooks_for(&event.doctype, event.event) {
             let document = text_of(&event.doc, "name");
-            let Some(delivery) = build(&webhook_name, &webhook, secret.as_deref(), &event.doc)
-            else {
+            let Some(delivery) = build(
+                &webhook_name,
+                &webhook,
+                secret.as_deref(),
+                &event.doc,
+                &mut document_json,
+            ) else {
                 continue;
             };
             deliveries
@@ -91,13 +100,26 @@ pub fn plan(
     deliveries
 }
 
-fn build(webhook_name: &str, webhook: &Doc, secret: Option<&str>, doc: &Doc) -> Option<Delivery> {
-    let document = Value::Object(doc.clone());
+fn build<'a>(
+    webhook_name: &str,
+    webhook: &Doc,
+    secret: Option<&str>,
+    doc: &'a Doc,
+    document_json: &mut Vec<(&'a Doc, String)>,
+) -> Option<Delivery> {
     let body = if text_of(webhook, "request_structure") == "JSON" {
         let template = text_of(webhook, "webhook_json");
         let compact: String = template.chars().filter(|c| !c.is_whitespace()).collect();
         if compact.is_empty() || compact == "{{doc|tojson}}" {
-            python_json_sorted(&document)
+            let same = |written: &Doc| std::ptr::eq(written, doc) || written == doc;
+            match document_json.iter().find(|(written, _)| same(written)) {
+                Some((_, json)) => json.clone(),
+                None => {
+                    let json = python_json_sorted(&Value::Object(doc.clone()));
+                    document_json.push((doc, json.clone()));
+                    json
+                }
+            }
         } else {
             let rendered = render_template(&template, doc);
             match serde_json::from_str::<Value>(&rendered) {
