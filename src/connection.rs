@@ -45,6 +45,8 @@ pub enum InvoiceTrigger {
     OnImport,
     /// When the order is completed in WooCommerce.
     OnCompleted,
+    /// Never: invoices are made in ERPNext by hand (payments then follow nothing).
+    Never,
 }
 
 /// What to do with a line whose product was deleted or has no SKU.

@@ -36,6 +36,9 @@ pub struct BenchArgs {
     /// Seed of the simulated shop.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Sales Orders only: no invoices or payments (the connection's trigger set to never).
+    #[arg(long)]
+    pub without_billing: bool,
     /// Only time a full paged listing of the orders through the WooCommerce client.
     #[arg(long)]
     pub listing: bool,
@@ -151,14 +154,30 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
     )
     .await
     .map_err(anyhow::Error::from)?;
-    let connection = bench_connection(woo_address, erp_address)?;
+    let mut connection = bench_connection(woo_address, erp_address)?;
+    if args.without_billing {
+        connection.invoice_trigger = crate::connection::InvoiceTrigger::Never;
+        connection.record_payments = false;
+    }
     let connection_id = store.insert_connection(&connection).await?;
-    super::setup::set_up(
-        &connection,
-        &"http://127.0.0.1:8080".parse().expect("a valid URL"),
-        false,
-    )
-    .await?;
+    let public_url: url::Url = "http://127.0.0.1:9/".parse().expect("a valid URL");
+    super::setup::set_up(&connection, &public_url, false).await?;
+    // No service listens during the bench: switch ERPNext's Webhooks off so the
+    // simulator does not spend the machine's CPU posting into the void.
+    let erp = crate::sync::remotes::erpnext_client(&connection, &CallSettings::default())
+        .map_err(anyhow::Error::from)?;
+    let plan = crate::sync::setup::SetupPlan {
+        webhook_base_url: public_url
+            .join(&format!("webhooks/erpnext/{}", connection.name))
+            .map_err(anyhow::Error::from)?,
+        webhook_secret: String::new(),
+        update_webhook_secrets: false,
+    };
+    for webhook in crate::sync::setup::webhooks(&plan) {
+        erp.update("Webhook", &webhook.name, &serde_json::json!({"enabled": 0}))
+            .await
+            .map_err(anyhow::Error::from)?;
+    }
     let settings = CallSettings {
         max_in_flight: args.concurrency,
         ..CallSettings::default()

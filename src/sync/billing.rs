@@ -23,7 +23,6 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::connection::InvoiceTrigger;
 use crate::erpnext::client::ListQuery;
 use crate::erpnext::error::ErpError;
 use crate::money::parse_decimal;
@@ -330,11 +329,7 @@ impl<'a> Billing<'a> {
     // ----- the invoice ------------------------------------------------------
 
     fn invoice_due(&self, order: &Order) -> bool {
-        match self.sync.connection().invoice_trigger {
-            InvoiceTrigger::Paid => is_paid(order),
-            InvoiceTrigger::OnImport => true,
-            InvoiceTrigger::OnCompleted => order.status == "completed",
-        }
+        crate::sync::mapping::invoice_due(self.sync.connection().invoice_trigger, order)
     }
 
     async fn invoice(

@@ -514,6 +514,12 @@ impl OrderSync {
         attempt: Attempt,
     ) -> Result<BillingReport, StoreError> {
         let sales_order = match outcome {
+            // A Sales Order made just now has no invoice yet; nothing to follow until one is due.
+            Outcome::Created { .. }
+                if !mapping::invoice_due(self.connection.invoice_trigger, order) =>
+            {
+                return Ok(BillingReport::default())
+            }
             Outcome::Created { sales_order } | Outcome::Updated { sales_order } => {
                 sales_order.clone()
             }

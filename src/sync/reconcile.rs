@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::connection::{Connection, InvoiceTrigger};
+use crate::connection::Connection;
 use crate::erpnext::client::{ErpClient, ListQuery};
 use crate::money::parse_decimal;
 use crate::sync::mapping::{is_paid, OrderAction};
@@ -288,11 +288,7 @@ impl<'a> Billing<'a> {
     }
 
     fn invoice_due(&self, order: &Order) -> bool {
-        match self.connection.invoice_trigger {
-            InvoiceTrigger::Paid => is_paid(order),
-            InvoiceTrigger::OnImport => true,
-            InvoiceTrigger::OnCompleted => order.status == "completed",
-        }
+        crate::sync::mapping::invoice_due(self.connection.invoice_trigger, order)
     }
 
     /// An order's invoice is given back in full by credit notes (or it never had one).

@@ -61,7 +61,7 @@ pub use rules::{CountryNames, MappingRules, MissingSkuRule, ShippingTarget};
 pub use sales_order::{
     SalesOrder, SalesOrderDraft, SalesOrderItem, SalesTaxRow, ROUNDING_ROW_DESCRIPTION,
 };
-pub use status::{action_for_status, is_paid, OrderAction};
+pub use status::{action_for_status, invoice_due, is_paid, OrderAction};
 
 use crate::woocommerce::types::Order;
 

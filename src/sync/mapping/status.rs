@@ -2,6 +2,7 @@
 //! leave it; and whether it counts as paid for the invoice trigger.
 
 use super::rules::MappingRules;
+use crate::connection::InvoiceTrigger;
 use crate::woocommerce::types::Order;
 
 /// What the sync does with an order in a given status.
@@ -24,6 +25,16 @@ pub fn action_for_status(status: &str, rules: &MappingRules) -> OrderAction {
     match status {
         "cancelled" | "failed" | "trash" => OrderAction::Cancel,
         _ => OrderAction::Ignore,
+    }
+}
+
+/// Whether the connection's invoice trigger has been reached for `order`.
+pub fn invoice_due(trigger: InvoiceTrigger, order: &Order) -> bool {
+    match trigger {
+        InvoiceTrigger::Paid => is_paid(order),
+        InvoiceTrigger::OnImport => true,
+        InvoiceTrigger::OnCompleted => order.status == "completed",
+        InvoiceTrigger::Never => false,
     }
 }
 
