@@ -110,8 +110,9 @@ async fn a_shop_order_becomes_a_sales_order_through_its_webhook_alone() {
     let order = world
         .woo
         .create_order(&json!({
-            "status": "processing",
-            "set_paid": true,
+            // Awaiting a bank transfer: imported, not yet invoiced, so a
+            // cancellation cancels the Sales Order (paid ones get a credit note).
+            "status": "on-hold",
             "payment_method": "bacs",
             "billing": address,
             "shipping": address,
