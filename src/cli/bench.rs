@@ -15,7 +15,6 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{print_json, CliError};
-use crate::connection::Connection;
 use crate::secrets::SecretKey;
 use crate::simulators::{erpnext, woocommerce};
 use crate::store::Store;
@@ -154,7 +153,19 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
     )
     .await
     .map_err(anyhow::Error::from)?;
-    let mut connection = bench_connection(woo_address, erp_address)?;
+    let mut connection = super::demo::simulator_connection(
+        "bench",
+        format!("http://{woo_address}/")
+            .parse()
+            .map_err(anyhow::Error::from)?,
+        format!("http://{erp_address}/")
+            .parse()
+            .map_err(anyhow::Error::from)?,
+        erpnext::DEFAULT_API_KEY,
+        erpnext::DEFAULT_API_SECRET,
+    );
+    // Basic auth, as a store behind HTTPS would use: OAuth signing is not what the bench measures.
+    connection.woocommerce_auth = crate::connection::WooAuth::Basic;
     if args.without_billing {
         connection.invoice_trigger = crate::connection::InvoiceTrigger::Never;
         connection.record_payments = false;
@@ -327,29 +338,4 @@ fn rusage() -> libc::rusage {
         libc::getrusage(libc::RUSAGE_SELF, &mut usage);
         usage
     }
-}
-
-fn bench_connection(woo: SocketAddr, erp: SocketAddr) -> Result<Connection, CliError> {
-    let connection: Connection = serde_json::from_value(serde_json::json!({
-        "name": "bench",
-        "woocommerce_url": format!("http://{woo}/"),
-        "woocommerce_auth": "basic",
-        "erpnext_url": format!("http://{erp}/"),
-        "credentials": {
-            "consumer_key": woocommerce::TEST_CONSUMER_KEY, "consumer_secret": woocommerce::TEST_CONSUMER_SECRET,
-            "webhook_secret": woocommerce::TEST_WEBHOOK_SECRET,
-            "api_key": erpnext::DEFAULT_API_KEY, "api_secret": erpnext::DEFAULT_API_SECRET
-        },
-        "company": "Test Company", "default_warehouse": "Stores - TC", "naming_series": "SAL-ORD-.YYYY.-",
-        "customer_group": "Individual", "territory": "All Territories", "price_list": "Standard Selling",
-        "item_group": "Products", "stock_uom": "Nos", "delivery_lead_days": 3,
-        "imported_statuses": ["processing", "on-hold", "completed"], "invoice_trigger": "paid",
-        "submit_invoices": true, "record_payments": true, "rounding_tolerance": "0.01",
-        "auto_create_items": true, "missing_sku": "synthesize", "default_tax_account": "ST 6% - TC",
-        "shipping_account": "Freight and Forwarding Charges - TC", "fee_account": "Miscellaneous Expenses - TC",
-        "rounding_account": "Round Off - TC", "mappings": {}
-    }))
-    .map_err(anyhow::Error::from)?;
-    connection.validate()?;
-    Ok(connection)
 }

@@ -61,7 +61,13 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
     )
     .await
     .map_err(anyhow::Error::from)?;
-    let connection = demo_connection(&woo, &erp);
+    let connection = simulator_connection(
+        "demo",
+        woo.base_url(),
+        erp.base_url().clone(),
+        erp.api_key(),
+        erp.api_secret(),
+    );
     let connection_id = store.insert_connection(&connection).await?;
     println!(
         "Connection `{}` created in {}",
@@ -116,8 +122,15 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
     })
 }
 
-/// A connection for the simulated shop: its tax rates, shipping, fees and gateways mapped.
-fn demo_connection(woo: &woocommerce::WooSimHandle, erp: &erpnext::ErpSimHandle) -> Connection {
+/// A connection for the simulated shop (used by `demo` and `bench`): its tax
+/// rates, shipping, fees and gateways mapped to the simulated site's accounts.
+pub(super) fn simulator_connection(
+    name: &str,
+    woocommerce_url: url::Url,
+    erpnext_url: url::Url,
+    api_key: &str,
+    api_secret: &str,
+) -> Connection {
     let mut mappings = Mappings::default();
     for (rate, account) in [
         (1, "ST 6.25% - TC"),
@@ -143,16 +156,16 @@ fn demo_connection(woo: &woocommerce::WooSimHandle, erp: &erpnext::ErpSimHandle)
         );
     }
     Connection {
-        name: "demo".into(),
-        woocommerce_url: woo.base_url(),
+        name: name.into(),
+        woocommerce_url,
         woocommerce_auth: WooAuth::Auto,
-        erpnext_url: erp.base_url().clone(),
+        erpnext_url,
         credentials: Credentials {
             consumer_key: woocommerce::TEST_CONSUMER_KEY.into(),
             consumer_secret: woocommerce::TEST_CONSUMER_SECRET.into(),
             webhook_secret: woocommerce::TEST_WEBHOOK_SECRET.into(),
-            api_key: erp.api_key().into(),
-            api_secret: erp.api_secret().into(),
+            api_key: api_key.into(),
+            api_secret: api_secret.into(),
         },
         company: "Test Company".into(),
         default_warehouse: "Stores - TC".into(),
