@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -63,11 +63,28 @@ pub fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option
 }
 
 /// Bounds the calls in flight to one remote, per connection, and counts the
-/// calls made (every attempt takes a permit), for `bench` and metrics.
+/// calls made (every attempt takes a permit) and the time permits were held,
+/// for `bench` and metrics.
 #[derive(Debug, Clone)]
 pub struct ConcurrencyLimit {
     permits: Arc<Semaphore>,
     calls: Arc<AtomicU64>,
+    held_nanos: Arc<AtomicU64>,
+}
+
+/// A call's place in the limit; gives it back, and counts how long it was held, when dropped.
+#[derive(Debug)]
+pub struct CallPermit {
+    _permit: OwnedSemaphorePermit,
+    since: Instant,
+    held_nanos: Arc<AtomicU64>,
+}
+
+impl Drop for CallPermit {
+    fn drop(&mut self) {
+        let nanos = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.held_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
 }
 
 impl ConcurrencyLimit {
@@ -75,16 +92,29 @@ impl ConcurrencyLimit {
         ConcurrencyLimit {
             permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
             calls: Arc::new(AtomicU64::new(0)),
+            held_nanos: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    pub async fn acquire(&self) -> OwnedSemaphorePermit {
+    pub async fn acquire(&self) -> CallPermit {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        self.permits
+        let permit = self
+            .permits
             .clone()
             .acquire_owned()
             .await
-            .expect("the semaphore is never closed")
+            .expect("the semaphore is never closed");
+        CallPermit {
+            _permit: permit,
+            since: Instant::now(),
+            held_nanos: self.held_nanos.clone(),
+        }
+    }
+
+    /// The time permits were held so far, summed over calls: from sending
+    /// the request to having read the answer.
+    pub fn time_in_calls(&self) -> Duration {
+        Duration::from_nanos(self.held_nanos.load(Ordering::Relaxed))
     }
 
     /// Calls started through this limit so far.
@@ -96,6 +126,18 @@ impl ConcurrencyLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn counts_calls_and_the_time_permits_are_held() {
+        let limit = ConcurrencyLimit::new(2);
+        for _ in 0..3 {
+            let _permit = limit.acquire().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(limit.calls(), 3);
+        assert!(limit.time_in_calls() >= Duration::from_millis(15));
+        assert!(limit.time_in_calls() < Duration::from_secs(5));
+    }
 
     #[test]
     fn backoff_grows_and_stays_capped() {

@@ -155,11 +155,11 @@ async fn seeded_site() -> (ErpSimHandle, ErpClient) {
         .expect("simulator starts");
     let client = ErpClient::new(config_for(&simulator)).expect("client builds");
     client
-        .insert("Custom Field", &json!({"dt": "Sales Order", "label": "WooCommerce Order Key", "fieldname": "woocommerce_order_key", "unique": 1, "no_copy": 1}))
+        .insert::<Value>("Custom Field", &json!({"dt": "Sales Order", "label": "WooCommerce Order Key", "fieldname": "woocommerce_order_key", "unique": 1, "no_copy": 1}))
         .await
         .unwrap();
     client
-        .insert(
+        .insert::<Value>(
             "Customer",
             &json!({"customer_name": "Jane Doe", "email_id": "jane@example.com"}),
         )
@@ -167,7 +167,7 @@ async fn seeded_site() -> (ErpSimHandle, ErpClient) {
         .unwrap();
     for (code, rate) in [("HOODIE", 45.0), ("MUG", 12.5)] {
         client
-            .insert("Item", &json!({"item_code": code, "item_group": "Products", "stock_uom": "Nos", "standard_rate": rate}))
+            .insert::<Value>("Item", &json!({"item_code": code, "item_group": "Products", "stock_uom": "Nos", "standard_rate": rate}))
             .await
             .unwrap();
     }
@@ -212,7 +212,7 @@ async fn order_invoice_payment_and_credit_note() {
     let (simulator, client) = seeded_site().await;
     let created: SalesOrder = serde_json::from_value(
         client
-            .insert("Sales Order", &order("shop:1"))
+            .insert::<Value>("Sales Order", &order("shop:1"))
             .await
             .unwrap(),
     )
@@ -227,7 +227,10 @@ async fn order_invoice_payment_and_credit_note() {
         mapped["woocommerce_order_key"].is_null(),
         "no_copy keys stay on the order"
     );
-    let invoice = client.insert("Sales Invoice", &mapped).await.unwrap();
+    let invoice = client
+        .insert::<Value>("Sales Invoice", &mapped)
+        .await
+        .unwrap();
     let invoice_name = invoice["name"].as_str().unwrap().to_string();
     let invoice: SalesInvoice =
         serde_json::from_value(client.submit("Sales Invoice", &invoice_name).await.unwrap())
@@ -267,8 +270,13 @@ async fn order_invoice_payment_and_credit_note() {
     payment["mode_of_payment"] = json!("Credit Card");
     payment["reference_no"] = json!("TXN-1");
     payment["docstatus"] = json!(1);
-    let payment: PaymentEntry =
-        serde_json::from_value(client.insert("Payment Entry", &payment).await.unwrap()).unwrap();
+    let payment: PaymentEntry = serde_json::from_value(
+        client
+            .insert::<Value>("Payment Entry", &payment)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(
         payment.references[0].allocated_amount,
         Decimal::new(11410, 2)
@@ -284,7 +292,10 @@ async fn order_invoice_payment_and_credit_note() {
     assert_eq!(credit["is_return"], json!(1));
     credit["items"] = json!([credit["items"][1].clone()]);
     credit["taxes"] = json!([]);
-    let credit = client.insert("Sales Invoice", &credit).await.unwrap();
+    let credit = client
+        .insert::<Value>("Sales Invoice", &credit)
+        .await
+        .unwrap();
     assert!(credit["name"]
         .as_str()
         .unwrap()
@@ -316,7 +327,7 @@ async fn lists_filters_counts_and_values() {
         if index % 2 == 0 {
             body["docstatus"] = json!(0);
         }
-        client.insert("Sales Order", &body).await.unwrap();
+        client.insert::<Value>("Sales Order", &body).await.unwrap();
     }
     let drafts: Vec<Value> = client
         .list(
@@ -401,7 +412,7 @@ async fn foreign_currency_uses_the_latest_rate_on_or_before_the_date() {
         ("2099-01-01", 9.99),
     ] {
         client
-            .insert("Currency Exchange", &json!({"date": date, "from_currency": "EUR", "to_currency": "USD", "exchange_rate": rate, "for_selling": 1, "for_buying": 1}))
+            .insert::<Value>("Currency Exchange", &json!({"date": date, "from_currency": "EUR", "to_currency": "USD", "exchange_rate": rate, "for_selling": 1, "for_buying": 1}))
             .await
             .unwrap();
     }
@@ -410,7 +421,7 @@ async fn foreign_currency_uses_the_latest_rate_on_or_before_the_date() {
         "items": [{"item_code": "MUG", "qty": 3, "rate": 9.99}],
         "taxes": [{"charge_type": "Actual", "account_head": "ST 6.25% - TC", "description": "VAT", "tax_amount": 1.665}]
     });
-    let created = client.insert("Sales Order", &body).await.unwrap();
+    let created = client.insert::<Value>("Sales Order", &body).await.unwrap();
     assert_eq!(created["conversion_rate"], json!(1.1));
     // 1.665 is stored as 1.66 (banker's rounding, as recorded in fixture 96).
     assert_eq!(created["grand_total"], json!(31.63));
@@ -418,7 +429,10 @@ async fn foreign_currency_uses_the_latest_rate_on_or_before_the_date() {
 
     let mut pounds = body.clone();
     pounds["currency"] = json!("GBP");
-    let error = client.insert("Sales Order", &pounds).await.unwrap_err();
+    let error = client
+        .insert::<Value>("Sales Order", &pounds)
+        .await
+        .unwrap_err();
     assert!(error
         .message()
         .contains("Unable to find exchange rate for GBP to USD for key date 2026-11-20"));
@@ -465,7 +479,7 @@ async fn a_lost_answer_after_commit_is_found_again_by_key() {
         ..Faults::default()
     });
     let error = client
-        .insert("Sales Order", &order("shop:727"))
+        .insert::<Value>("Sales Order", &order("shop:727"))
         .await
         .unwrap_err();
     assert!(matches!(error, ErpError::Transport { .. }), "{error:?}");
@@ -569,7 +583,7 @@ async fn webhooks_deliver_signed_snapshots_in_order() {
     let (url, received) = receiver().await;
     for event in ["on_update", "on_submit"] {
         client
-            .insert("Webhook", &json!({
+            .insert::<Value>("Webhook", &json!({
                 "__newname": format!("hook-{event}"), "webhook_doctype": "Sales Order", "webhook_docevent": event,
                 "request_url": format!("{url}?event={event}"), "request_structure": "JSON",
                 "webhook_json": "{{ doc | tojson }}", "enable_security": 1, "webhook_secret": "lab-secret",
@@ -580,7 +594,7 @@ async fn webhooks_deliver_signed_snapshots_in_order() {
     }
     let mut draft = order("shop:9");
     draft["docstatus"] = json!(0);
-    let created = client.insert("Sales Order", &draft).await.unwrap();
+    let created = client.insert::<Value>("Sales Order", &draft).await.unwrap();
     client
         .submit("Sales Order", created["name"].as_str().unwrap())
         .await
@@ -633,7 +647,7 @@ async fn thousands_of_orders_and_lookups_by_key_stay_fast() {
         let client = client.clone();
         async move {
             client
-                .insert("Sales Order", &order(&format!("bulk:{index}")))
+                .insert::<Value>("Sales Order", &order(&format!("bulk:{index}")))
                 .await
                 .map(|_| ())
         }
@@ -666,19 +680,22 @@ async fn thousands_of_orders_and_lookups_by_key_stay_fast() {
 async fn cancelled_orders_are_amended_under_a_suffixed_name() {
     let (_simulator, client) = seeded_site().await;
     let original = client
-        .insert("Sales Order", &order("shop:amend"))
+        .insert::<Value>("Sales Order", &order("shop:amend"))
         .await
         .unwrap();
     let name = original["name"].as_str().unwrap().to_string();
     let not_yet = client
-        .insert("Sales Order", &json!({"amended_from": name, "customer": "Jane Doe", "delivery_date": "2099-12-31", "items": [{"item_code": "MUG", "qty": 1, "rate": 1}]}))
+        .insert::<Value>("Sales Order", &json!({"amended_from": name, "customer": "Jane Doe", "delivery_date": "2099-12-31", "items": [{"item_code": "MUG", "qty": 1, "rate": 1}]}))
         .await
         .unwrap_err();
     assert!(not_yet.message().contains("must be cancelled"), "{not_yet}");
     client.cancel("Sales Order", &name).await.unwrap();
     let mut amendment = order("shop:amend-2");
     amendment["amended_from"] = json!(name);
-    let first = client.insert("Sales Order", &amendment).await.unwrap();
+    let first = client
+        .insert::<Value>("Sales Order", &amendment)
+        .await
+        .unwrap();
     assert_eq!(first["name"], json!(format!("{name}-1")));
     client
         .cancel("Sales Order", &format!("{name}-1"))
@@ -686,7 +703,10 @@ async fn cancelled_orders_are_amended_under_a_suffixed_name() {
         .unwrap();
     amendment["amended_from"] = json!(format!("{name}-1"));
     amendment["woocommerce_order_key"] = json!("shop:amend-3");
-    let second = client.insert("Sales Order", &amendment).await.unwrap();
+    let second = client
+        .insert::<Value>("Sales Order", &amendment)
+        .await
+        .unwrap();
     assert_eq!(second["name"], json!(format!("{name}-2")));
 }
 
@@ -695,7 +715,7 @@ async fn form_webhooks_send_the_chosen_fields() {
     let (_simulator, client) = seeded_site().await;
     let (url, received) = receiver().await;
     client
-        .insert("Webhook", &json!({
+        .insert::<Value>("Webhook", &json!({
             "__newname": "form-hook", "webhook_doctype": "Sales Order", "webhook_docevent": "on_cancel",
             "request_url": url, "request_structure": "Form",
             "webhook_data": [{"fieldname": "name", "key": "order"}, {"fieldname": "status", "key": "status"}]
@@ -703,7 +723,7 @@ async fn form_webhooks_send_the_chosen_fields() {
         .await
         .unwrap();
     let created = client
-        .insert("Sales Order", &order("shop:form"))
+        .insert::<Value>("Sales Order", &order("shop:form"))
         .await
         .unwrap();
     let name = created["name"].as_str().unwrap();
@@ -723,16 +743,16 @@ async fn form_webhooks_send_the_chosen_fields() {
 async fn stock_entries_and_open_orders_move_the_bins() {
     let (_simulator, client) = seeded_site().await;
     client
-        .insert("Item", &json!({"item_code": "STOCKED", "item_group": "Products", "stock_uom": "Nos", "is_stock_item": 1}))
+        .insert::<Value>("Item", &json!({"item_code": "STOCKED", "item_group": "Products", "stock_uom": "Nos", "is_stock_item": 1}))
         .await
         .unwrap();
     client
-        .insert("Stock Entry", &json!({"stock_entry_type": "Material Receipt", "docstatus": 1,
+        .insert::<Value>("Stock Entry", &json!({"stock_entry_type": "Material Receipt", "docstatus": 1,
             "items": [{"item_code": "STOCKED", "qty": 10, "t_warehouse": "Stores - TC", "basic_rate": 3}]}))
         .await
         .unwrap();
     let too_much = client
-        .insert(
+        .insert::<Value>(
             "Stock Entry",
             &json!({"stock_entry_type": "Material Issue", "docstatus": 1,
             "items": [{"item_code": "STOCKED", "qty": 11, "s_warehouse": "Stores - TC"}]}),
@@ -742,7 +762,7 @@ async fn stock_entries_and_open_orders_move_the_bins() {
     assert_eq!(too_much.exc_type(), Some("NegativeStockError"));
 
     let order = client
-        .insert(
+        .insert::<Value>(
             "Sales Order",
             &json!({"customer": "Jane Doe", "delivery_date": "2099-12-31", "docstatus": 1,
             "items": [{"item_code": "STOCKED", "qty": 4, "rate": 5}]}),

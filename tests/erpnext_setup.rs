@@ -66,11 +66,11 @@ async fn installed_key_is_unique_and_not_copied_to_the_invoice() {
     let client = client_for(&simulator);
     setup::install(&client, &plan()).await.unwrap();
     client
-        .insert("Customer", &json!({"customer_name": "Key Tester"}))
+        .insert::<Value>("Customer", &json!({"customer_name": "Key Tester"}))
         .await
         .unwrap();
     client
-        .insert(
+        .insert::<Value>(
             "Item",
             &json!({"item_code": "KEY-1", "item_group": "Products", "stock_uom": "Nos"}),
         )
@@ -81,8 +81,11 @@ async fn installed_key_is_unique_and_not_copied_to_the_invoice() {
         "woocommerce_order_key": "shop1:727", "woocommerce_order_id": "727",
         "items": [{"item_code": "KEY-1", "qty": 1, "rate": 10}]
     });
-    let created = client.insert("Sales Order", &order).await.unwrap();
-    let again = client.insert("Sales Order", &order).await.unwrap_err();
+    let created = client.insert::<Value>("Sales Order", &order).await.unwrap();
+    let again = client
+        .insert::<Value>("Sales Order", &order)
+        .await
+        .unwrap_err();
     assert!(again.is_duplicate(), "{again}");
     assert_eq!(
         again.to_string(),
@@ -143,7 +146,7 @@ async fn install_repairs_a_key_field_created_without_unique() {
     let simulator = start(ErpSimOptions::default()).await.unwrap();
     let client = client_for(&simulator);
     client
-        .insert("Custom Field", &json!({"dt": "Sales Order", "fieldname": "woocommerce_order_key", "label": "WooCommerce Order Key", "fieldtype": "Data"}))
+        .insert::<Value>("Custom Field", &json!({"dt": "Sales Order", "fieldname": "woocommerce_order_key", "label": "WooCommerce Order Key", "fieldtype": "Data"}))
         .await
         .unwrap();
     let report = setup::install(&client, &plan()).await.unwrap();
@@ -153,17 +156,20 @@ async fn install_repairs_a_key_field_created_without_unique() {
     );
 
     client
-        .insert("Customer", &json!({"customer_name": "Repair"}))
+        .insert::<Value>("Customer", &json!({"customer_name": "Repair"}))
         .await
         .unwrap();
     client
-        .insert("Item", &json!({"item_code": "R-1"}))
+        .insert::<Value>("Item", &json!({"item_code": "R-1"}))
         .await
         .unwrap();
     let order = json!({"customer": "Repair", "delivery_date": "2099-01-01", "woocommerce_order_key": "shop1:1",
         "items": [{"item_code": "R-1", "qty": 1, "rate": 1}]});
-    client.insert("Sales Order", &order).await.unwrap();
-    let duplicate = client.insert("Sales Order", &order).await.unwrap_err();
+    client.insert::<Value>("Sales Order", &order).await.unwrap();
+    let duplicate = client
+        .insert::<Value>("Sales Order", &order)
+        .await
+        .unwrap_err();
     assert!(
         duplicate.is_duplicate(),
         "the repaired field is unique now: {duplicate}"

@@ -53,6 +53,7 @@ fn a_real_order_becomes_exactly_this_sales_order() {
             "woocommerce_order_id": "17",
             "woocommerce_order_number": "17",
             "woocommerce_store": "shop",
+            "woocommerce_status": "processing",
             "woocommerce_payment_method": "bacs",
             "woocommerce_customer_note": "Please gift wrap.",
             "items": [
@@ -456,9 +457,7 @@ fn a_deleted_product_line_follows_the_missing_sku_rule() {
         "the generic item is never auto-created"
     );
     rules.auto_create_items = true;
-    let error = mapping
-        .items_to_create(&BTreeSet::new(), &rules)
-        .unwrap_err();
+    let error = mapping.items_to_create(|_| false, &rules).unwrap_err();
     assert_eq!(
         error,
         MappingError::MissingItems {
@@ -469,14 +468,14 @@ fn a_deleted_product_line_follows_the_missing_sku_rule() {
     );
     let existing: BTreeSet<String> = ["WOO-MISC".to_string()].into();
     assert!(mapping
-        .items_to_create(&existing, &rules)
+        .items_to_create(|code| existing.contains(code), &rules)
         .unwrap()
         .is_empty());
 
     rules.missing_sku = MissingSkuRule::Synthesize;
     let mapping = map_order(&order, &rules, &country_name).unwrap();
     assert_eq!(mapping.sales_order.items[0].item_code, "WOO-0-0");
-    let created = mapping.items_to_create(&BTreeSet::new(), &rules).unwrap();
+    let created = mapping.items_to_create(|_| false, &rules).unwrap();
     assert_eq!(created.len(), 1);
     assert_eq!(created[0].item_code, "WOO-0-0");
     assert_eq!(
@@ -501,14 +500,18 @@ fn missing_items_are_created_only_when_the_connection_allows_it() {
         vec!["LAB-MUG", "LAB-TEE-M"]
     );
     let existing: BTreeSet<String> = ["LAB-MUG".to_string()].into();
-    let error = mapping.items_to_create(&existing, &rules).unwrap_err();
+    let error = mapping
+        .items_to_create(|code| existing.contains(code), &rules)
+        .unwrap_err();
     assert_eq!(
         error.to_string(),
         "order 17: ERPNext has no item LAB-TEE-M; create them in ERPNext (or give the WooCommerce products the SKUs of existing items), or turn on the connection's item auto-create"
     );
 
     rules.auto_create_items = true;
-    let created = mapping.items_to_create(&existing, &rules).unwrap();
+    let created = mapping
+        .items_to_create(|code| existing.contains(code), &rules)
+        .unwrap();
     assert_eq!(created.len(), 1);
     let tee = created[0];
     assert_eq!(tee.identity_key, "woocommerce-variation:14");

@@ -56,6 +56,11 @@ pub struct BenchReport {
     pub api_calls_per_order: f64,
     pub cpu_ms_per_order: f64,
     pub peak_rss_mb: f64,
+    /// Mean time of one API call, from sending it to having read the answer;
+    /// `latency_ms` of it is the simulators' added latency.
+    pub mean_call_ms: f64,
+    /// Share of the run's `concurrency × seconds` during which a call was in flight.
+    pub calls_in_flight: f64,
     /// CPU seconds the WooCommerce and ERPNext simulators used (setup and generation included).
     pub simulator_cpu_seconds: [f64; 2],
     pub latency_ms: u64,
@@ -204,15 +209,23 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
 
     eprintln!("bench: syncing…");
     let calls_before = sync.woocommerce().calls_made() + sync.erpnext().calls_made();
+    let call_time_before = sync.woocommerce().time_in_calls() + sync.erpnext().time_in_calls();
     let cpu_before = cpu_time();
     let started = Instant::now();
-    let summary = sync
-        .poll(None, &|_, _| {})
-        .await
-        .map_err(anyhow::Error::from)?;
+    let sync = std::sync::Arc::new(sync);
+    let summary = tokio::spawn({
+        let sync = sync.clone();
+        async move { sync.poll(None, &|_, _| {}).await }
+    })
+    .await
+    .map_err(anyhow::Error::from)?
+    .map_err(anyhow::Error::from)?;
     let seconds = started.elapsed().as_secs_f64();
     let cpu = cpu_time() - cpu_before;
     let calls = sync.woocommerce().calls_made() + sync.erpnext().calls_made() - calls_before;
+    let call_time = (sync.woocommerce().time_in_calls() + sync.erpnext().time_in_calls())
+        .saturating_sub(call_time_before)
+        .as_secs_f64();
     let simulator_cpu: Vec<f64> = children
         .0
         .iter()
@@ -240,6 +253,8 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
         api_calls_per_order: round(api_calls_per_order, 3),
         cpu_ms_per_order: round(cpu.as_secs_f64() * 1000.0 / orders, 3),
         peak_rss_mb: round(peak_rss_mb(), 1),
+        mean_call_ms: round(call_time * 1000.0 / calls.max(1) as f64, 2),
+        calls_in_flight: round(call_time / (args.concurrency as f64 * seconds), 3),
         simulator_cpu_seconds: [round(simulator_cpu[0], 2), round(simulator_cpu[1], 2)],
         latency_ms: args.latency_ms,
         concurrency: args.concurrency,
@@ -259,6 +274,12 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
         println!(
             "{:.3} API calls per order, {:.3} ms engine CPU per order, peak memory {:.1} MB",
             report.api_calls_per_order, report.cpu_ms_per_order, report.peak_rss_mb
+        );
+        println!(
+            "a call took {:.2} ms on average ({} ms of it added latency); calls were in flight {:.0}% of concurrency × time",
+            report.mean_call_ms,
+            report.latency_ms,
+            report.calls_in_flight * 100.0
         );
         println!(
             "simulators used {:.2} s (WooCommerce) and {:.2} s (ERPNext) of CPU on this machine's {} cores",

@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use url::Url;
 
@@ -207,6 +208,11 @@ impl ErpClient {
         self.limit.calls()
     }
 
+    /// Time spent in those requests, summed over calls (see [`ConcurrencyLimit::time_in_calls`]).
+    pub fn time_in_calls(&self) -> std::time::Duration {
+        self.limit.time_in_calls()
+    }
+
     pub fn base_url(&self) -> &Url {
         &self.base_url
     }
@@ -232,10 +238,10 @@ impl ErpClient {
     /// One document as JSON.
     pub async fn get_document(&self, doctype: &str, name: &str) -> Result<Value, ErpError> {
         let url = self.resource_url(doctype, Some(name))?;
-        let body = self
+        let text = self
             .send(Method::GET, url, None, doctype, Repeat::Safe)
             .await?;
-        take_envelope(body, "data", doctype)
+        take_envelope(parse(&text, doctype)?, "data", doctype)
     }
 
     /// One document, or `None` when it does not exist.
@@ -264,21 +270,28 @@ impl ErpClient {
                 pairs.append_pair(key, &value);
             }
         }
-        let body = self
+        let text = self
             .send(Method::GET, url, None, doctype, Repeat::Safe)
             .await?;
-        let rows = take_envelope(body, "data", doctype)?;
-        serde_json::from_value(rows).map_err(|error| unexpected(doctype, error.to_string()))
+        parse::<Data<Vec<T>>>(&text, doctype).map(|answer| answer.data)
     }
 
-    /// Inserts a document (with `"docstatus": 1` it is submitted in the same call).
+    /// Inserts a document (with `"docstatus": 1` it is submitted in the same call)
+    /// and reads what of the answer `T` names (a `Value` for all of it).
     /// Not retried: after a transport error, look the document up by its key.
-    pub async fn insert(&self, doctype: &str, document: &Value) -> Result<Value, ErpError> {
+    pub async fn insert<T: DeserializeOwned>(
+        &self,
+        doctype: &str,
+        document: &impl Serialize,
+    ) -> Result<T, ErpError> {
         let url = self.resource_url(doctype, None)?;
-        let body = self
-            .send(Method::POST, url, Some(document), doctype, Repeat::Never)
+        let body = serde_json::to_string(document).map_err(|error| {
+            ErpError::InvalidRequest(format!("cannot encode the {doctype}: {error}"))
+        })?;
+        let text = self
+            .send(Method::POST, url, Some(&body), doctype, Repeat::Never)
             .await?;
-        take_envelope(body, "data", doctype)
+        parse::<Data<T>>(&text, doctype).map(|answer| answer.data)
     }
 
     /// Changes the given fields of a document (`PUT`, partial body).
@@ -289,10 +302,16 @@ impl ErpClient {
         changes: &Value,
     ) -> Result<Value, ErpError> {
         let url = self.resource_url(doctype, Some(name))?;
-        let body = self
-            .send(Method::PUT, url, Some(changes), doctype, Repeat::Safe)
+        let text = self
+            .send(
+                Method::PUT,
+                url,
+                Some(&changes.to_string()),
+                doctype,
+                Repeat::Safe,
+            )
             .await?;
-        take_envelope(body, "data", doctype)
+        take_envelope(parse(&text, doctype)?, "data", doctype)
     }
 
     /// Deletes a draft (submitted documents must be cancelled first). Retried
@@ -450,10 +469,10 @@ impl ErpClient {
                 pairs.append_pair(key, value);
             }
         }
-        let body = self
+        let text = self
             .send(Method::GET, url, None, subject, Repeat::Safe)
             .await?;
-        take_envelope(body, "message", subject)
+        take_envelope(parse(&text, subject)?, "message", subject)
     }
 
     async fn method_post(
@@ -464,10 +483,16 @@ impl ErpClient {
         repeat: Repeat,
     ) -> Result<Value, ErpError> {
         let url = self.method_url(method)?;
-        let body = self
-            .send(Method::POST, url, Some(arguments), subject, repeat)
+        let text = self
+            .send(
+                Method::POST,
+                url,
+                Some(&arguments.to_string()),
+                subject,
+                repeat,
+            )
             .await?;
-        take_envelope(body, "message", subject)
+        take_envelope(parse(&text, subject)?, "message", subject)
     }
 
     fn resource_url(&self, doctype: &str, name: Option<&str>) -> Result<Url, ErpError> {
@@ -494,10 +519,10 @@ impl ErpClient {
         &self,
         method: Method,
         url: Url,
-        body: Option<&Value>,
+        body: Option<&str>,
         subject: &str,
         repeat: Repeat,
-    ) -> Result<Value, ErpError> {
+    ) -> Result<String, ErpError> {
         let mut attempt = 1;
         loop {
             let outcome = self
@@ -523,13 +548,14 @@ impl ErpClient {
         }
     }
 
+    /// One request; answers the body of a successful response.
     async fn send_once(
         &self,
         method: Method,
         url: Url,
-        body: Option<&Value>,
+        body: Option<&str>,
         subject: &str,
-    ) -> Result<Value, ErpError> {
+    ) -> Result<String, ErpError> {
         let _permit = self.limit.acquire().await;
         let mut request = self
             .http
@@ -537,7 +563,9 @@ impl ErpClient {
             .header(reqwest::header::AUTHORIZATION, &self.authorization)
             .header(reqwest::header::ACCEPT, "application/json");
         if let Some(body) = body {
-            request = request.json(body);
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string());
         }
         let response = request
             .send()
@@ -558,15 +586,9 @@ impl ErpClient {
             ));
         }
         if status == StatusCode::ACCEPTED && text.trim().is_empty() {
-            return Ok(Value::Null);
+            return Ok("null".to_string());
         }
-        serde_json::from_str(&text).map_err(|_| {
-            let excerpt: String = text.chars().take(120).collect();
-            unexpected(
-                subject,
-                format!("HTTP {status} but the body is not JSON: {excerpt}"),
-            )
-        })
+        Ok(text)
     }
 }
 
@@ -593,6 +615,26 @@ pub fn utc_to_site_datetime(instant: DateTime<Utc>, site_time_zone: Tz) -> Strin
 
 fn encode_segment(text: &str) -> String {
     utf8_percent_encode(text, PATH_SEGMENT).to_string()
+}
+
+/// The `{"data": …}` envelope of resource answers.
+#[derive(Deserialize)]
+struct Data<T> {
+    data: T,
+}
+
+/// Reads a successful answer as `T`: a `Value`, or only the fields a caller needs.
+fn parse<T: DeserializeOwned>(text: &str, subject: &str) -> Result<T, ErpError> {
+    serde_json::from_str(text).map_err(|error| {
+        if error.is_data() {
+            return unexpected(
+                subject,
+                format!("the answer has an unexpected shape: {error}"),
+            );
+        }
+        let excerpt: String = text.chars().take(120).collect();
+        unexpected(subject, format!("the answer is not JSON: {excerpt}"))
+    })
 }
 
 fn take_envelope(body: Value, key: &str, subject: &str) -> Result<Value, ErpError> {

@@ -12,6 +12,12 @@ pub const DRAFT: i64 = 0;
 pub const SUBMITTED: i64 = 1;
 pub const CANCELLED: i64 = 2;
 
+/// The name of a document ERPNext answered with, when nothing else of it is needed.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Named {
+    pub name: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct SalesOrder {
     pub name: String,

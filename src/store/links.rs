@@ -48,7 +48,9 @@ impl Store {
                    amount = COALESCE(excluded.amount, links.amount), updated_at = excluded.updated_at",
                 rows.join(", ")
             );
-            let mut query = sqlx::query(&sql).bind(&now);
+            // Each batch size is its own statement; keeping them all prepared on
+            // every pooled connection would make memory grow with the sizes seen.
+            let mut query = sqlx::query(&sql).persistent(chunk.len() == 1).bind(&now);
             for link in chunk {
                 query = query
                     .bind(link.connection_id)
@@ -103,7 +105,9 @@ impl Store {
              WHERE connection_id = $1 AND woo_kind = $2 AND erp_doctype = $3 AND woo_id IN ({})",
             placeholders.join(", ")
         );
+        // One statement per number of ids; only the single-id one is kept prepared.
         let mut query = sqlx::query(&sql)
+            .persistent(woo_ids.len() == 1)
             .bind(connection_id)
             .bind(woo_kind)
             .bind(erp_doctype);

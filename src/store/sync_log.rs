@@ -157,7 +157,9 @@ impl Store {
                  message, request_excerpt, response_excerpt, duration_ms, attempt, at) VALUES {}",
                 rows.join(", ")
             );
-            let mut query = sqlx::query(&sql).bind(&now);
+            // Each batch size is its own statement; keeping them all prepared on
+            // every pooled connection would make memory grow with the sizes seen.
+            let mut query = sqlx::query(&sql).persistent(chunk.len() == 1).bind(&now);
             for entry in chunk {
                 query = query
                     .bind(entry.connection_id)

@@ -1,14 +1,17 @@
 //! Master data (Customers, Addresses, Items) found or created in ERPNext for
-//! the orders of one page, with one batched look-up per kind and a cache that
-//! lives as long as the sync. Orders of one buyer share one Customer.
+//! the orders of one page, with one batched look-up per kind (the store's
+//! links, then ERPNext) and a bounded cache that lives as long as the sync.
+//! Orders of one buyer share one Customer.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use serde::de::IgnoredAny;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::erpnext::client::{ErpClient, ListQuery};
 use crate::erpnext::error::ErpError;
+use crate::erpnext::types::Named;
 use crate::store::{Link, Store, StoreError};
 use crate::sync::mapping::{AddressDraft, CustomerDraft, ItemDraft, MappingRules, OrderMapping};
 
@@ -49,15 +52,66 @@ struct Known {
     fingerprint: Option<String>,
 }
 
+/// Masters kept in memory between look-ups. Each generation holds this many
+/// entries per kind: enough for the pages in flight, small enough that memory
+/// stays flat however many buyers one sync meets.
+const CACHED_PER_GENERATION: usize = 4096;
+
+/// A map that forgets its older half when full. The store and ERPNext stay the
+/// truth; the cache only saves look-ups, so a forgotten entry costs a look-up,
+/// never a duplicate.
+#[derive(Debug)]
+struct Recent<V> {
+    current: HashMap<String, V>,
+    previous: HashMap<String, V>,
+}
+
+impl<V> Default for Recent<V> {
+    fn default() -> Self {
+        Recent {
+            current: HashMap::new(),
+            previous: HashMap::new(),
+        }
+    }
+}
+
+impl<V: Clone> Recent<V> {
+    fn get(&mut self, key: &str) -> Option<V> {
+        if let Some(value) = self.current.get(key) {
+            return Some(value.clone());
+        }
+        let value = self.previous.remove(key)?;
+        self.insert(key.to_string(), value.clone());
+        Some(value)
+    }
+
+    fn contains(&mut self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    fn insert(&mut self, key: String, value: V) {
+        if self.current.len() >= CACHED_PER_GENERATION && !self.current.contains_key(&key) {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(key, value);
+    }
+}
+
+/// A look-up's answer: the master, or that none exists yet (so it is created
+/// without asking again).
+type Found = Option<Known>;
+
 /// The cache of one connection's masters. Cheap to share between tasks.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Masters {
-    /// One lock per buyer: pages run concurrently, and two orders of one buyer
-    /// must not both create the Customer.
+    store: Store,
+    connection_id: i64,
+    /// One lock per buyer while its masters are resolved: pages run
+    /// concurrently, and two orders of one buyer must not both create the Customer.
     buyer_locks: std::sync::Mutex<HashMap<String, std::sync::Arc<Mutex<()>>>>,
-    customers: Mutex<HashMap<String, Known>>,
-    addresses: Mutex<HashMap<String, Known>>,
-    items: Mutex<HashSet<String>>,
+    customers: Mutex<Recent<Found>>,
+    addresses: Mutex<Recent<Found>>,
+    items: Mutex<Recent<()>>,
 }
 
 /// The names one order needs, resolved.
@@ -69,36 +123,27 @@ pub struct ResolvedBuyer {
 }
 
 impl Masters {
-    /// Loads what earlier syncs linked, so a restart does not look everything up again.
-    pub async fn load(store: &Store, connection_id: i64) -> Result<Masters, StoreError> {
-        let masters = Masters::default();
-        for (kind, doctype, target) in [
-            ("customer", "Customer", &masters.customers),
-            ("address", "Address", &masters.addresses),
-        ] {
-            let mut map = target.lock().await;
-            for link in store.links(connection_id, kind, doctype).await? {
-                map.insert(
-                    link.woo_id,
-                    Known {
-                        name: link.erp_name,
-                        fingerprint: link.fingerprint,
-                    },
-                );
-            }
+    pub fn new(store: Store, connection_id: i64) -> Masters {
+        Masters {
+            store,
+            connection_id,
+            buyer_locks: std::sync::Mutex::default(),
+            customers: Mutex::default(),
+            addresses: Mutex::default(),
+            items: Mutex::default(),
         }
-        Ok(masters)
     }
 
-    /// Asks ERPNext, in one call per kind, for the customers and items of these
-    /// orders that the cache does not know yet.
+    /// Finds the masters of these orders that the cache does not hold: the
+    /// links earlier syncs stored (one query per kind), then in ERPNext, in one
+    /// call per kind, the items and the customers by email.
     pub async fn prefetch(
         &self,
         erp: &ErpClient,
         mappings: &[&OrderMapping],
     ) -> Result<(), MasterError> {
         let unknown_codes: Vec<String> = {
-            let items = self.items.lock().await;
+            let mut items = self.items.lock().await;
             let codes: BTreeSet<String> = mappings
                 .iter()
                 .flat_map(|mapping| mapping.sales_order.item_codes())
@@ -118,48 +163,80 @@ impl Masters {
                 .await
                 .map_err(refused("Item look-up"))?;
             let mut items = self.items.lock().await;
-            items.extend(
-                rows.iter()
-                    .filter_map(|row| row["item_code"].as_str().map(String::from)),
-            );
-        }
-
-        let unknown_emails: Vec<String> = {
-            let customers = self.customers.lock().await;
-            let emails: BTreeSet<String> = mappings
-                .iter()
-                .filter(|mapping| !customers.contains_key(&mapping.customer.identity.key))
-                .filter_map(|mapping| mapping.customer.identity.email.clone())
-                .collect();
-            emails.into_iter().collect()
-        };
-        if !unknown_emails.is_empty() {
-            let rows: Vec<Value> = erp
-                .list(
-                    "Customer",
-                    &ListQuery::default()
-                        .fields(&["name", "email_id"])
-                        .filter("email_id", "in", unknown_emails)
-                        .order_by("creation asc")
-                        .all_rows(),
-                )
-                .await
-                .map_err(refused("Customer look-up"))?;
-            let mut customers = self.customers.lock().await;
-            for row in rows {
-                if let (Some(name), Some(email)) = (row["name"].as_str(), row["email_id"].as_str())
-                {
-                    // The oldest Customer with this email is the person's.
-                    customers
-                        .entry(format!("email:{}", email.to_lowercase()))
-                        .or_insert(Known {
-                            name: name.to_string(),
-                            fingerprint: None,
-                        });
-                }
+            for code in rows.iter().filter_map(|row| row["item_code"].as_str()) {
+                items.insert(code.to_string(), ());
             }
         }
+
+        let address_keys: BTreeSet<&str> = mappings
+            .iter()
+            .flat_map(|mapping| [&mapping.billing_address, &mapping.shipping_address])
+            .flatten()
+            .map(|draft| draft.identity_key.as_str())
+            .collect();
+        self.fetch_links("address", "Address", &self.addresses, address_keys)
+            .await?;
+        let customer_keys: BTreeSet<&str> = mappings
+            .iter()
+            .map(|mapping| mapping.customer.identity.key.as_str())
+            .collect();
+        let unlinked = self
+            .fetch_links("customer", "Customer", &self.customers, customer_keys)
+            .await?;
+
+        // Keys with no link: found by email in ERPNext, or known to be new.
+        let unlinked: BTreeMap<&str, Option<&str>> = mappings
+            .iter()
+            .map(|mapping| &mapping.customer.identity)
+            .filter(|identity| unlinked.contains(&identity.key))
+            .map(|identity| (identity.key.as_str(), identity.email.as_deref()))
+            .collect();
+        let emails: BTreeSet<String> = unlinked.values().flatten().map(|e| e.to_string()).collect();
+        let found = find_customers_by_email(erp, emails.into_iter().collect()).await?;
+        let mut customers = self.customers.lock().await;
+        for (key, email) in unlinked {
+            let known = email.and_then(|email| found.get(email)).map(|name| Known {
+                name: name.clone(),
+                fingerprint: None,
+            });
+            customers.insert(key.to_string(), known);
+        }
         Ok(())
+    }
+
+    /// Reads the stored links of the `keys` the cache does not hold into it,
+    /// and answers the keys that have none.
+    async fn fetch_links(
+        &self,
+        kind: &str,
+        doctype: &str,
+        cache: &Mutex<Recent<Found>>,
+        keys: BTreeSet<&str>,
+    ) -> Result<HashSet<String>, StoreError> {
+        let unknown: Vec<String> = {
+            let mut cache = cache.lock().await;
+            keys.into_iter()
+                .filter(|key| !cache.contains(key))
+                .map(str::to_string)
+                .collect()
+        };
+        let links = self
+            .store
+            .links_for(self.connection_id, kind, doctype, &unknown)
+            .await?;
+        let mut unlinked: HashSet<String> = unknown.into_iter().collect();
+        let mut cache = cache.lock().await;
+        for link in links {
+            unlinked.remove(&link.woo_id);
+            cache.insert(
+                link.woo_id,
+                Some(Known {
+                    name: link.erp_name,
+                    fingerprint: link.fingerprint,
+                }),
+            );
+        }
+        Ok(unlinked)
     }
 
     /// Creates the items the orders need and ERPNext lacks (when the connection allows).
@@ -169,21 +246,23 @@ impl Masters {
         mapping: &OrderMapping,
         rules: &MappingRules,
     ) -> Result<(), MasterError> {
-        let existing: BTreeSet<String> = self.items.lock().await.iter().cloned().collect();
-        let to_create: Vec<ItemDraft> = mapping
-            .items_to_create(&existing, rules)?
-            .into_iter()
-            .cloned()
-            .collect();
+        let to_create: Vec<ItemDraft> = {
+            let mut items = self.items.lock().await;
+            mapping
+                .items_to_create(|code| items.contains(code), rules)?
+                .into_iter()
+                .cloned()
+                .collect()
+        };
         for draft in to_create {
             let body = serde_json::to_value(&draft).unwrap_or_default();
-            match erp.insert("Item", &body).await {
+            match erp.insert::<IgnoredAny>("Item", &body).await {
                 Ok(_) => {}
                 // Another task (or an earlier, uncertain attempt) created it.
                 Err(error) if error.is_duplicate() => {}
                 Err(error) => return Err(refused(format!("Item {}", draft.item_code))(error)),
             }
-            self.items.lock().await.insert(draft.item_code.clone());
+            self.items.lock().await.insert(draft.item_code.clone(), ());
         }
         Ok(())
     }
@@ -192,35 +271,47 @@ impl Masters {
     pub async fn resolve_buyer(
         &self,
         erp: &ErpClient,
-        store: &Store,
-        connection_id: i64,
         mapping: &OrderMapping,
     ) -> Result<ResolvedBuyer, MasterError> {
+        let key = &mapping.customer.identity.key;
         let lock = self
             .buyer_locks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .entry(mapping.customer.identity.key.clone())
+            .entry(key.clone())
             .or_default()
             .clone();
-        let _held = lock.lock().await;
-        let customer = self
-            .resolve_customer(erp, store, connection_id, &mapping.customer)
-            .await?;
-        let billing_address = match &mapping.billing_address {
-            Some(draft) => Some(
-                self.resolve_address(erp, store, connection_id, draft, &customer)
-                    .await?,
-            ),
-            None => None,
+        let resolved = {
+            let _held = lock.lock().await;
+            self.resolve_buyer_locked(erp, mapping).await
         };
-        let shipping_address = match &mapping.shipping_address {
-            Some(draft) => Some(
-                self.resolve_address(erp, store, connection_id, draft, &customer)
-                    .await?,
-            ),
-            None => None,
-        };
+        // The last one out removes the lock, so the map holds only buyers in flight.
+        let mut locks = self
+            .buyer_locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if std::sync::Arc::strong_count(&lock) == 2 {
+            locks.remove(key);
+        }
+        resolved
+    }
+
+    async fn resolve_buyer_locked(
+        &self,
+        erp: &ErpClient,
+        mapping: &OrderMapping,
+    ) -> Result<ResolvedBuyer, MasterError> {
+        let customer = self.resolve_customer(erp, &mapping.customer).await?;
+        let mut addresses = [None, None];
+        for (slot, draft) in addresses
+            .iter_mut()
+            .zip([&mapping.billing_address, &mapping.shipping_address])
+        {
+            if let Some(draft) = draft {
+                *slot = Some(self.resolve_address(erp, draft, &customer).await?);
+            }
+        }
+        let [billing_address, shipping_address] = addresses;
         Ok(ResolvedBuyer {
             customer,
             billing_address,
@@ -231,14 +322,29 @@ impl Masters {
     async fn resolve_customer(
         &self,
         erp: &ErpClient,
-        store: &Store,
-        connection_id: i64,
         draft: &CustomerDraft,
     ) -> Result<String, MasterError> {
         let key = &draft.identity.key;
-        let known = self.customers.lock().await.get(key).cloned();
+        let cached = self.customers.lock().await.get(key);
+        let found = match cached {
+            Some(found) => found,
+            // Not cached (a job, or forgotten since the prefetch): the stored link, else ERPNext.
+            None => match self.stored_link("customer", "Customer", key).await? {
+                Some(known) => Some(known),
+                None => match &draft.identity.email {
+                    Some(email) => find_customers_by_email(erp, vec![email.clone()])
+                        .await?
+                        .remove(email)
+                        .map(|name| Known {
+                            name,
+                            fingerprint: None,
+                        }),
+                    None => None,
+                },
+            },
+        };
         let body = serde_json::to_value(draft).unwrap_or_default();
-        let name = match known {
+        let name = match found {
             Some(known) if known.fingerprint.as_deref() == Some(draft.fingerprint.as_str()) => {
                 return Ok(known.name)
             }
@@ -250,19 +356,14 @@ impl Masters {
                 known.name
             }
             None => {
-                let created = erp
+                let created: Named = erp
                     .insert("Customer", &body)
                     .await
                     .map_err(refused("new Customer"))?;
-                created["name"]
-                    .as_str()
-                    .unwrap_or(&draft.customer_name)
-                    .to_string()
+                created.name
             }
         };
         self.remember(
-            store,
-            connection_id,
             "customer",
             "Customer",
             key,
@@ -277,15 +378,17 @@ impl Masters {
     async fn resolve_address(
         &self,
         erp: &ErpClient,
-        store: &Store,
-        connection_id: i64,
         draft: &AddressDraft,
         customer: &str,
     ) -> Result<String, MasterError> {
         let key = &draft.identity_key;
-        let known = self.addresses.lock().await.get(key).cloned();
+        let cached = self.addresses.lock().await.get(key);
+        let found = match cached {
+            Some(found) => found,
+            None => self.stored_link("address", "Address", key).await?,
+        };
         let body = serde_json::to_value(draft.linked_to(customer)).unwrap_or_default();
-        let name = match known {
+        let name = match found {
             Some(known) if known.fingerprint.as_deref() == Some(draft.fingerprint.as_str()) => {
                 return Ok(known.name)
             }
@@ -296,16 +399,14 @@ impl Masters {
                 known.name
             }
             None => {
-                let created = erp
+                let created: Named = erp
                     .insert("Address", &body)
                     .await
                     .map_err(refused("new Address"))?;
-                created["name"].as_str().unwrap_or_default().to_string()
+                created.name
             }
         };
         self.remember(
-            store,
-            connection_id,
             "address",
             "Address",
             key,
@@ -317,21 +418,34 @@ impl Masters {
         Ok(name)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    async fn stored_link(
+        &self,
+        kind: &str,
+        doctype: &str,
+        key: &str,
+    ) -> Result<Option<Known>, StoreError> {
+        let links = self
+            .store
+            .links_for(self.connection_id, kind, doctype, &[key.to_string()])
+            .await?;
+        Ok(links.into_iter().next().map(|link| Known {
+            name: link.erp_name,
+            fingerprint: link.fingerprint,
+        }))
+    }
+
     async fn remember(
         &self,
-        store: &Store,
-        connection_id: i64,
         kind: &str,
         doctype: &str,
         key: &str,
         name: &str,
         fingerprint: &str,
-        cache: &Mutex<HashMap<String, Known>>,
+        cache: &Mutex<Recent<Found>>,
     ) -> Result<(), StoreError> {
-        store
+        self.store
             .put_link(&Link {
-                connection_id,
+                connection_id: self.connection_id,
                 woo_kind: kind.to_string(),
                 woo_id: key.to_string(),
                 erp_doctype: doctype.to_string(),
@@ -342,11 +456,65 @@ impl Masters {
             .await?;
         cache.lock().await.insert(
             key.to_string(),
-            Known {
+            Some(Known {
                 name: name.to_string(),
                 fingerprint: Some(fingerprint.to_string()),
-            },
+            }),
         );
         Ok(())
+    }
+}
+
+/// The Customers ERPNext has for these (lowercase) emails, in one call; the
+/// oldest Customer with an email is the person's.
+async fn find_customers_by_email(
+    erp: &ErpClient,
+    emails: Vec<String>,
+) -> Result<HashMap<String, String>, MasterError> {
+    let mut found = HashMap::new();
+    if emails.is_empty() {
+        return Ok(found);
+    }
+    let rows: Vec<Value> = erp
+        .list(
+            "Customer",
+            &ListQuery::default()
+                .fields(&["name", "email_id"])
+                .filter("email_id", "in", emails)
+                .order_by("creation asc")
+                .all_rows(),
+        )
+        .await
+        .map_err(refused("Customer look-up"))?;
+    for row in rows {
+        if let (Some(name), Some(email)) = (row["name"].as_str(), row["email_id"].as_str()) {
+            found
+                .entry(email.to_lowercase())
+                .or_insert_with(|| name.to_string());
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_forgets_its_older_half_and_keeps_what_is_used() {
+        let mut recent: Recent<u32> = Recent::default();
+        for n in 0..CACHED_PER_GENERATION {
+            recent.insert(format!("k{n}"), n as u32);
+        }
+        // Full: the next insert starts a new generation; the old one is still readable.
+        recent.insert("new".into(), 1);
+        assert_eq!(recent.get("k0"), Some(0));
+        // Another full generation later, what was read again survives and the rest is gone.
+        for n in 0..CACHED_PER_GENERATION {
+            recent.insert(format!("m{n}"), n as u32);
+        }
+        assert_eq!(recent.get("k0"), Some(0));
+        assert_eq!(recent.get("k1"), None);
+        assert!(recent.current.len() + recent.previous.len() <= 2 * CACHED_PER_GENERATION);
     }
 }

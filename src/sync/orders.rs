@@ -30,7 +30,7 @@ use crate::jobs::{JobFailure, JobHandler};
 use crate::store::{Job, Link, LogEntry, LogOutcome, Store, StoreError, StoredConnection};
 use crate::sync::billing::{Billing, BillingReport, BillingSteps, Reversal};
 use crate::sync::mapping::{
-    self, map_order, MappingRules, OrderAction, OrderMapping, ResolvedMasters,
+    self, map_order, MappingRules, OrderAction, OrderMapping, ResolvedMasters, SalesOrder,
 };
 use crate::sync::masters::{MasterError, Masters};
 use crate::sync::remotes::{self, CallSettings};
@@ -263,7 +263,7 @@ impl OrderSync {
             .unwrap_or("USD")
             .to_string();
         let rules = remotes::mapping_rules(&connection, &currency);
-        let masters = Masters::load(&store, stored.id).await?;
+        let masters = Masters::new(store.clone(), stored.id);
         Ok(OrderSync {
             store,
             connection_id: stored.id,
@@ -341,7 +341,7 @@ impl OrderSync {
         let total_pages = first.total_pages.max(1);
         let first = std::sync::Mutex::new(Some(first));
         let done = std::sync::atomic::AtomicU64::new(0);
-        let pages: Vec<Result<PageResult, SyncError>> = stream::iter(1..=total_pages)
+        let mut pages = stream::iter(1..=total_pages)
             .map(|number| {
                 let (first, query, done) = (&first, &query, &done);
                 async move {
@@ -362,20 +362,32 @@ impl OrderSync {
                     let seen =
                         done.fetch_add(reports.len() as u64, std::sync::atomic::Ordering::Relaxed);
                     progress(seen + reports.len() as u64, total);
-                    Ok((reports, newest))
+                    Ok::<PageResult, SyncError>((reports, newest))
                 }
             })
-            .buffer_unordered(PAGES_IN_FLIGHT)
-            .collect()
-            .await;
+            .buffer_unordered(PAGES_IN_FLIGHT);
+        // Pages are counted as they finish, so memory does not grow with the
+        // number of orders. A page that could not be read stops the cursor, but
+        // the pages in flight finish first (their writes are already under way).
         let mut summary = SyncSummary::default();
         let mut newest: Option<NaiveDateTime> = None;
-        for page in pages {
-            let (reports, page_newest) = page?;
-            newest = newest.max(page_newest);
-            for report in reports {
-                summary.add(report);
+        let mut first_error = None;
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok((reports, page_newest)) => {
+                    newest = newest.max(page_newest);
+                    for report in reports {
+                        summary.add(report);
+                    }
+                }
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
             }
+        }
+        drop(pages);
+        if let Some(error) = first_error {
+            return Err(error);
         }
         if let Some(newest) = newest {
             self.store
@@ -713,7 +725,7 @@ impl OrderSync {
                 Err(error) => return (failed_erp(error), None),
             }
         }
-        let body = match self.sales_order_body(order, mapping).await {
+        let body = match self.sales_order_body(mapping).await {
             Ok(body) => body,
             Err(error) => {
                 let retryable = error.is_retryable();
@@ -726,9 +738,9 @@ impl OrderSync {
                 );
             }
         };
-        let request = body.to_string();
-        let outcome = match self.erp.insert("Sales Order", &body).await {
-            Ok(document) => self.linked(writes, order, &FoundOrder::from_document(&document)),
+        let request = serde_json::to_string(&body).unwrap_or_default();
+        let outcome = match self.erp.insert::<FoundOrder>("Sales Order", &body).await {
+            Ok(created) => self.linked(writes, order, &created),
             // Another sync created it first: link that one.
             Err(error) if error.is_duplicate() => match self.find_by_key(&key).await {
                 Ok(Some(found)) => self.linked(writes, order, &found),
@@ -740,18 +752,11 @@ impl OrderSync {
         (outcome, Some(request))
     }
 
-    async fn sales_order_body(
-        &self,
-        order: &Order,
-        mapping: &OrderMapping,
-    ) -> Result<Value, MasterError> {
+    async fn sales_order_body(&self, mapping: &OrderMapping) -> Result<SalesOrder, MasterError> {
         self.masters
             .ensure_items(&self.erp, mapping, &self.rules)
             .await?;
-        let buyer = self
-            .masters
-            .resolve_buyer(&self.erp, &self.store, self.connection_id, mapping)
-            .await?;
+        let buyer = self.masters.resolve_buyer(&self.erp, mapping).await?;
         let exchange_rate = if mapping.needs_exchange_rate(&self.rules) {
             self.exchange_rate(
                 &mapping.sales_order.currency,
@@ -765,7 +770,7 @@ impl OrderSync {
         } else {
             None
         };
-        let sales_order = mapping.resolve(
+        Ok(mapping.resolve(
             &ResolvedMasters {
                 customer: buyer.customer,
                 billing_address: buyer.billing_address,
@@ -773,10 +778,7 @@ impl OrderSync {
                 exchange_rate,
             },
             &self.rules,
-        )?;
-        let mut body = serde_json::to_value(&sales_order).unwrap_or_default();
-        body["woocommerce_status"] = json!(order.status);
-        Ok(body)
+        )?)
     }
 
     /// The latest Currency Exchange rate on or before `date`, as ERPNext would pick it.
@@ -908,7 +910,7 @@ impl OrderSync {
     }
 
     async fn find_by_key(&self, key: &str) -> Result<Option<FoundOrder>, ErpError> {
-        let rows: Vec<Value> = self
+        let rows: Vec<FoundOrder> = self
             .erp
             .list(
                 "Sales Order",
@@ -918,7 +920,7 @@ impl OrderSync {
                     .all_rows(),
             )
             .await?;
-        Ok(rows.first().map(FoundOrder::from_document))
+        Ok(rows.into_iter().next())
     }
 
     /// Records the Sales Order found or made for `order`, and checks its total.
@@ -1052,21 +1054,11 @@ impl JobHandler for OrderSync {
 }
 
 /// A Sales Order ERPNext already has for an order key.
+#[derive(serde::Deserialize)]
 struct FoundOrder {
     name: String,
+    #[serde(default, deserialize_with = "crate::money::optional_decimal")]
     grand_total: Option<Decimal>,
-}
-
-impl FoundOrder {
-    fn from_document(document: &Value) -> FoundOrder {
-        FoundOrder {
-            name: document["name"].as_str().unwrap_or_default().to_string(),
-            grand_total: match &document["grand_total"] {
-                Value::Null => None,
-                value => crate::money::parse_decimal(&value.to_string().replace('"', "")).ok(),
-            },
-        }
-    }
 }
 
 fn failed_store(error: StoreError) -> Outcome {

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use serde::de::IgnoredAny;
 use serde_json::{json, Value};
 use url::Url;
 
@@ -394,7 +395,7 @@ async fn install_custom_field(
             document["dt"] = json!(field.doctype);
             document["fieldname"] = json!(field.fieldname);
             document["insert_after"] = json!(field.insert_after);
-            match client.insert("Custom Field", &document).await {
+            match client.insert::<IgnoredAny>("Custom Field", &document).await {
                 Ok(_) => report.created.push(description),
                 // Another run created it in the meantime.
                 Err(error) if error.is_duplicate() => report.unchanged.push(description),
@@ -457,7 +458,7 @@ async fn install_webhook(
             // The REST API adds no Content-Type row by itself (the Desk form does).
             document["webhook_headers"] =
                 json!([{"key": "Content-Type", "value": "application/json"}]);
-            match client.insert("Webhook", &document).await {
+            match client.insert::<IgnoredAny>("Webhook", &document).await {
                 Ok(_) => report.created.push(description),
                 Err(error) if error.is_duplicate() => report.unchanged.push(description),
                 Err(error) => return Err(error),

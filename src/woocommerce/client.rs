@@ -246,6 +246,11 @@ impl WooClient {
         self.limit.calls()
     }
 
+    /// Time spent in those requests, summed over calls (see [`ConcurrencyLimit::time_in_calls`]).
+    pub fn time_in_calls(&self) -> std::time::Duration {
+        self.limit.time_in_calls()
+    }
+
     pub fn config(&self) -> &WooConfig {
         &self.config
     }
@@ -614,7 +619,7 @@ impl WooClient {
             request = request.json(body);
         }
 
-        let _permit = self.limit.acquire().await;
+        let permit = self.limit.acquire().await;
         let transport_error = |error: reqwest::Error| {
             if error.is_timeout() {
                 WooError::Timeout {
@@ -634,6 +639,8 @@ impl WooClient {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.map_err(transport_error)?;
+        // The call is over once the answer is read; parsing it does not hold a place.
+        drop(permit);
 
         if !(200..300).contains(&status) {
             let retry_after = parse_retry_after(headers.get(reqwest::header::RETRY_AFTER));

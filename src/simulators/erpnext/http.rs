@@ -121,7 +121,14 @@ async fn handle(
     } else {
         Api::V1
     };
-    let result = dispatch(&shared, &method, &path, &query_pairs, &headers, &body);
+    // The site is one locked, synchronous state: its work runs on the blocking
+    // pool so that a request waiting for the lock never stalls the runtime's
+    // workers (and with them the timers and sockets of every other request).
+    let result = tokio::task::spawn_blocking(move || {
+        dispatch(&shared, &method, &path, &query_pairs, &headers, &body)
+    })
+    .await
+    .unwrap_or_else(|_| Err(SiteError::bare(500, "InternalServerError", None)));
     if drop {
         // The work is committed; the client only sees the connection die.
         let failing = futures::stream::once(async {

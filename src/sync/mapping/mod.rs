@@ -41,8 +41,6 @@ mod rules;
 mod sales_order;
 mod status;
 
-use std::collections::BTreeSet;
-
 use rust_decimal::Decimal;
 
 pub use amounts::{erpnext_round, split_line, RowAmounts};
@@ -126,19 +124,19 @@ impl OrderMapping {
             && self.sales_order.conversion_rate_from_order.is_none()
     }
 
-    /// Of the item codes the Sales Order uses, those ERPNext lacks (`existing` holds the ones it
+    /// Of the item codes the Sales Order uses, those ERPNext lacks (`exists` tells the ones it
     /// has) and that may be created now. Fails naming every missing code when auto-create is off
     /// or a missing code is one the sync never creates (a generic or shipping item).
     pub fn items_to_create(
         &self,
-        existing: &BTreeSet<String>,
+        mut exists: impl FnMut(&str) -> bool,
         rules: &MappingRules,
     ) -> Result<Vec<&ItemDraft>, MappingError> {
         let missing: Vec<String> = self
             .sales_order
             .item_codes()
             .into_iter()
-            .filter(|code| !existing.contains(code))
+            .filter(|code| !exists(code))
             .collect();
         let creatable: Vec<&ItemDraft> = self
             .items

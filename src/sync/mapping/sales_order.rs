@@ -131,6 +131,8 @@ pub struct SalesOrderDraft {
     pub woocommerce_order_id: String,
     pub woocommerce_order_number: String,
     pub woocommerce_store: String,
+    /// The order's WooCommerce status, kept up to date after import.
+    pub woocommerce_status: String,
     pub woocommerce_payment_method: String,
     pub woocommerce_customer_note: String,
     pub items: Vec<SalesOrderItem>,
@@ -368,6 +370,7 @@ pub(crate) fn build_sales_order(
             order.number.clone()
         },
         woocommerce_store: rules.connection_name.clone(),
+        woocommerce_status: order.status.clone(),
         woocommerce_payment_method: order.payment_method.clone(),
         woocommerce_customer_note: order.customer_note.clone(),
         items,
