@@ -139,3 +139,60 @@ async fn the_real_store_snapshot_syncs_exactly_once_to_the_cent() {
     );
     assert!(sync.reconcile().await.unwrap().is_clean());
 }
+
+/// A new run starts with an empty cache: the Customer and Addresses an earlier
+/// run linked are read from the store with the page, not looked up or created
+/// again in ERPNext.
+#[tokio::test]
+async fn a_new_run_finds_a_returning_buyer_in_the_store() {
+    let world = spawn_world(WooSimOptions {
+        load: Some(fixture_path("woocommerce-real/store-snapshot")),
+        ..WooSimOptions::default()
+    })
+    .await;
+    let first = world.order_sync(4).await;
+    let summary = first.poll(None, &|_, _| {}).await.unwrap();
+    assert_eq!(summary.failed, 0, "{:#?}", summary.failures);
+    let (customers, addresses) = (world.erp.count("Customer"), world.erp.count("Address"));
+
+    let imported = world.sales_orders_by_order().await;
+    let earlier = imported
+        .keys()
+        .map(|id| world.woo.order(*id).unwrap())
+        .find(|order| {
+            order["billing"]["email"]
+                .as_str()
+                .is_some_and(|e| !e.is_empty())
+        })
+        .unwrap();
+    let product = world
+        .woo
+        .products()
+        .into_iter()
+        .find(|p| p["type"] == "simple" && p["sku"].as_str().is_some_and(|s| !s.is_empty()))
+        .unwrap();
+    let again = world
+        .woo
+        .create_order(&serde_json::json!({
+            // Awaiting a bank transfer: not paid, so no invoice follows yet.
+            "status": "on-hold", "set_paid": false, "payment_method": "bacs",
+            "billing": earlier["billing"], "shipping": earlier["shipping"],
+            "line_items": [{"product_id": product["id"], "quantity": 1}]
+        }))
+        .unwrap();
+
+    let second = world.order_sync(4).await;
+    let calls_before = second.erpnext().calls_made();
+    let summary = second.poll(None, &|_, _| {}).await.unwrap();
+    assert_eq!((summary.created, summary.failed), (1, 0), "{summary:?}");
+    assert_eq!(world.erp.count("Customer"), customers);
+    assert_eq!(world.erp.count("Address"), addresses);
+    // The page's Item look-up and the Sales Order; nothing about the buyer.
+    assert_eq!(second.erpnext().calls_made() - calls_before, 2);
+    let by_order = world.sales_orders_by_order().await;
+    let earlier_customer = &by_order[&earlier["id"].as_u64().unwrap()][0]["customer"];
+    assert_eq!(
+        &by_order[&again["id"].as_u64().unwrap()][0]["customer"],
+        earlier_customer
+    );
+}

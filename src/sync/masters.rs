@@ -301,14 +301,45 @@ impl Masters {
         erp: &ErpClient,
         mapping: &OrderMapping,
     ) -> Result<ResolvedBuyer, MasterError> {
-        let customer = self.resolve_customer(erp, &mapping.customer).await?;
+        let mut written = Vec::new();
+        let resolved = self.resolve_masters(erp, mapping, &mut written).await;
+        // One store write for the masters created or updated now, made even when
+        // a later one failed: whatever ERPNext has must be linked.
+        if !written.is_empty() {
+            self.store.put_links(&written).await?;
+            for link in written {
+                let cache = match link.woo_kind.as_str() {
+                    "customer" => &self.customers,
+                    _ => &self.addresses,
+                };
+                cache.lock().await.insert(
+                    link.woo_id,
+                    Some(Known {
+                        name: link.erp_name,
+                        fingerprint: link.fingerprint,
+                    }),
+                );
+            }
+        }
+        resolved
+    }
+
+    async fn resolve_masters(
+        &self,
+        erp: &ErpClient,
+        mapping: &OrderMapping,
+        written: &mut Vec<Link>,
+    ) -> Result<ResolvedBuyer, MasterError> {
+        let customer = self
+            .resolve_customer(erp, &mapping.customer, written)
+            .await?;
         let mut addresses = [None, None];
         for (slot, draft) in addresses
             .iter_mut()
             .zip([&mapping.billing_address, &mapping.shipping_address])
         {
             if let Some(draft) = draft {
-                *slot = Some(self.resolve_address(erp, draft, &customer).await?);
+                *slot = Some(self.resolve_address(erp, draft, &customer, written).await?);
             }
         }
         let [billing_address, shipping_address] = addresses;
@@ -323,6 +354,7 @@ impl Masters {
         &self,
         erp: &ErpClient,
         draft: &CustomerDraft,
+        written: &mut Vec<Link>,
     ) -> Result<String, MasterError> {
         let key = &draft.identity.key;
         let cached = self.customers.lock().await.get(key);
@@ -363,15 +395,7 @@ impl Masters {
                 created.name
             }
         };
-        self.remember(
-            "customer",
-            "Customer",
-            key,
-            &name,
-            &draft.fingerprint,
-            &self.customers,
-        )
-        .await?;
+        written.push(self.link("customer", "Customer", key, &name, &draft.fingerprint));
         Ok(name)
     }
 
@@ -380,6 +404,7 @@ impl Masters {
         erp: &ErpClient,
         draft: &AddressDraft,
         customer: &str,
+        written: &mut Vec<Link>,
     ) -> Result<String, MasterError> {
         let key = &draft.identity_key;
         let cached = self.addresses.lock().await.get(key);
@@ -406,15 +431,7 @@ impl Masters {
                 created.name
             }
         };
-        self.remember(
-            "address",
-            "Address",
-            key,
-            &name,
-            &draft.fingerprint,
-            &self.addresses,
-        )
-        .await?;
+        written.push(self.link("address", "Address", key, &name, &draft.fingerprint));
         Ok(name)
     }
 
@@ -434,34 +451,16 @@ impl Masters {
         }))
     }
 
-    async fn remember(
-        &self,
-        kind: &str,
-        doctype: &str,
-        key: &str,
-        name: &str,
-        fingerprint: &str,
-        cache: &Mutex<Recent<Found>>,
-    ) -> Result<(), StoreError> {
-        self.store
-            .put_link(&Link {
-                connection_id: self.connection_id,
-                woo_kind: kind.to_string(),
-                woo_id: key.to_string(),
-                erp_doctype: doctype.to_string(),
-                erp_name: name.to_string(),
-                fingerprint: Some(fingerprint.to_string()),
-                amount: None,
-            })
-            .await?;
-        cache.lock().await.insert(
-            key.to_string(),
-            Some(Known {
-                name: name.to_string(),
-                fingerprint: Some(fingerprint.to_string()),
-            }),
-        );
-        Ok(())
+    fn link(&self, kind: &str, doctype: &str, key: &str, name: &str, fingerprint: &str) -> Link {
+        Link {
+            connection_id: self.connection_id,
+            woo_kind: kind.to_string(),
+            woo_id: key.to_string(),
+            erp_doctype: doctype.to_string(),
+            erp_name: name.to_string(),
+            fingerprint: Some(fingerprint.to_string()),
+            amount: None,
+        }
     }
 }
 

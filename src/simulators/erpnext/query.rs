@@ -2,6 +2,7 @@
 //! `or_filters` (list or dict form, child-table filters), `order_by`, paging.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
@@ -102,22 +103,53 @@ pub fn split_field(field: &str) -> (Option<String>, String) {
     (None, column)
 }
 
-/// Does the document (or, for child conditions, one of its rows) satisfy `condition`?
-pub fn matches(doc: &Doc, condition: &Condition) -> bool {
-    match &condition.child_doctype {
-        None => compare(
-            doc.get(&condition.field),
-            &condition.operator,
-            &condition.value,
-        ),
-        Some(child) => child_rows(doc, child).iter().any(|row| {
-            compare(
-                row.get(&condition.field),
-                &condition.operator,
-                &condition.value,
-            )
-        }),
+/// A condition ready to test many documents: an `in` list whose values all
+/// compare as text is read once into a set, instead of once per document.
+pub struct Prepared<'a> {
+    condition: &'a Condition,
+    texts: Option<HashSet<String>>,
+}
+
+impl<'a> Prepared<'a> {
+    pub fn new(condition: &'a Condition) -> Prepared<'a> {
+        let texts = matches!(condition.operator.as_str(), "in" | "not in")
+            .then(|| list_of(&condition.value))
+            .filter(|values| values.iter().all(compares_as_text))
+            .map(|values| {
+                values
+                    .iter()
+                    .map(|value| text(value).to_lowercase())
+                    .collect()
+            });
+        Prepared { condition, texts }
     }
+
+    /// Does the document (or, for child conditions, one of its rows) satisfy the condition?
+    pub fn matches(&self, doc: &Doc) -> bool {
+        let field = &self.condition.field;
+        match &self.condition.child_doctype {
+            None => self.test(doc.get(field)),
+            Some(child) => child_rows(doc, child)
+                .iter()
+                .any(|row| self.test(row.get(field))),
+        }
+    }
+
+    fn test(&self, actual: Option<&Value>) -> bool {
+        match &self.texts {
+            // Each value compares as text, so `equal` is a case-insensitive text match.
+            Some(texts) => {
+                let found = texts.contains(&text(actual.unwrap_or(&Value::Null)).to_lowercase());
+                found == (self.condition.operator == "in")
+            }
+            None => compare(actual, &self.condition.operator, &self.condition.value),
+        }
+    }
+}
+
+/// A value that [`equal`] compares as text whatever it is compared with.
+fn compares_as_text(value: &Value) -> bool {
+    matches!(value, Value::String(text) if text.trim().parse::<Decimal>().is_err())
 }
 
 pub fn child_rows<'a>(doc: &'a Doc, child_doctype: &str) -> Vec<&'a Doc> {
@@ -198,6 +230,12 @@ fn equal(actual: &Value, expected: &Value) -> bool {
         if expected_text.trim().parse::<Decimal>().is_ok() || is_numeric(expected) {
             return decimal_of(Some(actual)) == decimal_of(Some(expected))
                 || (actual.is_null() && text(expected).is_empty());
+        }
+    }
+    if let (Value::String(actual), Value::String(expected)) = (actual, expected) {
+        if actual.is_ascii() && expected.is_ascii() {
+            // The common case, without allocating four strings per comparison.
+            return actual.eq_ignore_ascii_case(expected);
         }
     }
     text(actual).to_lowercase() == text(expected).to_lowercase()
@@ -328,9 +366,55 @@ mod tests {
             operator: operator.into(),
             value,
         };
+        let matches = |doc: &Doc, condition: &Condition| Prepared::new(condition).matches(doc);
         assert!(matches(&doc, &condition("grand_total", ">", json!(100))));
         assert!(matches(&doc, &condition("docstatus", "=", json!("1"))));
         assert!(matches(&doc, &condition("docstatus", "in", json!([0, 1]))));
+        assert!(matches(
+            &doc,
+            &condition("docstatus", "in", json!(["0", "1"]))
+        ));
         assert!(!matches(&doc, &condition("docstatus", "!=", json!(1))));
+    }
+
+    #[test]
+    fn in_lists_of_text_match_case_insensitively_and_empty_as_null() {
+        let doc = json!({"email_id": "Ada@Example.TEST", "territory": null})
+            .as_object()
+            .cloned()
+            .unwrap();
+        let condition = |field: &str, operator: &str, value: Value| Condition {
+            child_doctype: None,
+            field: field.into(),
+            operator: operator.into(),
+            value,
+        };
+        let matches = |condition: &Condition| Prepared::new(condition).matches(&doc);
+        assert!(matches(&condition(
+            "email_id",
+            "in",
+            json!(["bob@x.test", "ada@example.test"])
+        )));
+        assert!(!matches(&condition(
+            "email_id",
+            "in",
+            json!(["bob@x.test"])
+        )));
+        assert!(matches(&condition(
+            "email_id",
+            "not in",
+            json!(["bob@x.test"])
+        )));
+        assert!(matches(&condition(
+            "email_id",
+            "in",
+            json!("bob@x.test, ADA@example.test")
+        )));
+        assert!(matches(&condition(
+            "territory",
+            "in",
+            json!(["", "Rest Of The World"])
+        )));
+        assert!(!matches(&condition("missing", "not in", json!([""]))));
     }
 }

@@ -821,24 +821,38 @@ impl Site {
                 .collect(),
             None => table.docs.values().collect(),
         };
-        let mut matched: Vec<(&Stored, Doc)> = candidates
-            .into_iter()
-            .map(|stored| {
-                let view = if use_hot {
-                    stored.hot.clone()
-                } else if child_conditions {
-                    self.unpack(doctype, stored)
-                } else {
-                    stored.sparse()
-                };
-                (stored, view)
-            })
-            .filter(|(_, doc)| {
-                request.filters.iter().all(|c| query::matches(doc, c))
-                    && (request.or_filters.is_empty()
-                        || request.or_filters.iter().any(|c| query::matches(doc, c)))
-            })
+        let filters: Vec<query::Prepared> =
+            request.filters.iter().map(query::Prepared::new).collect();
+        let or_filters: Vec<query::Prepared> = request
+            .or_filters
+            .iter()
+            .map(query::Prepared::new)
             .collect();
+        let wanted = |doc: &Doc| {
+            filters.iter().all(|c| c.matches(doc))
+                && (or_filters.is_empty() || or_filters.iter().any(|c| c.matches(doc)))
+        };
+        let mut matched: Vec<(&Stored, Doc)> = if use_hot {
+            // Filtered in place; only the matches are copied.
+            candidates
+                .into_iter()
+                .filter(|stored| wanted(&stored.hot))
+                .map(|stored| (stored, stored.hot.clone()))
+                .collect()
+        } else {
+            candidates
+                .into_iter()
+                .map(|stored| {
+                    let view = if child_conditions {
+                        self.unpack(doctype, stored)
+                    } else {
+                        stored.sparse()
+                    };
+                    (stored, view)
+                })
+                .filter(|(_, doc)| wanted(doc))
+                .collect()
+        };
         if !order_keys.is_empty() {
             matched.sort_by(|(a_stored, a), (b_stored, b)| {
                 for (field, descending) in &order_keys {
