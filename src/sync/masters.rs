@@ -53,9 +53,11 @@ struct Known {
 }
 
 /// Masters kept in memory between look-ups. Each generation holds this many
-/// entries per kind: enough for the pages in flight, small enough that memory
-/// stays flat however many buyers one sync meets.
-const CACHED_PER_GENERATION: usize = 4096;
+/// entries per kind: more than the pages in flight need (4 × 100 orders), small
+/// enough that memory stays flat however many buyers one sync meets. A page
+/// reads the links it lacks in one store query anyway, so a bigger cache
+/// would save little.
+const CACHED_PER_GENERATION: usize = 1024;
 
 /// A map that forgets its older half when full. The store and ERPNext stay the
 /// truth; the cache only saves look-ups, so a forgotten entry costs a look-up,

@@ -71,9 +71,7 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let faults = shared.faults();
-    if faults.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
-    }
+    crate::simulators::add_latency(faults.latency_ms).await;
     let (throttle, fail, hang, drop) = {
         let mut generator = rand::thread_rng();
         (

@@ -188,9 +188,7 @@ pub async fn handle(
 
     let fault = pick_fault(&app);
     let latency = app.lock().faults.latency_ms;
-    if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
-    }
+    crate::simulators::add_latency(latency).await;
     match fault {
         Some(FaultKind::Timeout) => {
             tokio::time::sleep(Duration::from_secs(600)).await;
