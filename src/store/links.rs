@@ -32,21 +32,13 @@ impl Store {
     pub async fn put_links(&self, links: &[Link]) -> StoreResult<()> {
         let now = stamp(Utc::now());
         for chunk in links.chunks(100) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|row| {
-                    let first = row * 7 + 2;
-                    let columns: Vec<String> =
-                        (first..first + 7).map(|n| format!("${n}")).collect();
-                    format!("({}, $1)", columns.join(", "))
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO links (connection_id, woo_kind, woo_id, erp_doctype, erp_name, fingerprint, amount, updated_at) \
                  VALUES {} \
                  ON CONFLICT (connection_id, woo_kind, woo_id, erp_doctype) DO UPDATE SET \
                    erp_name = excluded.erp_name, fingerprint = excluded.fingerprint, \
                    amount = COALESCE(excluded.amount, links.amount), updated_at = excluded.updated_at",
-                rows.join(", ")
+                super::values_rows(chunk.len(), 7)
             );
             // Each batch size is its own statement; keeping them all prepared on
             // every pooled connection would make memory grow with the sizes seen.

@@ -120,6 +120,20 @@ impl Store {
     }
 }
 
+/// The VALUES of a multi-row insert: `rows` tuples of `columns` numbered
+/// placeholders from `$2` on, each ending with `$1` (the timestamp they share).
+fn values_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let first = row * columns + 2;
+            let placeholders: Vec<String> =
+                (first..first + columns).map(|n| format!("${n}")).collect();
+            format!("({}, $1)", placeholders.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The one text form of a timestamp in the database: UTC, microseconds, `Z`.
 pub(crate) fn stamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)

@@ -144,18 +144,10 @@ impl Store {
     pub async fn append_logs(&self, entries: &[LogEntry]) -> StoreResult<()> {
         let now = stamp(Utc::now());
         for chunk in entries.chunks(50) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|row| {
-                    let first = row * 11 + 2;
-                    let columns: Vec<String> =
-                        (first..first + 11).map(|n| format!("${n}")).collect();
-                    format!("({}, $1)", columns.join(", "))
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO sync_log (connection_id, direction, object_kind, object_id, action, outcome, \
                  message, request_excerpt, response_excerpt, duration_ms, attempt, at) VALUES {}",
-                rows.join(", ")
+                super::values_rows(chunk.len(), 11)
             );
             // Each batch size is its own statement; keeping them all prepared on
             // every pooled connection would make memory grow with the sizes seen.

@@ -3,7 +3,7 @@
 //! links, then ERPNext) and a bounded cache that lives as long as the sync.
 //! Orders of one buyer share one Customer.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use serde::de::IgnoredAny;
 use serde_json::Value;
@@ -13,7 +13,9 @@ use crate::erpnext::client::{ErpClient, ListQuery};
 use crate::erpnext::error::ErpError;
 use crate::erpnext::types::Named;
 use crate::store::{Link, Store, StoreError};
-use crate::sync::mapping::{AddressDraft, CustomerDraft, ItemDraft, MappingRules, OrderMapping};
+use crate::sync::mapping::{
+    AddressDraft, CustomerDraft, CustomerIdentity, ItemDraft, MappingRules, OrderMapping,
+};
 
 /// Why master data could not be resolved.
 #[derive(Debug, thiserror::Error)]
@@ -170,67 +172,94 @@ impl Masters {
             }
         }
 
-        let address_keys: BTreeSet<&str> = mappings
-            .iter()
-            .flat_map(|mapping| [&mapping.billing_address, &mapping.shipping_address])
-            .flatten()
-            .map(|draft| draft.identity_key.as_str())
-            .collect();
-        self.fetch_links("address", "Address", &self.addresses, address_keys)
-            .await?;
-        let customer_keys: BTreeSet<&str> = mappings
-            .iter()
-            .map(|mapping| mapping.customer.identity.key.as_str())
-            .collect();
-        let unlinked = self
-            .fetch_links("customer", "Customer", &self.customers, customer_keys)
-            .await?;
-
-        // Keys with no link: found by email in ERPNext, or known to be new.
-        let unlinked: BTreeMap<&str, Option<&str>> = mappings
-            .iter()
-            .map(|mapping| &mapping.customer.identity)
-            .filter(|identity| unlinked.contains(&identity.key))
-            .map(|identity| (identity.key.as_str(), identity.email.as_deref()))
-            .collect();
-        let emails: BTreeSet<String> = unlinked.values().flatten().map(|e| e.to_string()).collect();
-        let found = find_customers_by_email(erp, emails.into_iter().collect()).await?;
-        let mut customers = self.customers.lock().await;
-        for (key, email) in unlinked {
-            let known = email.and_then(|email| found.get(email)).map(|name| Known {
-                name: name.clone(),
-                fingerprint: None,
-            });
-            customers.insert(key.to_string(), known);
-        }
+        let address_keys: Vec<&str> = {
+            let mut cache = self.addresses.lock().await;
+            let keys: BTreeSet<&str> = mappings
+                .iter()
+                .flat_map(|mapping| [&mapping.billing_address, &mapping.shipping_address])
+                .flatten()
+                .map(|draft| draft.identity_key.as_str())
+                .filter(|key| !cache.contains(key))
+                .collect();
+            keys.into_iter().collect()
+        };
+        self.look_up_addresses(&address_keys).await?;
+        let identities: Vec<&CustomerIdentity> = {
+            let mut cache = self.customers.lock().await;
+            let mut seen = BTreeSet::new();
+            mappings
+                .iter()
+                .map(|mapping| &mapping.customer.identity)
+                .filter(|identity| seen.insert(identity.key.as_str()))
+                .filter(|identity| !cache.contains(&identity.key))
+                .collect()
+        };
+        self.look_up_customers(erp, &identities).await?;
         Ok(())
     }
 
-    /// Reads the stored links of the `keys` the cache does not hold into it,
-    /// and answers the keys that have none.
-    async fn fetch_links(
+    /// What the store links to these address keys (`None`: not created yet),
+    /// read in one query and kept in the cache.
+    async fn look_up_addresses(&self, keys: &[&str]) -> Result<HashMap<String, Found>, StoreError> {
+        let found = self.stored_links("address", "Address", keys).await?;
+        let mut cache = self.addresses.lock().await;
+        for (key, known) in &found {
+            cache.insert(key.clone(), known.clone());
+        }
+        Ok(found)
+    }
+
+    /// The Customer of each identity: its stored link, else the oldest
+    /// Customer with its email in ERPNext (`None`: not created yet). One store
+    /// query and at most one ERPNext call; the answers are kept in the cache.
+    async fn look_up_customers(
+        &self,
+        erp: &ErpClient,
+        identities: &[&CustomerIdentity],
+    ) -> Result<HashMap<String, Found>, MasterError> {
+        let keys: Vec<&str> = identities
+            .iter()
+            .map(|identity| identity.key.as_str())
+            .collect();
+        let mut found = self.stored_links("customer", "Customer", &keys).await?;
+        let emails: BTreeSet<String> = identities
+            .iter()
+            .filter(|identity| matches!(found.get(&identity.key), Some(None)))
+            .filter_map(|identity| identity.email.clone())
+            .collect();
+        let by_email = find_customers_by_email(erp, emails.into_iter().collect()).await?;
+        for identity in identities {
+            if let (Some(slot @ None), Some(email)) =
+                (found.get_mut(&identity.key), &identity.email)
+            {
+                *slot = by_email.get(email).map(|name| Known {
+                    name: name.clone(),
+                    fingerprint: None,
+                });
+            }
+        }
+        let mut cache = self.customers.lock().await;
+        for (key, known) in &found {
+            cache.insert(key.clone(), known.clone());
+        }
+        Ok(found)
+    }
+
+    /// The stored link of each key, `None` for keys without one, in one query.
+    async fn stored_links(
         &self,
         kind: &str,
         doctype: &str,
-        cache: &Mutex<Recent<Found>>,
-        keys: BTreeSet<&str>,
-    ) -> Result<HashSet<String>, StoreError> {
-        let unknown: Vec<String> = {
-            let mut cache = cache.lock().await;
-            keys.into_iter()
-                .filter(|key| !cache.contains(key))
-                .map(str::to_string)
-                .collect()
-        };
+        keys: &[&str],
+    ) -> Result<HashMap<String, Found>, StoreError> {
+        let keys: Vec<String> = keys.iter().map(|key| key.to_string()).collect();
         let links = self
             .store
-            .links_for(self.connection_id, kind, doctype, &unknown)
+            .links_for(self.connection_id, kind, doctype, &keys)
             .await?;
-        let mut unlinked: HashSet<String> = unknown.into_iter().collect();
-        let mut cache = cache.lock().await;
+        let mut found: HashMap<String, Found> = keys.into_iter().map(|key| (key, None)).collect();
         for link in links {
-            unlinked.remove(&link.woo_id);
-            cache.insert(
+            found.insert(
                 link.woo_id,
                 Some(Known {
                     name: link.erp_name,
@@ -238,7 +267,7 @@ impl Masters {
                 }),
             );
         }
-        Ok(unlinked)
+        Ok(found)
     }
 
     /// Creates the items the orders need and ERPNext lacks (when the connection allows).
@@ -362,20 +391,12 @@ impl Masters {
         let cached = self.customers.lock().await.get(key);
         let found = match cached {
             Some(found) => found,
-            // Not cached (a job, or forgotten since the prefetch): the stored link, else ERPNext.
-            None => match self.stored_link("customer", "Customer", key).await? {
-                Some(known) => Some(known),
-                None => match &draft.identity.email {
-                    Some(email) => find_customers_by_email(erp, vec![email.clone()])
-                        .await?
-                        .remove(email)
-                        .map(|name| Known {
-                            name,
-                            fingerprint: None,
-                        }),
-                    None => None,
-                },
-            },
+            // Not cached (a job, or forgotten since the prefetch): looked up as a page would be.
+            None => self
+                .look_up_customers(erp, &[&draft.identity])
+                .await?
+                .remove(key)
+                .flatten(),
         };
         let body = serde_json::to_value(draft).unwrap_or_default();
         let name = match found {
@@ -412,7 +433,11 @@ impl Masters {
         let cached = self.addresses.lock().await.get(key);
         let found = match cached {
             Some(found) => found,
-            None => self.stored_link("address", "Address", key).await?,
+            None => self
+                .look_up_addresses(&[key.as_str()])
+                .await?
+                .remove(key)
+                .flatten(),
         };
         let body = serde_json::to_value(draft.linked_to(customer)).unwrap_or_default();
         let name = match found {
@@ -435,22 +460,6 @@ impl Masters {
         };
         written.push(self.link("address", "Address", key, &name, &draft.fingerprint));
         Ok(name)
-    }
-
-    async fn stored_link(
-        &self,
-        kind: &str,
-        doctype: &str,
-        key: &str,
-    ) -> Result<Option<Known>, StoreError> {
-        let links = self
-            .store
-            .links_for(self.connection_id, kind, doctype, &[key.to_string()])
-            .await?;
-        Ok(links.into_iter().next().map(|link| Known {
-            name: link.erp_name,
-            fingerprint: link.fingerprint,
-        }))
     }
 
     fn link(&self, kind: &str, doctype: &str, key: &str, name: &str, fingerprint: &str) -> Link {

@@ -738,7 +738,19 @@ impl OrderSync {
                 );
             }
         };
-        let request = serde_json::to_string(&body).unwrap_or_default();
+        // Serialised once: sent as it is and kept for the sync log.
+        let body = match serde_json::value::to_raw_value(&body) {
+            Ok(body) => body,
+            Err(error) => {
+                let reason = format!("the Sales Order could not be encoded: {error}");
+                let outcome = Outcome::Failed {
+                    reason,
+                    retryable: false,
+                };
+                return (outcome, None);
+            }
+        };
+        let request = body.get().to_string();
         let outcome = match self.erp.insert::<FoundOrder>("Sales Order", &body).await {
             Ok(created) => self.linked(writes, order, &created),
             // Another sync created it first: link that one.
