@@ -196,3 +196,42 @@ async fn a_new_run_finds_a_returning_buyer_in_the_store() {
         earlier_customer
     );
 }
+
+#[tokio::test]
+async fn a_poll_over_pages_of_orders_tied_on_date_modified_syncs_each_exactly_once() {
+    let world = spawn_world(WooSimOptions {
+        orders: 1,
+        ..WooSimOptions::default()
+    })
+    .await;
+    let product = world
+        .woo
+        .products()
+        .into_iter()
+        .find(|p| p["type"] == "simple")
+        .unwrap();
+    // Made in one go, so they share their `date_modified` second: a listing by `modified`
+    // pages them in a different order each page (as MariaDB does).
+    for index in 0..250 {
+        world
+            .woo
+            .create_order(&serde_json::json!({
+                "status": "processing", "set_paid": true, "payment_method": "bacs",
+                "billing": {"first_name": "Tie", "last_name": format!("Buyer {index}"),
+                            "email": format!("tie{index}@example.test"), "address_1": "1 Same St",
+                            "city": "Sacramento", "state": "CA", "postcode": "95814", "country": "US"},
+                "line_items": [{"product_id": product["id"], "quantity": 1}]
+            }))
+            .unwrap();
+    }
+    let sync = world.order_sync(4).await.with_page_size(10);
+    let summary = sync.poll(None, &|_, _| {}).await.unwrap();
+    assert_eq!(summary.failed, 0, "{:#?}", summary.failures);
+    // The generated shop's one order may or may not be imported.
+    assert!(summary.seen == 251 && summary.created >= 250, "{summary:?}");
+    let by_order = world.sales_orders_by_order().await;
+    assert!(by_order.len() as u64 == summary.created);
+    assert!(by_order
+        .values()
+        .all(|sales_orders| sales_orders.len() == 1));
+}

@@ -126,7 +126,7 @@ async fn pages_through_all_orders_by_total_pages() {
 }
 
 #[tokio::test]
-async fn a_poll_by_modified_after_sees_changed_orders_oldest_change_first() {
+async fn a_poll_by_modified_after_sees_changed_orders_in_id_order() {
     let (handle, client) = shop(120).await;
     let watermark = chrono::Utc::now().naive_utc() - chrono::Duration::seconds(5);
     let target = order_with_status(&handle, &["processing"]);
@@ -145,11 +145,11 @@ async fn a_poll_by_modified_after_sees_changed_orders_oldest_change_first() {
             .any(|order| order.id == id && order.status == "completed"),
         "{changed:?}"
     );
-    let stamps: Vec<_> = changed
+    // In id order (unique, so pages never disagree), every one changed after the watermark.
+    assert!(changed.windows(2).all(|pair| pair[0].id < pair[1].id));
+    assert!(changed
         .iter()
-        .map(|order| order.date_modified_gmt)
-        .collect();
-    assert!(stamps.windows(2).all(|pair| pair[0] <= pair[1]));
+        .all(|order| order.date_modified_gmt.is_some_and(|at| at > watermark)));
 
     let by_id = client
         .list_all_orders(&OrderQuery {
@@ -967,4 +967,64 @@ async fn oauth_parameters_are_also_accepted_in_an_authorization_header() {
         body["message"],
         "Missing OAuth parameters oauth_timestamp, oauth_nonce"
     );
+}
+
+/// 250 orders made in one go share their `date_modified` second (or two).
+async fn shop_with_tied_orders(count: usize) -> (WooSimHandle, WooClient, Vec<u64>) {
+    let (handle, client) = shop(1).await;
+    let generated = handle.orders()[0]["id"].as_u64().unwrap();
+    let product = handle
+        .products()
+        .into_iter()
+        .find(|product| product["type"] == "simple")
+        .unwrap();
+    let ids = (0..count)
+        .map(|index| {
+            handle
+                .create_order(&json!({
+                    "status": "processing",
+                    "billing": {"first_name": "Tie", "last_name": format!("Buyer {index}"),
+                                "email": format!("tie{index}@example.test"), "country": "US"},
+                    "line_items": [{"product_id": product["id"], "quantity": 1}]
+                }))
+                .unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect::<Vec<u64>>();
+    let ids = std::iter::once(generated).chain(ids).collect();
+    (handle, client, ids)
+}
+
+#[tokio::test]
+async fn pages_ordered_by_modified_repeat_and_miss_tied_orders_as_the_real_store_does() {
+    let (_handle, client, ids) = shop_with_tied_orders(250).await;
+    let by_modified = client
+        .list_all_orders(&OrderQuery {
+            orderby: OrderBy::Modified,
+            ascending: true,
+            per_page: 10,
+            ..OrderQuery::default()
+        })
+        .await
+        .unwrap();
+    let mut listed: Vec<u64> = by_modified.iter().map(|order| order.id).collect();
+    assert_eq!(listed.len(), ids.len(), "as many rows as X-WP-Total");
+    listed.sort_unstable();
+    listed.dedup();
+    assert!(
+        listed.len() < ids.len(),
+        "tied rows change places between pages, so some come twice and some never"
+    );
+
+    // Ordered by id (unique), the same window pages exactly.
+    let by_id = client
+        .list_all_orders(&OrderQuery {
+            per_page: 10,
+            ..OrderQuery::window(None, None)
+        })
+        .await
+        .unwrap();
+    let listed: Vec<u64> = by_id.iter().map(|order| order.id).collect();
+    assert_eq!(listed, ids);
 }

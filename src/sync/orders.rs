@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use chrono::{Duration as ChronoDuration, NaiveDateTime, Utc};
+use chrono::{Duration as ChronoDuration, NaiveDateTime, Timelike, Utc};
 use futures::stream::{self, StreamExt};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -36,6 +36,7 @@ use crate::sync::masters::{MasterError, Masters};
 use crate::sync::remotes::{self, CallSettings};
 use crate::woocommerce::client::{OrderQuery, WooClient};
 use crate::woocommerce::error::WooError;
+use crate::woocommerce::listing::PassCheck;
 use crate::woocommerce::types::Order;
 
 /// The cursor of the order poll: the newest `date_modified_gmt` handled.
@@ -46,6 +47,8 @@ pub const POLL_OVERLAP_MINUTES: i64 = 10;
 const DIRECTION: &str = "woocommerce_to_erpnext";
 /// Pages of orders synced at once during a poll.
 const PAGES_IN_FLIGHT: usize = 4;
+/// Passes over one poll window before the poll gives up for now (without moving the cursor).
+const MAX_POLL_PASSES: usize = 5;
 
 /// What happened to one order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -104,6 +107,22 @@ pub struct SyncSummary {
 }
 
 impl SyncSummary {
+    /// Adds the counts of another run over other orders (a later pass of one poll).
+    pub fn merge(&mut self, other: SyncSummary) {
+        self.seen += other.seen;
+        self.created += other.created;
+        self.updated += other.updated;
+        self.cancelled += other.cancelled;
+        self.unchanged += other.unchanged;
+        self.skipped += other.skipped;
+        self.failed += other.failed;
+        self.invoices_created += other.invoices_created;
+        self.payments_created += other.payments_created;
+        self.credit_notes_created += other.credit_notes_created;
+        self.refund_payments_created += other.refund_payments_created;
+        self.failures.extend(other.failures);
+    }
+
     pub fn add(&mut self, report: OrderReport) {
         self.seen += 1;
         self.invoices_created += report.billing.invoices_created;
@@ -144,6 +163,9 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Setup(String),
+    /// The store's listing could not be read completely; the cursor did not move.
+    #[error("{0}")]
+    Listing(String),
 }
 
 /// Everything one connection's order sync needs; build it once per run.
@@ -157,6 +179,8 @@ pub struct OrderSync {
     masters: Masters,
     exchange_rates: Mutex<HashMap<(String, String), Option<Decimal>>>,
     concurrency: usize,
+    /// Orders per listed page (WooCommerce's maximum, 100, unless a test wants more pages).
+    page_size: u32,
 }
 
 /// The store writes of one batch of orders, made together at its end (one
@@ -216,9 +240,6 @@ impl Writes {
     }
 }
 
-/// A synced page: its reports and its newest `date_modified_gmt`.
-type PageResult = (Vec<OrderReport>, Option<NaiveDateTime>);
-
 /// One order's work: what to do with it, decided before any write.
 enum Plan {
     Create {
@@ -274,7 +295,14 @@ impl OrderSync {
             masters,
             exchange_rates: Mutex::new(HashMap::new()),
             concurrency: concurrency.max(1),
+            page_size: crate::woocommerce::client::MAX_PER_PAGE,
         })
+    }
+
+    /// Lists `per_page` orders per page instead of 100 (more page boundaries, for tests).
+    pub fn with_page_size(mut self, per_page: u32) -> OrderSync {
+        self.page_size = per_page.clamp(1, crate::woocommerce::client::MAX_PER_PAGE);
+        self
     }
 
     pub fn connection_id(&self) -> i64 {
@@ -309,15 +337,17 @@ impl OrderSync {
         .await
     }
 
-    /// Polls orders changed since the cursor (or `since`), page by page, and
-    /// advances the cursor past what was handled. Failed orders are queued as
-    /// jobs, so the cursor may pass them.
+    /// Polls orders changed since the cursor (or `since`) up to now, page by page, and moves the
+    /// cursor to the end of that window once every order in it was handled. Failed orders are
+    /// queued as jobs, so they count as handled. The window is listed in id order and each pass is
+    /// checked (see [`crate::woocommerce::listing`]); a pass the store changed under is read again,
+    /// syncing only what the earlier passes could not have seen.
     pub async fn poll(
         &self,
         since: Option<NaiveDateTime>,
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<SyncSummary, SyncError> {
-        let cursor = match since {
+        let start = match since {
             Some(since) => Some(since),
             None => self
                 .store
@@ -326,24 +356,63 @@ impl OrderSync {
                 .and_then(|text| NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S").ok())
                 .map(|at| at - ChronoDuration::minutes(POLL_OVERLAP_MINUTES)),
         };
-        let query = match cursor {
-            Some(at) => OrderQuery::modified_since(at),
-            None => OrderQuery {
-                orderby: crate::woocommerce::client::OrderBy::Modified,
-                ascending: true,
-                ..OrderQuery::default()
-            },
+        // The window ends after the current second: what changes from here on falls (also) in the
+        // next window, which starts the overlap before this one's end. An order that enters or
+        // leaves this window while it is read changes the pages' totals, and the pass is read again.
+        let end = Utc::now()
+            .naive_utc()
+            .with_nanosecond(0)
+            .unwrap_or_default()
+            + ChronoDuration::seconds(1);
+        let query = OrderQuery {
+            per_page: self.page_size,
+            ..OrderQuery::window(start, Some(end))
         };
-        // Page 1 tells how many pages there are; the rest are read and synced
-        // a few at a time, so one page's round trips overlap the next's.
-        let first = self.woo.list_orders_page(&query, 1).await?;
+        let mut summary = SyncSummary::default();
+        let mut earlier: Vec<PassCheck> = Vec::new();
+        for _ in 0..MAX_POLL_PASSES {
+            let (check, pass) = self.poll_pass(&query, &earlier, progress).await?;
+            summary.merge(pass);
+            match check.verdict() {
+                Ok(_) => {
+                    self.store
+                        .set_cursor(
+                            self.connection_id,
+                            ORDERS_CURSOR,
+                            &end.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                        )
+                        .await?;
+                    return Ok(summary);
+                }
+                Err(reason) => {
+                    tracing::info!(connection = self.connection_id, %reason, "reading the order window again");
+                    earlier.push(check);
+                }
+            }
+        }
+        Err(SyncError::Listing(format!(
+            "WooCommerce's order list kept changing while it was read ({MAX_POLL_PASSES} passes); \
+             the orders read were synced, and the next poll reads the same window again"
+        )))
+    }
+
+    /// One pass over the window: page 1 says how many pages there are; the rest are read and
+    /// synced a few at a time, so one page's round trips overlap the next's. Pages are counted as
+    /// they finish, so memory does not grow with the number of orders.
+    async fn poll_pass(
+        &self,
+        query: &OrderQuery,
+        earlier: &[PassCheck],
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<(PassCheck, SyncSummary), SyncError> {
+        let first = self.woo.list_orders_page(query, 1).await?;
         let total = first.total;
         let total_pages = first.total_pages.max(1);
         let first = std::sync::Mutex::new(Some(first));
         let done = std::sync::atomic::AtomicU64::new(0);
         let mut pages = stream::iter(1..=total_pages)
             .map(|number| {
-                let (first, query, done) = (&first, &query, &done);
+                let (first, done) = (&first, &done);
                 async move {
                     let taken = first
                         .lock()
@@ -353,29 +422,34 @@ impl OrderSync {
                         Some(page) if number == 1 => page,
                         _ => self.woo.list_orders_page(query, number).await?,
                     };
-                    let newest = page
+                    let span = (
+                        page.page,
+                        page.total,
+                        page.items.iter().map(|order| order.id).collect::<Vec<_>>(),
+                    );
+                    // What an earlier pass read needs nothing more from this one.
+                    let unseen: Vec<Order> = page
                         .items
-                        .iter()
-                        .filter_map(|order| order.date_modified_gmt)
-                        .max();
-                    let reports = self.sync_orders(page.items, Attempt::first()).await?;
+                        .into_iter()
+                        .filter(|order| !earlier.iter().any(|check| check.covers(order.id)))
+                        .collect();
+                    let reports = self.sync_orders(unseen, Attempt::first()).await?;
                     let seen =
                         done.fetch_add(reports.len() as u64, std::sync::atomic::Ordering::Relaxed);
                     progress(seen + reports.len() as u64, total);
-                    Ok::<PageResult, SyncError>((reports, newest))
+                    Ok::<_, SyncError>((span, reports))
                 }
             })
             .buffer_unordered(PAGES_IN_FLIGHT);
-        // Pages are counted as they finish, so memory does not grow with the
-        // number of orders. A page that could not be read stops the cursor, but
-        // the pages in flight finish first (their writes are already under way).
+        // A page that could not be read fails the pass, but the pages in flight finish first
+        // (their writes are already under way).
+        let mut check = PassCheck::default();
         let mut summary = SyncSummary::default();
-        let mut newest: Option<NaiveDateTime> = None;
         let mut first_error = None;
         while let Some(page) = pages.next().await {
             match page {
-                Ok((reports, page_newest)) => {
-                    newest = newest.max(page_newest);
+                Ok(((number, total, ids), reports)) => {
+                    check.record(number, total, ids);
                     for report in reports {
                         summary.add(report);
                     }
@@ -386,19 +460,10 @@ impl OrderSync {
             }
         }
         drop(pages);
-        if let Some(error) = first_error {
-            return Err(error);
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok((check, summary)),
         }
-        if let Some(newest) = newest {
-            self.store
-                .set_cursor(
-                    self.connection_id,
-                    ORDERS_CURSOR,
-                    &newest.format("%Y-%m-%dT%H:%M:%S").to_string(),
-                )
-                .await?;
-        }
-        Ok(summary)
     }
 
     /// Syncs these orders (one page, or one order from a job). Failures are

@@ -95,10 +95,12 @@ impl std::fmt::Debug for WooConfig {
 }
 
 /// The filters of an order listing. The default lists every non-trashed order,
-/// newest first, 100 per page.
+/// newest (highest id) first, 100 per page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderQuery {
     pub modified_after: Option<NaiveDateTime>,
+    /// Exclusive upper bound of `date_modified` (a poll's fixed window end).
+    pub modified_before: Option<NaiveDateTime>,
     /// `true`: `modified_after` is UTC (compared with `date_modified_gmt`).
     pub dates_are_gmt: bool,
     /// Empty means `any` (which excludes `trash`).
@@ -120,9 +122,11 @@ impl Default for OrderQuery {
     fn default() -> Self {
         OrderQuery {
             modified_after: None,
+            modified_before: None,
             dates_are_gmt: true,
             status: Vec::new(),
-            orderby: OrderBy::Date,
+            // Newest first by id, not by date: ties in a date page unstably on a real store.
+            orderby: OrderBy::Id,
             ascending: false,
             per_page: MAX_PER_PAGE,
             include: Vec::new(),
@@ -131,12 +135,19 @@ impl Default for OrderQuery {
 }
 
 impl OrderQuery {
-    /// The poll WooCommerce's docs advise: changed since a UTC watermark, oldest change first.
+    /// Orders changed since a UTC watermark, in id order: `id` is unique, so pages never
+    /// disagree about where a tie falls (see [`crate::woocommerce::listing`]).
     pub fn modified_since(watermark_gmt: NaiveDateTime) -> OrderQuery {
+        OrderQuery::window(Some(watermark_gmt), None)
+    }
+
+    /// Orders whose `date_modified_gmt` lies in `after .. before` (either side open), in id order.
+    pub fn window(after: Option<NaiveDateTime>, before: Option<NaiveDateTime>) -> OrderQuery {
         OrderQuery {
-            modified_after: Some(watermark_gmt),
+            modified_after: after,
+            modified_before: before,
             dates_are_gmt: true,
-            orderby: OrderBy::Modified,
+            orderby: OrderBy::Id,
             ascending: true,
             ..OrderQuery::default()
         }
@@ -154,6 +165,12 @@ impl OrderQuery {
             params.push((
                 "modified_after".into(),
                 after.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            ));
+        }
+        if let Some(before) = self.modified_before {
+            params.push((
+                "modified_before".into(),
+                before.format("%Y-%m-%dT%H:%M:%S").to_string(),
             ));
         }
         if self.dates_are_gmt {
@@ -398,6 +415,13 @@ impl WooClient {
 
     pub async fn get_product(&self, id: u64) -> Result<Product, WooError> {
         self.call(Method::GET, &format!("products/{id}"), Vec::new(), None)
+            .await
+    }
+
+    /// Creates a product (`{"name", "type", "sku", "regular_price", ...}`). Not retried: after a
+    /// transport error look the SKU up first.
+    pub async fn create_product(&self, product: &Value) -> Result<Product, WooError> {
+        self.call(Method::POST, "products", Vec::new(), Some(product))
             .await
     }
 

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod error;
+pub mod listing;
 pub mod oauth;
 pub mod types;
 pub mod webhook;

@@ -143,6 +143,7 @@ pub async fn start(options: WooSimOptions) -> anyhow::Result<WooSimHandle> {
         permission: Permission::ReadWrite,
     }];
     let mut shop = Shop::new(time_zone, keys, options.webhook_secret.clone());
+    shop.tie_seed = options.seed_random;
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;

@@ -810,10 +810,29 @@ fn list_orders(context: &Context<'_>) -> Result<Answer, ApiError> {
     };
     let skip = (offset + (page - 1) * per_page) as usize;
     let total = matching.len() as u64;
-    let items: Vec<&str> = matching
+    let date_key = |id: &u64| {
+        shop.orders.get(id).map(|order| match orderby {
+            "modified" => order.modified_gmt,
+            _ => order.created_gmt,
+        })
+    };
+    let ids = match orderby {
+        "id" | "include" => matching
+            .iter()
+            .skip(skip)
+            .take(per_page as usize)
+            .copied()
+            .collect(),
+        _ => page_over_ties(
+            &matching,
+            skip,
+            per_page as usize,
+            date_key,
+            shop.tie_seed ^ page,
+        ),
+    };
+    let items: Vec<&str> = ids
         .iter()
-        .skip(skip)
-        .take(per_page as usize)
         .filter_map(|id| shop.orders.get(id))
         .map(|order| &*order.json)
         .collect();
@@ -827,6 +846,51 @@ fn list_orders(context: &Context<'_>) -> Result<Answer, ApiError> {
         page,
         items.is_empty(),
     ))
+}
+
+/// The ids at `skip..skip + take` of `sorted`, with every run of ids tied on `key` that the page
+/// touches shuffled by `seed`. MariaDB orders tied rows as it likes, differently from one
+/// `LIMIT/OFFSET` query to the next; the real store's pages over ties repeat some orders and miss
+/// others, and so do these (the seed differs per page).
+fn page_over_ties<K: PartialEq>(
+    sorted: &[u64],
+    skip: usize,
+    take: usize,
+    key: impl Fn(&u64) -> Option<K>,
+    seed: u64,
+) -> Vec<u64> {
+    let end = (skip + take).min(sorted.len());
+    if skip >= end {
+        return Vec::new();
+    }
+    let mut from = skip;
+    while from > 0 && key(&sorted[from - 1]) == key(&sorted[skip]) {
+        from -= 1;
+    }
+    let mut to = end;
+    while to < sorted.len() && key(&sorted[to]) == key(&sorted[end - 1]) {
+        to += 1;
+    }
+    let mut window: Vec<u64> = sorted[from..to].to_vec();
+    let mut run_start = 0;
+    while run_start < window.len() {
+        let run_key = key(&window[run_start]);
+        let mut run_end = run_start + 1;
+        while run_end < window.len() && key(&window[run_end]) == run_key {
+            run_end += 1;
+        }
+        window[run_start..run_end].sort_by_key(|id| tie_rank(*id, seed));
+        run_start = run_end;
+    }
+    window[skip - from..end - from].to_vec()
+}
+
+/// A per-page pseudo-random rank (SplitMix64 of the id and the seed).
+fn tie_rank(id: u64, seed: u64) -> u64 {
+    let mut z = id.wrapping_add(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 trait AfterLimit {

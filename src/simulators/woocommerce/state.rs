@@ -250,6 +250,8 @@ pub struct Shop {
     pub queued_deliveries: std::collections::HashSet<(u64, u64)>,
     /// Seconds added to the wall clock (tests move time to check OAuth timestamps).
     pub clock_offset_seconds: i64,
+    /// Seeds the order in which each page lists orders tied on their sort date.
+    pub tie_seed: u64,
 }
 
 impl Shop {
@@ -280,6 +282,7 @@ impl Shop {
             list_cache: None,
             queued_deliveries: std::collections::HashSet::new(),
             clock_offset_seconds: 0,
+            tie_seed: 1,
         }
     }
 
