@@ -104,6 +104,9 @@ pub struct Mappings {
     pub status_to_woocommerce: BTreeMap<String, String>,
     /// WooCommerce order status → ERPNext action: `import`, `cancel` or `ignore`.
     pub status_from_woocommerce: BTreeMap<String, String>,
+    /// Currency (ISO code) → the company's receivable account in that currency, for orders in
+    /// a currency other than the company's (`EUR = "Debtors EUR - TC"`).
+    pub receivable_accounts: BTreeMap<String, String>,
 }
 
 /// Tax rate ids are map keys, which TOML (and JSON) write as strings.
@@ -262,6 +265,21 @@ impl Connection {
         }
         for status in self.mappings.status_to_woocommerce.values() {
             check_woo_status("status_to_woocommerce", status)?;
+        }
+        for (currency, account) in &self.mappings.receivable_accounts {
+            let code_ok = currency.len() == 3 && currency.chars().all(|c| c.is_ascii_uppercase());
+            if !code_ok {
+                return Err(invalid(
+                    "receivable_accounts",
+                    format!("`{currency}` is not a currency code; write it like EUR"),
+                ));
+            }
+            if account.trim().is_empty() {
+                return Err(invalid(
+                    "receivable_accounts",
+                    format!("{currency} names no account; write e.g. {currency}=Debtors {currency} - TC"),
+                ));
+            }
         }
         if let MissingSkuRule::UseItem(code) = &self.missing_sku {
             if code.trim().is_empty() {

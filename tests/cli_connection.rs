@@ -92,6 +92,8 @@ const ADD: &[&str] = &[
     "Completed=completed",
     "--status-from-woocommerce",
     "cancelled=cancel",
+    "--receivable-account",
+    "eur=Debtors EUR - TC",
 ];
 
 #[test]
@@ -135,7 +137,8 @@ fn add_then_show_round_trips_every_field_with_secrets_masked() {
             "shipping_methods": {"local_pickup": {"item": "PICKUP"}},
             "payment_methods": {"stripe": {"mode_of_payment": "Credit Card", "account": "Cash - TC"}},
             "status_to_woocommerce": {"Completed": "completed"},
-            "status_from_woocommerce": {"cancelled": "cancel"}
+            "status_from_woocommerce": {"cancelled": "cancel"},
+            "receivable_accounts": {"EUR": "Debtors EUR - TC"}
         }
     });
     assert_eq!(value, expected);

@@ -19,6 +19,7 @@ fn client_for(simulator: &ErpSimHandle) -> ErpClient {
 
 fn plan() -> SetupPlan {
     SetupPlan {
+        connection_name: "shop1".into(),
         webhook_base_url: Url::parse("http://127.0.0.1:9/webhooks/erpnext/shop1").unwrap(),
         webhook_secret: "whsec-test-123".into(),
         update_webhook_secrets: false,
@@ -33,7 +34,10 @@ async fn install_is_idempotent() {
     let first = setup::install(&client, &plan())
         .await
         .expect("first install");
-    assert_eq!(first.created.len(), setup::custom_fields().len() + 5);
+    assert_eq!(
+        first.created.len(),
+        setup::custom_fields().len() + setup::webhooks(&plan()).len()
+    );
     assert!(first.changed_anything());
 
     let second = setup::install(&client, &plan())
@@ -52,7 +56,7 @@ async fn install_is_idempotent() {
         )
         .await
         .unwrap();
-    assert_eq!(hooks.len(), 5);
+    assert_eq!(hooks.len(), setup::webhooks(&plan()).len());
     assert!(hooks
         .iter()
         .all(|hook| hook["request_url"].as_str().unwrap().contains("event=on_")));
@@ -180,5 +184,9 @@ async fn install_repairs_a_key_field_created_without_unique() {
         ..plan()
     };
     let report = setup::install(&client, &rotated).await.unwrap();
-    assert_eq!(report.updated.len(), 5, "only the webhooks are rewritten");
+    assert_eq!(
+        report.updated.len(),
+        setup::webhooks(&plan()).len(),
+        "only the webhooks are rewritten"
+    );
 }

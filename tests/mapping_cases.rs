@@ -49,6 +49,7 @@ fn a_real_order_becomes_exactly_this_sales_order() {
             "ignore_pricing_rule": 1,
             "disable_rounded_total": 1,
             "docstatus": 1,
+            "status": "To Deliver and Bill",
             "woocommerce_order_key": "shop:17",
             "woocommerce_order_id": "17",
             "woocommerce_order_number": "17",
@@ -97,6 +98,7 @@ fn the_buyer_documents_of_a_real_order() {
             "phone": "+1 415 555 0100",
             "is_primary_address": 1,
             "is_shipping_address": 1,
+            "woocommerce_address_key": "email:ada@example.test|Billing",
             "links": [{"link_doctype": "Customer", "link_name": "Ada Lovelace"}]
         })
     );
@@ -483,7 +485,11 @@ fn a_deleted_product_line_follows_the_missing_sku_rule() {
         "Deleted WooCommerce product (order 23 line 24)"
     );
     // an order without email or address is still one (order-scoped) customer without addresses
-    assert_eq!(mapping.customer.identity.key, "woocommerce-guest-order:23");
+    // (a guest without email is only a person in this store: the key names the connection)
+    assert_eq!(
+        mapping.customer.identity.key,
+        "shop:woocommerce-guest-order:23"
+    );
     assert_eq!(
         mapping.customer.customer_name,
         "WooCommerce guest of order 23"

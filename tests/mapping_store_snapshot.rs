@@ -198,6 +198,7 @@ fn customer_drafts_of_the_same_buyer_are_the_same_document() {
             "territory": "All Territories",
             "email_id": "grace@example.test",
             "mobile_no": grace[0].customer.mobile_no.clone().unwrap(),
+            "woocommerce_customer_key": "email:grace@example.test",
         })
     );
 }

@@ -183,6 +183,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
     let erp = crate::sync::remotes::erpnext_client(&connection, &CallSettings::default())
         .map_err(anyhow::Error::from)?;
     let plan = crate::sync::setup::SetupPlan {
+        connection_name: connection.name.clone(),
         webhook_base_url: public_url
             .join(&format!("webhooks/erpnext/{}", connection.name))
             .map_err(anyhow::Error::from)?,

@@ -144,6 +144,10 @@ pub struct ConnectionFields {
     /// Payment method mapping GATEWAY=MODE_OF_PAYMENT[@ACCOUNT] (repeatable).
     #[arg(long = "payment-method", value_name = "GATEWAY=MODE[@ACCOUNT]")]
     pub payment_methods: Vec<String>,
+    /// Receivable account for orders in a foreign currency, CURRENCY=ACCOUNT (repeatable),
+    /// e.g. `EUR=Debtors EUR - TC`; `setup --create-receivable-accounts` can create them.
+    #[arg(long = "receivable-account", value_name = "CURRENCY=ACCOUNT")]
+    pub receivable_accounts: Vec<String>,
     /// ERPNext status → WooCommerce status written back, ERP_STATUS=WOO_STATUS (repeatable).
     #[arg(long = "status-to-woocommerce", value_name = "ERP=WOO")]
     pub status_to_woocommerce: Vec<String>,
@@ -468,6 +472,12 @@ impl ConnectionFields {
                     account,
                 },
             );
+        }
+        for pair in &self.receivable_accounts {
+            let (currency, account) = split_pair("--receivable-account", pair, "CURRENCY=ACCOUNT")?;
+            mappings
+                .receivable_accounts
+                .insert(currency.to_ascii_uppercase(), account.to_string());
         }
         for pair in &self.status_to_woocommerce {
             let (erp, woo) = split_pair("--status-to-woocommerce", pair, "ERP_STATUS=WOO_STATUS")?;

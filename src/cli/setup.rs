@@ -52,6 +52,7 @@ pub async fn set_up(
         .join(&format!("webhooks/erpnext/{}", connection.name))
         .map_err(|error| CliError::Usage(format!("--public-url {public_url}: {error}")))?;
     let plan = SetupPlan {
+        connection_name: connection.name.clone(),
         webhook_base_url,
         webhook_secret: connection.credentials.webhook_secret.clone(),
         update_webhook_secrets,

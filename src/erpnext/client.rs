@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use rand::Rng;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,10 @@ use crate::remote::{parse_retry_after, ConcurrencyLimit, RetryPolicy};
 
 /// Characters left as they are in a path segment; everything else (spaces,
 /// `/`, `%`, `#`…) is percent-encoded, so `Sales Order` becomes `Sales%20Order`.
+/// Attempts at a call that the database rolled back (a deadlock victim), whatever the retry
+/// policy says: these are safe to repeat and pass in milliseconds.
+const ROLLED_BACK_ATTEMPTS: u32 = 5;
+
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
@@ -533,13 +538,29 @@ impl ErpClient {
                 Err(error) => {
                     let may_repeat = match repeat {
                         Repeat::Safe => error.is_retryable(),
-                        // A 429 or 503 means the request was turned away, not run.
-                        Repeat::Never => matches!(error.status(), Some(429 | 503)),
+                        // A 429 or 503 means the request was turned away, not run; a deadlock
+                        // victim was rolled back.
+                        Repeat::Never => {
+                            matches!(error.status(), Some(429 | 503)) || error.is_rolled_back()
+                        }
                     };
-                    if !may_repeat || attempt >= self.retry.max_attempts {
+                    let attempts = if error.is_rolled_back() {
+                        self.retry.max_attempts.max(ROLLED_BACK_ATTEMPTS)
+                    } else {
+                        self.retry.max_attempts
+                    };
+                    if !may_repeat || attempt >= attempts {
                         return Err(error);
                     }
-                    let delay = self.retry.delay_after(attempt, error.retry_after());
+                    let delay = if error.is_rolled_back() {
+                        // The other transaction has committed by now: go again at once, with a
+                        // little jitter so the two do not meet again.
+                        Duration::from_millis(
+                            rand::thread_rng().gen_range(5..50) * u64::from(attempt),
+                        )
+                    } else {
+                        self.retry.delay_after(attempt, error.retry_after())
+                    };
                     tracing::debug!(%subject, attempt, ?delay, error = %error, "retrying ERPNext call");
                     tokio::time::sleep(delay).await;
                     attempt += 1;

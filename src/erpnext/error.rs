@@ -98,11 +98,31 @@ impl ErpError {
     /// connections. Validation errors (417), conflicts (409) and missing
     /// documents (404) will fail the same way again.
     pub fn is_retryable(&self) -> bool {
+        if self.is_rolled_back() {
+            return true;
+        }
         match self {
             ErpError::Rejected { status, .. } => matches!(status, 429 | 502 | 503 | 504),
             ErpError::Transport { .. } => true,
             ErpError::UnexpectedResponse { .. } | ErpError::InvalidRequest(_) => false,
         }
+    }
+
+    /// The database chose this request as a deadlock victim, or a lock wait timed out: ERPNext
+    /// rolled it back, so nothing was written and running it again at once is safe, even for an
+    /// insert. MariaDB answers concurrent inserts this way under load (`1213 Deadlock found`).
+    pub fn is_rolled_back(&self) -> bool {
+        let ErpError::Rejected {
+            exc_type, message, ..
+        } = self
+        else {
+            return false;
+        };
+        matches!(
+            exc_type.as_deref(),
+            Some("QueryDeadlockError") | Some("QueryTimeoutError")
+        ) || message.contains("(1213, ")
+            || message.contains("(1205, ")
     }
 
     /// The document (or a unique value in it) already exists: a 409

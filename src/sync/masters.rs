@@ -110,6 +110,8 @@ type Found = Option<Known>;
 pub struct Masters {
     store: Store,
     connection_id: i64,
+    /// A buyer in this currency is found by email among Customers without a foreign currency.
+    company_currency: String,
     /// One lock per buyer while its masters are resolved: pages run
     /// concurrently, and two orders of one buyer must not both create the Customer.
     buyer_locks: std::sync::Mutex<HashMap<String, std::sync::Arc<Mutex<()>>>>,
@@ -127,10 +129,11 @@ pub struct ResolvedBuyer {
 }
 
 impl Masters {
-    pub fn new(store: Store, connection_id: i64) -> Masters {
+    pub fn new(store: Store, connection_id: i64, company_currency: &str) -> Masters {
         Masters {
             store,
             connection_id,
+            company_currency: company_currency.to_string(),
             buyer_locks: std::sync::Mutex::default(),
             customers: Mutex::default(),
             addresses: Mutex::default(),
@@ -222,17 +225,15 @@ impl Masters {
             .map(|identity| identity.key.as_str())
             .collect();
         let mut found = self.stored_links("customer", "Customer", &keys).await?;
-        let emails: BTreeSet<String> = identities
+        let unknown: Vec<&CustomerIdentity> = identities
             .iter()
+            .copied()
             .filter(|identity| matches!(found.get(&identity.key), Some(None)))
-            .filter_map(|identity| identity.email.clone())
             .collect();
-        let by_email = find_customers_by_email(erp, emails.into_iter().collect()).await?;
-        for identity in identities {
-            if let (Some(slot @ None), Some(email)) =
-                (found.get_mut(&identity.key), &identity.email)
-            {
-                *slot = by_email.get(email).map(|name| Known {
+        let in_erpnext = find_customers(erp, &unknown, &self.company_currency).await?;
+        for identity in unknown {
+            if let Some(slot @ None) = found.get_mut(&identity.key) {
+                *slot = in_erpnext.get(&identity.key).map(|name| Known {
                     name: name.clone(),
                     fingerprint: None,
                 });
@@ -410,13 +411,20 @@ impl Masters {
                     .map_err(refused(format!("update of Customer {}", known.name)))?;
                 known.name
             }
-            None => {
-                let created: Named = erp
-                    .insert("Customer", &body)
-                    .await
-                    .map_err(refused("new Customer"))?;
-                created.name
-            }
+            None => match erp.insert::<Named>("Customer", &body).await {
+                Ok(created) => created.name,
+                // Another sync (or an attempt whose answer was lost) made this buyer: its key
+                // is unique in ERPNext, so the insert is refused and the key finds it.
+                Err(error) if error.is_duplicate() => find_by_key(
+                    erp,
+                    "Customer",
+                    "woocommerce_customer_key",
+                    &draft.woocommerce_customer_key,
+                )
+                .await?
+                .ok_or_else(|| refused("new Customer")(error))?,
+                Err(error) => return Err(refused("new Customer")(error)),
+            },
         };
         written.push(self.link("customer", "Customer", key, &name, &draft.fingerprint));
         Ok(name)
@@ -450,13 +458,18 @@ impl Masters {
                     .map_err(refused(format!("update of Address {}", known.name)))?;
                 known.name
             }
-            None => {
-                let created: Named = erp
-                    .insert("Address", &body)
-                    .await
-                    .map_err(refused("new Address"))?;
-                created.name
-            }
+            None => match erp.insert::<Named>("Address", &body).await {
+                Ok(created) => created.name,
+                Err(error) if error.is_duplicate() => find_by_key(
+                    erp,
+                    "Address",
+                    "woocommerce_address_key",
+                    &draft.woocommerce_address_key,
+                )
+                .await?
+                .ok_or_else(|| refused("new Address")(error))?,
+                Err(error) => return Err(refused("new Address")(error)),
+            },
         };
         written.push(self.link("address", "Address", key, &name, &draft.fingerprint));
         Ok(name)
@@ -475,35 +488,87 @@ impl Masters {
     }
 }
 
-/// The Customers ERPNext has for these (lowercase) emails, in one call; the
-/// oldest Customer with an email is the person's.
-async fn find_customers_by_email(
+/// The Customer ERPNext has for each identity, in one call: the one with its unique key, else
+/// (made by hand, or by a version without keys) the oldest with its email in the same currency.
+async fn find_customers(
     erp: &ErpClient,
-    emails: Vec<String>,
+    identities: &[&CustomerIdentity],
+    company_currency: &str,
 ) -> Result<HashMap<String, String>, MasterError> {
     let mut found = HashMap::new();
-    if emails.is_empty() {
+    if identities.is_empty() {
         return Ok(found);
     }
+    let keys: Vec<String> = identities
+        .iter()
+        .map(|identity| identity.erpnext_key.clone())
+        .collect();
+    let emails: Vec<String> = identities
+        .iter()
+        .filter_map(|identity| identity.email.clone())
+        .collect();
+    let mut query = ListQuery::default()
+        .fields(&[
+            "name",
+            "email_id",
+            "woocommerce_customer_key",
+            "default_currency",
+        ])
+        .or_filter("woocommerce_customer_key", "in", keys)
+        .order_by("creation asc")
+        .all_rows();
+    if !emails.is_empty() {
+        query = query.or_filter("email_id", "in", emails);
+    }
     let rows: Vec<Value> = erp
-        .list(
-            "Customer",
-            &ListQuery::default()
-                .fields(&["name", "email_id"])
-                .filter("email_id", "in", emails)
-                .order_by("creation asc")
-                .all_rows(),
-        )
+        .list("Customer", &query)
         .await
         .map_err(refused("Customer look-up"))?;
-    for row in rows {
-        if let (Some(name), Some(email)) = (row["name"].as_str(), row["email_id"].as_str()) {
-            found
-                .entry(email.to_lowercase())
-                .or_insert_with(|| name.to_string());
+    let text = |row: &Value, field: &str| row[field].as_str().unwrap_or_default().to_string();
+    for identity in identities {
+        let by_key = rows
+            .iter()
+            .find(|row| text(row, "woocommerce_customer_key") == identity.erpnext_key);
+        let by_email = || {
+            rows.iter().find(|row| {
+                let currency = text(row, "default_currency");
+                let same_currency = match &identity.currency {
+                    Some(wanted) => &currency == wanted,
+                    None => currency.is_empty() || currency == company_currency,
+                };
+                identity
+                    .email
+                    .as_deref()
+                    .is_some_and(|email| text(row, "email_id").to_lowercase() == email)
+                    && text(row, "woocommerce_customer_key").is_empty()
+                    && same_currency
+            })
+        };
+        if let Some(row) = by_key.or_else(by_email) {
+            found.insert(identity.key.clone(), text(row, "name"));
         }
     }
     Ok(found)
+}
+
+/// The master whose unique key field holds `key`, if ERPNext has one.
+async fn find_by_key(
+    erp: &ErpClient,
+    doctype: &str,
+    key_field: &str,
+    key: &str,
+) -> Result<Option<String>, MasterError> {
+    let rows: Vec<Named> = erp
+        .list(
+            doctype,
+            &ListQuery::default()
+                .fields(&["name"])
+                .filter(key_field, "=", key)
+                .page(0, 1),
+        )
+        .await
+        .map_err(refused(format!("{doctype} look-up by key")))?;
+    Ok(rows.into_iter().next().map(|row| row.name))
 }
 
 #[cfg(test)]

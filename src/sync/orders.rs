@@ -284,7 +284,7 @@ impl OrderSync {
             .unwrap_or("USD")
             .to_string();
         let rules = remotes::mapping_rules(&connection, &currency);
-        let masters = Masters::new(store.clone(), stored.id);
+        let masters = Masters::new(store.clone(), stored.id, &currency);
         Ok(OrderSync {
             store,
             connection_id: stored.id,

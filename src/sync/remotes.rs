@@ -97,6 +97,7 @@ pub fn mapping_rules(connection: &Connection, company_currency: &str) -> Mapping
     rules.fee_account = connection.fee_account.clone();
     rules.rounding_account = connection.rounding_account.clone();
     rules.rounding_tolerance = connection.rounding_tolerance;
+    rules.receivable_accounts = connection.mappings.receivable_accounts.clone();
     rules.auto_create_items = connection.auto_create_items;
     rules.item_group = connection.item_group.clone();
     rules.stock_uom = connection.stock_uom.clone();

@@ -13,6 +13,8 @@ use crate::erpnext::{ErpClient, ErpError};
 /// What `install` sets up.
 #[derive(Clone)]
 pub struct SetupPlan {
+    /// The connection's name, which its documents carry in `woocommerce_store`.
+    pub connection_name: String,
     /// Where ERPNext posts its webhooks, e.g. `https://sync.example.com/webhooks/erpnext/shop1`.
     /// Each webhook gets its own query (`?doctype=Sales+Order&event=on_submit`),
     /// because Frappe sends no header naming the event.
@@ -28,6 +30,7 @@ impl fmt::Debug for SetupPlan {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter
             .debug_struct("SetupPlan")
+            .field("connection_name", &self.connection_name)
             .field("webhook_base_url", &self.webhook_base_url.as_str())
             .field("webhook_secret", &"********")
             .field("update_webhook_secrets", &self.update_webhook_secrets)
@@ -42,6 +45,8 @@ pub struct CustomFieldSpec {
     pub fieldname: &'static str,
     pub label: &'static str,
     pub insert_after: &'static str,
+    /// `Data` (140 characters) for keys and short values, `Small Text` for free text.
+    pub fieldtype: &'static str,
     /// Enforced by ERPNext like a unique index: the exactly-once keys.
     pub unique: bool,
     /// Not copied when a document is mapped (the keys must not travel from a
@@ -58,6 +63,8 @@ pub struct WebhookSpec {
     pub name: String,
     pub doctype: &'static str,
     pub event: &'static str,
+    /// Frappe evaluates it for every document of the doctype; the Webhook fires only when true.
+    pub condition: String,
     pub request_url: String,
 }
 
@@ -66,12 +73,13 @@ pub struct WebhookSpec {
 pub struct SetupReport {
     pub created: Vec<String>,
     pub updated: Vec<String>,
+    pub removed: Vec<String>,
     pub unchanged: Vec<String>,
 }
 
 impl SetupReport {
     pub fn changed_anything(&self) -> bool {
-        !self.created.is_empty() || !self.updated.is_empty()
+        !self.created.is_empty() || !self.updated.is_empty() || !self.removed.is_empty()
     }
 }
 
@@ -84,7 +92,11 @@ impl fmt::Display for SetupReport {
                 self.unchanged.len()
             );
         }
-        for (verb, items) in [("created", &self.created), ("updated", &self.updated)] {
+        for (verb, items) in [
+            ("created", &self.created),
+            ("updated", &self.updated),
+            ("removed", &self.removed),
+        ] {
             for item in items {
                 writeln!(formatter, "{verb}: {item}")?;
             }
@@ -113,6 +125,7 @@ fn key_field(
         fieldname,
         label,
         insert_after,
+        fieldtype: "Data",
         unique: true,
         no_copy: true,
         read_only: true,
@@ -131,6 +144,7 @@ fn info_field(
         fieldname,
         label,
         insert_after,
+        fieldtype: "Data",
         unique: false,
         no_copy: false,
         read_only: true,
@@ -190,12 +204,16 @@ pub fn custom_fields() -> Vec<CustomFieldSpec> {
             "WooCommerce Status",
             "woocommerce_payment_method",
         ),
-        followed_field(
-            "Sales Order",
-            "woocommerce_customer_note",
-            "WooCommerce Customer Note",
-            "woocommerce_status",
-        ),
+        // A buyer's note can be long: Small Text holds 64 KiB where Data holds 140 characters.
+        CustomFieldSpec {
+            fieldtype: "Small Text",
+            ..followed_field(
+                "Sales Order",
+                "woocommerce_customer_note",
+                "WooCommerce Customer Note",
+                "woocommerce_status",
+            )
+        },
         key_field(
             "Sales Invoice",
             "woocommerce_invoice_key",
@@ -303,33 +321,45 @@ pub fn custom_fields() -> Vec<CustomFieldSpec> {
     ]
 }
 
-/// The Webhooks: Sales Order submit/update/cancel and Sales Invoice submit/cancel.
+/// The Webhooks, each limited by a condition to this connection's Sales Orders, so ERPNext does
+/// no work for other documents: `on_change` (what deliveries, invoices and closing do to an
+/// order: ERPNext changes the status with `db_set`, which fires only `on_change`), `on_cancel`,
+/// and `on_submit` of orders born in ERPNext (marked for this store, without an order key).
 pub fn webhooks(plan: &SetupPlan) -> Vec<WebhookSpec> {
+    let ours = format!(
+        "doc.get(\"woocommerce_store\") == \"{}\"",
+        plan.connection_name
+    );
     [
-        ("Sales Order", "on_submit"),
-        ("Sales Order", "on_update"),
-        ("Sales Order", "on_cancel"),
-        ("Sales Invoice", "on_submit"),
-        ("Sales Invoice", "on_cancel"),
+        (
+            "Sales Order",
+            "on_submit",
+            format!("{ours} and not doc.get(\"woocommerce_order_key\")"),
+        ),
+        ("Sales Order", "on_change", ours.clone()),
+        ("Sales Order", "on_cancel", ours),
     ]
     .into_iter()
-    .map(|(doctype, event)| {
+    .map(|(doctype, event, condition)| {
         let mut url = plan.webhook_base_url.clone();
         url.query_pairs_mut()
             .append_pair("doctype", doctype)
             .append_pair("event", event);
         let slug = doctype.to_lowercase().replace(' ', "-");
         WebhookSpec {
-            name: format!(
-                "woocommerce-sync {} {slug} {event}",
-                host_label(&plan.webhook_base_url)
-            ),
+            name: format!("{} {slug} {event}", webhook_prefix(plan)),
             doctype,
             event,
+            condition,
             request_url: url.to_string(),
         }
     })
     .collect()
+}
+
+/// What the names of this service's Webhooks for one URL start with.
+fn webhook_prefix(plan: &SetupPlan) -> String {
+    format!("woocommerce-sync {}", host_label(&plan.webhook_base_url))
 }
 
 /// Names webhooks after the receiving service, so two services (or two
@@ -349,10 +379,49 @@ pub async fn install(client: &ErpClient, plan: &SetupPlan) -> Result<SetupReport
     for field in custom_fields() {
         install_custom_field(client, &field, &mut report).await?;
     }
-    for webhook in webhooks(plan) {
-        install_webhook(client, plan, &webhook, &mut report).await?;
+    if plan.webhook_secret.trim().is_empty() {
+        // ERPNext refuses a signed Webhook without a secret ("Invalid Webhook Secret").
+        return Err(ErpError::InvalidRequest(
+            "the connection has no webhook secret, so ERPNext could not sign its webhooks; set one on the connection first".into(),
+        ));
     }
+    let wanted = webhooks(plan);
+    for webhook in &wanted {
+        install_webhook(client, plan, webhook, &mut report).await?;
+    }
+    remove_stale_webhooks(client, plan, &wanted, &mut report).await?;
     Ok(report)
+}
+
+/// Deletes this service's Webhooks for the same URL that the current version no longer wants
+/// (every Webhook costs ERPNext work on every save of its doctype).
+async fn remove_stale_webhooks(
+    client: &ErpClient,
+    plan: &SetupPlan,
+    wanted: &[WebhookSpec],
+    report: &mut SetupReport,
+) -> Result<(), ErpError> {
+    let prefix = webhook_prefix(plan);
+    let existing: Vec<crate::erpnext::types::Named> = client
+        .list(
+            "Webhook",
+            &crate::erpnext::client::ListQuery::default()
+                .fields(&["name"])
+                .filter("name", "like", format!("{prefix} %"))
+                .all_rows(),
+        )
+        .await?;
+    for webhook in existing {
+        if wanted.iter().any(|spec| spec.name == webhook.name) {
+            continue;
+        }
+        match client.delete("Webhook", &webhook.name).await {
+            Ok(()) => report.removed.push(format!("webhook {}", webhook.name)),
+            Err(error) if error.is_not_found() => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
 }
 
 fn flag(value: bool) -> i64 {
@@ -368,7 +437,7 @@ async fn install_custom_field(
     let description = format!("custom field {}.{}", field.doctype, field.fieldname);
     let wanted = json!({
         "label": field.label,
-        "fieldtype": "Data",
+        "fieldtype": field.fieldtype,
         "unique": flag(field.unique),
         "no_copy": flag(field.no_copy),
         "read_only": flag(field.read_only),
@@ -419,6 +488,7 @@ async fn install_webhook(
     let wanted = json!({
         "webhook_doctype": webhook.doctype,
         "webhook_docevent": webhook.event,
+        "condition": webhook.condition,
         "enabled": 1,
         "request_url": webhook.request_url,
         "request_method": "POST",
@@ -434,6 +504,7 @@ async fn install_webhook(
             let differs = [
                 "webhook_doctype",
                 "webhook_docevent",
+                "condition",
                 "request_url",
                 "request_structure",
                 "webhook_json",

@@ -107,6 +107,7 @@ pub async fn spawn_world(woo_options: woocommerce::WooSimOptions) -> World {
     install(
         &client,
         &SetupPlan {
+            connection_name: "shop".into(),
             webhook_base_url: "http://127.0.0.1:9/webhooks/erpnext/shop".parse().unwrap(),
             webhook_secret: "erp-webhook-secret".into(),
             update_webhook_secrets: false,

@@ -74,6 +74,11 @@ pub fn test_site_rules() -> MappingRules {
     rules.fee_account = Some("Miscellaneous Expenses - TC".to_string());
     rules.rounding_account = Some("Miscellaneous Expenses - TC".to_string());
     rules.warehouse = Some("Stores - TC".to_string());
+    for currency in ["EUR", "GBP", "JPY", "CAD"] {
+        rules
+            .receivable_accounts
+            .insert(currency.to_string(), format!("Debtors {currency} - TC"));
+    }
     rules
 }
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::error::MappingError;
+use super::fields::{fit, whole, ADDRESS_LINE_CHARS, DATA_CHARS};
 use super::rules::{CountryNames, MappingRules};
 use crate::woocommerce::types::{Address, Order};
 
@@ -32,6 +33,12 @@ pub struct CustomerIdentity {
     pub woocommerce_customer_id: Option<u64>,
     /// The lowercase billing email: what ERPNext's `Customer.email_id` is looked up by.
     pub email: Option<String>,
+    /// The order's currency when it is not the company's: ERPNext books a customer in one
+    /// currency per company, so a person buying in EUR is a Customer of their own, in EUR.
+    pub currency: Option<String>,
+    /// `woocommerce_customer_key` in ERPNext, unique there: two syncs creating this buyer at
+    /// once make one Customer (the second insert is refused and looks the key up).
+    pub erpnext_key: String,
 }
 
 /// `Customer.customer_type`.
@@ -60,6 +67,19 @@ pub struct CustomerDraft {
     pub mobile_no: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tax_id: Option<String>,
+    pub woocommerce_customer_key: String,
+    /// Set for a Customer in a foreign currency, with its receivable account in `accounts`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_currency: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<PartyAccount>,
+}
+
+/// A row of `Customer.accounts` (doctype Party Account): the receivable account of the company.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartyAccount {
+    pub company: String,
+    pub account: String,
 }
 
 /// A row of a Contact's or Address's `links` table.
@@ -143,6 +163,8 @@ pub struct AddressDraft {
     pub identity_key: String,
     #[serde(skip)]
     pub fingerprint: String,
+    /// Unique in ERPNext, like the Customer's key.
+    pub woocommerce_address_key: String,
     pub address_title: String,
     pub address_type: AddressType,
     pub address_line1: String,
@@ -197,15 +219,43 @@ pub(crate) fn map_buyer(
 ) -> Result<BuyerDrafts, MappingError> {
     let billing = &order.billing;
     let email = non_empty(billing.email.as_deref()).map(|email| email.to_lowercase());
-    let phone = non_empty(billing.phone.as_deref()).map(String::from);
+    let phone = non_empty(billing.phone.as_deref()).map(|phone| fit(phone, DATA_CHARS));
+    let currency = (!order.currency.is_empty() && order.currency != rules.company_currency)
+        .then(|| order.currency.clone());
+    // An email or an account is the person everywhere; a guest without email only in this store.
+    let person = match (&email, order.customer_id) {
+        (Some(email), _) => format!("email:{email}"),
+        (None, id) if id != 0 => format!("{}:woocommerce-customer:{id}", rules.connection_name),
+        (None, _) => format!(
+            "{}:woocommerce-guest-order:{}",
+            rules.connection_name, order.id
+        ),
+    };
+    let key = match &currency {
+        Some(currency) => format!("{person}|{currency}"),
+        None => person,
+    };
+    let accounts = match &currency {
+        Some(currency) => vec![PartyAccount {
+            company: rules.company.clone(),
+            account: rules
+                .receivable_accounts
+                .get(currency)
+                .cloned()
+                .ok_or_else(|| MappingError::NoReceivableAccount {
+                    order_id: order.id,
+                    currency: currency.clone(),
+                    company_currency: rules.company_currency.clone(),
+                })?,
+        }],
+        None => Vec::new(),
+    };
     let identity = CustomerIdentity {
-        key: match (&email, order.customer_id) {
-            (Some(email), _) => format!("email:{email}"),
-            (None, id) if id != 0 => format!("woocommerce-customer:{id}"),
-            (None, _) => format!("woocommerce-guest-order:{}", order.id),
-        },
+        erpnext_key: erpnext_key(&key),
+        key,
         woocommerce_customer_id: (order.customer_id != 0).then_some(order.customer_id),
         email: email.clone(),
+        currency: currency.clone(),
     };
     let person_name = full_name(billing);
     let company = non_empty(Some(&billing.company)).map(String::from);
@@ -219,16 +269,21 @@ pub(crate) fn map_buyer(
             CustomerType::Individual,
         ),
     };
+    let customer_name = fit(&customer_name, DATA_CHARS);
     let mut customer = CustomerDraft {
-        identity,
         fingerprint: String::new(),
         customer_name: customer_name.clone(),
         customer_type,
         customer_group: rules.customer_group.clone(),
         territory: rules.territory.clone(),
-        email_id: email.clone(),
+        // An address too long for the field cannot be cut; the order keeps it.
+        email_id: email.as_deref().and_then(|email| whole(email, DATA_CHARS)),
         mobile_no: phone.clone(),
-        tax_id: vat_number(order),
+        tax_id: vat_number(order).map(|number| fit(&number, DATA_CHARS)),
+        woocommerce_customer_key: identity.erpnext_key.clone(),
+        default_currency: currency,
+        accounts,
+        identity,
     };
     customer.fingerprint = fingerprint(&customer);
 
@@ -237,12 +292,13 @@ pub(crate) fn map_buyer(
             identity_key: format!("{}|contact", customer.identity.key),
             fingerprint: String::new(),
             first_name: non_empty(Some(&billing.first_name))
-                .map(String::from)
+                .map(|name| fit(name, DATA_CHARS))
                 .unwrap_or_else(|| customer_name.clone()),
-            last_name: non_empty(Some(&billing.last_name)).map(String::from),
-            company_name: company.clone(),
+            last_name: non_empty(Some(&billing.last_name)).map(|name| fit(name, DATA_CHARS)),
+            company_name: company.as_deref().map(|name| fit(name, DATA_CHARS)),
             email_ids: email
                 .iter()
+                .filter(|email| email.chars().count() <= DATA_CHARS)
                 .map(|email| ContactEmail {
                     email_id: email.clone(),
                     is_primary: 1,
@@ -314,19 +370,23 @@ fn address_draft(
                 address_type: address_type.label(),
                 country_code: country_code.clone(),
             })?;
+    let identity_key = format!("{}|{:?}", customer.identity.key, address_type);
     let mut draft = AddressDraft {
-        identity_key: format!("{}|{:?}", customer.identity.key, address_type),
+        woocommerce_address_key: erpnext_key(&identity_key),
+        identity_key,
         fingerprint: String::new(),
         address_title: customer.customer_name.clone(),
         address_type,
-        address_line1: address.address_1.trim().to_string(),
-        address_line2: non_empty(Some(&address.address_2)).map(String::from),
-        city: address.city.trim().to_string(),
-        state: non_empty(Some(&address.state)).map(String::from),
-        pincode: non_empty(Some(&address.postcode)).map(String::from),
+        address_line1: fit(address.address_1.trim(), ADDRESS_LINE_CHARS),
+        address_line2: non_empty(Some(&address.address_2))
+            .map(|line| fit(line, ADDRESS_LINE_CHARS)),
+        city: fit(address.city.trim(), DATA_CHARS),
+        state: non_empty(Some(&address.state)).map(|state| fit(state, DATA_CHARS)),
+        pincode: non_empty(Some(&address.postcode)).map(|code| fit(code, DATA_CHARS)),
         country,
-        email_id: non_empty(address.email.as_deref()).map(|email| email.to_lowercase()),
-        phone: non_empty(address.phone.as_deref()).map(String::from),
+        email_id: non_empty(address.email.as_deref())
+            .and_then(|email| whole(&email.to_lowercase(), DATA_CHARS)),
+        phone: non_empty(address.phone.as_deref()).map(|phone| fit(phone, DATA_CHARS)),
         is_primary_address: u8::from(address_type == AddressType::Billing),
         is_shipping_address: u8::from(address_type == AddressType::Shipping || also_shipping),
         links: Vec::new(),
@@ -377,6 +437,17 @@ fn vat_number(order: &Order) -> Option<String> {
 
 fn non_empty(text: Option<&str>) -> Option<&str> {
     text.map(str::trim).filter(|text| !text.is_empty())
+}
+
+/// A key as ERPNext's unique Data field holds it: the key itself when it fits, else its digest.
+fn erpnext_key(key: &str) -> String {
+    whole(key, DATA_CHARS).unwrap_or_else(|| {
+        let digest: String = Sha256::digest(key.as_bytes())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        format!("sha256:{digest}")
+    })
 }
 
 /// A hex SHA-256 of a draft's ERPNext body: equal fingerprints mean nothing to update.

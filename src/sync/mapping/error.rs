@@ -40,6 +40,13 @@ pub enum MappingError {
         amount: Decimal,
     },
 
+    #[error("order {order_id} is in {currency}, but the connection names no receivable account for {currency} (ERPNext books a customer's invoices on a receivable account in the invoice's currency, and the company's is in {company_currency}); add one to the connection's receivable accounts, or let setup create it")]
+    NoReceivableAccount {
+        order_id: WooOrderId,
+        currency: String,
+        company_currency: String,
+    },
+
     #[error("order {order_id}: ERPNext would total {erpnext_total} but WooCommerce says {woocommerce_total}; the difference {difference} is within the tolerance but no rounding account is set; set the connection's rounding account")]
     NoRoundingAccount {
         order_id: WooOrderId,

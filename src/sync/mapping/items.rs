@@ -4,11 +4,9 @@ use serde::Serialize;
 
 use super::customer::fingerprint;
 use super::error::MappingError;
+use super::fields::{fit, DATA_CHARS};
 use super::rules::{MappingRules, MissingSkuRule};
 use crate::woocommerce::types::{LineItem, Order};
-
-/// ERPNext's limit on `item_name`.
-const ITEM_NAME_MAX_CHARS: usize = 140;
 
 /// The body of `POST /api/resource/Item` for an item the order needs and ERPNext may lack.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -90,7 +88,7 @@ pub(crate) fn item_for_line(
         identity_key,
         fingerprint: String::new(),
         item_code: item_code.clone(),
-        item_name: shown_name.chars().take(ITEM_NAME_MAX_CHARS).collect(),
+        item_name: fit(&shown_name, DATA_CHARS),
         item_group: rules.item_group.clone(),
         stock_uom: rules.stock_uom.clone(),
         woocommerce_product_id: line.product_id,

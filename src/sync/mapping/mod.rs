@@ -36,6 +36,7 @@ mod credit_note;
 mod currency;
 mod customer;
 mod error;
+mod fields;
 mod items;
 mod rules;
 mod sales_order;
@@ -54,6 +55,7 @@ pub use customer::{
     CustomerIdentity, CustomerType, DynamicLink,
 };
 pub use error::MappingError;
+pub use fields::{fit, DATA_CHARS};
 pub use items::ItemDraft;
 pub use rules::{CountryNames, MappingRules, MissingSkuRule, ShippingTarget};
 pub use sales_order::{

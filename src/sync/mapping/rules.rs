@@ -74,6 +74,9 @@ pub struct MappingRules {
     pub imported_statuses: BTreeSet<String>,
     /// Decimal places ERPNext keeps for a currency, where it differs from the built-in table.
     pub currency_precisions: BTreeMap<String, u32>,
+    /// Currency → receivable account of the company in that currency, for buyers who pay in a
+    /// currency other than the company's.
+    pub receivable_accounts: BTreeMap<String, String>,
 }
 
 /// Currencies without minor units. ERPNext rounds money to the site's number format (two places by
@@ -113,6 +116,7 @@ impl MappingRules {
                 .map(String::from)
                 .collect(),
             currency_precisions: BTreeMap::new(),
+            receivable_accounts: BTreeMap::new(),
         }
     }
 

@@ -127,6 +127,10 @@ pub struct SalesOrderDraft {
     pub disable_rounded_total: u8,
     /// Inserted directly as submitted (transcript 96).
     pub docstatus: u8,
+    /// ERPNext does not compute the status of a document it inserts already submitted (it would
+    /// stay "Draft" until an invoice or delivery recomputes it); this is what a submit computes
+    /// for a new Sales Order.
+    pub status: &'static str,
     pub woocommerce_order_key: String,
     pub woocommerce_order_id: String,
     pub woocommerce_order_number: String,
@@ -362,6 +366,7 @@ pub(crate) fn build_sales_order(
         ignore_pricing_rule: 1,
         disable_rounded_total: 1,
         docstatus: 1,
+        status: SUBMITTED_STATUS,
         woocommerce_order_key: format!("{}:{}", rules.connection_name, order.id),
         woocommerce_order_id: order.id.to_string(),
         woocommerce_order_number: if order.number.is_empty() {
@@ -372,13 +377,19 @@ pub(crate) fn build_sales_order(
         woocommerce_store: rules.connection_name.clone(),
         woocommerce_status: order.status.clone(),
         woocommerce_payment_method: order.payment_method.clone(),
-        woocommerce_customer_note: order.customer_note.clone(),
+        woocommerce_customer_note: super::fields::fit_bytes(
+            &order.customer_note,
+            super::fields::TEXT_BYTES,
+        ),
         items,
         taxes,
     };
     reconcile(&mut draft, rules)?;
     Ok((draft, item_drafts.into_values().collect()))
 }
+
+/// The status ERPNext gives a Sales Order when it is submitted: nothing delivered, nothing billed.
+pub const SUBMITTED_STATUS: &str = "To Deliver and Bill";
 
 /// Makes the draft's ERPNext total equal WooCommerce's, with a rounding row when the difference is
 /// within the tolerance, or says by how much it misses.
