@@ -126,6 +126,9 @@ fn tax_rate_keys<'de, D: serde::Deserializer<'de>>(
         .collect()
 }
 
+/// A webhook secret shorter than this could be guessed.
+pub const MIN_WEBHOOK_SECRET_CHARS: usize = 16;
+
 pub const STATUS_ACTIONS: [&str; 3] = ["import", "cancel", "ignore"];
 
 /// Every setting of a connection. `name` is the key people and the ERPNext
@@ -223,6 +226,14 @@ impl Connection {
             if value.trim().is_empty() {
                 return Err(invalid(field, "is missing; give it a value"));
             }
+        }
+        if self.credentials.webhook_secret.chars().count() < MIN_WEBHOOK_SECRET_CHARS {
+            return Err(invalid(
+                "--webhook-secret",
+                format!(
+                    "is too short to be safe; use at least {MIN_WEBHOOK_SECRET_CHARS} characters, or leave it out and a strong one is made"
+                ),
+            ));
         }
         if self.rounding_tolerance < Decimal::ZERO || self.rounding_tolerance > Decimal::ONE {
             return Err(invalid(

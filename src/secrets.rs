@@ -115,6 +115,16 @@ impl SecretKey {
     }
 }
 
+/// A new webhook secret: 32 random bytes, URL-safe base64 (43 characters), strong enough that
+/// no one can forge a signature, short enough to paste into WooCommerce's webhook form.
+pub fn new_webhook_secret() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
     use std::io::Write;
     #[cfg(unix)]

@@ -33,7 +33,7 @@ const ADD: &[&str] = &[
     "--consumer-secret",
     "cs_TOP_SECRET_1",
     "--webhook-secret",
-    "wh_TOP_SECRET_2",
+    "wh_TOP_SECRET_2_0123456789",
     "--erpnext-url",
     "https://erp.example.test",
     "--api-key",
@@ -110,7 +110,7 @@ fn add_then_show_round_trips_every_field_with_secrets_masked() {
     let text = stdout(&shown);
     for secret in [
         "cs_TOP_SECRET_1",
-        "wh_TOP_SECRET_2",
+        "wh_TOP_SECRET_2_0123456789",
         "api_TOP_SECRET_3",
         "0123456789",
     ] {

@@ -64,7 +64,7 @@ async fn a_script_sets_up_syncs_reconciles_and_reads_the_log() {
             "--consumer-secret",
             woocommerce::TEST_CONSUMER_SECRET,
             "--webhook-secret",
-            "whsec-cli",
+            "whsec-cli-0123456789",
             "--erpnext-url",
             &erp_url,
             "--api-key",
@@ -131,8 +131,8 @@ async fn a_script_sets_up_syncs_reconciles_and_reads_the_log() {
     assert_eq!(code, 0);
 
     // Setup installs the custom fields the sync keys its orders by, and is idempotent.
-    let (code, first, _) = cli.run(&["setup", "--connection", "shop"]).await;
-    assert_eq!(code, 0, "{first}");
+    let (code, first, errors) = cli.run(&["setup", "--connection", "shop"]).await;
+    assert_eq!(code, 0, "{first}{errors}");
     assert!(
         first.contains("created: custom field Sales Order.woocommerce_order_key"),
         "{first}"

@@ -177,7 +177,11 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
     }
     let connection_id = store.insert_connection(&connection).await?;
     let public_url: url::Url = "http://127.0.0.1:9/".parse().expect("a valid URL");
-    super::setup::set_up(&connection, &public_url, false).await?;
+    super::setup::set_up(
+        &connection,
+        &super::setup::SetupOptions::at(public_url.clone()),
+    )
+    .await?;
     // No service listens during the bench: switch ERPNext's Webhooks off so the
     // simulator does not spend the machine's CPU posting into the void.
     let erp = crate::sync::remotes::erpnext_client(&connection, &CallSettings::default())

@@ -162,9 +162,17 @@ pub struct ConnectionFields {
 pub async fn run(store: &Store, command: ConnectionCommand) -> Result<ExitCode, CliError> {
     match command {
         ConnectionCommand::Add(fields) => {
+            let generated = fields.webhook_secret.is_none();
             let connection = fields.into_new_connection()?;
             store.insert_connection(&connection).await?;
             println!("Added connection `{}`.", connection.name);
+            if generated {
+                // Shown this once; the database keeps it sealed and never prints it again.
+                println!(
+                    "Webhook secret (shown once; `setup` gives it to ERPNext and WooCommerce, or paste it into a webhook you add by hand):\n  {}",
+                    connection.credentials.webhook_secret
+                );
+            }
             println!(
                 "Next: `woocommerce-sync setup --connection {}`",
                 connection.name
@@ -308,7 +316,11 @@ impl ConnectionFields {
             credentials: Credentials {
                 consumer_key: required("--consumer-key", self.consumer_key.clone())?,
                 consumer_secret: required("--consumer-secret", self.consumer_secret.clone())?,
-                webhook_secret: self.webhook_secret.clone().unwrap_or_default(),
+                webhook_secret: self
+                    .webhook_secret
+                    .clone()
+                    .filter(|secret| !secret.trim().is_empty())
+                    .unwrap_or_else(crate::secrets::new_webhook_secret),
                 api_key: required("--api-key", self.api_key.clone())?,
                 api_secret: required("--api-secret", self.api_secret.clone())?,
             },

@@ -75,10 +75,11 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
         database.display()
     );
 
-    let (report, missing) = super::setup::set_up(
+    let super::setup::SetupOutcome {
+        report, missing, ..
+    } = super::setup::set_up(
         &connection,
-        &"http://127.0.0.1:8080".parse().expect("a valid URL"),
-        false,
+        &super::setup::SetupOptions::at("http://127.0.0.1:8080".parse().expect("a valid URL")),
     )
     .await?;
     println!(

@@ -1,6 +1,7 @@
-//! ERPNext set-up for a connection: the custom fields the sync writes its keys
-//! into, and the Webhook documents that tell the service about changes. Every
-//! step looks before it writes, so running it again changes nothing.
+//! Set-up for a connection: in ERPNext the custom fields the sync writes its keys into, the
+//! Webhook documents that tell the service about changes, and the receivable accounts of the
+//! currencies the shop sells in; in WooCommerce the webhooks that deliver its orders. Every step
+//! looks before it writes, so running it again changes nothing.
 
 use std::fmt;
 
@@ -78,6 +79,14 @@ pub struct SetupReport {
 }
 
 impl SetupReport {
+    /// Adds what another step did.
+    pub fn merge(&mut self, other: SetupReport) {
+        self.created.extend(other.created);
+        self.updated.extend(other.updated);
+        self.removed.extend(other.removed);
+        self.unchanged.extend(other.unchanged);
+    }
+
     pub fn changed_anything(&self) -> bool {
         !self.created.is_empty() || !self.updated.is_empty() || !self.removed.is_empty()
     }
@@ -614,4 +623,142 @@ pub async fn check_master_data(
         }
     }
     Ok(missing)
+}
+
+/// A receivable account the connection names for a currency, checked against ERPNext: each
+/// problem in words a person can act on.
+pub async fn check_receivable_accounts(
+    client: &ErpClient,
+    company: &str,
+    accounts: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<String>, ErpError> {
+    let mut problems = Vec::new();
+    for (currency, account) in accounts {
+        let Some(found) = client.get_optional::<Value>("Account", account).await? else {
+            problems.push(format!(
+                "Receivable account `{account}` for {currency} does not exist in ERPNext; let setup create it, or create it under Accounts Receivable"
+            ));
+            continue;
+        };
+        let text = |field: &str| found[field].as_str().unwrap_or_default().to_string();
+        if text("company") != company {
+            problems.push(format!(
+                "Receivable account `{account}` belongs to company `{}`, not `{company}`",
+                text("company")
+            ));
+        }
+        if text("account_type") != "Receivable" {
+            problems.push(format!(
+                "Account `{account}` (for {currency}) is not a Receivable account; pick one whose type is Receivable"
+            ));
+        }
+        if text("account_currency") != *currency {
+            problems.push(format!(
+                "Receivable account `{account}` is in `{}`, but it is named for {currency} orders; ERPNext books an invoice only on a receivable in its own currency",
+                text("account_currency")
+            ));
+        }
+        if found["is_group"].as_i64() == Some(1) {
+            problems.push(format!(
+                "Account `{account}` is a group account; pick a ledger account under it"
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+/// Creates `Debtors <CUR> - <abbr>` beside the company's default receivable account (a ledger
+/// of type Receivable in that currency) and returns its name; an existing one is reused.
+pub async fn create_receivable_account(
+    client: &ErpClient,
+    company: &str,
+    currency: &str,
+) -> Result<String, ErpError> {
+    let company_document = client.get_document("Company", company).await?;
+    let abbr = company_document["abbr"].as_str().unwrap_or_default();
+    let name = format!("Debtors {currency} - {abbr}");
+    if client
+        .get_optional::<IgnoredAny>("Account", &name)
+        .await?
+        .is_some()
+    {
+        return Ok(name);
+    }
+    let default_receivable = company_document["default_receivable_account"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let parent = if default_receivable.is_empty() {
+        format!("Accounts Receivable - {abbr}")
+    } else {
+        let account = client.get_document("Account", &default_receivable).await?;
+        account["parent_account"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("Accounts Receivable - {abbr}"))
+    };
+    let body = json!({
+        "account_name": format!("Debtors {currency}"),
+        "parent_account": parent,
+        "company": company,
+        "account_type": "Receivable",
+        "account_currency": currency,
+        "is_group": 0,
+    });
+    match client
+        .insert::<crate::erpnext::types::Named>("Account", &body)
+        .await
+    {
+        Ok(created) => Ok(created.name),
+        Err(error) if error.is_duplicate() => Ok(name),
+        Err(error) => Err(error),
+    }
+}
+
+/// The WooCommerce topics the service listens to.
+pub const WOOCOMMERCE_TOPICS: [&str; 2] = ["order.created", "order.updated"];
+
+/// Registers the store's order webhooks to `delivery_url`, signed with `secret`: one per topic,
+/// reused when one with the same topic and URL exists (re-activated when WooCommerce disabled it
+/// after failed deliveries; the secret rewritten when `update_secret`).
+pub async fn install_woocommerce_webhooks(
+    woo: &crate::woocommerce::WooClient,
+    connection_name: &str,
+    delivery_url: &Url,
+    secret: &str,
+    update_secret: bool,
+    report: &mut SetupReport,
+) -> Result<(), crate::woocommerce::WooError> {
+    let existing = woo.list_webhooks().await?;
+    for topic in WOOCOMMERCE_TOPICS {
+        let description = format!("WooCommerce webhook {topic} → {delivery_url}");
+        let found = existing
+            .iter()
+            .find(|hook| hook.topic == topic && hook.delivery_url == delivery_url.as_str());
+        match found {
+            Some(hook) if hook.status == "active" && !update_secret => {
+                report.unchanged.push(description)
+            }
+            Some(hook) => {
+                let mut changes = json!({ "status": "active" });
+                if update_secret {
+                    changes["secret"] = json!(secret);
+                }
+                woo.update_webhook(hook.id, &changes).await?;
+                report.updated.push(description);
+            }
+            None => {
+                woo.create_webhook(&crate::woocommerce::types::NewWebhook {
+                    name: format!("woocommerce-sync {connection_name} {topic}"),
+                    topic: topic.to_string(),
+                    delivery_url: delivery_url.to_string(),
+                    secret: secret.to_string(),
+                    status: "active".to_string(),
+                })
+                .await?;
+                report.created.push(description);
+            }
+        }
+    }
+    Ok(())
 }

@@ -466,6 +466,25 @@ impl WooClient {
             .await
     }
 
+    // ----- settings -----
+
+    /// One store setting's value, e.g. `("general", "woocommerce_currency")` → `USD`, or
+    /// `("tax", "woocommerce_prices_include_tax")` → `no`.
+    pub async fn setting(&self, group: &str, id: &str) -> Result<String, WooError> {
+        let setting: Value = self
+            .call(
+                Method::GET,
+                &format!("settings/{group}/{id}"),
+                Vec::new(),
+                None,
+            )
+            .await?;
+        Ok(match &setting["value"] {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        })
+    }
+
     // ----- customers and webhooks -----
 
     pub async fn get_customer(&self, id: u64) -> Result<Customer, WooError> {
@@ -489,6 +508,17 @@ impl WooClient {
             .map_err(|error| WooError::InvalidRequest(error.to_string()))?;
         self.call(Method::POST, "webhooks", Vec::new(), Some(&body))
             .await
+    }
+
+    /// Changes a webhook (`status`, `delivery_url`, `secret`); idempotent.
+    pub async fn update_webhook(&self, id: u64, changes: &Value) -> Result<Webhook, WooError> {
+        self.call(
+            Method::PUT,
+            &format!("webhooks/{id}"),
+            Vec::new(),
+            Some(changes),
+        )
+        .await
     }
 
     // ----- plumbing -----

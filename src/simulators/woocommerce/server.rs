@@ -466,6 +466,7 @@ fn access_for(method: &Method, segments: &[&str]) -> Option<Access> {
             _ => None,
         },
         ["products", id, "variations"] if is_id(id) && method == "GET" => Some(Access::List),
+        ["settings", _, _] if method == "GET" => Some(Access::View),
         ["products", id, "variations", variation]
             if is_id(id) && is_id(variation) && method == "GET" =>
         {
@@ -575,6 +576,19 @@ async fn route_request(
                 ApiError::new(404, "woocommerce_rest_invalid_id", "Invalid resource ID.")
             })?;
             Ok(Answer::value(200, customer))
+        }
+        ("GET", ["settings", group, id]) => {
+            let shop = context.app.lock();
+            let value = shop
+                .settings
+                .get(&(group.to_string(), id.to_string()))
+                .ok_or_else(|| {
+                    ApiError::new(404, "rest_setting_setting_invalid", "Invalid setting.")
+                })?;
+            Ok(Answer::value(
+                200,
+                &json!({"id": id, "value": value, "group_id": group}),
+            ))
         }
         ("GET", ["webhooks"]) => {
             let shop = context.app.lock();

@@ -252,6 +252,8 @@ pub struct Shop {
     pub clock_offset_seconds: i64,
     /// Seeds the order in which each page lists orders tied on their sort date.
     pub tie_seed: u64,
+    /// Store settings by (group, id), e.g. ("general", "woocommerce_currency") → "USD".
+    pub settings: BTreeMap<(String, String), String>,
 }
 
 impl Shop {
@@ -283,6 +285,15 @@ impl Shop {
             queued_deliveries: std::collections::HashSet::new(),
             clock_offset_seconds: 0,
             tie_seed: 1,
+            settings: [
+                ("general", "woocommerce_currency", "USD"),
+                ("general", "woocommerce_price_num_decimals", "2"),
+                ("tax", "woocommerce_prices_include_tax", "no"),
+                ("tax", "woocommerce_tax_based_on", "shipping"),
+            ]
+            .into_iter()
+            .map(|(group, id, value)| ((group.to_string(), id.to_string()), value.to_string()))
+            .collect(),
         }
     }
 
