@@ -123,6 +123,12 @@ impl ErpError {
             Some("QueryDeadlockError") | Some("QueryTimeoutError")
         ) || message.contains("(1213, ")
             || message.contains("(1205, ")
+            // Two orders of an item without a price, inserted at once, both have ERPNext add the
+            // item's price to the price list (Stock Settings: auto insert price list rate); the
+            // second insert hits the first's Item Price and the whole order is rolled back. Seen
+            // on a real site as `DoesNotExistError` "Item Price added for X in Price List Y;
+            // Item Code must be unique". Once the first committed, the repeat goes through.
+            || (message.contains("Item Price added for") && message.contains("must be unique"))
     }
 
     /// The document (or a unique value in it) already exists: a 409
@@ -371,4 +377,36 @@ fn describe_non_json_body(status: u16, body: &str) -> String {
     }
     let excerpt: String = trimmed.chars().take(200).collect();
     format!("HTTP {status}: {}", strip_html(&excerpt))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// As a real ERPNext 15 answered two concurrent inserts of orders of a new item.
+    const ITEM_PRICE_RACE: &str = r#"{"exc_type": "DoesNotExistError", "_server_messages": "[\"{\\\"message\\\": \\\"Item Price added for RACE1796405682 in Price List Standard Selling\\\", \\\"title\\\": \\\"Message\\\", \\\"alert\\\": 1}\", \"{\\\"message\\\": \\\"Item Code must be unique\\\", \\\"title\\\": \\\"Message\\\"}\"]"}"#;
+
+    #[test]
+    fn a_deadlock_victim_and_an_item_price_race_were_rolled_back_and_may_be_repeated() {
+        let deadlock = ErpError::from_response(
+            "Sales Order",
+            500,
+            r#"{"exc_type": "QueryDeadlockError", "exception": "frappe.exceptions.QueryDeadlockError: (1213, 'Deadlock found when trying to get lock; try restarting transaction')"}"#,
+            None,
+        );
+        assert!(
+            deadlock.is_rolled_back() && deadlock.is_retryable(),
+            "{deadlock}"
+        );
+        let race = ErpError::from_response("Sales Order", 404, ITEM_PRICE_RACE, None);
+        assert!(race.is_rolled_back(), "{race}");
+        assert!(!race.is_duplicate(), "not the order's own key: {race}");
+        let refused = ErpError::from_response(
+            "Sales Order",
+            417,
+            r#"{"exc_type": "ValidationError", "_server_messages": "[\"{\\\"message\\\": \\\"Delivery Date cannot be before Order Date\\\"}\"]"}"#,
+            None,
+        );
+        assert!(!refused.is_rolled_back() && !refused.is_retryable());
+    }
 }

@@ -384,10 +384,7 @@ fn host_label(url: &Url) -> String {
 
 /// Installs the custom fields and webhooks; idempotent.
 pub async fn install(client: &ErpClient, plan: &SetupPlan) -> Result<SetupReport, ErpError> {
-    let mut report = SetupReport::default();
-    for field in custom_fields() {
-        install_custom_field(client, &field, &mut report).await?;
-    }
+    let mut report = install_custom_fields(client).await?;
     if plan.webhook_secret.trim().is_empty() {
         // ERPNext refuses a signed Webhook without a secret ("Invalid Webhook Secret").
         return Err(ErpError::InvalidRequest(
@@ -431,6 +428,15 @@ async fn remove_stale_webhooks(
         }
     }
     Ok(())
+}
+
+/// Installs the custom fields only; idempotent.
+pub async fn install_custom_fields(client: &ErpClient) -> Result<SetupReport, ErpError> {
+    let mut report = SetupReport::default();
+    for field in custom_fields() {
+        install_custom_field(client, &field, &mut report).await?;
+    }
+    Ok(report)
 }
 
 fn flag(value: bool) -> i64 {

@@ -466,6 +466,12 @@ impl WooClient {
             .await
     }
 
+    /// Any GET of the REST API (`orders/17`, `orders/17/refunds`) as raw JSON, for tools and tests
+    /// that need the exact wire shape rather than the typed view.
+    pub async fn get_json(&self, path: &str) -> Result<Value, WooError> {
+        self.call(Method::GET, path, Vec::new(), None).await
+    }
+
     // ----- settings -----
 
     /// One store setting's value, e.g. `("general", "woocommerce_currency")` → `USD`, or

@@ -22,6 +22,8 @@
 //! they do not depend on what the systems already hold and can run again and again.
 #![allow(dead_code)]
 
+pub mod sides;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Once;

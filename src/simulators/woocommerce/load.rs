@@ -129,3 +129,24 @@ fn load_refunds(shop: &mut Shop, folder: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Serves `order` (the real wire shape) and its `refunds` (as `GET /orders/<id>/refunds` lists
+/// them, newest first), replacing what the shop had under that id.
+pub fn put_order_with_refunds(
+    shop: &mut Shop,
+    order: &Value,
+    refunds: &[Value],
+) -> anyhow::Result<()> {
+    let stored = StoredOrder::from_value(order).map_err(|message| anyhow::anyhow!(message))?;
+    let id = stored.id;
+    shop.put_order(stored);
+    let mut oldest_first = refunds.to_vec();
+    for refund in &oldest_first {
+        if let Some(refund_id) = refund.get("id").and_then(Value::as_u64) {
+            shop.next_order_id = shop.next_order_id.max(refund_id + 1);
+        }
+    }
+    oldest_first.reverse();
+    shop.refunds.insert(id, oldest_first);
+    Ok(())
+}

@@ -321,6 +321,12 @@ impl WooSimHandle {
         Ok(serde_json::from_str(&json)?)
     }
 
+    /// Serves an order exactly as a real store gave it, with its refunds (newest first, as
+    /// listed), replacing any order with its id: the differential tests replay real orders here.
+    pub fn put_order(&self, order: &Value, refunds: &[Value]) -> anyhow::Result<()> {
+        load::put_order_with_refunds(&mut self.app.lock(), order, refunds)
+    }
+
     /// Stops serving.
     pub fn shutdown(self) {
         self.server.abort();
