@@ -181,7 +181,8 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
         &connection,
         &super::setup::SetupOptions::at(public_url.clone()),
     )
-    .await?;
+    .await
+    .map_err(anyhow::Error::from)?;
     // No service listens during the bench: switch ERPNext's Webhooks off so the
     // simulator does not spend the machine's CPU posting into the void.
     let erp = crate::sync::remotes::erpnext_client(&connection, &CallSettings::default())

@@ -81,7 +81,8 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
         &connection,
         &super::setup::SetupOptions::at("http://127.0.0.1:8080".parse().expect("a valid URL")),
     )
-    .await?;
+    .await
+    .map_err(anyhow::Error::from)?;
     println!(
         "Setup: {} created, {} already there",
         report.created.len(),

@@ -527,6 +527,19 @@ impl WooClient {
         .await
     }
 
+    /// Deletes a webhook for good (`force=true`: webhooks have no trash).
+    pub async fn delete_webhook(&self, id: u64) -> Result<(), WooError> {
+        let _: Value = self
+            .call(
+                Method::DELETE,
+                &format!("webhooks/{id}"),
+                vec![("force".into(), "true".into())],
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+
     // ----- plumbing -----
 
     async fn batch_update(

@@ -152,9 +152,13 @@ async fn fresh_store(dir: &tempfile::TempDir) -> Store {
 impl Side {
     /// The simulators, the store serving exactly `orders` (real JSON, with their refunds).
     pub async fn simulated(name: &str, orders: &[(Value, Vec<Value>)], extra: &Accounts) -> Side {
-        let woo_sim = woo_sim::start(woo_sim::WooSimOptions::default())
-            .await
-            .unwrap();
+        // One generated order gives the simulated store its catalogue of products.
+        let woo_sim = woo_sim::start(woo_sim::WooSimOptions {
+            orders: 1,
+            ..woo_sim::WooSimOptions::default()
+        })
+        .await
+        .unwrap();
         for (order, refunds) in orders {
             woo_sim.put_order(order, refunds).unwrap();
         }

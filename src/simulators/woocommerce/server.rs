@@ -612,6 +612,18 @@ async fn route_request(
             }
             Ok(Answer::value(200, &webhook_value(&shop, id_of(id))))
         }
+        ("DELETE", ["webhooks", id]) => {
+            let mut shop = context.app.lock();
+            let value = webhook_value(&shop, id_of(id));
+            if shop.webhooks.remove(&id_of(id)).is_none() {
+                return Err(ApiError::new(
+                    404,
+                    "woocommerce_rest_webhook_invalid_id",
+                    "Invalid ID.",
+                ));
+            }
+            Ok(Answer::value(200, &value))
+        }
         (_, ["webhooks", id]) => {
             let mut shop = context.app.lock();
             let id = id_of(id);
