@@ -828,7 +828,7 @@ async fn a_deadlock_answers_500_and_writes_nothing() {
     erp.sim().set_faults(Faults::default());
     assert!(erp.find("Customer", "Deadlocked").await.is_none());
     assert_eq!(erp.sim().fault_seed(), 7);
-    // The product's client classifies it as worth retrying.
+    // The product's client reads the type off the body (whether it retries is its call).
     let error = woocommerce_sync::erpnext::ErpError::from_response(
         "Customer",
         refused.status,

@@ -58,7 +58,14 @@ pub fn column_of(fieldtype: &str, length: usize) -> Column {
     }
 }
 
-type Table = HashMap<String, Vec<FieldMeta>>;
+/// A doctype's checked fields in order, and where each is (every write looks fields up).
+#[derive(Default)]
+struct Fields {
+    ordered: Vec<FieldMeta>,
+    position: HashMap<String, usize>,
+}
+
+type Table = HashMap<String, Fields>;
 /// A line of `meta.json`: fieldname, fieldtype, label, length, options.
 type RawField = (String, String, String, usize, String);
 
@@ -69,7 +76,7 @@ fn table() -> &'static Table {
             serde_json::from_str(include_str!("meta.json")).unwrap_or_default();
         raw.into_iter()
             .map(|(doctype, fields)| {
-                let fields = fields
+                let ordered: Vec<FieldMeta> = fields
                     .into_iter()
                     .map(|(fieldname, fieldtype, label, length, options)| FieldMeta {
                         fieldname,
@@ -79,7 +86,12 @@ fn table() -> &'static Table {
                         options,
                     })
                     .collect();
-                (doctype, fields)
+                let position = ordered
+                    .iter()
+                    .enumerate()
+                    .map(|(index, field)| (field.fieldname.clone(), index))
+                    .collect();
+                (doctype, Fields { ordered, position })
             })
             .collect()
     })
@@ -113,14 +125,19 @@ pub fn fix_numeric(
 
 /// The checked fields of `doctype`, in the doctype's order (empty for doctypes not described).
 pub fn fields(doctype: &str) -> &'static [FieldMeta] {
-    table().get(doctype).map(Vec::as_slice).unwrap_or(&[])
+    table()
+        .get(doctype)
+        .map(|fields| fields.ordered.as_slice())
+        .unwrap_or(&[])
 }
 
 /// One field of `doctype`, when it is a checked one.
 pub fn field(doctype: &str, fieldname: &str) -> Option<&'static FieldMeta> {
-    fields(doctype)
-        .iter()
-        .find(|field| field.fieldname == fieldname)
+    let fields = table().get(doctype)?;
+    fields
+        .position
+        .get(fieldname)
+        .map(|index| &fields.ordered[*index])
 }
 
 #[cfg(test)]

@@ -239,6 +239,9 @@ pub struct Site {
     pub webhook_secrets: HashMap<String, String>,
     /// The party rows of submitted vouchers' ledger entries (see `accounts`).
     party_ledger: Vec<accounts::PartyPosting>,
+    /// The companies, unpacked once: they are set-up masters the API cannot change, and every
+    /// invoice asks for their defaults.
+    companies: HashMap<String, Doc>,
 }
 
 fn object(value: Value) -> Doc {
@@ -302,6 +305,7 @@ impl Site {
             events: Vec::new(),
             webhook_secrets: HashMap::new(),
             party_ledger: Vec::new(),
+            companies: HashMap::new(),
         };
         site.templates.insert(
             "Contact".into(),
@@ -355,6 +359,18 @@ impl Site {
             }
         }
         site.seed();
+        let companies: HashMap<String, Doc> = site
+            .tables
+            .get("Company")
+            .map(|table| {
+                table
+                    .docs
+                    .iter()
+                    .map(|(name, stored)| (name.clone(), site.unpack("Company", stored)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        site.companies = companies;
         site
     }
 

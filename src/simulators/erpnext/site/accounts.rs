@@ -35,8 +35,9 @@ fn erpnext_error(exc_type: &str, module: &'static str, message: String) -> SiteE
 impl Site {
     /// The company's field, e.g. `default_receivable_account`, `abbr`, `default_currency`.
     pub(super) fn company_value(&self, company: &str, field: &str) -> String {
-        self.stored("Company", company)
-            .map(|doc| text_of(&doc, field))
+        self.companies
+            .get(company)
+            .map(|doc| text_of(doc, field))
             .unwrap_or_default()
     }
 
