@@ -324,6 +324,29 @@ async fn invoices_post_to_a_receivable_in_their_currency() {
         )
         .await;
     assert_eq!(refused.exc_type(), "InvalidAccountCurrency");
+
+    // An account a customer names cannot be deleted.
+    let refused = erp.delete("Account", "Debtors EUR - TC").await;
+    assert_eq!(
+        (refused.status, refused.exc_type().as_str()),
+        (417, "LinkExistsError")
+    );
+    let messages: Vec<Value> = refused
+        .messages()
+        .iter()
+        .map(|m| m["message"].clone())
+        .collect();
+    assert_eq!(
+        messages,
+        vec![
+            json!("Cannot delete or cancel because Account <a href=\"http://127.0.0.1:8000/app/account/Debtors%20EUR%20-%20TC\">Debtors EUR - TC</a> is linked with Customer <a href=\"http://127.0.0.1:8000/app/customer/Euro%20Two\">Euro Two</a> "),
+            json!("You can disable this Account instead of deleting it."),
+        ]
+    );
+    assert_eq!(
+        refused.exception(),
+        "frappe.exceptions.LinkExistsError: You can disable this Account instead of deleting it."
+    );
 }
 
 // ----- 3. refunds -------------------------------------------------------------------------

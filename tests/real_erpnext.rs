@@ -361,7 +361,9 @@ async fn party_accounts(erp: &Erp, tag: &str) -> Seen {
         .await;
     seen.error("posting to the EUR receivable with USD entries", &reply);
 
-    // Leave no account behind: nothing was ever posted to it.
+    // Leave no account behind: nothing was ever posted to it, but a customer names it.
+    let reply = erp.delete("Account", &eur_account).await;
+    seen.error("deleting the account a customer names", &reply);
     erp.delete("Customer", &second).await;
     let deleted = erp.delete("Account", &eur_account).await;
     seen.note("the unused account is deleted", json!(deleted.status));

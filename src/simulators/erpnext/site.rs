@@ -3512,6 +3512,9 @@ impl Site {
                 "{doctype} {name}: Submitted Record cannot be deleted. You must <a href='https://docs.frappe.io/erpnext/user/manual/en/delete-submitted-document' target='_blank'> Cancel </a> it first."
             )));
         }
+        if doctype == "Account" {
+            self.check_account_unlinked(name)?;
+        }
         if doctype == "Sales Order" {
             if let Some(invoice) = self
                 .invoices_by_order

@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Site, COMPANY_CURRENCY};
+use super::{Site, COMPANY_CURRENCY, SITE_URL_FOR_MESSAGES};
 use crate::simulators::erpnext::error::SiteError;
 use crate::simulators::erpnext::values::{field_decimal, int_of, rows, text_of, Doc};
 
@@ -451,6 +451,44 @@ impl Site {
         }
     }
 
+    /// Deleting an Account a Customer's `accounts` row names: Frappe's link check, then
+    /// ERPNext's advice (the second message is the exception's).
+    pub(super) fn check_account_unlinked(&self, account: &str) -> Result<(), SiteError> {
+        let Some(table) = self.tables.get("Customer") else {
+            return Ok(());
+        };
+        let linked = table.docs.iter().find(|(_, stored)| {
+            rows(&stored.sparse(), "accounts")
+                .iter()
+                .any(|row| text_of(row, "account") == account)
+        });
+        let Some((customer, _)) = linked else {
+            return Ok(());
+        };
+        let form = |route: &str, name: &str| {
+            format!(
+                "<a href=\"{SITE_URL_FOR_MESSAGES}/app/{route}/{}\">{name}</a>",
+                python_quote(name)
+            )
+        };
+        let mut error = SiteError::thrown(
+            417,
+            "LinkExistsError",
+            format!(
+                "Cannot delete or cancel because Account {} is linked with Customer {} ",
+                form("account", account),
+                form("customer", customer)
+            ),
+        );
+        let advice = SiteError::thrown(
+            417,
+            "LinkExistsError",
+            "You can disable this Account instead of deleting it.",
+        );
+        error.messages.extend(advice.messages.iter().cloned());
+        Err(error)
+    }
+
     /// Whether a voucher's party row has an amount (a zero-total invoice posts nothing).
     pub(super) fn posts_party_entry(doc: &Doc) -> bool {
         let rounded = field_decimal(doc, "rounded_total");
@@ -461,4 +499,16 @@ impl Site {
         };
         !total.is_zero()
     }
+}
+
+/// Python's `urllib.parse.quote` (what `get_link_to_form` puts in a URL): letters, digits and
+/// `_.-~/` stay, every other byte is `%XX`.
+fn python_quote(text: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'-')
+        .remove(b'~')
+        .remove(b'/');
+    percent_encoding::utf8_percent_encode(text, KEEP).to_string()
 }
