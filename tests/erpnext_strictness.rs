@@ -255,11 +255,62 @@ async fn invoices_post_to_a_receivable_in_their_currency() {
     let invoice = erp
         .insert(
             "Sales Invoice",
-            &json!({"customer": "Euro Two", "currency": "EUR", "conversion_rate": 1.1, "items": item}),
+            &json!({"customer": "Euro Two", "currency": "EUR", "conversion_rate": 1.1, "items": item,
+                    "docstatus": 1}),
         )
         .await
         .ok("EUR invoice");
     assert_eq!(invoice["debit_to"], json!("Debtors EUR - TC"));
+    // Paid into the USD cash account: what the lab built for a 50 EUR invoice at 1.1
+    // (ACC-SINV-2026-00079 of the research, read back with get_payment_entry).
+    let payment = erp
+        .method(
+            "erpnext.accounts.doctype.payment_entry.payment_entry.get_payment_entry",
+            &json!({"dt": "Sales Invoice", "dn": invoice["name"]}),
+        )
+        .await
+        .ok("EUR payment");
+    let fields = [
+        "payment_type",
+        "paid_from",
+        "paid_to",
+        "paid_from_account_currency",
+        "paid_to_account_currency",
+        "paid_amount",
+        "base_paid_amount",
+        "received_amount",
+        "base_received_amount",
+        "source_exchange_rate",
+        "target_exchange_rate",
+        "total_allocated_amount",
+        "base_total_allocated_amount",
+    ];
+    let shown: Vec<Value> = fields.iter().map(|field| payment[*field].clone()).collect();
+    assert_eq!(
+        shown,
+        vec![
+            json!("Receive"),
+            json!("Debtors EUR - TC"),
+            json!("Cash - TC"),
+            json!("EUR"),
+            json!("USD"),
+            json!(50.0),
+            json!(55.0),
+            json!(55.00000000000001),
+            json!(55.0),
+            json!(1.1),
+            json!(1.0),
+            json!(50.0),
+            json!(55.0),
+        ]
+    );
+    assert_eq!(
+        (
+            &payment["references"][0]["allocated_amount"],
+            &payment["references"][0]["exchange_rate"]
+        ),
+        (&json!(50.0), &json!(1.1))
+    );
     for doctype in ["Sales Invoice", "Sales Order"] {
         let refused = erp
             .insert(

@@ -3931,24 +3931,32 @@ impl Site {
             field_decimal(&invoice, "conversion_rate")
         };
         let in_company_currency = flt(amount * rate, 2);
-        let (paid, received) = if receive {
-            (amount, in_company_currency)
-        } else {
-            (in_company_currency, amount)
+        // The bank side is the float product, unrounded, as Python leaves it (recorded: 50 EUR
+        // at 1.1 gives `received_amount` 55.00000000000001, `base_received_amount` 55.0).
+        let converted = {
+            use rust_decimal::prelude::ToPrimitive;
+            let product = amount.to_f64().unwrap_or(0.0) * rate.to_f64().unwrap_or(1.0);
+            serde_json::Number::from_f64(product)
+                .map(Value::Number)
+                .unwrap_or(Value::Null)
         };
-        set_float(&mut entry, "paid_amount", paid);
+        let amount_value = super::values::float_value(amount);
+        let (paid, received) = if receive {
+            (amount_value, converted)
+        } else {
+            (converted, amount_value)
+        };
+        entry.insert("paid_amount".into(), paid);
         set_float(&mut entry, "base_paid_amount", in_company_currency);
-        set_float(&mut entry, "received_amount", received);
+        entry.insert("received_amount".into(), received);
         set_float(&mut entry, "base_received_amount", in_company_currency);
-        set_float(
-            &mut entry,
-            if receive {
-                "source_exchange_rate"
-            } else {
-                "target_exchange_rate"
-            },
-            rate,
-        );
+        let (source_rate, target_rate) = if receive {
+            (rate, Decimal::ONE)
+        } else {
+            (Decimal::ONE, rate)
+        };
+        set_float(&mut entry, "source_exchange_rate", source_rate);
+        set_float(&mut entry, "target_exchange_rate", target_rate);
         set_float(&mut entry, "total_allocated_amount", amount);
         set_float(
             &mut entry,
