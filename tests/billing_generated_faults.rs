@@ -82,6 +82,7 @@ async fn every_fault_still_gives_exactly_one_of_each() {
         throttle_rate: 0.04,
         timeout_rate: 0.01,
         drop_rate: 0.06,
+        ..erpnext::Faults::default()
     });
     world.woo.set_faults(woocommerce::Faults {
         error_rate: 0.03,

@@ -40,6 +40,7 @@ async fn every_fault_leaves_exactly_one_sales_order_per_order() {
         throttle_rate: 0.03,
         timeout_rate: 0.02,
         drop_rate: 0.10,
+        ..ErpFaults::default()
     });
     let mut woo_faults = world.woo.faults();
     woo_faults.error_rate = 0.05;

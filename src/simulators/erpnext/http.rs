@@ -12,7 +12,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
 use percent_encoding::percent_decode_str;
-use rand::Rng;
 use serde_json::{json, Map, Value};
 
 use super::error::{python_json, SiteError};
@@ -39,11 +38,7 @@ async fn write_faults(
     State(shared): State<Arc<Shared>>,
     Json(faults): Json<Faults>,
 ) -> Json<Faults> {
-    *shared
-        .faults
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner()) = faults;
-    Json(faults)
+    Json(shared.set_faults(faults))
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -70,17 +65,15 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let faults = shared.faults();
+    let (faults, draw) = shared.draw_faults();
     crate::simulators::add_latency(faults.latency_ms).await;
-    let (throttle, fail, hang, drop) = {
-        let mut generator = rand::thread_rng();
-        (
-            generator.gen_bool(faults.throttle_rate.clamp(0.0, 1.0)),
-            generator.gen_bool(faults.error_rate.clamp(0.0, 1.0)),
-            generator.gen_bool(faults.timeout_rate.clamp(0.0, 1.0)),
-            generator.gen_bool(faults.drop_rate.clamp(0.0, 1.0)),
-        )
-    };
+    let super::Draw {
+        throttle,
+        fail,
+        hang,
+        drop,
+        deadlock,
+    } = draw;
     if throttle {
         let error = SiteError::thrown(
             429,
@@ -119,6 +112,16 @@ async fn handle(
     } else {
         Api::V1
     };
+    if deadlock && is_write(&method, &path) {
+        // MariaDB 1213 inside the request: Frappe rolls back and answers 500 (research §12).
+        let mut error = SiteError::bare(
+            500,
+            "QueryDeadlockError",
+            Some("(1213, 'Deadlock found when trying to get lock; try restarting transaction')"),
+        );
+        error.module = Some("frappe.exceptions");
+        return render_error(&error, api, wants_html);
+    }
     // The site is one locked, synchronous state: its work runs on the blocking
     // pool so that a request waiting for the lock never stalls the runtime's
     // workers (and with them the timers and sockets of every other request).
@@ -145,6 +148,28 @@ async fn handle(
         Ok(answer) => (answer.status, Json(answer.body)).into_response(),
         Err(error) => render_error(&error, api, wants_html),
     }
+}
+
+/// Requests that write: document inserts, saves and deletes, and the methods that change
+/// documents (the mapping methods only build unsaved documents).
+fn is_write(method: &Method, path: &str) -> bool {
+    if *method == Method::GET {
+        return false;
+    }
+    let Some(name) = path.strip_prefix("/api/method/") else {
+        return path.starts_with("/api/resource/") || path.starts_with("/api/v2/document/");
+    };
+    matches!(
+        name,
+        "frappe.client.insert"
+            | "frappe.client.insert_many"
+            | "frappe.client.save"
+            | "frappe.client.submit"
+            | "frappe.client.set_value"
+            | "frappe.client.cancel"
+            | "frappe.client.delete"
+            | "erpnext.selling.doctype.sales_order.sales_order.update_status"
+    )
 }
 
 fn render_error(error: &SiteError, api: Api, wants_html: bool) -> Response {
@@ -413,7 +438,9 @@ fn dispatch(
     };
     let events = std::mem::take(&mut site.events);
     if result.is_ok() && !events.is_empty() {
-        let deliveries = webhooks::plan(events, |doctype, event| site.webhooks_for(doctype, event));
+        let deliveries = webhooks::plan(events, |doctype, event, doc| {
+            site.webhooks_for(doctype, event, doc)
+        });
         shared.webhooks.enqueue(deliveries);
     }
     result
@@ -614,6 +641,10 @@ fn call_method(
             let dt = text_argument(arguments, "dt")?;
             let dn = text_argument(arguments, "dn")?;
             message(Value::Object(site.get_payment_entry(&dt, &dn)?))
+        }
+        "erpnext.selling.doctype.sales_order.sales_order.make_delivery_note" => {
+            let source = text_argument(arguments, "source_name")?;
+            message(Value::Object(site.make_delivery_note(&source)?))
         }
         "erpnext.accounts.doctype.sales_invoice.sales_invoice.make_sales_return" => {
             let source = text_argument(arguments, "source_name")?;

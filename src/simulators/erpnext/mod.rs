@@ -1,23 +1,34 @@
 //! A faithful ERPNext v15 REST simulator: the `/api/resource`, `/api/method`
 //! and `/api/v2/document` endpoints the product uses, answering what the
-//! recorded site answered (`tests/fixtures/erpnext/`), with Webhook documents
-//! that really deliver, and fault knobs (latency, errors, 429, timeouts,
-//! "commit then drop the response") settable by flags or at runtime.
+//! recorded site answered (`tests/fixtures/erpnext/`) and what the lab answers
+//! (`tests/real_erpnext.rs` runs the same requests against both), with Webhook
+//! documents that really deliver, and fault knobs (latency, errors, 429,
+//! timeouts, deadlocks, "commit then drop the response") drawn from a seeded
+//! generator, settable by flags or at runtime.
 //!
-//! Simulated: Customer (named by customer_name, ` - 1` on clashes, auto Contact),
-//! Contact, Address, Item (+ Item Price), Sales Order, Sales Invoice (credit
-//! notes too), Payment Entry, Custom Field (unique → unique index, no_copy in
-//! mappings), Webhook, Currency Exchange; the setup wizard's masters read-only.
-//! Naming series with rollback, mandatory/link checks, docstatus rules,
-//! `taxes_and_totals` (Actual and On Net Total rows, discounts, banker's
-//! rounding, smallest-fraction rounded totals, base amounts), billing and
-//! payment status, lists with every filter form.
-//! Not simulated: stock ledger and GL entries, pricing rules, tax templates,
-//! tax-inclusive rates, "On Previous Row" charges, delivery notes.
+//! Simulated: Customer (named by customer_name, ` - 1` on clashes, auto Contact,
+//! party accounts), Contact, Address, Item (+ Item Price), Account (receivables
+//! in any currency), Sales Order, Sales Invoice (credit notes too), Payment Entry
+//! (receipts, and refunds against credit notes), Delivery Note (as it moves an
+//! order), Custom Field (unique → unique index, no_copy in mappings; its
+//! fieldtype decides its checks), Webhook (validation, conditions, the events
+//! Frappe 15 raises), Currency Exchange; the setup wizard's masters read-only.
+//! Naming series with rollback, mandatory/link checks, Select options and field
+//! lengths (`rules`, on the column facts of `meta`), docstatus rules,
+//! `taxes_and_totals` (Actual and On Net Total rows, discounts, price list
+//! rates, banker's rounding, smallest-fraction rounded totals, base amounts),
+//! billing and payment status, the party currency rules, lists with every
+//! filter form.
+//! Not simulated: stock ledger and GL entries (only the party currency a
+//! customer's first entries fix), pricing rules, tax templates, tax-inclusive
+//! rates, "On Previous Row" charges, returns against delivery notes.
 
+mod condition;
 mod error;
 mod http;
+mod meta;
 mod query;
+mod rules;
 mod site;
 mod totals;
 mod values;
@@ -66,6 +77,14 @@ pub struct ErpSimOptions {
     /// connection is cut before the answer: the client cannot know it worked.
     #[arg(long, default_value_t = 0.0)]
     pub drop_rate: f64,
+    /// Share of writes answered 500 `QueryDeadlockError` (MariaDB 1213), as Frappe answers a
+    /// deadlock: nothing is written, and trying again is safe.
+    #[arg(long, default_value_t = 0.0)]
+    pub deadlock_rate: f64,
+    /// Seed of the generator the faults are drawn from (random when not given; the one in use
+    /// is at `/__sim/faults` and printed when a test holding the simulator fails).
+    #[arg(long)]
+    pub fault_seed: Option<u64>,
     /// Pretend the site's date is this day (YYYY-MM-DD), to replay recorded
     /// transcripts; the time of day stays real.
     #[arg(long)]
@@ -83,6 +102,8 @@ impl Default for ErpSimOptions {
             throttle_rate: 0.0,
             timeout_rate: 0.0,
             drop_rate: 0.0,
+            deadlock_rate: 0.0,
+            fault_seed: None,
             today: None,
         }
     }
@@ -97,6 +118,27 @@ pub struct Faults {
     pub throttle_rate: f64,
     pub timeout_rate: f64,
     pub drop_rate: f64,
+    /// Share of writes answered 500 `QueryDeadlockError` without being applied.
+    pub deadlock_rate: f64,
+    /// The fault generator's seed. Reading answers the seed in use; setting `Some` restarts
+    /// the generator from that seed (the same requests in the same order then meet the same
+    /// faults); setting `None` keeps the generator going.
+    pub seed: Option<u64>,
+}
+
+impl Faults {
+    /// Whether any fault can happen (latency alone is not one).
+    pub fn any(&self) -> bool {
+        [
+            self.error_rate,
+            self.throttle_rate,
+            self.timeout_rate,
+            self.drop_rate,
+            self.deadlock_rate,
+        ]
+        .iter()
+        .any(|rate| *rate > 0.0)
+    }
 }
 
 impl From<&ErpSimOptions> for Faults {
@@ -107,6 +149,49 @@ impl From<&ErpSimOptions> for Faults {
             throttle_rate: options.throttle_rate,
             timeout_rate: options.timeout_rate,
             drop_rate: options.drop_rate,
+            deadlock_rate: options.deadlock_rate,
+            seed: options.fault_seed,
+        }
+    }
+}
+
+/// What one request meets, drawn from the seeded generator.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Draw {
+    pub throttle: bool,
+    pub fail: bool,
+    pub hang: bool,
+    pub drop: bool,
+    pub deadlock: bool,
+}
+
+/// The seeded generator faults are drawn from.
+pub(crate) struct FaultGenerator {
+    seed: u64,
+    generator: rand::rngs::StdRng,
+}
+
+impl FaultGenerator {
+    fn new(seed: Option<u64>) -> FaultGenerator {
+        use rand::SeedableRng;
+        let seed = seed.unwrap_or_else(rand::random);
+        FaultGenerator {
+            seed,
+            generator: rand::rngs::StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// Every knob is drawn on every request, in one order, so a seed replays the same faults
+    /// for the same sequence of requests whatever the rates.
+    fn draw(&mut self, faults: &Faults) -> Draw {
+        use rand::Rng;
+        let mut draw = |rate: f64| self.generator.gen_bool(rate.clamp(0.0, 1.0));
+        Draw {
+            throttle: draw(faults.throttle_rate),
+            fail: draw(faults.error_rate),
+            hang: draw(faults.timeout_rate),
+            drop: draw(faults.drop_rate),
+            deadlock: draw(faults.deadlock_rate),
         }
     }
 }
@@ -114,7 +199,7 @@ impl From<&ErpSimOptions> for Faults {
 /// State shared by the HTTP handlers, the webhook worker and the handle.
 pub(crate) struct Shared {
     pub site: Mutex<site::Site>,
-    pub faults: Mutex<Faults>,
+    faults: Mutex<(Faults, FaultGenerator)>,
     pub api_key: String,
     pub api_secret: String,
     pub webhooks: webhooks::Outbox,
@@ -128,11 +213,45 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The knobs, with the seed in use.
     pub fn faults(&self) -> Faults {
-        *self
+        let guard = self
             .faults
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Faults {
+            seed: Some(guard.1.seed),
+            ..guard.0
+        }
+    }
+
+    pub fn set_faults(&self, faults: Faults) -> Faults {
+        let mut guard = self
+            .faults
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(seed) = faults.seed {
+            guard.1 = FaultGenerator::new(Some(seed));
+        }
+        guard.0 = Faults {
+            seed: None,
+            ..faults
+        };
+        Faults {
+            seed: Some(guard.1.seed),
+            ..guard.0
+        }
+    }
+
+    /// The knobs and what this request meets.
+    pub fn draw_faults(&self) -> (Faults, Draw) {
+        let mut guard = self
+            .faults
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let faults = guard.0;
+        let draw = guard.1.draw(&faults);
+        (faults, draw)
     }
 }
 
@@ -161,12 +280,15 @@ impl ErpSimHandle {
         self.shared.faults()
     }
 
+    /// Sets the knobs (see [`Faults::seed`] for the seed).
     pub fn set_faults(&self, faults: Faults) {
-        *self
-            .shared
-            .faults
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = faults;
+        self.shared.set_faults(faults);
+    }
+
+    /// The seed the faults are drawn from: give it back as `ErpSimOptions::fault_seed` (or
+    /// `Faults::seed`) to meet the same faults again.
+    pub fn fault_seed(&self) -> u64 {
+        self.shared.faults().seed.unwrap_or_default()
     }
 
     /// A stored document, as the site holds it (tests should prefer the API).
@@ -192,6 +314,15 @@ impl ErpSimHandle {
 
 impl Drop for ErpSimHandle {
     fn drop(&mut self) {
+        // A test that fails while holding a simulator with faults says how to meet them again.
+        if std::thread::panicking() && self.faults().any() {
+            eprintln!(
+                "ERPNext simulator faults were drawn with seed {} (replay: ErpSimOptions {{ fault_seed: Some({}), .. }} or PUT /__sim/faults {{\"seed\": {}}})",
+                self.fault_seed(),
+                self.fault_seed(),
+                self.fault_seed()
+            );
+        }
         self.server.abort();
     }
 }
@@ -204,7 +335,13 @@ pub async fn start(options: ErpSimOptions) -> anyhow::Result<ErpSimHandle> {
     let address = listener.local_addr()?;
     let shared = Arc::new(Shared {
         site: Mutex::new(site::Site::with_today(options.today)),
-        faults: Mutex::new(Faults::from(&options)),
+        faults: Mutex::new((
+            Faults {
+                seed: None,
+                ..Faults::from(&options)
+            },
+            FaultGenerator::new(options.fault_seed),
+        )),
         api_key: options.api_key.clone(),
         api_secret: options.api_secret.clone(),
         webhooks: webhooks::Outbox::start(),

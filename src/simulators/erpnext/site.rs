@@ -10,9 +10,18 @@ use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 
 use super::error::SiteError;
+use super::meta::{self, FieldMeta};
 use super::query::{self, Condition, ListRequest};
+use super::rules;
 use super::totals::{self, CurrencyFacts};
 use super::values::{field_decimal, flt, int_of, money_in_words, rows, set_float, text_of, Doc};
+
+mod accounts;
+mod delivery_note;
+mod payments;
+mod webhook_documents;
+
+use webhook_documents::webhook_wants;
 
 pub const COMPANY: &str = "Test Company";
 pub const COMPANY_CURRENCY: &str = "USD";
@@ -33,6 +42,7 @@ const SUBMITTABLE: &[&str] = &[
     "Sales Invoice",
     "Payment Entry",
     "Stock Entry",
+    "Delivery Note",
 ];
 /// Kept by the site itself (stock levels), readable through the API.
 const SYSTEM_MANAGED: &[&str] = &["Bin"];
@@ -49,11 +59,13 @@ const EDITABLE: &[&str] = &[
     "Custom Field",
     "Webhook",
     "Currency Exchange",
+    "Account",
+    "Delivery Note",
 ];
 const SINGLES: &[&str] = &["System Settings", "Selling Settings"];
 
 /// Child tables of each doctype: (fieldname, child doctype).
-fn child_tables(doctype: &str) -> &'static [(&'static str, &'static str)] {
+pub(super) fn child_tables(doctype: &str) -> &'static [(&'static str, &'static str)] {
     match doctype {
         "Sales Order" => &[
             ("items", "Sales Order Item"),
@@ -107,6 +119,11 @@ fn child_tables(doctype: &str) -> &'static [(&'static str, &'static str)] {
             ("webhook_data", "Webhook Data"),
         ],
         "Mode of Payment" => &[("accounts", "Mode of Payment Account")],
+        "Customer Group" => &[("accounts", "Party Account")],
+        "Delivery Note" => &[
+            ("items", "Delivery Note Item"),
+            ("taxes", "Sales Taxes and Charges"),
+        ],
         "Stock Entry" => &[("items", "Stock Entry Detail")],
         _ => &[],
     }
@@ -120,6 +137,8 @@ pub struct CustomField {
     pub unique: bool,
     pub no_copy: bool,
     pub allow_on_submit: bool,
+    /// Its fieldtype, label, length and options, checked like a standard field's.
+    pub meta: FieldMeta,
 }
 
 /// A document at rest: compact JSON without the empty default values its
@@ -218,6 +237,11 @@ pub struct Site {
     pub events: Vec<DocEvent>,
     /// Webhook secrets (stored apart: responses show the Password field masked).
     pub webhook_secrets: HashMap<String, String>,
+    /// The party rows of submitted vouchers' ledger entries (see `accounts`).
+    party_ledger: Vec<accounts::PartyPosting>,
+    /// The companies, unpacked once: they are set-up masters the API cannot change, and every
+    /// invoice asks for their defaults.
+    companies: HashMap<String, Doc>,
 }
 
 fn object(value: Value) -> Doc {
@@ -280,6 +304,8 @@ impl Site {
             time_zone: TIME_ZONE.parse().unwrap_or(chrono_tz::UTC),
             events: Vec::new(),
             webhook_secrets: HashMap::new(),
+            party_ledger: Vec::new(),
+            companies: HashMap::new(),
         };
         site.templates.insert(
             "Contact".into(),
@@ -333,6 +359,18 @@ impl Site {
             }
         }
         site.seed();
+        let companies: HashMap<String, Doc> = site
+            .tables
+            .get("Company")
+            .map(|table| {
+                table
+                    .docs
+                    .iter()
+                    .map(|(name, stored)| (name.clone(), site.unpack("Company", stored)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        site.companies = companies;
         site
     }
 
@@ -661,8 +699,13 @@ impl Site {
 
     /// Hides what Frappe never sends back (Password fields).
     fn presented(&self, doctype: &str, mut doc: Doc) -> Doc {
-        if doctype == "Webhook" && !text_of(&doc, "webhook_secret").is_empty() {
-            doc.insert("webhook_secret".into(), json!("*".repeat(16)));
+        let secret = text_of(&doc, "webhook_secret");
+        if doctype == "Webhook" && !secret.is_empty() {
+            // Frappe stores Password fields apart and shows one asterisk per character.
+            doc.insert(
+                "webhook_secret".into(),
+                json!("*".repeat(secret.chars().count())),
+            );
         }
         doc
     }
@@ -672,6 +715,49 @@ impl Site {
             .get(doctype)
             .map(Vec::as_slice)
             .unwrap_or(&[])
+    }
+
+    /// The checked fields of `doctype` and of its child tables, Custom Fields included.
+    fn shape<'a>(&'a self, doctype: &'a str) -> rules::Shape<'a> {
+        let fields_of = |doctype: &str| -> Vec<&'a FieldMeta> {
+            meta::fields(doctype)
+                .iter()
+                .chain(
+                    self.custom_fields(doctype)
+                        .iter()
+                        .map(|custom| &custom.meta),
+                )
+                .collect()
+        };
+        rules::Shape {
+            doctype,
+            fields: fields_of(doctype),
+            tables: child_tables(doctype)
+                .iter()
+                .map(|(field, child)| (*field, *child, fields_of(child)))
+                .collect(),
+        }
+    }
+
+    /// Links no document can answer to: the first check of every save (`_validate_links`).
+    fn check_links_can_resolve(&self, doctype: &str, doc: &Doc) -> Result<(), SiteError> {
+        rules::check_unresolvable_links(&self.shape(doctype), doc)
+    }
+
+    /// Select options and varchar lengths, after the doctype's own validation
+    /// (`Document._validate`); `name` is what the message calls the document.
+    fn check_field_values(
+        &self,
+        doctype: &str,
+        name: &str,
+        doc: &mut Doc,
+    ) -> Result<(), SiteError> {
+        rules::check_values(&self.shape(doctype), name, doc)
+    }
+
+    /// What MariaDB refuses when the row is written (TEXT over 65,535 bytes).
+    fn check_columns_fit(&self, doctype: &str, doc: &Doc) -> Result<(), SiteError> {
+        rules::check_text_columns(&self.shape(doctype), doc)
     }
 
     /// Columns a query may name on `doctype`.
@@ -981,8 +1067,13 @@ impl Site {
                 );
                 continue;
             }
-            if doc.contains_key(key) || !self.templates.contains_key(doctype) {
-                doc.insert(key.clone(), value.clone());
+            // A field of the doctype the template was not recorded with is still a column.
+            if doc.contains_key(key)
+                || !self.templates.contains_key(doctype)
+                || meta::field(doctype, key).is_some()
+            {
+                let value = meta::fix_numeric(doctype, key, value).unwrap_or_else(|| value.clone());
+                doc.insert(key.clone(), value);
             }
         }
         for (field, _) in tables {
@@ -1015,8 +1106,11 @@ impl Site {
                     if built.contains_key(key)
                         || !self.templates.contains_key(child_doctype)
                         || key == "name"
+                        || meta::field(child_doctype, key).is_some()
                     {
-                        built.insert(key.clone(), value.clone());
+                        let value = meta::fix_numeric(child_doctype, key, value)
+                            .unwrap_or_else(|| value.clone());
+                        built.insert(key.clone(), value);
                     }
                 }
                 Value::Object(built)
@@ -1204,28 +1298,46 @@ impl Site {
         }
     }
 
+    /// Raises `event` on `doc` for the Webhook documents (see `events_at`).
     fn event(&mut self, doctype: &str, event: &'static str, doc: &Doc) {
+        let position = self.events.len();
+        self.events_at(position, doctype, &[event], doc);
+    }
+
+    /// Raises `events` on `doc`, in order, at `position` in this request's events. A write
+    /// raises its own events around what its `on_submit` sets off in other documents (an
+    /// order's `on_change` when an invoice bills it), and the Webhook jobs run in the order
+    /// the events were raised; the payload is the document as the write leaves it.
+    fn events_at(&mut self, position: usize, doctype: &str, events: &[&'static str], doc: &Doc) {
         // Snapshots (a Sales Order with its rows is a large copy) are only
         // taken for the events some enabled Webhook wants.
-        let wanted = self.tables.get("Webhook").is_some_and(|table| {
-            table
-                .docs
-                .values()
-                .any(|stored| webhook_wants(stored, doctype, event))
-        });
-        if !wanted {
+        let wanted: Vec<&'static str> = events
+            .iter()
+            .copied()
+            .filter(|event| {
+                self.tables.get("Webhook").is_some_and(|table| {
+                    table
+                        .docs
+                        .values()
+                        .any(|stored| webhook_wants(stored, doctype, event))
+                })
+            })
+            .collect();
+        if wanted.is_empty() {
             return;
         }
-        // A write raises its events on one final document: copy it once.
+        // The events of one write carry one document: copy it once.
         let snapshot = match self.events.last() {
             Some(last) if last.doctype == doctype && *last.doc == *doc => last.doc.clone(),
             _ => std::sync::Arc::new(doc.clone()),
         };
-        self.events.push(DocEvent {
+        let position = position.min(self.events.len());
+        let raised = wanted.into_iter().map(|event| DocEvent {
             doctype: doctype.to_string(),
             event,
-            doc: snapshot,
+            doc: snapshot.clone(),
         });
+        self.events.splice(position..position, raised);
     }
 
     fn mandatory(doctype: &str, doc: &Doc, fields: &[(&str, &str)]) -> Result<(), SiteError> {
@@ -1300,66 +1412,65 @@ impl Site {
             ));
         }
         let mut doc = self.build(doctype, input);
+        // `_validate_links` runs before anything else.
+        self.check_links_can_resolve(doctype, &doc)?;
         let mut notes = Vec::new();
+        // Documents named by a series take their number only once everything passed: a
+        // refused insert is rolled back on the real site, and the number with it.
+        let mut series: Option<String> = None;
         let name = match doctype {
             "Sales Order" => {
                 self.validate_sales_order(&mut doc, None, &mut notes)?;
-                self.check_unique(doctype, None, &doc)?;
-                match self.amended_name(doctype, &doc)? {
-                    Some(name) => name,
-                    None => {
-                        let series = text_of(&doc, "naming_series");
-                        self.next_in_series(if series.is_empty() {
-                            "SAL-ORD-.YYYY.-"
-                        } else {
-                            &series
-                        })
-                    }
-                }
+                let naming = text_of(&doc, "naming_series");
+                let naming = if naming.is_empty() {
+                    "SAL-ORD-.YYYY.-".to_string()
+                } else {
+                    naming
+                };
+                self.name_from_series(doctype, &mut doc, &naming, &mut series)?
             }
             "Sales Invoice" => {
                 self.validate_sales_invoice(&mut doc)?;
-                self.check_unique(doctype, None, &doc)?;
-                let series = if int_of(&doc, "is_return") == 1 {
-                    "ACC-SINV-RET-.YYYY.-".to_string()
-                } else {
-                    "ACC-SINV-.YYYY.-".to_string()
-                };
-                doc.insert("naming_series".into(), json!(series));
-                match self.amended_name(doctype, &doc)? {
-                    Some(name) => name,
-                    None => self.next_in_series(&series),
-                }
+                // Credit notes too: the lab names them in the invoices' series.
+                let naming = "ACC-SINV-.YYYY.-";
+                doc.insert("naming_series".into(), json!(naming));
+                self.name_from_series(doctype, &mut doc, naming, &mut series)?
             }
             "Payment Entry" => {
                 self.validate_payment_entry(&mut doc)?;
-                self.check_unique(doctype, None, &doc)?;
-                match self.amended_name(doctype, &doc)? {
-                    Some(name) => name,
-                    None => self.next_in_series("ACC-PAY-.YYYY.-"),
-                }
+                self.name_from_series(doctype, &mut doc, "ACC-PAY-.YYYY.-", &mut series)?
             }
-            "Customer" => self.prepare_customer(&mut doc, &mut notes)?,
-            "Contact" => self.prepare_contact(&mut doc)?,
-            "Address" => self.prepare_address(&mut doc)?,
-            "Item" => self.prepare_item(&mut doc)?,
+            "Delivery Note" => {
+                self.validate_delivery_note(&mut doc)?;
+                doc.insert("naming_series".into(), json!("MAT-DN-.YYYY.-"));
+                self.name_from_series(doctype, &mut doc, "MAT-DN-.YYYY.-", &mut series)?
+            }
             "Item Price" => {
                 self.link("Item", &text_of(&doc, "item_code"))?;
                 self.link("Price List", &text_of(&doc, "price_list"))?;
-                self.next_in_series("ITEM-PRICE-.YYYY.-")
+                self.name_from_series(doctype, &mut doc, "ITEM-PRICE-.YYYY.-", &mut series)?
             }
-            "Custom Field" => self.prepare_custom_field(&mut doc)?,
             "Stock Entry" => {
                 self.validate_stock_entry(&mut doc)?;
-                self.next_in_series("MAT-STE-.YYYY.-")
+                self.name_from_series(doctype, &mut doc, "MAT-STE-.YYYY.-", &mut series)?
             }
-            "Webhook" => self.prepare_webhook(&mut doc, input)?,
-            "Currency Exchange" => self.prepare_currency_exchange(&mut doc)?,
-            _ => return Err(SiteError::validation(format!("Cannot insert {doctype}"))),
+            _ => {
+                let name = match doctype {
+                    "Customer" => self.prepare_customer(&mut doc, &mut notes)?,
+                    "Contact" => self.prepare_contact(&mut doc)?,
+                    "Address" => self.prepare_address(&mut doc)?,
+                    "Item" => self.prepare_item(&mut doc)?,
+                    "Custom Field" => self.prepare_custom_field(&mut doc)?,
+                    "Webhook" => self.prepare_webhook(&mut doc, input)?,
+                    "Currency Exchange" => self.prepare_currency_exchange(&mut doc)?,
+                    "Account" => self.prepare_account(&mut doc)?,
+                    _ => return Err(SiteError::validation(format!("Cannot insert {doctype}"))),
+                };
+                self.check_field_values(doctype, &name, &mut doc)?;
+                self.check_unique(doctype, None, &doc)?;
+                name
+            }
         };
-        if !matches!(doctype, "Sales Order" | "Sales Invoice" | "Payment Entry") {
-            self.check_unique(doctype, None, &doc)?;
-        }
         let submit_now = int_of(&doc, "docstatus") == 1 && SUBMITTABLE.contains(&doctype);
         if int_of(&doc, "docstatus") != 0 && !submit_now {
             return Err(SiteError::validation(
@@ -1368,6 +1479,17 @@ impl Site {
         }
         if submit_now {
             self.before_submit(doctype, &doc)?;
+        }
+        self.check_columns_fit(doctype, &doc)?;
+        if let Some(naming) = &series {
+            // The number `name_from_series` showed is the one taken now.
+            self.next_in_series(naming);
+        }
+        if doctype == "Webhook" {
+            let secret = text_of(&doc, "webhook_secret");
+            if !secret.is_empty() {
+                self.webhook_secrets.insert(name.clone(), secret);
+            }
         }
         let pending_price = doc.remove("__pending_price");
         self.stamp(doctype, &name, &mut doc, true);
@@ -1380,15 +1502,26 @@ impl Site {
             self.create_primary_contact(&name)?;
             doc = self.stored(doctype, &name).unwrap_or(doc);
         }
+        // after_insert and on_update come before what on_submit sets off in other documents.
+        let own_events_at = self.events.len();
         if submit_now {
-            self.on_submit(doctype, &name)?;
+            // The body's status stays on the document the request holds (`set_status` skips a
+            // new document), even where on_submit writes another one to the database.
+            let inserted_status = doc.get("status").cloned();
+            if let Err(error) = self.on_submit(doctype, &name, true) {
+                self.undo_insert(doctype, &name, &doc);
+                return Err(error);
+            }
             doc = self.stored(doctype, &name).unwrap_or(doc);
+            if doctype == "Sales Invoice" {
+                if let Some(status) = inserted_status {
+                    doc.insert("status".into(), status);
+                }
+            }
         }
-        // Webhook jobs serialize the document after the request: every event
-        // of this request carries the final state.
-        self.event(doctype, "after_insert", &doc);
-        self.event(doctype, "on_update", &doc);
-        self.event(doctype, "on_change", &doc);
+        // No on_change for the inserted document itself: `run_webhooks` leaves it out while
+        // `flags.in_insert` is set.
+        self.events_at(own_events_at, doctype, &["after_insert", "on_update"], &doc);
         if submit_now {
             self.event(doctype, "on_submit", &doc);
         }
@@ -1409,6 +1542,40 @@ impl Site {
             doc: answered,
             notes,
         })
+    }
+
+    /// The name a series-named document gets: an amendment's, or the series' next number
+    /// (kept in `series` to be taken once the insert passes). Select options, lengths and
+    /// unique keys are checked here, where the real site has already named the document.
+    fn name_from_series(
+        &mut self,
+        doctype: &str,
+        doc: &mut Doc,
+        naming: &str,
+        series: &mut Option<String>,
+    ) -> Result<String, SiteError> {
+        let amended = self.amended_name(doctype, doc)?;
+        let name = match &amended {
+            Some(name) => name.clone(),
+            None => self.peek_series(naming),
+        };
+        self.check_field_values(doctype, &name, doc)?;
+        self.check_unique(doctype, None, doc)?;
+        if amended.is_none() {
+            *series = Some(naming.to_string());
+        }
+        Ok(name)
+    }
+
+    /// A submit that failed after the document was stored (the ledger refused it): the real
+    /// site rolls the whole request back.
+    fn undo_insert(&mut self, doctype: &str, name: &str, doc: &Doc) {
+        self.forget_links(doctype, name, doc);
+        if let Some(table) = self.tables.get_mut(doctype) {
+            table.docs.remove(name);
+        }
+        self.release_series_number(name);
+        self.events.clear();
     }
 
     /// An amendment of a cancelled document is named after it, as Frappe does:
@@ -1577,6 +1744,7 @@ impl Site {
                 "title": "Note", "indicator": "yellow"
             }));
         }
+        self.validate_customer_accounts(&name, doc)?;
         // Empty contact fields are not sent back (recorded: 26 keys without them).
         for field in [
             "email_id",
@@ -1825,6 +1993,13 @@ impl Site {
             unique: int_of(doc, "unique") == 1,
             no_copy: int_of(doc, "no_copy") == 1,
             allow_on_submit: int_of(doc, "allow_on_submit") == 1,
+            meta: FieldMeta {
+                fieldname: fieldname.clone(),
+                fieldtype: text_of(doc, "fieldtype"),
+                label: text_of(doc, "label"),
+                length: usize::try_from(int_of(doc, "length")).unwrap_or(0),
+                options: text_of(doc, "options"),
+            },
         };
         let indexed = self
             .unique_index
@@ -1863,44 +2038,24 @@ impl Site {
         Ok(())
     }
 
+    /// Webhook naming is `prompt`: the body's `name` (or the Desk's `__newname`) names it, and
+    /// the real site checks that before any validation.
     fn prepare_webhook(&mut self, doc: &mut Doc, input: &Doc) -> Result<String, SiteError> {
-        Site::mandatory(
-            "Webhook",
-            doc,
-            &[
-                ("webhook_doctype", "DocType"),
-                ("webhook_docevent", "Doc Event"),
-                ("request_url", "Request URL"),
-            ],
-        )?;
-        let webhook_doctype = text_of(doc, "webhook_doctype");
-        if !self.doctype_exists(&webhook_doctype) {
-            return Err(SiteError::link_validation("DocType", &webhook_doctype));
-        }
-        if url::Url::parse(&text_of(doc, "request_url")).is_err() {
-            return Err(SiteError::validation("Check Request URL"));
-        }
-        for (field, value) in [("request_method", "POST"), ("request_structure", "Form")] {
-            if text_of(doc, field).is_empty() {
-                doc.insert(field.into(), json!(value));
-            }
-        }
-        if doc.get("enabled").map(Value::is_null).unwrap_or(true) {
-            doc.insert("enabled".into(), json!(1));
-        }
-        if doc.get("timeout").map(Value::is_null).unwrap_or(true) {
-            doc.insert("timeout".into(), json!(5));
-        }
         let name = input
             .get("__newname")
             .or_else(|| input.get("name"))
             .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("HOOK-{:05}", self.document_count("Webhook") + 1));
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_string();
+        if name.is_empty() {
+            return Err(SiteError::validation("Please set the document name"));
+        }
+        let secret = text_of(doc, "webhook_secret");
+        self.validate_webhook(doc, !secret.is_empty())?;
         if self.exists("Webhook", &name) {
             return Err(SiteError::duplicate_entry("Webhook", &name));
         }
-        let secret = text_of(doc, "webhook_secret");
         if !secret.is_empty() {
             self.webhook_secrets.insert(name.clone(), secret);
         }
@@ -2295,13 +2450,23 @@ impl Site {
         set_float(&mut schedule, "base_payment_amount", base_grand_total);
         set_float(&mut schedule, "base_outstanding", base_grand_total);
         doc.insert("payment_schedule".into(), json!([schedule]));
-        if name.is_none() {
+        // A new order keeps the status its body gives: `set_status` returns early on a new
+        // document (research §2). Saves and submits set it elsewhere.
+        if name.is_none() && text_of(doc, "status").is_empty() {
             doc.insert("status".into(), json!("Draft"));
         }
+        self.check_party_currency(doc)?;
         Ok(())
     }
 
     fn validate_sales_invoice(&mut self, doc: &mut Doc) -> Result<(), SiteError> {
+        self.fill_sales_invoice(doc, true)
+    }
+
+    /// The values a Sales Invoice gets from its party, items and totals. `validating`: this is
+    /// a save, not a mapping (`make_sales_invoice` and `make_sales_return` fill the same values
+    /// but check the party's currency only when the invoice is saved).
+    fn fill_sales_invoice(&mut self, doc: &mut Doc, validating: bool) -> Result<(), SiteError> {
         let mut notes = Vec::new();
         self.prepare_selling("Sales Invoice", doc, "posting_date", &mut notes)?;
         let provisional = self.peek_series("ACC-SINV-.YYYY.-");
@@ -2324,10 +2489,20 @@ impl Site {
             let time = self.now().format("%H:%M:%S%.6f").to_string();
             doc.insert("posting_time".into(), json!(time));
         }
-        if text_of(doc, "debit_to").is_empty() {
-            doc.insert("debit_to".into(), json!("Debtors - TC"));
+        // The totals (and the outstanding amount) are computed before `validate_debit_to_acc`
+        // sets `party_account_currency` from a `debit_to` the body gave: a new invoice with its
+        // own `debit_to` owes its company-currency total until the GL posting recounts it.
+        let currency_known_for_totals = text_of(doc, "debit_to").is_empty()
+            || !text_of(doc, "party_account_currency").is_empty();
+        self.settle_invoice_party_account(doc, validating)?;
+        if validating {
+            self.check_debit_to(doc)?;
         }
-        doc.insert("party_account_currency".into(), json!(COMPANY_CURRENCY));
+        let outstanding_currency = if currency_known_for_totals {
+            text_of(doc, "party_account_currency")
+        } else {
+            String::new()
+        };
         doc.insert("against_income_account".into(), json!("Sales - TC"));
         doc.insert("is_opening".into(), json!("No"));
         let customer_name = text_of(doc, "customer_name");
@@ -2353,9 +2528,33 @@ impl Site {
                     "Row #1: Qty must be a negative number in a return (credit note)",
                 ));
             }
-            set_float(doc, "outstanding_amount", Decimal::ZERO);
-        } else {
+            // `update_outstanding_for_self` (default 1): the credit note carries its own,
+            // negative, outstanding amount and the original invoice is left as it is. Unset, the
+            // original's outstanding is reduced instead, unless it is smaller than the credit
+            // note (then the flag is forced back on).
             let total = payable_total(doc);
+            if int_of(doc, "update_outstanding_for_self") == 0 {
+                let original_outstanding = self
+                    .stored("Sales Invoice", &against)
+                    .map(|original| field_decimal(&original, "outstanding_amount"))
+                    .unwrap_or_default();
+                if total.abs() > original_outstanding {
+                    doc.insert("update_outstanding_for_self".into(), json!(1));
+                }
+            }
+            if int_of(doc, "update_outstanding_for_self") == 1 || against.is_empty() {
+                set_float(doc, "outstanding_amount", total);
+            } else {
+                set_float(doc, "outstanding_amount", Decimal::ZERO);
+            }
+        } else {
+            // Outstanding is kept in the party account's currency: a EUR invoice booked on a
+            // USD receivable owes its company-currency total.
+            let total = if outstanding_currency == text_of(doc, "currency") {
+                payable_total(doc)
+            } else {
+                base_payable_total(doc)
+            };
             set_float(doc, "outstanding_amount", total);
         }
         let due_date = text_of(doc, "due_date");
@@ -2382,7 +2581,10 @@ impl Site {
                 json!(format!("Against Customer Order {po_no}")),
             );
         }
-        doc.insert("status".into(), json!("Draft"));
+        // A new invoice keeps the status its body gives (see `insert`).
+        if text_of(doc, "status").is_empty() {
+            doc.insert("status".into(), json!("Draft"));
+        }
         Ok(())
     }
 
@@ -2421,35 +2623,23 @@ impl Site {
         if field_decimal(doc, "received_amount").is_zero() {
             set_float(doc, "received_amount", paid_amount);
         }
-        let mut allocated = Decimal::ZERO;
-        for (index, reference) in rows(doc, "references").iter().enumerate() {
-            let reference_doctype = text_of(reference, "reference_doctype");
-            let reference_name = text_of(reference, "reference_name");
-            let Some(target) = self.stored(&reference_doctype, &reference_name) else {
-                return Err(SiteError::link_validation(
-                    &reference_doctype,
-                    &reference_name,
-                ));
-            };
-            let amount = field_decimal(reference, "allocated_amount");
-            if reference_doctype == "Sales Invoice"
-                && amount > field_decimal(&target, "outstanding_amount")
-            {
-                return Err(SiteError::erpnext_validation(format!(
-                    "Row #{}: Allocated Amount cannot be greater than outstanding amount.",
-                    index + 1
-                )));
-            }
-            allocated += amount;
-        }
-        if allocated > paid_amount {
+        let allocated = self.check_payment_references(doc)?;
+        let paying_back = text_of(doc, "payment_type") == "Pay";
+        // `set_total_allocated_amount` keeps the size; a refund's allocations are negative.
+        let allocated = allocated.abs();
+        let moved = if paying_back {
+            field_decimal(doc, "received_amount")
+        } else {
+            paid_amount
+        };
+        if allocated > moved {
             return Err(SiteError::erpnext_validation(
                 "Total Allocated Amount cannot be greater than Paid Amount",
             ));
         }
         set_float(doc, "total_allocated_amount", allocated);
         set_float(doc, "base_total_allocated_amount", allocated);
-        set_float(doc, "unallocated_amount", paid_amount - allocated);
+        set_float(doc, "unallocated_amount", moved - allocated);
         for field in [
             "base_paid_amount",
             "paid_amount_after_tax",
@@ -2474,7 +2664,9 @@ impl Site {
         }
         let party_name = text_of(doc, "party_name");
         doc.insert("title".into(), json!(party_name));
-        if text_of(doc, "remarks").is_empty() {
+        // `set_remarks` writes them unless `custom_remarks` is set: remarks sent without it
+        // are replaced.
+        if int_of(doc, "custom_remarks") != 1 {
             let remarks = payment_remarks(doc);
             doc.insert("remarks".into(), json!(remarks));
         }
@@ -2571,6 +2763,7 @@ impl Site {
                 }
             }
         }
+        self.check_links_can_resolve(doctype, &doc)?;
         match doctype {
             "Sales Order" => {
                 self.forget_links(doctype, name, &current);
@@ -2580,10 +2773,8 @@ impl Site {
                     self.index_unique(doctype, name, &current);
                     return Err(error);
                 }
-                doc.insert(
-                    "status".into(),
-                    current.get("status").cloned().unwrap_or(json!("Draft")),
-                );
+                // `set_status` on a saved draft; a submit sets it in on_submit.
+                doc.insert("status".into(), json!("Draft"));
             }
             "Sales Invoice" => {
                 self.forget_links(doctype, name, &current);
@@ -2593,6 +2784,26 @@ impl Site {
                     self.index_unique(doctype, name, &current);
                     return Err(error);
                 }
+                doc.insert("status".into(), json!("Draft"));
+            }
+            "Delivery Note" => {
+                self.forget_links(doctype, name, &current);
+                let result = self.validate_delivery_note(&mut doc);
+                if let Err(error) = result {
+                    self.after_insert_links(doctype, name, &current);
+                    return Err(error);
+                }
+                doc.insert("status".into(), json!("Draft"));
+            }
+            "Account" => {
+                // The name, company and place in the chart stay; the currency stays once used.
+                for field in ["account_name", "company", "account_number"] {
+                    doc.insert(
+                        field.into(),
+                        current.get(field).cloned().unwrap_or(Value::Null),
+                    );
+                }
+                self.check_account_currency_change(name, &doc)?;
             }
             "Payment Entry" => {
                 self.forget_links(doctype, name, &current);
@@ -2620,7 +2831,8 @@ impl Site {
             "Webhook" => {
                 // A Password field sent back masked means "unchanged".
                 let secret = text_of(&doc, "webhook_secret");
-                if !secret.is_empty() && secret.chars().all(|c| c == '*') {
+                let masked = !secret.is_empty() && secret.chars().all(|c| c == '*');
+                if masked || secret.is_empty() {
                     doc.insert(
                         "webhook_secret".into(),
                         current
@@ -2628,41 +2840,52 @@ impl Site {
                             .cloned()
                             .unwrap_or(Value::Null),
                     );
-                } else if !secret.is_empty() {
+                }
+                let has_secret =
+                    (!secret.is_empty() && !masked) || self.webhook_secrets.contains_key(name);
+                self.validate_webhook(&mut doc, has_secret)?;
+                if !secret.is_empty() && !masked {
                     self.webhook_secrets.insert(name.to_string(), secret);
                 }
             }
             "Customer" => {
                 self.link("Customer Group", &text_of(&doc, "customer_group"))?;
                 self.link("Territory", &text_of(&doc, "territory"))?;
+                self.validate_customer_accounts(name, &doc)?;
             }
             _ => {}
         }
-        if let Err(error) = self.check_unique(doctype, Some(name), &doc) {
+        let checked = self
+            .check_field_values(doctype, name, &mut doc)
+            .and_then(|()| self.check_unique(doctype, Some(name), &doc))
+            .and_then(|()| {
+                if submit {
+                    self.before_submit(doctype, &doc)
+                } else {
+                    Ok(())
+                }
+            })
+            .and_then(|()| self.check_columns_fit(doctype, &doc));
+        if let Err(error) = checked {
             self.after_insert_links(doctype, name, &current);
             self.index_unique(doctype, name, &current);
             return Err(error);
         }
-        if submit {
-            if let Err(error) = self.before_submit(doctype, &doc) {
-                self.after_insert_links(doctype, name, &current);
-                self.index_unique(doctype, name, &current);
-                return Err(error);
-            }
-        }
         self.stamp(doctype, name, &mut doc, false);
         self.store(doctype, name, doc.clone());
         self.after_insert_links(doctype, name, &doc);
+        // on_update comes before what on_submit sets off in other documents; on_change
+        // (`run_post_save_methods`) after on_submit.
+        let own_events_at = self.events.len();
         if submit {
-            self.on_submit(doctype, name)?;
+            self.on_submit(doctype, name, false)?;
         }
         let doc = self.stored(doctype, name).unwrap_or(doc);
-        // Submit fires on_update and on_submit with the same, post-submit body.
-        self.event(doctype, "on_update", &doc);
-        self.event(doctype, "on_change", &doc);
+        self.events_at(own_events_at, doctype, &["on_update"], &doc);
         if submit {
             self.event(doctype, "on_submit", &doc);
         }
+        self.event(doctype, "on_change", &doc);
         Ok(Outcome {
             doc: self.presented(doctype, doc),
             notes,
@@ -2702,7 +2925,6 @@ impl Site {
         mut current: Doc,
         changes: &Doc,
     ) -> Result<Outcome, SiteError> {
-        let mut changed = false;
         for (key, value) in changes {
             if key.starts_with("__") || STANDARD_FIELDS.contains(&key.as_str()) || key == "doctype"
             {
@@ -2737,9 +2959,10 @@ impl Site {
                 .with_title("Cannot Update After Submit", "red"));
             }
             current.insert(key.clone(), value.clone());
-            changed = true;
         }
+        self.check_field_values(doctype, name, &mut current)?;
         self.check_unique(doctype, Some(name), &current)?;
+        self.check_columns_fit(doctype, &current)?;
         let now = self.now_text();
         current.insert("modified".into(), json!(now));
         if let Some(previous) = self.stored(doctype, name) {
@@ -2747,9 +2970,9 @@ impl Site {
         }
         self.store(doctype, name, current.clone());
         self.after_insert_links(doctype, name, &current);
-        if changed {
-            self.event(doctype, "on_change", &current);
-        }
+        // A save of a submitted document runs `on_update_after_submit`, which no Webhook can
+        // follow in this Frappe (`run_webhooks` leaves it out), then on_change, changed or not.
+        self.event(doctype, "on_change", &current);
         Ok(Outcome {
             doc: self.presented(doctype, current),
             notes: Vec::new(),
@@ -2758,11 +2981,27 @@ impl Site {
 
     /// Checks that run only at submit (the credit limit is one).
     fn before_submit(&self, doctype: &str, doc: &Doc) -> Result<(), SiteError> {
-        if doctype == "Stock Entry" {
-            return self.check_stock_available(doc);
-        }
-        if doctype != "Sales Order" {
-            return Ok(());
+        match doctype {
+            "Stock Entry" => return self.check_stock_available(doc),
+            "Delivery Note" => return self.check_delivery_stock(doc),
+            // The GL posting refuses a receivable in another currency than the party's ledger;
+            // checked before anything moves, as the real site rolls the whole submit back.
+            "Sales Invoice" if Site::posts_party_entry(doc) => {
+                return self.check_party_posting(
+                    &text_of(doc, "customer"),
+                    &text_of(doc, "company"),
+                    &text_of(doc, "debit_to"),
+                )
+            }
+            "Payment Entry" => {
+                return self.check_party_posting(
+                    &text_of(doc, "party"),
+                    &text_of(doc, "company"),
+                    &payment_party_account(doc),
+                )
+            }
+            "Sales Order" => {}
+            _ => return Ok(()),
         }
         let customer = text_of(doc, "customer");
         let company = text_of(doc, "company");
@@ -2807,17 +3046,19 @@ impl Site {
     }
 
     /// Effects of a submit on the document and the documents it points at.
-    fn on_submit(&mut self, doctype: &str, name: &str) -> Result<(), SiteError> {
+    /// Effects of a submit on the document and the documents it points at. `inserted`: the
+    /// document was inserted submitted in this request (the real site then computes no status
+    /// for it; only what `db_set` writes from elsewhere changes it).
+    fn on_submit(&mut self, doctype: &str, name: &str, inserted: bool) -> Result<(), SiteError> {
         let Some(mut doc) = self.stored(doctype, name) else {
             return Ok(());
         };
-        let was_new = text_of(&doc, "creation") == text_of(&doc, "modified");
         set_docstatus(&mut doc, 1);
         match doctype {
             "Sales Order" => {
-                // StatusUpdater.set_status leaves a document inserted directly as
-                // submitted at "Draft" (recorded in the EUR order).
-                if !was_new {
+                // `StatusUpdater.set_status` returns early on a new document: an order inserted
+                // submitted keeps the status its body gave ("Draft" by default).
+                if !inserted {
                     let status = sales_order_status(&doc);
                     doc.insert("status".into(), json!(status));
                 }
@@ -2829,23 +3070,70 @@ impl Site {
                 self.store(doctype, name, doc);
             }
             "Sales Invoice" => {
-                let status = self.sales_invoice_status(&doc);
-                doc.insert("status".into(), json!(status));
+                // A zero invoice makes no GL entries, so nothing updates its outstanding amount
+                // and, inserted submitted, it keeps its body's status ("Draft") for good.
+                let posts = Site::posts_party_entry(&doc);
+                if posts {
+                    self.post_party_ledger(
+                        doctype,
+                        name,
+                        &text_of(&doc, "customer"),
+                        &text_of(&doc, "company"),
+                        &text_of(&doc, "debit_to"),
+                    )?;
+                }
+                if posts {
+                    // `update_outstanding_amt` recounts it from the GL, in the receivable's
+                    // currency.
+                    let own = int_of(&doc, "is_return") == 0
+                        || int_of(&doc, "update_outstanding_for_self") == 1;
+                    let outstanding = if !own {
+                        Decimal::ZERO
+                    } else if text_of(&doc, "party_account_currency") == text_of(&doc, "currency") {
+                        payable_total(&doc)
+                    } else {
+                        base_payable_total(&doc)
+                    };
+                    set_float(&mut doc, "outstanding_amount", outstanding);
+                }
+                if !inserted || posts {
+                    let status = self.sales_invoice_status(&doc);
+                    doc.insert("status".into(), json!(status));
+                }
                 self.store(doctype, name, doc.clone());
-                self.update_billing(&doc, Decimal::ONE);
-                if int_of(&doc, "is_return") == 1 {
+                let is_return = int_of(&doc, "is_return") == 1;
+                // A return updates the order's billed amount only when asked to.
+                if !is_return || int_of(&doc, "update_billed_amount_in_sales_order") == 1 {
+                    self.update_billing(&doc, Decimal::ONE);
+                }
+                if is_return && int_of(&doc, "update_outstanding_for_self") == 0 {
                     self.apply_credit_note(&doc, Decimal::ONE);
+                }
+                if posts {
+                    // The GL posting updates the outstanding amount and `db_set`s the status
+                    // on a fresh instance: an on_change carrying the database's status.
+                    if let Some(stored) = self.stored(doctype, name) {
+                        self.event(doctype, "on_change", &stored);
+                    }
                 }
             }
             "Payment Entry" => {
                 doc.insert("status".into(), json!("Submitted"));
+                self.post_party_ledger(
+                    doctype,
+                    name,
+                    &text_of(&doc, "party"),
+                    &text_of(&doc, "company"),
+                    &payment_party_account(&doc),
+                )?;
+                let paying_back = text_of(&doc, "payment_type") == "Pay";
                 let references: Vec<Doc> = rows(&doc, "references").into_iter().cloned().collect();
                 let mut updated = Vec::new();
                 for mut reference in references {
                     if text_of(&reference, "reference_doctype") == "Sales Invoice" {
                         let invoice = text_of(&reference, "reference_name");
                         let amount = field_decimal(&reference, "allocated_amount");
-                        self.change_outstanding(&invoice, -amount);
+                        self.change_outstanding(&invoice, outstanding_change(paying_back, amount));
                         let outstanding = self
                             .stored("Sales Invoice", &invoice)
                             .map(|invoice| field_decimal(&invoice, "outstanding_amount"))
@@ -2856,6 +3144,13 @@ impl Site {
                 }
                 doc.insert("references".into(), Value::Array(updated));
                 self.store(doctype, name, doc);
+            }
+            "Delivery Note" => {
+                doc.insert("status".into(), json!("To Bill"));
+                self.store(doctype, name, doc.clone());
+                self.deliver(&doc, Decimal::ONE);
+                // `update_billing_percentage` sets the status on a fresh instance.
+                self.event(doctype, "on_change", &doc);
             }
             _ => self.store(doctype, name, doc),
         }
@@ -2886,22 +3181,41 @@ impl Site {
                 touched.insert(order);
             }
         }
+        let invoice_name = text_of(invoice, "name");
+        let is_return = int_of(invoice, "is_return") == 1;
         for order in touched {
             let now = self.now_text();
+            // `update_billing_status_for_zero_amount_refdoc`: an order worth nothing is billed
+            // by quantity, Σ invoiced qty of submitted invoices over Σ ordered qty.
+            let zero_order = self
+                .stored("Sales Order", &order)
+                .is_some_and(|doc| field_decimal(&doc, "base_net_total").is_zero());
+            let billed_qty = if zero_order && !is_return {
+                Some(self.billed_qty(
+                    &order,
+                    (sign < Decimal::ZERO).then_some(invoice_name.as_str()),
+                ))
+            } else {
+                None
+            };
             self.modify("Sales Order", &order, |order_doc| {
-                let (billed, total) = rows(order_doc, "items").iter().fold(
-                    (Decimal::ZERO, Decimal::ZERO),
-                    |(billed, total), row| {
+                let (billed, total, ordered_qty) = rows(order_doc, "items").iter().fold(
+                    (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO),
+                    |(billed, total, qty), row| {
                         (
                             billed + field_decimal(row, "billed_amt"),
                             total + field_decimal(row, "amount"),
+                            qty + field_decimal(row, "qty"),
                         )
                     },
                 );
-                let per_billed = if total.is_zero() {
-                    Decimal::ZERO
-                } else {
-                    flt(billed * Decimal::from(100) / total, 6).min(Decimal::from(100))
+                let per_billed = match billed_qty {
+                    Some(billed_qty) if !ordered_qty.is_zero() => flt(
+                        billed_qty.min(ordered_qty) * Decimal::from(100) / ordered_qty,
+                        6,
+                    ),
+                    _ if total.is_zero() => Decimal::ZERO,
+                    _ => flt(billed * Decimal::from(100) / total, 6).min(Decimal::from(100)),
                 };
                 set_float(order_doc, "per_billed", per_billed);
                 let billing_status = if per_billed >= Decimal::new(9999, 2) {
@@ -2918,7 +3232,34 @@ impl Site {
                 }
                 order_doc.insert("modified".into(), json!(now));
             });
+            // `update_prevdoc_status` ends in the order's `set_status(update=True)`, a `db_set`:
+            // on_change, never on_update (research §2).
+            if let Some(order_doc) = self.stored("Sales Order", &order) {
+                self.event("Sales Order", "on_change", &order_doc);
+            }
         }
+    }
+
+    /// Σ qty of the submitted invoices' rows billing `order`, leaving out `cancelling`.
+    fn billed_qty(&self, order: &str, cancelling: Option<&str>) -> Decimal {
+        let Some(invoices) = self.invoices_by_order.get(order) else {
+            return Decimal::ZERO;
+        };
+        invoices
+            .iter()
+            .filter(|invoice| Some(invoice.as_str()) != cancelling)
+            .filter_map(|invoice| self.stored("Sales Invoice", invoice))
+            .filter(|invoice| {
+                int_of(invoice, "docstatus") == 1 && int_of(invoice, "is_return") == 0
+            })
+            .flat_map(|invoice| {
+                rows(&invoice, "items")
+                    .into_iter()
+                    .filter(|row| text_of(row, "sales_order") == order)
+                    .map(|row| field_decimal(row, "qty"))
+                    .collect::<Vec<_>>()
+            })
+            .sum()
     }
 
     fn change_outstanding(&mut self, invoice: &str, delta: Decimal) {
@@ -2933,7 +3274,9 @@ impl Site {
         }
         let now = self.now_text();
         doc.insert("modified".into(), json!(now));
-        self.store("Sales Invoice", invoice, doc);
+        self.store("Sales Invoice", invoice, doc.clone());
+        // `update_outstanding_amt` → `set_status(update=True)`: a `db_set`, so on_change.
+        self.event("Sales Invoice", "on_change", &doc);
     }
 
     /// A submitted credit note reduces what the original invoice still owes.
@@ -3068,21 +3411,32 @@ impl Site {
                     }));
                 }
                 self.payments_by_invoice.remove(name);
+                self.cancel_party_ledger(doctype, name);
                 set_docstatus(&mut doc, 2);
                 doc.insert("status".into(), json!("Cancelled"));
-                self.update_billing(&doc, -Decimal::ONE);
-                if int_of(&doc, "is_return") == 1 {
+                let is_return = int_of(&doc, "is_return") == 1;
+                if !is_return || int_of(&doc, "update_billed_amount_in_sales_order") == 1 {
+                    self.update_billing(&doc, -Decimal::ONE);
+                }
+                if is_return && int_of(&doc, "update_outstanding_for_self") == 0 {
                     self.apply_credit_note(&doc, -Decimal::ONE);
                 }
             }
             "Payment Entry" => {
+                let paying_back = text_of(&doc, "payment_type") == "Pay";
                 for reference in rows(&doc, "references") {
                     if text_of(reference, "reference_doctype") == "Sales Invoice" {
                         let invoice = text_of(reference, "reference_name");
                         let amount = field_decimal(reference, "allocated_amount");
-                        self.change_outstanding(&invoice, amount);
+                        self.change_outstanding(&invoice, -outstanding_change(paying_back, amount));
                     }
                 }
+                self.cancel_party_ledger(doctype, name);
+                set_docstatus(&mut doc, 2);
+                doc.insert("status".into(), json!("Cancelled"));
+            }
+            "Delivery Note" => {
+                self.deliver(&doc, -Decimal::ONE);
                 set_docstatus(&mut doc, 2);
                 doc.insert("status".into(), json!("Cancelled"));
             }
@@ -3158,6 +3512,9 @@ impl Site {
                 "{doctype} {name}: Submitted Record cannot be deleted. You must <a href='https://docs.frappe.io/erpnext/user/manual/en/delete-submitted-document' target='_blank'> Cancel </a> it first."
             )));
         }
+        if doctype == "Account" {
+            self.check_account_unlinked(name)?;
+        }
         if doctype == "Sales Order" {
             if let Some(invoice) = self
                 .invoices_by_order
@@ -3190,6 +3547,7 @@ impl Site {
         }
         self.release_series_number(name);
         self.event(doctype, "on_trash", &doc);
+        self.event(doctype, "on_change", &doc);
         Ok(())
     }
 
@@ -3384,7 +3742,9 @@ impl Site {
         }
         let now = self.now_text();
         doc.insert("modified".into(), json!(now));
-        self.store("Sales Order", name, doc);
+        self.store("Sales Order", name, doc.clone());
+        // `SalesOrder.update_status` → `set_status(update=True)` → `db_set`: on_change only.
+        self.event("Sales Order", "on_change", &doc);
         Ok(())
     }
 
@@ -3403,15 +3763,24 @@ impl Site {
         let mut invoice = self.map_fields("Sales Order", &order, "Sales Invoice");
         let mut items = Vec::new();
         for row in rows(&order, "items") {
-            let remaining = field_decimal(row, "amount") - field_decimal(row, "billed_amt");
-            if remaining <= Decimal::ZERO {
+            // The mapper's condition: a row with a quantity that is worth nothing, or not
+            // billed in full. Zero rows are therefore mapped again on every call (research §6).
+            let amount = field_decimal(row, "amount");
+            let billed = field_decimal(row, "billed_amt");
+            let qty = field_decimal(row, "qty");
+            let wanted = !qty.is_zero()
+                && (field_decimal(row, "base_amount").is_zero() || billed.abs() < amount.abs());
+            if !wanted {
                 continue;
             }
             let mut item = self.map_child(row, "Sales Invoice Item");
             let rate = field_decimal(row, "rate");
-            if !rate.is_zero() {
-                set_float(&mut item, "qty", flt(remaining / rate, 6));
-            }
+            let remaining_qty = if !rate.is_zero() && !billed.is_zero() {
+                flt((amount - billed) / rate, 6)
+            } else {
+                qty - field_decimal(row, "returned_qty")
+            };
+            set_float(&mut item, "qty", remaining_qty);
             item.insert("sales_order".into(), json!(source_name));
             item.insert("so_detail".into(), json!(text_of(row, "name")));
             items.push(Value::Object(item));
@@ -3427,7 +3796,7 @@ impl Site {
         invoice.insert("due_date".into(), json!(today));
         let time = self.now().format("%H:%M:%S%.6f").to_string();
         invoice.insert("posting_time".into(), json!(time));
-        self.validate_sales_invoice(&mut invoice)?;
+        self.fill_sales_invoice(&mut invoice, false)?;
         // The mapped document is not saved yet: no schedule, no per-stock-UOM rate.
         invoice.insert("payment_schedule".into(), json!([]));
         if let Some(Value::Array(items)) = invoice.get_mut("items") {
@@ -3475,11 +3844,13 @@ impl Site {
         set_float(&mut credit, "discount_amount", -discount);
         credit.insert("is_return".into(), json!(1));
         credit.insert("return_against".into(), json!(source_name));
-        credit.insert("naming_series".into(), json!("ACC-SINV-RET-.YYYY.-"));
+        credit.insert("naming_series".into(), json!("ACC-SINV-.YYYY.-"));
+        // No-copy, default 1: the credit note keeps its own outstanding amount.
+        credit.insert("update_outstanding_for_self".into(), json!(1));
         let today = self.today();
         credit.insert("posting_date".into(), json!(today));
         credit.insert("due_date".into(), json!(today));
-        self.validate_sales_invoice(&mut credit)?;
+        self.fill_sales_invoice(&mut credit, false)?;
         Ok(unsaved("Sales Invoice", credit))
     }
 
@@ -3494,11 +3865,30 @@ impl Site {
             return Err(SiteError::not_found(format!("{dt} {dn} not found")));
         };
         let outstanding = field_decimal(&invoice, "outstanding_amount");
-        if int_of(&invoice, "docstatus") != 1 || outstanding <= Decimal::ZERO {
+        if int_of(&invoice, "docstatus") != 1 {
             return Err(SiteError::erpnext_validation(format!(
                 "Can only make payment against unbilled {dt}"
             )));
         }
+        // `set_payment_type`: money comes in only while the customer owes some; a credit note
+        // (negative outstanding) or a settled invoice gives a payment back ("Pay").
+        let receive = outstanding > Decimal::ZERO;
+        let amount = outstanding.abs();
+        let company = text_of(&invoice, "company");
+        let party_account = {
+            let debit_to = text_of(&invoice, "debit_to");
+            if debit_to.is_empty() {
+                self.company_value(&company, "default_receivable_account")
+            } else {
+                debit_to
+            }
+        };
+        let cash = self.company_value(&company, "default_cash_account");
+        let (paid_from, paid_from_type, paid_to, paid_to_type) = if receive {
+            (party_account.clone(), "Receivable", cash, "Cash")
+        } else {
+            (cash, "Cash", party_account.clone(), "Receivable")
+        };
         let mut entry = self
             .templates
             .get("Payment Entry")
@@ -3506,22 +3896,27 @@ impl Site {
             .unwrap_or_default();
         let customer = text_of(&invoice, "customer");
         let today = self.today();
+        let paid_from_currency = self.account_currency(&paid_from);
+        let paid_to_currency = self.account_currency(&paid_to);
         for (field, value) in [
             ("naming_series", json!("ACC-PAY-.YYYY.-")),
-            ("payment_type", json!("Receive")),
+            (
+                "payment_type",
+                json!(if receive { "Receive" } else { "Pay" }),
+            ),
             ("posting_date", json!(today)),
-            ("company", json!(text_of(&invoice, "company"))),
+            ("company", json!(company)),
             ("party_type", json!("Customer")),
             ("party", json!(customer)),
             ("party_name", json!(text_of(&invoice, "customer_name"))),
             ("contact_person", json!(text_of(&invoice, "contact_person"))),
             ("contact_email", json!(text_of(&invoice, "contact_email"))),
-            ("paid_from", json!("Debtors - TC")),
-            ("paid_from_account_type", json!("Receivable")),
-            ("paid_from_account_currency", json!(COMPANY_CURRENCY)),
-            ("paid_to", json!("Cash - TC")),
-            ("paid_to_account_type", json!("Cash")),
-            ("paid_to_account_currency", json!(COMPANY_CURRENCY)),
+            ("paid_from", json!(paid_from)),
+            ("paid_from_account_type", json!(paid_from_type)),
+            ("paid_from_account_currency", json!(paid_from_currency)),
+            ("paid_to", json!(paid_to)),
+            ("paid_to_account_type", json!(paid_to_type)),
+            ("paid_to_account_currency", json!(paid_to_currency)),
             ("reference_date", json!(today)),
             ("status", json!("Draft")),
             ("is_opening", json!("No")),
@@ -3529,16 +3924,45 @@ impl Site {
         ] {
             entry.insert(field.into(), value);
         }
-        for field in [
-            "paid_amount",
-            "base_paid_amount",
-            "received_amount",
-            "base_received_amount",
-            "total_allocated_amount",
+        // The party side is in the receivable's currency; the bank side in the company's.
+        let rate = if self.account_currency(&party_account) == COMPANY_CURRENCY {
+            Decimal::ONE
+        } else {
+            field_decimal(&invoice, "conversion_rate")
+        };
+        let in_company_currency = flt(amount * rate, 2);
+        // The bank side is the float product, unrounded, as Python leaves it (recorded: 50 EUR
+        // at 1.1 gives `received_amount` 55.00000000000001, `base_received_amount` 55.0).
+        let converted = {
+            use rust_decimal::prelude::ToPrimitive;
+            let product = amount.to_f64().unwrap_or(0.0) * rate.to_f64().unwrap_or(1.0);
+            serde_json::Number::from_f64(product)
+                .map(Value::Number)
+                .unwrap_or(Value::Null)
+        };
+        let amount_value = super::values::float_value(amount);
+        let (paid, received) = if receive {
+            (amount_value, converted)
+        } else {
+            (converted, amount_value)
+        };
+        entry.insert("paid_amount".into(), paid);
+        set_float(&mut entry, "base_paid_amount", in_company_currency);
+        entry.insert("received_amount".into(), received);
+        set_float(&mut entry, "base_received_amount", in_company_currency);
+        let (source_rate, target_rate) = if receive {
+            (rate, Decimal::ONE)
+        } else {
+            (Decimal::ONE, rate)
+        };
+        set_float(&mut entry, "source_exchange_rate", source_rate);
+        set_float(&mut entry, "target_exchange_rate", target_rate);
+        set_float(&mut entry, "total_allocated_amount", amount);
+        set_float(
+            &mut entry,
             "base_total_allocated_amount",
-        ] {
-            set_float(&mut entry, field, outstanding);
-        }
+            in_company_currency,
+        );
         let mut reference = self
             .templates
             .get("Payment Entry Reference")
@@ -3548,7 +3972,7 @@ impl Site {
             ("reference_doctype", json!("Sales Invoice")),
             ("reference_name", json!(dn)),
             ("due_date", json!(text_of(&invoice, "due_date"))),
-            ("account", json!("Debtors - TC")),
+            ("account", json!(party_account)),
             ("modified", json!(text_of(&invoice, "modified"))),
             ("modified_by", json!("Administrator")),
         ] {
@@ -3559,9 +3983,10 @@ impl Site {
             "total_amount",
             field_decimal(&invoice, "grand_total"),
         );
+        // The allocation keeps the outstanding amount's sign: -100 against a credit note.
         set_float(&mut reference, "outstanding_amount", outstanding);
         set_float(&mut reference, "allocated_amount", outstanding);
-        set_float(&mut reference, "exchange_rate", Decimal::ONE);
+        set_float(&mut reference, "exchange_rate", rate);
         reference.insert("idx".into(), json!(1));
         reference.insert("parentfield".into(), json!("references"));
         reference.insert("parenttype".into(), json!("Payment Entry"));
@@ -3667,50 +4092,25 @@ impl Site {
         target
     }
 
-    // ----- Webhook documents ----------------------------------------------
-
-    /// Enabled Webhook documents for `doctype` and `event`: (name, doc, secret).
-    pub fn webhooks_for(&self, doctype: &str, event: &str) -> Vec<(String, Doc, Option<String>)> {
-        let Some(table) = self.tables.get("Webhook") else {
-            return Vec::new();
-        };
-        table
-            .docs
-            .iter()
-            .filter(|(_, stored)| webhook_wants(stored, doctype, event))
-            .map(|(name, stored)| (name, self.unpack("Webhook", stored)))
-            .map(|(name, doc)| {
-                let secret = (int_of(&doc, "enable_security") == 1)
-                    .then(|| self.webhook_secrets.get(name).cloned())
-                    .flatten();
-                (name.clone(), doc, secret)
-            })
-            .collect()
-    }
-
     /// Raw stored document (tests and the simulator handle).
     pub fn raw(&self, doctype: &str, name: &str) -> Option<Doc> {
         self.stored(doctype, name)
     }
 }
 
-/// Whether an enabled Webhook document fires on `doctype` and `event`: decided
-/// on its hot view (every write asks, so unpacking each Webhook cost more than
-/// the write itself).
-fn webhook_wants(webhook: &Stored, doctype: &str, event: &str) -> bool {
-    text_of(&webhook.hot, "webhook_doctype") == doctype
-        && text_of(&webhook.hot, "webhook_docevent") == event
-        && int_of(&webhook.hot, "enabled") == 1
-}
-
 /// The remarks ERPNext writes on a Payment Entry when none are given.
 fn payment_remarks(doc: &Doc) -> String {
     let currency = COMPANY_CURRENCY;
     let amount = super::values::float_value(field_decimal(doc, "paid_amount"));
-    let mut lines = vec![format!(
-        "Amount {currency} {amount} received from {}",
-        text_of(doc, "party_name")
-    )];
+    let mut lines = vec![if text_of(doc, "payment_type") == "Pay" {
+        let received = super::values::float_value(field_decimal(doc, "received_amount"));
+        format!("Amount {currency} {received} to {}", text_of(doc, "party"))
+    } else {
+        format!(
+            "Amount {currency} {amount} received from {}",
+            text_of(doc, "party")
+        )
+    }];
     let reference_no = text_of(doc, "reference_no");
     if !reference_no.is_empty() {
         lines.push(format!(
@@ -3730,6 +4130,27 @@ fn payment_remarks(doc: &Doc) -> String {
         }
     }
     lines.join("\n")
+}
+
+/// The party's account of a Payment Entry: what it receives from, or pays back into.
+fn payment_party_account(doc: &Doc) -> String {
+    if text_of(doc, "payment_type") == "Pay" {
+        text_of(doc, "paid_to")
+    } else {
+        text_of(doc, "paid_from")
+    }
+}
+
+/// How a payment moves a Sales Invoice's outstanding amount. Receiving credits the receivable
+/// by the allocated amount; paying back debits it by the allocated amount's size whatever its
+/// sign (`add_party_gl_entries` turns debit into credit for a negative allocation, and the
+/// negative credit books as a debit), so -100 against a credit note of -100 leaves 0.
+fn outstanding_change(paying_back: bool, allocated: Decimal) -> Decimal {
+    if paying_back {
+        allocated.abs()
+    } else {
+        -allocated
+    }
 }
 
 /// Bins are named by the site (random in ERPNext); one per item and warehouse.
@@ -3755,6 +4176,16 @@ fn payable_total(doc: &Doc) -> Decimal {
     let rounded = field_decimal(doc, "rounded_total");
     if rounded.is_zero() {
         field_decimal(doc, "grand_total")
+    } else {
+        rounded
+    }
+}
+
+/// The payable total in the company's currency.
+fn base_payable_total(doc: &Doc) -> Decimal {
+    let rounded = field_decimal(doc, "base_rounded_total");
+    if rounded.is_zero() {
+        field_decimal(doc, "base_grand_total")
     } else {
         rounded
     }

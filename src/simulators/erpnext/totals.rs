@@ -18,6 +18,30 @@ pub struct CurrencyFacts {
 
 const PRECISION: u32 = 2;
 
+/// `calculate_item_values`: a 100 % discount makes the rate 0; otherwise a rate of 0 next to
+/// a price list rate counts as not given, and the (discounted) price list rate is charged.
+/// Sending `price_list_rate: 0` or `discount_percentage: 100` is how a row stays free
+/// (research §6). Rows with a price list rate show what they take off as `discount_amount`.
+fn item_rate(item: &mut Doc) -> Decimal {
+    let hundred = Decimal::from(100);
+    let discount_percentage = field_decimal(item, "discount_percentage");
+    let price_list_rate = field_decimal(item, "price_list_rate");
+    let mut rate = field_decimal(item, "rate");
+    if discount_percentage == hundred {
+        rate = Decimal::ZERO;
+    } else if !price_list_rate.is_zero() && rate.is_zero() {
+        rate = flt(
+            price_list_rate * (Decimal::ONE - discount_percentage / hundred),
+            PRECISION,
+        );
+    }
+    set_float(item, "rate", rate);
+    if price_list_rate > Decimal::ZERO {
+        set_float(item, "discount_amount", price_list_rate - rate);
+    }
+    rate
+}
+
 /// Recomputes every total of a Sales Order / Sales Invoice in place.
 pub fn calculate(doc: &mut Doc, currency: &CurrencyFacts, company_currency: &CurrencyFacts) {
     let conversion_rate = {
@@ -35,7 +59,7 @@ pub fn calculate(doc: &mut Doc, currency: &CurrencyFacts, company_currency: &Cur
     let mut total_qty = Decimal::ZERO;
     for item in items.iter_mut() {
         let qty = field_decimal(item, "qty");
-        let rate = field_decimal(item, "rate");
+        let rate = item_rate(item);
         let amount = flt(rate * qty, PRECISION);
         set_float(item, "amount", amount);
         set_float(item, "net_rate", rate);

@@ -73,7 +73,7 @@ impl Outbox {
 /// the last state wins; different webhooks for one document all fire.
 pub fn plan(
     events: Vec<DocEvent>,
-    webhooks_for: impl Fn(&str, &str) -> Vec<(String, Doc, Option<String>)>,
+    webhooks_for: impl Fn(&str, &str, &Doc) -> Vec<(String, Doc, Option<String>)>,
 ) -> Vec<Delivery> {
     let mut deliveries: Vec<Delivery> = Vec::new();
     // One request raises several events carrying the same document, and the
@@ -81,7 +81,8 @@ pub fn plan(
     // each distinct document is written once.
     let mut document_json: Vec<(&Doc, String)> = Vec::new();
     for event in &events {
-        for (webhook_name, webhook, secret) in webhooks_for(&event.doctype, event.event) {
+        for (webhook_name, webhook, secret) in webhooks_for(&event.doctype, event.event, &event.doc)
+        {
             let document = text_of(&event.doc, "name");
             let Some(delivery) = build(
                 &webhook_name,
@@ -192,9 +193,11 @@ fn render_template(template: &str, doc: &Doc) -> String {
         };
         let expression = rest[start + 2..start + end].trim();
         match expression.strip_prefix("doc.") {
-            Some(field) => out.push_str(&super::query::text(
-                doc.get(field.trim()).unwrap_or(&Value::Null),
-            )),
+            // Jinja prints Python's `str()`: a missing value is "None".
+            Some(field) => match doc.get(field.trim()).unwrap_or(&Value::Null) {
+                Value::Null => out.push_str("None"),
+                value => out.push_str(&super::query::text(value)),
+            },
             None => out.push_str(&rest[start..start + end + 2]),
         }
         rest = &rest[start + end + 2..];
