@@ -9,10 +9,11 @@
 //! `woocommerce_credit_note_key` = `<connection>:refund:<refund>` or `<connection>:cancel:<order>`);
 //! and a look-up of that key before any insert that follows an uncertain outcome.
 //!
-//! Refund payments are inserted whole rather than through `get_payment_entry`: after a credit note
-//! the invoice's outstanding amount is negative, and the Payment Entry pays that back to the
-//! customer (`Pay`, allocated against the invoice with a negative amount), which brings the
-//! outstanding back to zero.
+//! Refund payments are inserted whole, shaped as ERPNext's `get_payment_entry` shapes one for a
+//! credit note: the credit note of a paid invoice carries its own negative outstanding, and the
+//! Payment Entry pays that back to the customer (`Pay`, allocated against the credit note with a
+//! negative amount), which brings it to zero. Against the original, fully paid invoice ERPNext
+//! refuses it ("has already been fully paid").
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -656,7 +657,7 @@ impl<'a> Billing<'a> {
                 Step::Waiting(_) | Step::Failed { .. } => continue,
             }
             let started = Instant::now();
-            let payment = self.refund_payment(order, refund, invoice, attempt).await?;
+            let payment = self.refund_payment(order, refund, attempt).await?;
             self.record(
                 refund.id,
                 "refund",
@@ -773,7 +774,6 @@ impl<'a> Billing<'a> {
         &self,
         order: &Order,
         refund: &Refund,
-        invoice: &str,
         attempt: Attempt,
     ) -> Result<Step, StoreError> {
         let Some(credit_link) = self.link(refund.id, "refund", "Sales Invoice").await? else {
@@ -782,6 +782,7 @@ impl<'a> Billing<'a> {
         if credit_link.fingerprint.as_deref() == Some(REFUND_DONE) {
             return Ok(Step::Waiting("no refund payment due".into()));
         }
+        let credit_link = &credit_link;
         let mark_done = |name: String| async move {
             self.put_link(
                 refund.id,
@@ -815,13 +816,18 @@ impl<'a> Billing<'a> {
                 Err(error) => return Ok(Step::from_erp(error)),
             }
         }
-        let invoice_document = match self
+        // The money goes back against the credit note, whose outstanding is negative: ERPNext's
+        // own `get_payment_entry` on it builds the entry (Pay, from the bank to the receivable,
+        // allocated negative, exchange rates of the receivable's currency). Against the original,
+        // fully paid invoice ERPNext refuses it.
+        let credit_note = credit_link.erp_name.clone();
+        let mut entry = match self
             .sync
             .erpnext()
-            .get_document("Sales Invoice", invoice)
+            .get_payment_entry("Sales Invoice", &credit_note)
             .await
         {
-            Ok(document) => document,
+            Ok(entry) => entry,
             Err(error) => return Ok(Step::from_erp(error)),
         };
         let mapped = self
@@ -853,53 +859,29 @@ impl<'a> Billing<'a> {
                 }
             }
         }
-        let Some(paid_from) = paid_from else {
-            return Ok(Step::Failed {
-                reason: format!(
-                    "refund {} went back through `{}`, but neither a payment-method account nor the order's Payment Entry says which account pays it; map the gateway with an account",
-                    refund.id, order.payment_method
-                ),
-                retryable: false,
-            });
-        };
-        let amount = refund.amount;
-        let receivable = invoice_document["debit_to"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        if let Some(account) = paid_from {
+            entry["paid_from"] = json!(account);
+        }
+        if let Some(mode) = mode_of_payment {
+            entry["mode_of_payment"] = json!(mode);
+        }
         let reference_date = refund
             .date_created
             .or(refund.date_created_gmt)
             .map(|date| date.date().to_string())
             .unwrap_or_else(|| Utc::now().date_naive().to_string());
-        let mut entry = json!({
-            "payment_type": "Pay",
-            "company": invoice_document["company"],
-            "party_type": "Customer",
-            "party": invoice_document["customer"],
-            "party_name": invoice_document["customer_name"],
-            "paid_from": paid_from,
-            "paid_to": receivable,
-            "paid_amount": number(amount),
-            "received_amount": number(amount),
-            "source_exchange_rate": 1,
-            "target_exchange_rate": 1,
-            "reference_no": format!("{} refund {}", payment_reference(order), refund.id),
-            "reference_date": reference_date,
-            "remarks": format!("WooCommerce refund {} of order {}", refund.id, order.id),
-            "references": [{
-                "reference_doctype": "Sales Invoice",
-                "reference_name": invoice,
-                "allocated_amount": number(-amount),
-            }],
-            "woocommerce_payment_key": key,
-            "woocommerce_order_id": order.id.to_string(),
-            "woocommerce_store": self.sync.connection().name,
-            "docstatus": 1,
-        });
-        if let Some(mode) = mode_of_payment {
-            entry["mode_of_payment"] = json!(mode);
-        }
+        entry["reference_no"] = json!(format!("{} refund {}", payment_reference(order), refund.id));
+        entry["reference_date"] = json!(reference_date);
+        // Without `custom_remarks` ERPNext writes its own remarks over ours.
+        entry["custom_remarks"] = json!(1);
+        entry["remarks"] = json!(format!(
+            "WooCommerce refund {} of order {}",
+            refund.id, order.id
+        ));
+        entry["woocommerce_payment_key"] = json!(key);
+        entry["woocommerce_order_id"] = json!(order.id.to_string());
+        entry["woocommerce_store"] = json!(self.sync.connection().name);
+        entry["docstatus"] = json!(1);
         let step = self
             .insert_keyed(
                 refund.id,
