@@ -469,7 +469,30 @@ impl WooClient {
     /// Any GET of the REST API (`orders/17`, `orders/17/refunds`) as raw JSON, for tools and tests
     /// that need the exact wire shape rather than the typed view.
     pub async fn get_json(&self, path: &str) -> Result<Value, WooError> {
-        self.call(Method::GET, path, Vec::new(), None).await
+        self.send_json(Method::GET, path, &[], None).await
+    }
+
+    /// Any other REST call as raw JSON (`POST coupons`, `DELETE products/9?force=true`), for tools
+    /// and tests; retried only when the method is idempotent, like every call.
+    pub async fn send_json(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value, WooError> {
+        // A query written into the path is signed like any other parameter (OAuth 1.0a signs
+        // each one).
+        let (path, inline) = path.split_once('?').unwrap_or((path, ""));
+        let params = url::form_urlencoded::parse(inline.as_bytes())
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
+            .chain(
+                query
+                    .iter()
+                    .map(|(key, value)| (key.to_string(), value.to_string())),
+            )
+            .collect();
+        self.call(method, path, params, body).await
     }
 
     // ----- settings -----

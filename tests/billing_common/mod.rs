@@ -168,7 +168,6 @@ pub fn check_exactly_once(
             "order {}: {order_payments:#?}",
             order.id
         );
-        let mut paid_back = Decimal::ZERO;
         let mut credited = Decimal::ZERO;
         for refund in refunds {
             let key = format!("shop:refund:{}", refund.id);
@@ -207,7 +206,6 @@ pub fn check_exactly_once(
                     "refund {}",
                     refund.id
                 );
-                paid_back += refund.amount;
                 refund_payments += 1;
             } else {
                 assert!(

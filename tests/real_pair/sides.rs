@@ -97,7 +97,7 @@ pub fn connection(
             },
         );
     }
-    for currency in ["EUR", "GBP"] {
+    for currency in ["EUR", "GBP", "JPY", "CAD"] {
         if let Some(receivable) = accounts.get(&format!("receivable_{currency}")) {
             mappings
                 .receivable_accounts
