@@ -9,6 +9,7 @@ pub mod config;
 pub mod connection;
 pub mod erpnext;
 pub mod jobs;
+pub mod metrics;
 pub mod money;
 pub mod remote;
 pub mod secrets;

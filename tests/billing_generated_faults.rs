@@ -12,11 +12,14 @@ use common::spawn_world;
 use serde_json::json;
 use woocommerce_sync::simulators::{erpnext, woocommerce};
 use woocommerce_sync::sync::mapping::is_paid;
-use woocommerce_sync::sync::orders::SyncSummary;
+use woocommerce_sync::sync::reconcile::reconcile;
+use woocommerce_sync::sync::report::SyncSummary;
+use woocommerce_sync::sync::woo_to_erp::orders::OrderFlow;
 
 /// Polls everything (not from the cursor) until a run has no failure, at most `rounds` times.
 async fn sync_until_clean(world: &common::World, rounds: usize) -> Vec<SyncSummary> {
-    let sync = world.order_sync(6).await;
+    let sync_ctx = world.context(6).await;
+    let sync = OrderFlow::new(&sync_ctx);
     let since = NaiveDate::from_ymd_opt(2000, 1, 1)
         .and_then(|date| date.and_hms_opt(0, 0, 0))
         .unwrap();
@@ -153,8 +156,8 @@ async fn every_fault_still_gives_exactly_one_of_each() {
     for (key, entries) in &books.payments {
         assert_eq!(entries.len(), 1, "{key}: {entries:#?}");
     }
-    let sync = world.order_sync(4).await;
-    let report = sync.reconcile().await.unwrap();
+    let sync_ctx = world.context(4).await;
+    let report = reconcile(&sync_ctx).await.unwrap();
     assert!(report.is_clean(), "{report:#?}");
 }
 

@@ -11,7 +11,10 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use woocommerce_sync::simulators::woocommerce::WooSimOptions;
 use woocommerce_sync::sync::mapping::is_paid;
-use woocommerce_sync::sync::orders::Attempt;
+use woocommerce_sync::sync::reconcile::reconcile;
+use woocommerce_sync::sync::report::Attempt;
+use woocommerce_sync::sync::report::NoRetries;
+use woocommerce_sync::sync::woo_to_erp::orders::OrderFlow;
 
 #[tokio::test]
 async fn the_snapshot_is_invoiced_paid_and_credited_exactly_once() {
@@ -20,7 +23,8 @@ async fn the_snapshot_is_invoiced_paid_and_credited_exactly_once() {
         ..WooSimOptions::default()
     })
     .await;
-    let sync = world.order_sync(4).await;
+    let sync_ctx = world.context(4).await;
+    let sync = OrderFlow::new(&sync_ctx);
     let summary = sync.poll(None, &|_, _| {}).await.unwrap();
     assert_eq!(summary.failed, 0, "{:#?}", summary.failures);
 
@@ -59,7 +63,7 @@ async fn the_snapshot_is_invoiced_paid_and_credited_exactly_once() {
         (0, 0, 0, 0),
         "{again:?}"
     );
-    let report = sync.reconcile().await.unwrap();
+    let report = reconcile(&sync_ctx).await.unwrap();
     assert!(report.is_clean(), "{report:#?}");
 
     // The on-hold bank transfer with a refunded mug is paid: invoice, payment, then a credit
@@ -68,9 +72,9 @@ async fn the_snapshot_is_invoiced_paid_and_credited_exactly_once() {
         .woo
         .update_order(17, &json!({"status": "processing"}))
         .unwrap();
-    let order = sync.woocommerce().get_order(17).await.unwrap();
+    let order = sync_ctx.woo.get_order(17).await.unwrap();
     let reports = sync
-        .sync_orders(vec![order], Attempt::first())
+        .sync_orders(vec![order], Attempt::first(), &NoRetries)
         .await
         .unwrap();
     let billing = &reports[0].billing;
@@ -125,9 +129,9 @@ async fn the_snapshot_is_invoiced_paid_and_credited_exactly_once() {
         .woo
         .update_order(cancelled.id, &json!({"status": "cancelled"}))
         .unwrap();
-    let order = sync.woocommerce().get_order(cancelled.id).await.unwrap();
+    let order = sync_ctx.woo.get_order(cancelled.id).await.unwrap();
     let reports = sync
-        .sync_orders(vec![order.clone()], Attempt::first())
+        .sync_orders(vec![order.clone()], Attempt::first(), &NoRetries)
         .await
         .unwrap();
     let outcome = serde_json::to_value(&reports[0]).unwrap();
@@ -151,7 +155,7 @@ async fn the_snapshot_is_invoiced_paid_and_credited_exactly_once() {
         .unwrap();
     assert_eq!(sales_order["status"], "Closed");
     let twice = sync
-        .sync_orders(vec![order], Attempt::first())
+        .sync_orders(vec![order], Attempt::first(), &NoRetries)
         .await
         .unwrap();
     assert_eq!(
@@ -171,22 +175,27 @@ async fn sync_payments_catches_up_on_invoiced_orders_and_reconcile_names_the_gap
     // First with payments switched off: invoices only.
     let mut without_payments = world.connection.clone();
     without_payments.connection.record_payments = false;
-    let sync = woocommerce_sync::sync::orders::OrderSync::prepare(
+    let sync_ctx = woocommerce_sync::sync::context::ConnectionContext::prepare(
         world.store.clone(),
         without_payments,
         &common::fast_calls(),
         4,
     )
     .await
-    .unwrap();
+    .unwrap()
+    .handing_over_to(woocommerce_sync::jobs::Queue::new(
+        world.store.clone(),
+        woocommerce_sync::jobs::QueuePolicy::default(),
+    ));
+    let sync = OrderFlow::new(&sync_ctx);
     let summary = sync.poll(None, &|_, _| {}).await.unwrap();
     assert_eq!(summary.failed, 0, "{:#?}", summary.failures);
     assert_eq!(summary.payments_created, 0);
     assert!(summary.invoices_created > 70);
 
     // With payments on, reconcile names every paid order without one.
-    let sync = world.order_sync(4).await;
-    let report = sync.reconcile().await.unwrap();
+    let sync_ctx = world.context(4).await;
+    let report = reconcile(&sync_ctx).await.unwrap();
     assert_eq!(
         report.missing_payments.len() as u64,
         summary.invoices_created,
@@ -195,29 +204,29 @@ async fn sync_payments_catches_up_on_invoiced_orders_and_reconcile_names_the_gap
     assert!(report.missing_invoices.is_empty(), "{report:#?}");
 
     // `sync payments` pays them, and nothing else.
-    let billing = woocommerce_sync::sync::billing::Billing::new(&sync);
-    let steps = woocommerce_sync::sync::billing::BillingSteps {
+    let billing = woocommerce_sync::sync::woo_to_erp::billing::Billing::new(&sync_ctx);
+    let steps = woocommerce_sync::sync::woo_to_erp::billing::BillingSteps {
         invoices: false,
         payments: true,
         refunds: false,
     };
-    let paid = billing.follow_all(steps, 4, &|_, _| {}).await.unwrap();
+    let paid = billing.follow_all(steps, &|_, _| {}).await.unwrap();
     assert_eq!(paid.failed, 0, "{:#?}", paid.failures);
     assert_eq!(paid.payments_created, summary.invoices_created);
     assert_eq!((paid.invoices_created, paid.credit_notes_created), (0, 0));
     // Without payments the goodwill refund of order 21 did not wait for one: its credit note
     // was made in the first pass, and `sync refunds` finds nothing left to do.
     assert_eq!(summary.credit_notes_created, 1);
-    let refunds = woocommerce_sync::sync::billing::BillingSteps {
+    let refunds = woocommerce_sync::sync::woo_to_erp::billing::BillingSteps {
         invoices: false,
         payments: false,
         refunds: true,
     };
-    let credited = billing.follow_all(refunds, 4, &|_, _| {}).await.unwrap();
+    let credited = billing.follow_all(refunds, &|_, _| {}).await.unwrap();
     assert_eq!(credited.credit_notes_created, 0, "{credited:?}");
-    let again = billing.follow_all(steps, 4, &|_, _| {}).await.unwrap();
+    let again = billing.follow_all(steps, &|_, _| {}).await.unwrap();
     assert_eq!(again.payments_created, 0, "{again:?}");
-    let report = sync.reconcile().await.unwrap();
+    let report = reconcile(&sync_ctx).await.unwrap();
     assert!(report.is_clean(), "{report:#?}");
     let books = ledger(&world).await;
     for (order, _) in shop(&world)
@@ -245,14 +254,19 @@ async fn draft_invoices_wait_for_submission_and_a_cancellation_deletes_its_draft
     .await;
     let mut drafts_only = world.connection.clone();
     drafts_only.connection.submit_invoices = false;
-    let sync = woocommerce_sync::sync::orders::OrderSync::prepare(
+    let sync_ctx = woocommerce_sync::sync::context::ConnectionContext::prepare(
         world.store.clone(),
         drafts_only,
         &common::fast_calls(),
         4,
     )
     .await
-    .unwrap();
+    .unwrap()
+    .handing_over_to(woocommerce_sync::jobs::Queue::new(
+        world.store.clone(),
+        woocommerce_sync::jobs::QueuePolicy::default(),
+    ));
+    let sync = OrderFlow::new(&sync_ctx);
     let summary = sync.poll(None, &|_, _| {}).await.unwrap();
     assert_eq!(summary.failed, 0, "{:#?}", summary.failures);
     // Drafts are invoices; a draft cannot be paid or credited yet.
@@ -282,9 +296,9 @@ async fn draft_invoices_wait_for_submission_and_a_cancellation_deletes_its_draft
         .woo
         .update_order(cancelled.id, &json!({"status": "cancelled"}))
         .unwrap();
-    let order = sync.woocommerce().get_order(cancelled.id).await.unwrap();
+    let order = sync_ctx.woo.get_order(cancelled.id).await.unwrap();
     let reports = sync
-        .sync_orders(vec![order], Attempt::first())
+        .sync_orders(vec![order], Attempt::first(), &NoRetries)
         .await
         .unwrap();
     assert_eq!(
@@ -296,11 +310,10 @@ async fn draft_invoices_wait_for_submission_and_a_cancellation_deletes_its_draft
 
     // Submitting switched on, `sync all` submits the drafts (not made again), then pays and
     // credits them.
-    let sync = world.order_sync(4).await;
-    let summary = woocommerce_sync::sync::billing::Billing::new(&sync)
+    let sync_ctx = world.context(4).await;
+    let summary = woocommerce_sync::sync::woo_to_erp::billing::Billing::new(&sync_ctx)
         .follow_all(
-            woocommerce_sync::sync::billing::BillingSteps::ALL,
-            4,
+            woocommerce_sync::sync::woo_to_erp::billing::BillingSteps::ALL,
             &|_, _| {},
         )
         .await
@@ -316,6 +329,7 @@ async fn draft_invoices_wait_for_submission_and_a_cancellation_deletes_its_draft
             object_kind: Some("refund".into()),
             object_id: Some("24".into()),
             limit: Some(50),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -329,5 +343,5 @@ async fn draft_invoices_wait_for_submission_and_a_cancellation_deletes_its_draft
     assert_eq!(invoices as u64, summary.payments_created);
     assert_eq!(payments as u64, summary.payments_created);
     assert_eq!(credit_notes, 1);
-    assert!(sync.reconcile().await.unwrap().is_clean());
+    assert!(reconcile(&sync_ctx).await.unwrap().is_clean());
 }

@@ -235,7 +235,7 @@ async fn a_script_sets_up_syncs_reconciles_and_reads_the_log() {
         .run(&["retry", "--connection", "shop", "--order", &order_id])
         .await;
     assert_eq!(code, 0);
-    assert!(stdout.contains("Queued 1 job"), "{stdout}");
+    assert!(stdout.contains("1 job(s) of `shop` due now"), "{stdout}");
     let (code, _, stderr) = cli
         .run(&[
             "sync",

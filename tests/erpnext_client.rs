@@ -219,7 +219,10 @@ async fn order_invoice_payment_and_credit_note() {
     .unwrap();
     // 102.5 net + 4.10 tax (4%) + 7.5 shipping.
     assert_eq!(created.grand_total, Decimal::new(11410, 2));
-    assert_eq!(created.docstatus, 1);
+    assert_eq!(
+        created.docstatus,
+        woocommerce_sync::erpnext::types::DocStatus::Submitted
+    );
 
     let mapped = client.make_sales_invoice(&created.name).await.unwrap();
     assert_eq!(mapped["__islocal"], json!(1));
@@ -318,7 +321,10 @@ async fn order_invoice_payment_and_credit_note() {
     client.cancel("Sales Invoice", credit_name).await.unwrap();
     client.cancel("Sales Invoice", &invoice_name).await.unwrap();
     let unlinked: PaymentEntry = client.get("Payment Entry", &payment.name).await.unwrap();
-    assert_eq!(unlinked.docstatus, 1);
+    assert_eq!(
+        unlinked.docstatus,
+        woocommerce_sync::erpnext::types::DocStatus::Submitted
+    );
     assert!(unlinked.references.is_empty());
     assert_eq!(unlinked.unallocated_amount, Decimal::new(11410, 2));
     let cancelled = client.cancel("Sales Order", &created.name).await.unwrap();

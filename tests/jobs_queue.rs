@@ -10,7 +10,7 @@ use woocommerce_sync::connection::Connection;
 use woocommerce_sync::jobs::{drain, JobFailure, JobHandler, QueuePolicy};
 use woocommerce_sync::remote::RetryPolicy;
 use woocommerce_sync::secrets::SecretKey;
-use woocommerce_sync::store::{Job, JobState, Store};
+use woocommerce_sync::store::{Job, JobScope, JobState, Store};
 
 /// Fails object "flaky" twice (retryable), object "bad" always (permanent).
 #[derive(Default)]
@@ -36,9 +36,9 @@ impl JobHandler for Script {
     }
 }
 
-fn connection() -> Connection {
+fn connection(name: &str) -> Connection {
     serde_json::from_value(serde_json::json!({
-        "name": "shop", "woocommerce_url": "https://shop.test/", "woocommerce_auth": "auto",
+        "name": name, "woocommerce_url": "https://shop.test/", "woocommerce_auth": "auto",
         "erpnext_url": "https://erp.test/",
         "credentials": {"consumer_key": "ck", "consumer_secret": "cs", "webhook_secret": "", "api_key": "k", "api_secret": "s"},
         "company": "Test Company", "default_warehouse": "Stores - TC", "naming_series": "SAL-ORD-.YYYY.-",
@@ -52,17 +52,21 @@ fn connection() -> Connection {
     .unwrap()
 }
 
-#[tokio::test]
-async fn retryable_failures_come_back_and_permanent_ones_are_parked() {
-    let dir = tempfile::tempdir().unwrap();
+async fn store(dir: &tempfile::TempDir) -> Store {
     let url = format!("sqlite://{}", dir.path().join("q.db").display());
-    let store = Store::open(
+    Store::open(
         &url,
         SecretKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap(),
     )
     .await
-    .unwrap();
-    let id = store.insert_connection(&connection()).await.unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn retryable_failures_come_back_and_permanent_ones_are_parked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let id = store.insert_connection(&connection("shop")).await.unwrap();
     for object in ["good-1", "flaky", "bad", "good-2"] {
         store
             .enqueue_job(id, "order", object, chrono::Utc::now())
@@ -78,7 +82,9 @@ async fn retryable_failures_come_back_and_permanent_ones_are_parked() {
         lease: Duration::from_secs(60),
     };
     let handler = Arc::new(Script::default());
-    let report = drain(&store, handler.clone(), &policy, 2).await.unwrap();
+    let report = drain(&store, handler.clone(), &policy, 2, &JobScope::default())
+        .await
+        .unwrap();
     assert_eq!((report.succeeded, report.retried, report.parked), (3, 2, 1));
     let done: Vec<_> = store
         .jobs_in_state(id, JobState::Done)
@@ -120,8 +126,133 @@ async fn retryable_failures_come_back_and_permanent_ones_are_parked() {
         },
         ..policy
     };
-    let report = drain(&store, Arc::new(AlwaysDown), &tight, 1)
+    let report = drain(
+        &store,
+        Arc::new(AlwaysDown),
+        &tight,
+        1,
+        &JobScope::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.retried, report.parked), (2, 1));
+}
+
+/// Counts runs per object; succeeds.
+#[derive(Default)]
+struct Counter {
+    runs: Mutex<HashMap<String, u32>>,
+}
+
+impl JobHandler for Counter {
+    fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), JobFailure>> {
+        Box::pin(async move {
+            *self
+                .runs
+                .lock()
+                .unwrap()
+                .entry(format!(
+                    "{}/{}/{}",
+                    job.connection_id, job.kind, job.object_id
+                ))
+                .or_default() += 1;
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_one_shot_drain_runs_only_its_own_connections_order_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let shop = store.insert_connection(&connection("shop")).await.unwrap();
+    let other = store.insert_connection(&connection("other")).await.unwrap();
+    let now = chrono::Utc::now();
+    store.enqueue_job(shop, "order", "17", now).await.unwrap();
+    store
+        .enqueue_job(shop, "poll", "orders", now)
         .await
         .unwrap();
-    assert_eq!((report.retried, report.parked), (2, 1));
+    store.enqueue_job(other, "order", "17", now).await.unwrap();
+    let handler = Arc::new(Counter::default());
+    let report = drain(
+        &store,
+        handler.clone(),
+        &QueuePolicy::default(),
+        2,
+        &woocommerce_sync::jobs::Job::order_scope(shop),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.succeeded, report.retried, report.parked), (1, 0, 0));
+    assert_eq!(
+        handler
+            .runs
+            .lock()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>(),
+        vec![format!("{shop}/order/17")]
+    );
+    // The service's poll and the other connection's order are still queued, not parked.
+    assert_eq!(store.count_jobs(shop, JobState::Queued).await.unwrap(), 1);
+    assert_eq!(store.count_jobs(other, JobState::Queued).await.unwrap(), 1);
+    assert_eq!(store.count_jobs(shop, JobState::Failed).await.unwrap(), 0);
+}
+
+/// Holds its job until released.
+struct Held {
+    started: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+    runs: Mutex<u32>,
+}
+
+impl JobHandler for Held {
+    fn run<'a>(&'a self, _: &'a Job) -> BoxFuture<'a, Result<(), JobFailure>> {
+        Box::pin(async move {
+            *self.runs.lock().unwrap() += 1;
+            self.started.notify_one();
+            self.release.notified().await;
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_job_running_longer_than_its_lease_keeps_it_and_runs_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let shop = store.insert_connection(&connection("shop")).await.unwrap();
+    store
+        .enqueue_job(shop, "poll", "orders", chrono::Utc::now())
+        .await
+        .unwrap();
+    let lease = Duration::from_millis(300);
+    let policy = QueuePolicy {
+        lease,
+        ..QueuePolicy::default()
+    };
+    let handler = Arc::new(Held {
+        started: tokio::sync::Notify::new(),
+        release: tokio::sync::Notify::new(),
+        runs: Mutex::new(0),
+    });
+    let running = tokio::spawn({
+        let (store, handler, policy) = (store.clone(), handler.clone(), policy.clone());
+        async move { drain(&store, handler, &policy, 1, &JobScope::default()).await }
+    });
+    handler.started.notified().await;
+    // Three leases pass while the job runs (time passing is what is tested here): a second
+    // worker still finds nothing to claim, because the running worker renews its lease.
+    tokio::time::sleep(lease * 3).await;
+    let second = store
+        .claim_job(chrono::Duration::seconds(30), &JobScope::default())
+        .await
+        .unwrap();
+    assert!(second.is_none(), "claimed again while running: {second:?}");
+    handler.release.notify_one();
+    let report = running.await.unwrap().unwrap();
+    assert_eq!(report.succeeded, 1);
+    assert_eq!(*handler.runs.lock().unwrap(), 1);
 }

@@ -6,7 +6,10 @@ mod common;
 use common::{fixture_path, spawn_world};
 use woocommerce_sync::money::parse_decimal;
 use woocommerce_sync::simulators::woocommerce::WooSimOptions;
-use woocommerce_sync::sync::orders::Attempt;
+use woocommerce_sync::sync::reconcile::reconcile;
+use woocommerce_sync::sync::report::Attempt;
+use woocommerce_sync::sync::report::NoRetries;
+use woocommerce_sync::sync::woo_to_erp::orders::OrderFlow;
 
 #[tokio::test]
 async fn the_real_store_snapshot_syncs_exactly_once_to_the_cent() {
@@ -15,13 +18,14 @@ async fn the_real_store_snapshot_syncs_exactly_once_to_the_cent() {
         ..WooSimOptions::default()
     })
     .await;
-    let sync = world.order_sync(4).await;
+    let sync_ctx = world.context(4).await;
+    let sync = OrderFlow::new(&sync_ctx);
     let summary = sync.poll(None, &|_, _| {}).await.unwrap();
     assert_eq!(summary.failed, 0, "{:#?}", summary.failures);
     // 77 processing + 2 on-hold + 2 completed are imported; pending and trash are not.
     assert_eq!(summary.created, 81, "{summary:?}");
 
-    let report = sync.reconcile().await.unwrap();
+    let report = reconcile(&sync_ctx).await.unwrap();
     assert!(report.is_clean(), "{report:#?}");
     assert_eq!(report.orders_checked, 81);
 
@@ -88,9 +92,9 @@ async fn the_real_store_snapshot_syncs_exactly_once_to_the_cent() {
             &serde_json::json!({"status": "completed", "customer_note": "Leave at the door"}),
         )
         .unwrap();
-    let order = sync.woocommerce().get_order(*changed_id).await.unwrap();
+    let order = sync_ctx.woo.get_order(*changed_id).await.unwrap();
     let reports = sync
-        .sync_orders(vec![order], Attempt::first())
+        .sync_orders(vec![order], Attempt::first(), &NoRetries)
         .await
         .unwrap();
     assert_eq!(
@@ -116,9 +120,9 @@ async fn the_real_store_snapshot_syncs_exactly_once_to_the_cent() {
         .woo
         .update_order(*order_id, &serde_json::json!({"status": "cancelled"}))
         .unwrap();
-    let order = sync.woocommerce().get_order(*order_id).await.unwrap();
+    let order = sync_ctx.woo.get_order(*order_id).await.unwrap();
     let reports = sync
-        .sync_orders(vec![order.clone()], Attempt::first())
+        .sync_orders(vec![order.clone()], Attempt::first(), &NoRetries)
         .await
         .unwrap();
     let name = sales_orders[0]["name"].as_str().unwrap();
@@ -130,14 +134,14 @@ async fn the_real_store_snapshot_syncs_exactly_once_to_the_cent() {
     let document = world.erp.document("Sales Order", name).unwrap();
     assert_eq!(document["docstatus"], 2);
     let twice = sync
-        .sync_orders(vec![order], Attempt::first())
+        .sync_orders(vec![order], Attempt::first(), &NoRetries)
         .await
         .unwrap();
     assert_eq!(
         serde_json::to_value(&twice[0]).unwrap()["outcome"],
         "unchanged"
     );
-    assert!(sync.reconcile().await.unwrap().is_clean());
+    assert!(reconcile(&sync_ctx).await.unwrap().is_clean());
 }
 
 /// A new run starts with an empty cache: the Customer and Addresses an earlier
@@ -150,7 +154,8 @@ async fn a_new_run_finds_a_returning_buyer_in_the_store() {
         ..WooSimOptions::default()
     })
     .await;
-    let first = world.order_sync(4).await;
+    let first_ctx = world.context(4).await;
+    let first = OrderFlow::new(&first_ctx);
     let summary = first.poll(None, &|_, _| {}).await.unwrap();
     assert_eq!(summary.failed, 0, "{:#?}", summary.failures);
     let (customers, addresses) = (world.erp.count("Customer"), world.erp.count("Address"));
@@ -181,14 +186,15 @@ async fn a_new_run_finds_a_returning_buyer_in_the_store() {
         }))
         .unwrap();
 
-    let second = world.order_sync(4).await;
-    let calls_before = second.erpnext().calls_made();
+    let second_ctx = world.context(4).await;
+    let second = OrderFlow::new(&second_ctx);
+    let calls_before = second_ctx.erp.calls_made();
     let summary = second.poll(None, &|_, _| {}).await.unwrap();
     assert_eq!((summary.created, summary.failed), (1, 0), "{summary:?}");
     assert_eq!(world.erp.count("Customer"), customers);
     assert_eq!(world.erp.count("Address"), addresses);
     // The page's Item look-up and the Sales Order; nothing about the buyer.
-    assert_eq!(second.erpnext().calls_made() - calls_before, 2);
+    assert_eq!(second_ctx.erp.calls_made() - calls_before, 2);
     let by_order = world.sales_orders_by_order().await;
     let earlier_customer = &by_order[&earlier["id"].as_u64().unwrap()][0]["customer"];
     assert_eq!(
@@ -224,7 +230,8 @@ async fn a_poll_over_pages_of_orders_tied_on_date_modified_syncs_each_exactly_on
             }))
             .unwrap();
     }
-    let sync = world.order_sync(4).await.with_page_size(10);
+    let sync_ctx = world.context(4).await.with_page_size(10);
+    let sync = OrderFlow::new(&sync_ctx);
     let summary = sync.poll(None, &|_, _| {}).await.unwrap();
     assert_eq!(summary.failed, 0, "{:#?}", summary.failures);
     // The generated shop's one order may or may not be imported.

@@ -6,6 +6,8 @@ mod common;
 use common::spawn_world;
 use woocommerce_sync::simulators::erpnext::Faults as ErpFaults;
 use woocommerce_sync::simulators::woocommerce::WooSimOptions;
+use woocommerce_sync::sync::reconcile::reconcile;
+use woocommerce_sync::sync::woo_to_erp::orders::OrderFlow;
 
 const ORDERS: usize = 240;
 
@@ -17,11 +19,12 @@ async fn a_generated_shop_syncs_to_the_cent_without_faults() {
         ..WooSimOptions::default()
     })
     .await;
-    let sync = world.order_sync(8).await;
+    let sync_ctx = world.context(8).await;
+    let sync = OrderFlow::new(&sync_ctx);
     let summary = sync.poll(None, &|_, _| {}).await.unwrap();
     assert_eq!(summary.failed, 0, "{:#?}", summary.failures);
     assert!(summary.created > ORDERS as u64 / 2, "{summary:?}");
-    let report = sync.reconcile().await.unwrap();
+    let report = reconcile(&sync_ctx).await.unwrap();
     assert!(report.is_clean(), "{report:#?}");
     assert_eq!(report.orders_checked, summary.created);
 }
@@ -48,8 +51,10 @@ async fn every_fault_leaves_exactly_one_sales_order_per_order() {
     world.woo.set_faults(woo_faults.clone());
 
     // Two syncs at once, then reruns until a run sees no failure.
-    let first = world.order_sync(6).await;
-    let second = world.order_sync(6).await;
+    let first_ctx = world.context(6).await;
+    let first = OrderFlow::new(&first_ctx);
+    let second_ctx = world.context(6).await;
+    let second = OrderFlow::new(&second_ctx);
     let (a, b) = tokio::join!(first.poll(None, &|_, _| {}), second.poll(None, &|_, _| {}));
     let mut failures = Vec::new();
     for result in [a, b] {
@@ -86,7 +91,7 @@ async fn every_fault_leaves_exactly_one_sales_order_per_order() {
     woo_faults.error_rate = 0.0;
     woo_faults.drop_rate = 0.0;
     world.woo.set_faults(woo_faults);
-    let report = first.reconcile().await.unwrap();
+    let report = reconcile(&first_ctx).await.unwrap();
     assert!(
         report.duplicates.is_empty(),
         "duplicates: {:#?}",

@@ -13,6 +13,7 @@ use woocommerce_sync::app::{Service, ServiceOptions};
 use woocommerce_sync::erpnext::client::ListQuery;
 use woocommerce_sync::secrets::SecretKey;
 use woocommerce_sync::sync::setup::{set_up, SetupOptions};
+use woocommerce_sync::sync::woo_to_erp::orders::OrderFlow;
 
 use real_pair::sides::{calls, Accounts, Side};
 use real_pair::{real_pair, run_tag};
@@ -132,6 +133,7 @@ async fn setup_twice_installs_the_same_once_on_both() {
     let Some((erp, woo)) = real_pair() else {
         return;
     };
+    real_pair::sweep_earlier_runs(&erp, &woo).await;
     let name = connection_name("set");
     let real = Side::real(&name, &erp, &woo, &Accounts::new()).await;
     let simulated = Side::simulated(&name, &[], &Accounts::new()).await;
@@ -262,6 +264,7 @@ async fn the_webhooks_of_both_systems_reach_the_running_service_on_both() {
     let Some((erp, woo)) = real_pair() else {
         return;
     };
+    real_pair::sweep_earlier_runs(&erp, &woo).await;
     let name = connection_name("hook");
     let real = Side::real(&name, &erp, &woo, &Accounts::new()).await;
     let product = real_pair::ensure_simple_product(&real.woo, "WSYNC-RT-MUG", "12.50").await;
@@ -284,6 +287,7 @@ async fn a_full_poll_of_orders_sharing_their_modified_second_syncs_each_exactly_
     let Some((erp, woo)) = real_pair() else {
         return;
     };
+    real_pair::sweep_earlier_runs(&erp, &woo).await;
     let name = connection_name("poll");
     let real = Side::real(&name, &erp, &woo, &Accounts::new()).await;
     let product = real_pair::ensure_simple_product(&real.woo, "WSYNC-RT-MUG", "12.50").await;
@@ -307,8 +311,11 @@ async fn a_full_poll_of_orders_sharing_their_modified_second_syncs_each_exactly_
     }))
     .await;
     // Three pages of ten, read while other tests may change the store: every one exactly once.
-    let sync = real.order_sync().await.with_page_size(10);
-    let summary = sync.poll(Some(since), &|_, _| {}).await.unwrap();
+    let ctx = real.context().await.with_page_size(10);
+    let summary = OrderFlow::new(&ctx)
+        .poll(Some(since), &|_, _| {})
+        .await
+        .unwrap();
     assert_eq!(summary.failed, 0, "{:#?}", summary.failures);
     for id in &made {
         let key = format!("{name}:{id}");
@@ -326,8 +333,11 @@ async fn a_full_poll_of_orders_sharing_their_modified_second_syncs_each_exactly_
         assert_eq!(found.len(), 1, "order {id}: {found:?}");
     }
     // Polled again (other tests may have added orders meanwhile), ours are still made once.
-    let again = real.order_sync().await.with_page_size(10);
-    let second = again.poll(Some(since), &|_, _| {}).await.unwrap();
+    let again = real.context().await.with_page_size(10);
+    let second = OrderFlow::new(&again)
+        .poll(Some(since), &|_, _| {})
+        .await
+        .unwrap();
     assert_eq!(second.failed, 0, "{second:?}");
     for id in &made {
         let key = format!("{name}:{id}");

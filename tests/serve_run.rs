@@ -7,7 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::{spawn_world, test_secret_key, test_service_options, ADMIN_PASSWORD};
-use woocommerce_sync::app::{last_poll, Service, ServiceOptions};
+use woocommerce_sync::app::{Service, ServiceOptions};
+use woocommerce_sync::jobs::last_poll;
 use woocommerce_sync::simulators::woocommerce::WooSimOptions;
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use woocommerce_sync::money::parse_decimal;
 use woocommerce_sync::simulators::woocommerce::{self, WooSimOptions};
 use woocommerce_sync::store::JobState;
-use woocommerce_sync::sync::remotes::woocommerce_client;
+use woocommerce_sync::sync::context::woocommerce_client;
 use woocommerce_sync::woocommerce::types::NewWebhook;
 
 /// A recorded real delivery: its headers and exact body bytes.
@@ -416,7 +416,7 @@ async fn an_event_committed_before_a_crash_is_queued_when_the_service_starts_aga
         .unwrap();
     assert!(queued_orders(&world).await.is_empty());
 
-    let replayed = woocommerce_sync::app::replay_inbox(&world.store)
+    let replayed = woocommerce_sync::jobs::replay_inbox(&world.store)
         .await
         .unwrap();
     assert_eq!(replayed, 1);
@@ -428,7 +428,7 @@ async fn an_event_committed_before_a_crash_is_queued_when_the_service_starts_aga
         .unwrap()
         .is_empty());
     assert_eq!(
-        woocommerce_sync::app::replay_inbox(&world.store)
+        woocommerce_sync::jobs::replay_inbox(&world.store)
             .await
             .unwrap(),
         0

@@ -13,7 +13,7 @@ use woocommerce_sync::connection::{
 };
 use woocommerce_sync::secrets::SecretKey;
 use woocommerce_sync::store::{
-    InboxOutcome, JobState, Link, LogEntry, LogFilter, LogOutcome, Store, StoreError,
+    InboxOutcome, JobScope, JobState, Link, LogEntry, LogFilter, LogOutcome, Store, StoreError,
 };
 
 fn sample_connection(name: &str) -> Connection {
@@ -161,7 +161,7 @@ async fn story(store: Store) {
         .unwrap();
     assert_eq!(store.pending_job_count().await.unwrap(), 2);
     let job = store
-        .claim_job(Duration::seconds(30))
+        .claim_job(Duration::seconds(30), &JobScope::default())
         .await
         .unwrap()
         .expect("a due job");
@@ -171,7 +171,7 @@ async fn story(store: Store) {
     );
     assert!(
         store
-            .claim_job(Duration::seconds(30))
+            .claim_job(Duration::seconds(30), &JobScope::default())
             .await
             .unwrap()
             .is_none(),
@@ -181,7 +181,7 @@ async fn story(store: Store) {
     store.enqueue_job(id, "order", "727", now).await.unwrap();
     store.complete_job(job.id).await.unwrap();
     let again = store
-        .claim_job(Duration::seconds(30))
+        .claim_job(Duration::seconds(30), &JobScope::default())
         .await
         .unwrap()
         .expect("rerun queued");
@@ -195,7 +195,7 @@ async fn story(store: Store) {
         .await
         .unwrap();
     let retried = store
-        .claim_job(Duration::seconds(30))
+        .claim_job(Duration::seconds(30), &JobScope::default())
         .await
         .unwrap()
         .expect("retry due");
@@ -213,12 +213,12 @@ async fn story(store: Store) {
     // A crashed worker's lease expires and the job is claimable again.
     store.enqueue_job(id, "order", "729", now).await.unwrap();
     let leased = store
-        .claim_job(Duration::milliseconds(-1))
+        .claim_job(Duration::milliseconds(-1), &JobScope::default())
         .await
         .unwrap()
         .expect("729 due");
     let reclaimed = store
-        .claim_job(Duration::seconds(30))
+        .claim_job(Duration::seconds(30), &JobScope::default())
         .await
         .unwrap()
         .expect("expired lease");
@@ -292,6 +292,7 @@ async fn story(store: Store) {
                 direction: "woocommerce_to_erpnext".into(),
                 object_kind: "order".into(),
                 object_id: "727".into(),
+                order_id: Some("727".into()),
                 action: "create_sales_order".into(),
                 outcome,
                 message: format!("attempt {attempt}"),

@@ -18,8 +18,8 @@ use super::{print_json, CliError};
 use crate::secrets::SecretKey;
 use crate::simulators::{erpnext, woocommerce};
 use crate::store::Store;
-use crate::sync::orders::OrderSync;
-use crate::sync::remotes::CallSettings;
+use crate::sync::context::{CallSettings, ConnectionContext};
+use crate::sync::woo_to_erp::orders::OrderFlow;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -185,7 +185,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
     .map_err(anyhow::Error::from)?;
     // No service listens during the bench: switch ERPNext's Webhooks off so the
     // simulator does not spend the machine's CPU posting into the void.
-    let erp = crate::sync::remotes::erpnext_client(&connection, &CallSettings::default())
+    let erp = crate::sync::context::erpnext_client(&connection, &CallSettings::default())
         .map_err(anyhow::Error::from)?;
     let plan = crate::sync::setup::SetupPlan {
         connection_name: connection.name.clone(),
@@ -204,7 +204,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
         max_in_flight: args.concurrency,
         ..CallSettings::default()
     };
-    let sync = OrderSync::prepare(
+    let sync = ConnectionContext::prepare(
         store.clone(),
         store.connection_by_id(connection_id).await?,
         &settings,
@@ -214,22 +214,22 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
     .map_err(anyhow::Error::from)?;
 
     eprintln!("bench: syncing…");
-    let calls_before = sync.woocommerce().calls_made() + sync.erpnext().calls_made();
-    let call_time_before = sync.woocommerce().time_in_calls() + sync.erpnext().time_in_calls();
+    let calls_before = sync.woo.calls_made() + sync.erp.calls_made();
+    let call_time_before = sync.woo.time_in_calls() + sync.erp.time_in_calls();
     let cpu_before = cpu_time();
     let started = Instant::now();
     let sync = std::sync::Arc::new(sync);
     let summary = tokio::spawn({
         let sync = sync.clone();
-        async move { sync.poll(None, &|_, _| {}).await }
+        async move { OrderFlow::new(&sync).poll(None, &|_, _| {}).await }
     })
     .await
     .map_err(anyhow::Error::from)?
     .map_err(anyhow::Error::from)?;
     let seconds = started.elapsed().as_secs_f64();
     let cpu = cpu_time() - cpu_before;
-    let calls = sync.woocommerce().calls_made() + sync.erpnext().calls_made() - calls_before;
-    let call_time = (sync.woocommerce().time_in_calls() + sync.erpnext().time_in_calls())
+    let calls = sync.woo.calls_made() + sync.erp.calls_made() - calls_before;
+    let call_time = (sync.woo.time_in_calls() + sync.erp.time_in_calls())
         .saturating_sub(call_time_before)
         .as_secs_f64();
     let simulator_cpu: Vec<f64> = children

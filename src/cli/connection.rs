@@ -14,7 +14,7 @@ use crate::connection::{
     Mappings, MissingSkuRule, PaymentTarget, ShippingTarget, WooAuth,
 };
 use crate::store::Store;
-use crate::sync::remotes::{erpnext_client, woocommerce_client, CallSettings};
+use crate::sync::context::{erpnext_client, woocommerce_client, CallSettings};
 
 #[derive(Debug, Subcommand)]
 pub enum ConnectionCommand {

@@ -12,11 +12,13 @@ use super::CliError;
 use crate::connection::{
     Connection, Credentials, InvoiceTrigger, Mappings, MissingSkuRule, PaymentTarget, WooAuth,
 };
+use crate::jobs::{Queue, QueuePolicy};
 use crate::secrets::SecretKey;
 use crate::simulators::{erpnext, woocommerce};
 use crate::store::Store;
-use crate::sync::orders::OrderSync;
-use crate::sync::remotes::CallSettings;
+use crate::sync::context::{CallSettings, ConnectionContext};
+use crate::sync::reconcile::reconcile;
+use crate::sync::woo_to_erp::orders::OrderFlow;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -93,12 +95,13 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
     }
 
     let stored = store.connection_by_id(connection_id).await?;
-    let sync = OrderSync::prepare(store.clone(), stored, &CallSettings::default(), 8)
+    let ctx = ConnectionContext::prepare(store.clone(), stored, &CallSettings::default(), 8)
         .await
-        .map_err(anyhow::Error::from)?;
+        .map_err(anyhow::Error::from)?
+        .handing_over_to(Queue::new(store.clone(), QueuePolicy::default()));
     let bar = progress_bar(false);
     let started = std::time::Instant::now();
-    let summary = sync
+    let summary = OrderFlow::new(&ctx)
         .poll(None, &|done, total| {
             bar.set_length(total);
             bar.set_position(done);
@@ -107,9 +110,9 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
         .map_err(anyhow::Error::from)?;
     bar.finish_and_clear();
     println!("Synced in {:.1} s:", started.elapsed().as_secs_f64());
-    print_summary(&summary, false)?;
-    let reconcile = sync.reconcile().await.map_err(anyhow::Error::from)?;
-    print_reconcile(&reconcile);
+    print_summary(&summary)?;
+    let report = reconcile(&ctx).await.map_err(anyhow::Error::from)?;
+    print_reconcile(&report);
     println!();
     println!("Explore: woocommerce-sync --database {database_url} log --connection demo");
 
@@ -117,7 +120,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
         println!("Simulators keep running; press Ctrl-C to stop.");
         tokio::signal::ctrl_c().await.map_err(anyhow::Error::from)?;
     }
-    Ok(if reconcile.is_clean() && summary.failed == 0 {
+    Ok(if report.is_clean() && summary.failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::{print_json, CliError};
-use crate::store::{JobState, LogFilter, Store};
+use crate::store::{LogFilter, Store};
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
@@ -47,9 +47,9 @@ pub async fn show_log(store: &Store, args: LogArgs) -> Result<ExitCode, CliError
         .query_log(&LogFilter {
             connection_id,
             failed_only: args.failed,
-            object_kind: args.order.map(|_| "order".to_string()),
-            object_id: args.order.map(|id| id.to_string()),
+            order_id: args.order.map(|id| id.to_string()),
             limit: Some(args.limit.clamp(1, 10_000)),
+            ..LogFilter::default()
         })
         .await?;
     if args.json {
@@ -78,24 +78,39 @@ pub async fn show_log(store: &Store, args: LogArgs) -> Result<ExitCode, CliError
 
 pub async fn retry(store: &Store, args: RetryArgs) -> Result<ExitCode, CliError> {
     let connection = store.connection(&args.connection).await?;
-    let now = chrono::Utc::now();
     let mut queued = 0;
     if args.failed {
-        for job in store.jobs_in_state(connection.id, JobState::Failed).await? {
-            store
-                .enqueue_job(connection.id, &job.kind, &job.object_id, now)
-                .await?;
-            queued += 1;
-        }
+        // Parked jobs and those waiting out a backoff alike: one `retry` and one `sync` converge
+        // as soon as the cause is gone.
+        queued += store.make_failed_due(connection.id).await?;
     }
-    if let Some(order) = args.order {
-        store
-            .enqueue_job(connection.id, "order", &order.to_string(), now)
-            .await?;
+    if let Some(order_id) = args.order {
+        // The order must exist: a retry of nothing would fail unseen.
+        let client = crate::sync::context::woocommerce_client(
+            &connection.connection,
+            &crate::sync::context::CallSettings::default(),
+        )
+        .map_err(anyhow::Error::from)?;
+        match client.get_order(order_id).await {
+            Ok(_) => {}
+            Err(error) if error.status() == Some(404) => {
+                return Err(CliError::Usage(format!(
+                    "the store has no order {order_id}; check the number (WooCommerce → Orders)"
+                )))
+            }
+            Err(error) => return Err(CliError::Failed(error.into())),
+        }
+        crate::jobs::enqueue(
+            store,
+            connection.id,
+            &crate::jobs::Job::Order { order_id },
+            chrono::Utc::now(),
+        )
+        .await?;
         queued += 1;
     }
     println!(
-        "Queued {queued} job(s) for `{}`; a running service or `sync` picks them up.",
+        "{queued} job(s) of `{}` due now; a running service or `sync orders` picks them up.",
         args.connection
     );
     Ok(ExitCode::SUCCESS)

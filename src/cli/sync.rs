@@ -11,13 +11,15 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{print_json, CliError};
 use crate::erpnext::countries;
-use crate::jobs::{drain, QueuePolicy};
-use crate::store::Store;
-use crate::sync::billing::{Billing, BillingSteps};
+use crate::jobs::{drain, Dispatcher, Job, Queue, QueuePolicy};
+use crate::metrics::Metrics;
+use crate::store::{JobState, Store};
+use crate::sync::context::{CallSettings, ConnectionContext};
 use crate::sync::mapping::{map_order, ResolvedMasters};
-use crate::sync::orders::{Attempt, OrderSync, SyncSummary};
-use crate::sync::reconcile::ReconcileReport;
-use crate::sync::remotes::CallSettings;
+use crate::sync::reconcile::{reconcile, ReconcileReport};
+use crate::sync::report::{Attempt, Outcome, SyncError, SyncSummary};
+use crate::sync::woo_to_erp::billing::{Billing, BillingSteps};
+use crate::sync::woo_to_erp::orders::OrderFlow;
 
 #[derive(Debug, Subcommand)]
 pub enum SyncCommand {
@@ -84,6 +86,25 @@ fn parse_since(text: &str) -> Result<NaiveDateTime, String> {
         })
 }
 
+/// A connection's context for a one-shot command: what fails is settled with the job queue, so
+/// the service (or the next run) retries it.
+async fn context(
+    store: &Store,
+    name: &str,
+    concurrency: usize,
+) -> Result<ConnectionContext, CliError> {
+    let stored = store.connection(name).await?;
+    Ok(
+        ConnectionContext::prepare(store.clone(), stored, &CallSettings::default(), concurrency)
+            .await
+            .map_err(|error| match error {
+                SyncError::Setup(message) => CliError::Usage(message),
+                other => CliError::Failed(other.into()),
+            })?
+            .handing_over_to(Queue::new(store.clone(), QueuePolicy::default())),
+    )
+}
+
 pub async fn run_sync(store: &Store, command: SyncCommand) -> Result<ExitCode, CliError> {
     let (args, steps) = match command {
         SyncCommand::Orders(args) => return run_sync_orders(store, args).await,
@@ -127,55 +148,36 @@ pub async fn run_sync(store: &Store, command: SyncCommand) -> Result<ExitCode, C
             (args, BillingSteps::ALL)
         }
     };
-    let stored = store.connection(&args.connection).await?;
-    let sync = OrderSync::prepare(
-        store.clone(),
-        stored,
-        &CallSettings::default(),
-        args.concurrency,
-    )
-    .await
-    .map_err(|error| CliError::Failed(error.into()))?;
+    let ctx = context(store, &args.connection, args.concurrency).await?;
     let bar = progress_bar(args.json);
     let on_progress = |done: u64, total: u64| {
         bar.set_length(total);
         bar.set_position(done);
     };
-    let summary = Billing::new(&sync)
-        .follow_all(steps, args.concurrency, &on_progress)
+    let summary = Billing::new(&ctx)
+        .follow_all(steps, &on_progress)
         .await
         .map_err(anyhow::Error::from)?;
     bar.finish_and_clear();
-    print_summary(&summary, args.json)?;
-    Ok(if summary.failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(3)
-    })
+    finish(&ctx, summary, None, args.json).await
 }
 
 async fn run_sync_orders(store: &Store, args: SyncOrdersArgs) -> Result<ExitCode, CliError> {
-    let stored = store.connection(&args.connection).await?;
-    let sync = OrderSync::prepare(
-        store.clone(),
-        stored,
-        &CallSettings::default(),
-        args.concurrency,
-    )
-    .await
-    .map_err(|error| CliError::Failed(error.into()))?;
+    let ctx = context(store, &args.connection, args.concurrency).await?;
     if args.dry_run {
-        return dry_run(&sync, &args).await;
+        return dry_run(&ctx, &args).await;
     }
+    let flow = OrderFlow::new(&ctx);
     let mut summary = SyncSummary::default();
+    let mut retried = None;
     if let Some(order_id) = args.order {
-        let order = sync
-            .woocommerce()
+        let order = ctx
+            .woo
             .get_order(order_id)
             .await
             .map_err(anyhow::Error::from)?;
-        for report in sync
-            .sync_orders(vec![order], Attempt::first())
+        for report in flow
+            .sync_orders(vec![order], Attempt::first(), ctx.retries.as_ref())
             .await
             .map_err(anyhow::Error::from)?
         {
@@ -187,27 +189,108 @@ async fn run_sync_orders(store: &Store, args: SyncOrdersArgs) -> Result<ExitCode
             bar.set_length(total);
             bar.set_position(done);
         };
-        summary = sync
+        summary = flow
             .poll(args.since, &on_progress)
             .await
             .map_err(anyhow::Error::from)?;
         bar.finish_and_clear();
-        // Retries that are due from earlier runs.
-        let shared = Arc::new(sync);
-        drain(
-            store,
-            shared.clone(),
-            &QueuePolicy::default(),
+        // The retries of this connection's orders that are due now (and no other connection's
+        // jobs, nor the service's polls).
+        let dispatcher = Arc::new(Dispatcher::new(
+            store.clone(),
+            CallSettings::default(),
             args.concurrency,
-        )
-        .await
-        .map_err(anyhow::Error::from)?;
+            QueuePolicy::default(),
+            Arc::new(Metrics::default()),
+        ));
+        retried = Some(
+            drain(
+                store,
+                dispatcher,
+                &QueuePolicy::default(),
+                args.concurrency,
+                &Job::order_scope(ctx.connection_id),
+            )
+            .await
+            .map_err(anyhow::Error::from)?,
+        );
     }
-    print_summary(&summary, args.json)?;
-    Ok(if summary.failed == 0 {
-        ExitCode::SUCCESS
+    finish(&ctx, summary, retried, args.json).await
+}
+
+/// What a run leaves waiting, told with the run's own counts; the exit code says "some orders
+/// failed" (3) while any order waits for a retry or is parked.
+#[derive(Debug, serde::Serialize)]
+struct RunReport {
+    #[serde(flatten)]
+    summary: SyncSummary,
+    /// Earlier failures whose retries came due and ran now.
+    retries_run: Option<RetriesRun>,
+    waiting_for_retry: i64,
+    next_retry_at: Option<chrono::DateTime<chrono::Utc>>,
+    parked: i64,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct RetriesRun {
+    succeeded: u64,
+    retried: u64,
+    parked: u64,
+}
+
+async fn finish(
+    ctx: &ConnectionContext,
+    summary: SyncSummary,
+    retried: Option<crate::jobs::DrainReport>,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let (waiting, next) = ctx.store.waiting_retries(ctx.connection_id).await?;
+    let parked = ctx
+        .store
+        .count_jobs(ctx.connection_id, JobState::Failed)
+        .await?;
+    let failed = summary.failed > 0 || waiting > 0 || parked > 0;
+    let report = RunReport {
+        summary,
+        retries_run: retried.map(|drained| RetriesRun {
+            succeeded: drained.succeeded,
+            retried: drained.retried,
+            parked: drained.parked,
+        }),
+        waiting_for_retry: waiting,
+        next_retry_at: next,
+        parked,
+    };
+    if json {
+        print_json(&report)?;
     } else {
+        print_summary(&report.summary)?;
+        if let Some(run) = &report.retries_run {
+            if run.succeeded + run.retried + run.parked > 0 {
+                println!(
+                    "earlier failures retried: {} done, {} to try again, {} parked",
+                    run.succeeded, run.retried, run.parked
+                );
+            }
+        }
+        if waiting > 0 {
+            let when = next
+                .map(|at| format!(", the next at {}", at.format("%Y-%m-%d %H:%M:%S UTC")))
+                .unwrap_or_default();
+            println!(
+                "{waiting} order(s) wait for a retry{when} (`retry --failed` makes them due now)"
+            );
+        }
+        if parked > 0 {
+            println!(
+                "{parked} order(s) parked until the cause is fixed (see `log --failed`, then `retry --failed`)"
+            );
+        }
+    }
+    Ok(if failed {
         ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 
@@ -223,14 +306,12 @@ pub fn progress_bar(quiet: bool) -> ProgressBar {
     bar
 }
 
-pub fn print_summary(summary: &SyncSummary, json: bool) -> Result<(), CliError> {
-    if json {
-        return print_json(summary);
-    }
+pub fn print_summary(summary: &SyncSummary) -> Result<(), CliError> {
     println!(
-        "orders seen {}: created {}, updated {}, cancelled {}, unchanged {}, skipped {}, failed {}",
+        "orders seen {}: created {}, found made already {}, updated {}, cancelled {}, unchanged {}, skipped {}, failed {}",
         summary.seen,
         summary.created,
+        summary.found,
         summary.updated,
         summary.cancelled,
         summary.unchanged,
@@ -245,7 +326,7 @@ pub fn print_summary(summary: &SyncSummary, json: bool) -> Result<(), CliError> 
         summary.refund_payments_created
     );
     for failure in &summary.failures {
-        if let crate::sync::orders::Outcome::Failed { reason, retryable } = &failure.outcome {
+        if let Outcome::Failed { reason, retryable } = &failure.outcome {
             let when = if *retryable {
                 "will be retried"
             } else {
@@ -268,19 +349,15 @@ pub fn print_summary(summary: &SyncSummary, json: bool) -> Result<(), CliError> 
     Ok(())
 }
 
-async fn dry_run(sync: &OrderSync, args: &SyncOrdersArgs) -> Result<ExitCode, CliError> {
+async fn dry_run(ctx: &ConnectionContext, args: &SyncOrdersArgs) -> Result<ExitCode, CliError> {
     let orders = match args.order {
-        Some(id) => vec![sync
-            .woocommerce()
-            .get_order(id)
-            .await
-            .map_err(anyhow::Error::from)?],
+        Some(id) => vec![ctx.woo.get_order(id).await.map_err(anyhow::Error::from)?],
         None => {
             let query = match args.since {
                 Some(since) => crate::woocommerce::client::OrderQuery::modified_since(since),
                 None => crate::woocommerce::client::OrderQuery::default(),
             };
-            sync.woocommerce()
+            ctx.woo
                 .list_all_orders(&query)
                 .await
                 .map_err(anyhow::Error::from)?
@@ -288,8 +365,8 @@ async fn dry_run(sync: &OrderSync, args: &SyncOrdersArgs) -> Result<ExitCode, Cl
     };
     let mut documents = Vec::new();
     for order in &orders {
-        let action = sync.action_for(&order.status);
-        let document = match map_order(order, sync.rules(), &|code: &str| {
+        let action = ctx.action_for(&order.status);
+        let document = match map_order(order, &ctx.rules, &|code: &str| {
             countries::name_for_code(code).map(String::from)
         }) {
             Ok(mapping) => {
@@ -305,7 +382,7 @@ async fn dry_run(sync: &OrderSync, args: &SyncOrdersArgs) -> Result<ExitCode, Cl
                         .map(|_| "<shipping Address>".to_string()),
                     exchange_rate: None,
                 };
-                match mapping.resolve(&placeholder, sync.rules()) {
+                match mapping.resolve(&placeholder, &ctx.rules) {
                     Ok(sales_order) => {
                         serde_json::json!({"order": order.id, "action": format!("{action:?}"), "sales_order": sales_order})
                     }
@@ -325,11 +402,8 @@ async fn dry_run(sync: &OrderSync, args: &SyncOrdersArgs) -> Result<ExitCode, Cl
 }
 
 pub async fn run_reconcile(store: &Store, args: ReconcileArgs) -> Result<ExitCode, CliError> {
-    let stored = store.connection(&args.connection).await?;
-    let sync = OrderSync::prepare(store.clone(), stored, &CallSettings::default(), 4)
-        .await
-        .map_err(|error| CliError::Failed(error.into()))?;
-    let report = sync.reconcile().await.map_err(anyhow::Error::from)?;
+    let ctx = context(store, &args.connection, 4).await?;
+    let report = reconcile(&ctx).await.map_err(anyhow::Error::from)?;
     if args.json {
         print_json(&report)?;
     } else {

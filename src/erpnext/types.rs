@@ -7,10 +7,52 @@ use serde::Deserialize;
 
 use crate::money::decimal;
 
-/// `docstatus`: 0 draft, 1 submitted, 2 cancelled.
-pub const DRAFT: i64 = 0;
-pub const SUBMITTED: i64 = 1;
-pub const CANCELLED: i64 = 2;
+/// A document's `docstatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub enum DocStatus {
+    Draft,
+    Submitted,
+    Cancelled,
+}
+
+impl TryFrom<i64> for DocStatus {
+    type Error = String;
+
+    fn try_from(value: i64) -> Result<Self, Self::Error> {
+        match value {
+            0 => Ok(DocStatus::Draft),
+            1 => Ok(DocStatus::Submitted),
+            2 => Ok(DocStatus::Cancelled),
+            other => Err(format!("docstatus {other} is not 0, 1 or 2")),
+        }
+    }
+}
+
+impl DocStatus {
+    /// The number ERPNext stores and filters by.
+    pub fn number(self) -> i64 {
+        match self {
+            DocStatus::Draft => 0,
+            DocStatus::Submitted => 1,
+            DocStatus::Cancelled => 2,
+        }
+    }
+}
+
+/// A document the sync made under a unique key, as a look-up or an insert answers it: the few
+/// fields the sync checks (the total it must match), not the whole document.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Keyed {
+    pub name: String,
+    pub docstatus: DocStatus,
+    #[serde(default, deserialize_with = "crate::money::optional_decimal")]
+    pub grand_total: Option<Decimal>,
+    #[serde(default, deserialize_with = "crate::money::optional_decimal")]
+    pub paid_amount: Option<Decimal>,
+    #[serde(default, deserialize_with = "crate::money::optional_decimal")]
+    pub outstanding_amount: Option<Decimal>,
+}
 
 /// The name of a document ERPNext answered with, when nothing else of it is needed.
 #[derive(Debug, Clone, Deserialize)]
@@ -21,7 +63,7 @@ pub struct Named {
 #[derive(Debug, Clone, Deserialize)]
 pub struct SalesOrder {
     pub name: String,
-    pub docstatus: i64,
+    pub docstatus: DocStatus,
     #[serde(default)]
     pub status: String,
     pub customer: String,
@@ -61,7 +103,7 @@ pub struct SalesOrderItem {
 #[derive(Debug, Clone, Deserialize)]
 pub struct SalesInvoice {
     pub name: String,
-    pub docstatus: i64,
+    pub docstatus: DocStatus,
     #[serde(default)]
     pub status: String,
     pub customer: String,
@@ -82,7 +124,7 @@ pub struct SalesInvoice {
 #[derive(Debug, Clone, Deserialize)]
 pub struct PaymentEntry {
     pub name: String,
-    pub docstatus: i64,
+    pub docstatus: DocStatus,
     #[serde(default)]
     pub payment_type: String,
     #[serde(default)]
@@ -116,7 +158,7 @@ mod tests {
         let order: SalesOrder =
             serde_json::from_value(exchange["response"]["body"]["data"].clone()).unwrap();
         assert_eq!(order.name, "SAL-ORD-2026-00001");
-        assert_eq!(order.docstatus, DRAFT);
+        assert_eq!(order.docstatus, DocStatus::Draft);
         assert_eq!(order.grand_total.to_string(), "110");
         assert_eq!(order.items.len(), 2);
         assert_eq!(order.items[1].rate.to_string(), "12.5");

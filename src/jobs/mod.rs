@@ -1,169 +1,158 @@
-//! The persisted job queue at work: workers claim due jobs from the store,
-//! run them through a [`JobHandler`], and record the outcome. A retryable
-//! failure is queued again with backoff; a permanent one, or one that ran out
-//! of attempts, is parked as failed with its reason (invariant 4: one bad
-//! record never stops the others).
+//! Queued work, in one home: what a job is (a typed kind whose name the database stores), when a
+//! failed one runs again ([`policy`]), the workers that run jobs with their leases renewed while
+//! they run ([`runner`]), what each kind does ([`dispatch`]), the schedule of polls and the replay
+//! of the inbox ([`schedule`]), and which inbound event queues which job ([`routing`]).
+
+mod dispatch;
+mod policy;
+pub mod routing;
+mod runner;
+mod schedule;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 
-use crate::remote::RetryPolicy;
-use crate::store::{Job, Store, StoreError};
+pub use dispatch::{last_poll, Dispatcher, PollStatus, LAST_POLL_CURSOR};
+pub use policy::{JobFailure, QueuePolicy};
+pub use runner::{drain, run_workers, DrainReport, JobHandler};
+pub use schedule::{replay_inbox, run_scheduler};
 
-/// How a job's failure should be treated.
+use crate::store::{JobScope, Store, StoreError, StoreResult};
+use crate::sync::report::{FailedOrder, RetryQueue};
+
+/// What a queued job does. `kind()` and `object_id()` are what the database stores, and stay
+/// stable across versions (a job queued by one version is run by the next).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JobFailure {
-    /// Worth another attempt later (the remote was down, throttled, timed out).
-    Retryable(String),
-    /// Will fail the same way until someone changes something (bad data, a
-    /// missing mapping); parked at once with its reason.
-    Permanent(String),
+pub enum Job {
+    /// Sync one WooCommerce order (and what follows it) to ERPNext.
+    Order { order_id: u64 },
+    /// Poll a connection's orders changed since its cursor.
+    Poll,
 }
 
-impl JobFailure {
-    pub fn message(&self) -> &str {
+const ORDER: &str = "order";
+const POLL: &str = "poll";
+const POLL_OBJECT: &str = "orders";
+
+impl Job {
+    pub fn kind(&self) -> &'static str {
         match self {
-            JobFailure::Retryable(message) | JobFailure::Permanent(message) => message,
+            Job::Order { .. } => ORDER,
+            Job::Poll => POLL,
+        }
+    }
+
+    pub fn object_id(&self) -> String {
+        match self {
+            Job::Order { order_id } => order_id.to_string(),
+            Job::Poll => POLL_OBJECT.to_string(),
+        }
+    }
+
+    /// The job a stored row (or a form) names, or why it names none.
+    pub fn parse(kind: &str, object_id: &str) -> Result<Job, String> {
+        match kind {
+            ORDER => object_id
+                .trim()
+                .parse()
+                .map(|order_id| Job::Order { order_id })
+                .map_err(|_| format!("`{object_id}` is not a WooCommerce order id")),
+            POLL if object_id == POLL_OBJECT => Ok(Job::Poll),
+            other => Err(format!(
+                "a job of kind `{other}` on `{object_id}` is not one this version runs"
+            )),
+        }
+    }
+
+    /// The jobs a one-shot `sync orders` drains for its connection (and no other).
+    pub fn order_scope(connection_id: i64) -> JobScope {
+        JobScope {
+            connection_id: Some(connection_id),
+            kinds: vec![ORDER],
         }
     }
 }
 
-/// Runs one job. Every handler must be idempotent: a job can run twice.
-pub trait JobHandler: Send + Sync + 'static {
-    fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), JobFailure>>;
-}
-
-/// How the queue retries: attempts and backoff between them.
-#[derive(Debug, Clone)]
-pub struct QueuePolicy {
-    pub retry: RetryPolicy,
-    /// How long a claimed job is reserved for its worker.
-    pub lease: Duration,
-}
-
-impl Default for QueuePolicy {
-    fn default() -> Self {
-        QueuePolicy {
-            retry: RetryPolicy {
-                max_attempts: 5,
-                base_delay: Duration::from_secs(30),
-                max_delay: Duration::from_secs(3600),
-            },
-            lease: Duration::from_secs(300),
-        }
-    }
-}
-
-/// What a drain did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DrainReport {
-    pub succeeded: u64,
-    pub retried: u64,
-    pub parked: u64,
-}
-
-/// Runs due jobs with `workers` concurrent workers until none is due.
-/// Used by one-shot commands and tests (instead of sleeping); the service runs
-/// [`run_workers`] instead.
-pub async fn drain(
+/// Queues `job` for the connection at `at` (now, usually). Work for the same object coalesces
+/// into one row; see `store::jobs`.
+pub async fn enqueue(
     store: &Store,
-    handler: Arc<dyn JobHandler>,
-    policy: &QueuePolicy,
-    workers: usize,
-) -> Result<DrainReport, StoreError> {
-    let tasks = (0..workers.max(1)).map(|_| {
-        let store = store.clone();
-        let handler = handler.clone();
-        let policy = policy.clone();
-        async move {
-            let mut report = DrainReport::default();
-            while let Some(job) = claim(&store, &policy).await? {
-                run_one(&store, handler.as_ref(), &policy, &job, &mut report).await?;
-            }
-            Ok::<_, StoreError>(report)
-        }
-    });
-    let mut total = DrainReport::default();
-    for report in futures::future::try_join_all(tasks).await? {
-        total.succeeded += report.succeeded;
-        total.retried += report.retried;
-        total.parked += report.parked;
-    }
-    Ok(total)
+    connection_id: i64,
+    job: &Job,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    store
+        .enqueue_job(connection_id, job.kind(), &job.object_id(), at)
+        .await
 }
 
-/// Runs workers until `shutdown` resolves, polling for due jobs every `idle`.
-pub async fn run_workers(
-    store: Store,
-    handler: Arc<dyn JobHandler>,
-    policy: QueuePolicy,
-    workers: usize,
-    idle: Duration,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) {
-    let tasks = (0..workers.max(1)).map(|_| {
-        let store = store.clone();
-        let handler = handler.clone();
-        let policy = policy.clone();
-        let mut shutdown = shutdown.clone();
-        async move {
-            let mut report = DrainReport::default();
-            while !*shutdown.borrow() {
-                match claim(&store, &policy).await {
-                    Ok(Some(job)) => {
-                        if let Err(error) = run_one(&store, handler.as_ref(), &policy, &job, &mut report).await {
-                            tracing::error!(%error, job = job.id, "recording a job's outcome failed");
-                        }
+/// The job queue as the retry queue of runs: a transient failure waits for its retry as the policy
+/// says, a permanent one is parked with its reason, and an order that succeeded since no longer
+/// waits for anything (so failures shown are failures now).
+pub struct Queue {
+    pub store: Store,
+    pub policy: QueuePolicy,
+}
+
+impl Queue {
+    pub fn new(store: Store, policy: QueuePolicy) -> Arc<Queue> {
+        Arc::new(Queue { store, policy })
+    }
+}
+
+impl RetryQueue for Queue {
+    fn settle<'a>(
+        &'a self,
+        connection_id: i64,
+        failed: Vec<FailedOrder>,
+        succeeded: Vec<u64>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            for order in failed {
+                let job = Job::Order {
+                    order_id: order.order_id,
+                };
+                let failure = if order.retryable {
+                    JobFailure::Retryable(order.reason)
+                } else {
+                    JobFailure::Permanent(order.reason)
+                };
+                let (kind, object) = (job.kind(), job.object_id());
+                match self.policy.retry_at(1, &failure) {
+                    Some(at) => {
+                        self.store
+                            .enqueue_retry(connection_id, kind, &object, at, failure.message())
+                            .await?
                     }
-                    Ok(None) => {
-                        tokio::select! {
-                            _ = tokio::time::sleep(idle) => {}
-                            _ = shutdown.changed() => {}
-                        }
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "claiming a job failed");
-                        tokio::time::sleep(idle).await;
+                    None => {
+                        self.store
+                            .park_job(connection_id, kind, &object, failure.message())
+                            .await?
                     }
                 }
             }
-        }
-    });
-    futures::future::join_all(tasks).await;
-}
-
-async fn claim(store: &Store, policy: &QueuePolicy) -> Result<Option<Job>, StoreError> {
-    let lease = chrono::Duration::from_std(policy.lease).unwrap_or(chrono::Duration::minutes(5));
-    store.claim_job(lease).await
-}
-
-async fn run_one(
-    store: &Store,
-    handler: &dyn JobHandler,
-    policy: &QueuePolicy,
-    job: &Job,
-    report: &mut DrainReport,
-) -> Result<(), StoreError> {
-    match handler.run(job).await {
-        Ok(()) => {
-            store.complete_job(job.id).await?;
-            report.succeeded += 1;
-        }
-        Err(JobFailure::Retryable(message))
-            if (job.attempts as u32) < policy.retry.max_attempts =>
-        {
-            let delay = policy.retry.delay_after(job.attempts as u32, None);
-            let retry_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-            store.fail_job(job.id, &message, Some(retry_at)).await?;
-            report.retried += 1;
-        }
-        Err(failure) => {
-            store.fail_job(job.id, failure.message(), None).await?;
-            report.parked += 1;
-        }
+            let objects: Vec<String> = succeeded.iter().map(u64::to_string).collect();
+            self.store
+                .clear_failures(connection_id, ORDER, &objects)
+                .await
+        })
     }
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_names_round_trip_and_strangers_are_refused() {
+        for job in [Job::Order { order_id: 727 }, Job::Poll] {
+            assert_eq!(Job::parse(job.kind(), &job.object_id()), Ok(job));
+        }
+        assert!(Job::parse("order", "refund-26").is_err());
+        assert!(Job::parse("stock", "1")
+            .unwrap_err()
+            .contains("not one this version runs"));
+    }
 }

@@ -30,14 +30,32 @@ impl Store {
 
     /// Records many links in one statement per hundred (a page of orders).
     pub async fn put_links(&self, links: &[Link]) -> StoreResult<()> {
+        self.write_links(
+            links,
+            "DO UPDATE SET \
+               erp_name = excluded.erp_name, fingerprint = excluded.fingerprint, \
+               amount = COALESCE(excluded.amount, links.amount), updated_at = excluded.updated_at",
+        )
+        .await
+    }
+
+    /// Records that a create is about to happen, where nothing is linked yet: never over a link
+    /// another process wrote meanwhile (its finished link must not turn back into a pending one).
+    pub async fn put_pending_link(&self, link: &Link) -> StoreResult<()> {
+        self.put_pending_links(std::slice::from_ref(link)).await
+    }
+
+    pub async fn put_pending_links(&self, links: &[Link]) -> StoreResult<()> {
+        self.write_links(links, "DO NOTHING").await
+    }
+
+    async fn write_links(&self, links: &[Link], on_conflict: &str) -> StoreResult<()> {
         let now = stamp(Utc::now());
         for chunk in links.chunks(100) {
             let sql = format!(
                 "INSERT INTO links (connection_id, woo_kind, woo_id, erp_doctype, erp_name, fingerprint, amount, updated_at) \
                  VALUES {} \
-                 ON CONFLICT (connection_id, woo_kind, woo_id, erp_doctype) DO UPDATE SET \
-                   erp_name = excluded.erp_name, fingerprint = excluded.fingerprint, \
-                   amount = COALESCE(excluded.amount, links.amount), updated_at = excluded.updated_at",
+                 ON CONFLICT (connection_id, woo_kind, woo_id, erp_doctype) {on_conflict}",
                 super::values_rows(chunk.len(), 7)
             );
             // Each batch size is its own statement; keeping them all prepared on

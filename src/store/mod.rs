@@ -20,7 +20,7 @@ use crate::secrets::SecretKey;
 
 pub use connections::StoredConnection;
 pub use inbox::{InboundEvent, InboxOutcome};
-pub use jobs::{Job, JobState};
+pub use jobs::{Job, JobScope, JobState};
 pub use links::Link;
 pub use sync_log::{HourlyCounts, LogEntry, LogFilter, LogOutcome, LogRecord};
 

@@ -46,6 +46,8 @@ pub struct LogEntry {
     pub direction: String,
     pub object_kind: String,
     pub object_id: String,
+    /// The WooCommerce order the object belongs to (the order itself, or a refund's order).
+    pub order_id: Option<String>,
     /// What was tried: `create_sales_order`, `cancel_sales_order`, ...
     pub action: String,
     pub outcome: LogOutcome,
@@ -73,6 +75,8 @@ pub struct LogFilter {
     pub failed_only: bool,
     pub object_kind: Option<String>,
     pub object_id: Option<String>,
+    /// Everything about this WooCommerce order: the order, its refunds, its documents.
+    pub order_id: Option<String>,
     /// Newest first, at most this many (default 100).
     pub limit: Option<i64>,
 }
@@ -120,8 +124,8 @@ impl Store {
     pub async fn append_log(&self, entry: &LogEntry) -> StoreResult<i64> {
         let row = sqlx::query(
             "INSERT INTO sync_log (connection_id, at, direction, object_kind, object_id, action, outcome, \
-             message, request_excerpt, response_excerpt, duration_ms, attempt) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+             message, request_excerpt, response_excerpt, duration_ms, attempt, order_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .bind(entry.connection_id)
         .bind(stamp(Utc::now()))
@@ -135,6 +139,7 @@ impl Store {
         .bind(&entry.response_excerpt)
         .bind(entry.duration_ms)
         .bind(entry.attempt)
+        .bind(&entry.order_id)
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get("id")?)
@@ -146,8 +151,8 @@ impl Store {
         for chunk in entries.chunks(50) {
             let sql = format!(
                 "INSERT INTO sync_log (connection_id, direction, object_kind, object_id, action, outcome, \
-                 message, request_excerpt, response_excerpt, duration_ms, attempt, at) VALUES {}",
-                super::values_rows(chunk.len(), 11)
+                 message, request_excerpt, response_excerpt, duration_ms, attempt, order_id, at) VALUES {}",
+                super::values_rows(chunk.len(), 12)
             );
             // Each batch size is its own statement; keeping them all prepared on
             // every pooled connection would make memory grow with the sizes seen.
@@ -164,7 +169,8 @@ impl Store {
                     .bind(&entry.request_excerpt)
                     .bind(&entry.response_excerpt)
                     .bind(entry.duration_ms)
-                    .bind(entry.attempt);
+                    .bind(entry.attempt)
+                    .bind(&entry.order_id);
             }
             query.execute(&self.pool).await?;
         }
@@ -175,12 +181,13 @@ impl Store {
         // Optional filters as `($n IS NULL OR column = $n)` keep one statement
         // for every combination, on both engines.
         let rows = sqlx::query(
-            "SELECT id, at, connection_id, direction, object_kind, object_id, action, outcome, message, \
-             request_excerpt, response_excerpt, duration_ms, attempt FROM sync_log \
+            "SELECT id, at, connection_id, direction, object_kind, object_id, order_id, action, outcome, \
+             message, request_excerpt, response_excerpt, duration_ms, attempt FROM sync_log \
              WHERE ($1 IS NULL OR connection_id = $1) \
                AND ($2 = 0 OR outcome = 'failed') \
                AND ($3 IS NULL OR object_kind = $3) \
                AND ($4 IS NULL OR object_id = $4) \
+               AND ($6 IS NULL OR order_id = $6) \
              ORDER BY id DESC LIMIT $5",
         )
         .bind(filter.connection_id)
@@ -188,6 +195,7 @@ impl Store {
         .bind(&filter.object_kind)
         .bind(&filter.object_id)
         .bind(filter.limit.unwrap_or(100))
+        .bind(&filter.order_id)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -200,6 +208,7 @@ impl Store {
                         direction: row.try_get("direction")?,
                         object_kind: row.try_get("object_kind")?,
                         object_id: row.try_get("object_id")?,
+                        order_id: row.try_get("order_id")?,
                         action: row.try_get("action")?,
                         outcome: LogOutcome::parse(&row.try_get::<String, _>("outcome")?)?,
                         message: row.try_get("message")?,

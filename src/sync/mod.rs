@@ -1,9 +1,11 @@
-//! The business of keeping WooCommerce and ERPNext in step; `mapping` is its pure core.
+//! The business of keeping WooCommerce and ERPNext in step. `mapping` is its pure core; each
+//! direction has a folder of flows, every flow takes the one [`context::ConnectionContext`] of
+//! its connection, and the keys every document carries are built in [`keys`].
 
-pub mod billing;
+pub mod context;
+pub mod keys;
 pub mod mapping;
-pub mod masters;
-pub mod orders;
 pub mod reconcile;
-pub mod remotes;
+pub mod report;
 pub mod setup;
+pub mod woo_to_erp;

@@ -13,9 +13,11 @@ use serde_json::Value;
 use crate::connection::Connection;
 use crate::erpnext::client::{ErpClient, ListQuery};
 use crate::money::parse_decimal;
+use crate::sync::context::ConnectionContext;
+use crate::sync::keys;
 use crate::sync::mapping::{is_paid, OrderAction};
-use crate::sync::orders::SyncError;
-use crate::woocommerce::client::{OrderQuery, WooClient};
+use crate::sync::report::SyncError;
+use crate::woocommerce::client::OrderQuery;
 use crate::woocommerce::types::Order;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -110,12 +112,9 @@ struct ErpOrder {
 
 /// Reads both sides whole and compares them. `action` says what the
 /// connection does with a status (import, cancel, ignore).
-pub async fn reconcile(
-    woo: &WooClient,
-    erp: &ErpClient,
-    connection: &Connection,
-    action: impl Fn(&str) -> OrderAction,
-) -> Result<ReconcileReport, SyncError> {
+pub async fn reconcile(ctx: &ConnectionContext) -> Result<ReconcileReport, SyncError> {
+    let (woo, erp, connection) = (&ctx.woo, &ctx.erp, &ctx.connection);
+    let action = |status: &str| ctx.action_for(status);
     let connection_name = connection.name.as_str();
     let orders = woo.list_all_orders(&OrderQuery::default()).await?;
     let rows: Vec<Value> = erp
@@ -330,12 +329,12 @@ impl<'a> Billing<'a> {
                 erpnext_grand_total: invoice.1,
             });
         }
-        let key = format!("{}:{}", self.connection.name, order.id);
+        let key = keys::payment(&self.connection.name, order.id);
         if self.connection.record_payments && is_paid(order) && !self.payments.contains_key(&key) {
             report.missing_payments.push(order.id);
         }
         for refund in &order.refunds {
-            let key = format!("{}:refund:{}", self.connection.name, refund.id);
+            let key = keys::refund(&self.connection.name, refund.id);
             let notes = self
                 .credit_notes
                 .get(&key)

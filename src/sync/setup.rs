@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use crate::connection::Connection;
 use crate::erpnext::{ErpClient, ErpError};
-use crate::sync::remotes::{erpnext_client, woocommerce_client, CallSettings};
+use crate::sync::context::{erpnext_client, woocommerce_client, CallSettings};
 use crate::woocommerce::OrderQuery;
 
 /// What `install` sets up.

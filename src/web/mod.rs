@@ -4,7 +4,6 @@
 
 mod auth;
 mod html;
-pub mod metrics;
 mod pages;
 pub mod webhooks;
 
@@ -17,8 +16,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
+pub use crate::metrics::Metrics;
 pub use auth::AdminAuth;
-pub use metrics::Metrics;
 
 use crate::store::Store;
 
@@ -61,7 +60,7 @@ async fn healthz(State(state): State<WebState>) -> Response {
     match state.store.connections().await {
         Ok(stored) => {
             for connection in stored {
-                let last_poll = crate::app::last_poll(&state.store, connection.id)
+                let last_poll = crate::jobs::last_poll(&state.store, connection.id)
                     .await
                     .ok()
                     .flatten();

@@ -16,8 +16,8 @@ use serde::Deserialize;
 use super::auth::{clearing_cookie, constant_time_eq, set_cookie, Session};
 use super::html::{escape, hourly_chart, page, post_button, query_value};
 use super::WebState;
-use crate::app::{last_poll, ORDER_JOB, POLL_JOB, POLL_JOB_OBJECT};
 use crate::connection::masked_view;
+use crate::jobs::{last_poll, Job};
 use crate::store::{HourlyCounts, JobState, LogFilter, LogRecord, StoreError, StoredConnection};
 
 pub fn routes() -> Router<WebState> {
@@ -326,8 +326,7 @@ async fn order_timeline(
         .store
         .query_log(&LogFilter {
             connection_id: Some(connection.id),
-            object_kind: Some("order".to_string()),
-            object_id: Some(order.clone()),
+            order_id: Some(order.clone()),
             limit: Some(500),
             ..LogFilter::default()
         })
@@ -360,7 +359,7 @@ async fn order_timeline(
         &session.csrf_token,
         &[
             ("connection", connection_name.as_str()),
-            ("kind", ORDER_JOB),
+            ("kind", Job::Order { order_id: 0 }.kind()),
             ("object_id", order.as_str()),
         ],
     ));
@@ -391,19 +390,24 @@ fn log_table(
     }
     for record in records {
         let entry = &record.entry;
-        let object = if entry.object_kind == "order" {
-            format!(
-                "<a href=\"/orders/{}/{}\">order {}</a>",
+        let shown = format!(
+            "{} {}",
+            escape(&entry.object_kind),
+            escape(&entry.object_id)
+        );
+        let object = match &entry.order_id {
+            Some(order) if entry.object_kind == "order" => format!(
+                "<a href=\"/orders/{}/{}\">{shown}</a>",
                 query_value(connection_name),
-                query_value(&entry.object_id),
-                escape(&entry.object_id)
-            )
-        } else {
-            format!(
-                "{} {}",
-                escape(&entry.object_kind),
-                escape(&entry.object_id)
-            )
+                query_value(order)
+            ),
+            Some(order) => format!(
+                "{shown} of <a href=\"/orders/{}/{}\">order {}</a>",
+                query_value(connection_name),
+                query_value(order),
+                escape(order)
+            ),
+            None => shown,
         };
         let _ = write!(
             table,
@@ -417,26 +421,28 @@ fn log_table(
             entry.attempt,
             entry.duration_ms
         );
+        // Failed attempts only: retrying what succeeded does nothing. A refund's (or a
+        // document's) row retries the order it belongs to; a poll's, the poll.
+        let job = match (&entry.order_id, entry.action.as_str()) {
+            (Some(order), _) => order.parse().ok().map(|order_id| Job::Order { order_id }),
+            (None, "poll_orders") => Some(Job::Poll),
+            (None, _) => None,
+        };
         if with_retry {
-            let kind = if entry.object_kind == POLL_JOB {
-                POLL_JOB
-            } else {
-                ORDER_JOB
-            };
-            let _ = write!(
-                table,
-                "<td>{}</td>",
-                post_button(
+            let button = match &job {
+                Some(job) if entry.outcome == crate::store::LogOutcome::Failed => post_button(
                     "/retry",
                     "Retry",
                     &session.csrf_token,
                     &[
                         ("connection", connection_name),
-                        ("kind", kind),
-                        ("object_id", entry.object_id.as_str()),
+                        ("kind", job.kind()),
+                        ("object_id", job.object_id().as_str()),
                     ],
-                )
-            );
+                ),
+                _ => String::new(),
+            };
+            let _ = write!(table, "<td>{button}</td>");
         }
         table.push_str("</tr>");
     }
@@ -495,9 +501,9 @@ async fn sync_log(
         .query_log(&LogFilter {
             connection_id,
             failed_only,
-            object_kind: order.map(|_| "order".to_string()),
-            object_id: order.map(str::to_string),
+            order_id: order.map(str::to_string),
             limit: Some(200),
+            ..LogFilter::default()
         })
         .await
     {
@@ -564,23 +570,20 @@ async fn retry(
     if !constant_time_eq(&form.csrf, &session.csrf_token) {
         return csrf_refused();
     }
-    let valid = match form.kind.as_str() {
-        ORDER_JOB => form.object_id.parse::<u64>().is_ok(),
-        POLL_JOB => form.object_id == POLL_JOB_OBJECT,
-        _ => false,
-    };
-    if !valid {
-        return (
-            StatusCode::BAD_REQUEST,
-            Html(format!(
-                "<p>Cannot retry {} {}: only orders and polls can be queued from here.</p>",
-                escape(&form.kind),
-                escape(&form.object_id)
+    let job = match Job::parse(&form.kind, &form.object_id) {
+        Ok(job) => job,
+        Err(reason) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Html(format!(
+                "<p>Nothing was queued: {}. Only orders and polls can be retried from here.</p>",
+                escape(&reason)
             )),
-        )
-            .into_response();
-    }
-    enqueue(&state, &form.connection, &form.kind, &form.object_id).await
+            )
+                .into_response()
+        }
+    };
+    enqueue(&state, &form.connection, &job).await
 }
 
 #[derive(Deserialize)]
@@ -597,10 +600,10 @@ async fn sync_now(
     if !constant_time_eq(&form.csrf, &session.csrf_token) {
         return csrf_refused();
     }
-    enqueue(&state, &form.connection, POLL_JOB, POLL_JOB_OBJECT).await
+    enqueue(&state, &form.connection, &Job::Poll).await
 }
 
-async fn enqueue(state: &WebState, connection_name: &str, kind: &str, object_id: &str) -> Response {
+async fn enqueue(state: &WebState, connection_name: &str, job: &Job) -> Response {
     let connection = match state.store.connection(connection_name).await {
         Ok(connection) => connection,
         Err(StoreError::NotFound(message)) => {
@@ -612,17 +615,13 @@ async fn enqueue(state: &WebState, connection_name: &str, kind: &str, object_id:
         }
         Err(error) => return store_failure(error),
     };
-    if let Err(error) = state
-        .store
-        .enqueue_job(connection.id, kind, object_id, Utc::now())
-        .await
-    {
+    if let Err(error) = crate::jobs::enqueue(&state.store, connection.id, job, Utc::now()).await {
         return store_failure(error);
     }
     tracing::info!(
         connection = connection_name,
-        kind,
-        object_id,
+        kind = job.kind(),
+        object_id = %job.object_id(),
         "job queued from the web UI"
     );
     Redirect::to(&format!(

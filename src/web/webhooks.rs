@@ -11,76 +11,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::Utc;
 use serde_json::{json, Value};
 
 use super::WebState;
-use crate::store::{InboxOutcome, Store, StoreError, StoredConnection};
+use crate::jobs::routing::{
+    route_event, ERPNEXT as SOURCE_ERPNEXT, WOOCOMMERCE as SOURCE_WOOCOMMERCE,
+};
+use crate::store::{InboxOutcome, StoreError, StoredConnection};
 use crate::woocommerce::webhook::{verify_request, verify_signature, WebhookRequest};
 
-pub const SOURCE_WOOCOMMERCE: &str = "woocommerce";
-pub const SOURCE_ERPNEXT: &str = "erpnext";
 const ERPNEXT_SIGNATURE_HEADER: &str = "x-frappe-webhook-signature";
-
-/// Which order job an inbound event asks for, if any: the WooCommerce order id.
-///
-/// WooCommerce: `order.created`, `order.updated` and `order.restored` carry
-/// the order. ERPNext: a Sales Order or Sales Invoice that carries
-/// `woocommerce_order_id` (and, when present, this connection's order key).
-pub fn order_for_event(
-    connection_name: &str,
-    source: &str,
-    topic: &str,
-    body: &Value,
-) -> Option<String> {
-    match source {
-        SOURCE_WOOCOMMERCE => {
-            if !matches!(topic, "order.created" | "order.updated" | "order.restored") {
-                return None;
-            }
-            body.get("id")
-                .and_then(Value::as_u64)
-                .map(|id| id.to_string())
-        }
-        SOURCE_ERPNEXT => {
-            if !matches!(topic, "Sales Order" | "Sales Invoice") {
-                return None;
-            }
-            let order_id = match body.get("woocommerce_order_id") {
-                Some(Value::String(text)) => text.trim().parse::<u64>().ok()?,
-                Some(Value::Number(number)) => number.as_u64()?,
-                _ => return None,
-            };
-            // Another connection's order in the same ERPNext site is not ours to sync.
-            if let Some(key) = body.get("woocommerce_order_key").and_then(Value::as_str) {
-                if !key.is_empty() && key != format!("{connection_name}:{order_id}") {
-                    return None;
-                }
-            }
-            Some(order_id.to_string())
-        }
-        _ => None,
-    }
-}
-
-/// Queues the order job an inbound event implies, then marks it processed.
-pub async fn enqueue_for_event(
-    store: &Store,
-    connection: &StoredConnection,
-    event_id: i64,
-    source: &str,
-    topic: &str,
-    body: &Value,
-) -> Result<Option<String>, StoreError> {
-    let order = order_for_event(&connection.connection.name, source, topic, body);
-    if let Some(order_id) = &order {
-        store
-            .enqueue_job(connection.id, "order", order_id, Utc::now())
-            .await?;
-    }
-    store.mark_inbound_processed(event_id).await?;
-    Ok(order)
-}
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
@@ -158,22 +98,19 @@ async fn record(
         InboxOutcome::New(event_id) => {
             state.metrics.webhook_received(source, true);
             // The event is committed; if queueing fails, the inbox replay queues it later.
-            let order = match enqueue_for_event(
-                &state.store,
-                connection,
-                event_id,
-                source,
-                topic,
-                body,
-            )
-            .await
+            let jobs = match route_event(&state.store, connection, event_id, source, topic, body)
+                .await
             {
-                Ok(order) => order,
+                Ok(jobs) => jobs,
                 Err(store_error) => {
                     tracing::warn!(error = %store_error, event_id, "event recorded, its job will be queued by the inbox replay");
-                    None
+                    Vec::new()
                 }
             };
+            let order = jobs.iter().find_map(|job| match job {
+                crate::jobs::Job::Order { order_id } => Some(order_id.to_string()),
+                _ => None,
+            });
             tracing::info!(
                 connection = %connection.connection.name,
                 source,
@@ -325,48 +262,4 @@ pub async fn erpnext(
         &value,
     )
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn woocommerce_order_topics_name_the_order() {
-        let body = json!({"id": 727, "status": "processing"});
-        assert_eq!(
-            order_for_event("shop", SOURCE_WOOCOMMERCE, "order.updated", &body).as_deref(),
-            Some("727")
-        );
-        assert_eq!(
-            order_for_event("shop", SOURCE_WOOCOMMERCE, "order.deleted", &body),
-            None
-        );
-        assert_eq!(
-            order_for_event("shop", SOURCE_WOOCOMMERCE, "product.updated", &body),
-            None
-        );
-    }
-
-    #[test]
-    fn erpnext_documents_name_their_order_only_for_this_connection() {
-        let ours = json!({"name": "SAL-ORD-1", "woocommerce_order_id": "727", "woocommerce_order_key": "shop:727"});
-        assert_eq!(
-            order_for_event("shop", SOURCE_ERPNEXT, "Sales Order", &ours).as_deref(),
-            Some("727")
-        );
-        assert_eq!(
-            order_for_event("other", SOURCE_ERPNEXT, "Sales Order", &ours),
-            None
-        );
-        let phone_order = json!({"name": "SAL-ORD-2", "woocommerce_order_id": ""});
-        assert_eq!(
-            order_for_event("shop", SOURCE_ERPNEXT, "Sales Order", &phone_order),
-            None
-        );
-        assert_eq!(
-            order_for_event("shop", SOURCE_ERPNEXT, "Customer", &ours),
-            None
-        );
-    }
 }

@@ -32,7 +32,7 @@ pub struct Ledger {
 }
 
 pub async fn ledger(world: &World) -> Ledger {
-    let client: ErpClient = woocommerce_sync::sync::remotes::erpnext_client(
+    let client: ErpClient = woocommerce_sync::sync::context::erpnext_client(
         &world.connection.connection,
         &fast_calls(),
     )
@@ -107,9 +107,9 @@ pub async fn ledger(world: &World) -> Ledger {
 
 /// The shop's orders and their refunds, read from the simulator through the API.
 pub async fn shop(world: &World) -> Vec<(Order, Vec<Refund>)> {
-    let sync = world.order_sync(4).await;
-    let orders = sync
-        .woocommerce()
+    let sync_ctx = world.context(4).await;
+    let orders = sync_ctx
+        .woo
         .list_all_orders(&Default::default())
         .await
         .unwrap();
@@ -118,7 +118,7 @@ pub async fn shop(world: &World) -> Vec<(Order, Vec<Refund>)> {
         let refunds = if order.refunds.is_empty() {
             Vec::new()
         } else {
-            sync.woocommerce().list_refunds(order.id).await.unwrap()
+            sync_ctx.woo.list_refunds(order.id).await.unwrap()
         };
         shop.push((order, refunds));
     }

@@ -1,5 +1,5 @@
 //! `spawn_world()`: both simulators, a temp SQLite store, a connection set up
-//! in ERPNext, and an `OrderSync` for it. Tests read like stories and assert on
+//! in ERPNext, and its `ConnectionContext`. Tests read like stories and assert on
 //! what the simulators hold.
 #![allow(dead_code)]
 
@@ -10,12 +10,12 @@ use woocommerce_sync::connection::{
     Connection, Credentials, InvoiceTrigger, Mappings, MissingSkuRule, WooAuth,
 };
 use woocommerce_sync::erpnext::client::ListQuery;
+use woocommerce_sync::jobs::{Queue, QueuePolicy};
 use woocommerce_sync::remote::RetryPolicy;
 use woocommerce_sync::secrets::SecretKey;
 use woocommerce_sync::simulators::{erpnext, woocommerce};
 use woocommerce_sync::store::{Store, StoredConnection};
-use woocommerce_sync::sync::orders::OrderSync;
-use woocommerce_sync::sync::remotes::{erpnext_client, CallSettings};
+use woocommerce_sync::sync::context::{erpnext_client, CallSettings, ConnectionContext};
 use woocommerce_sync::sync::setup::{install, SetupPlan};
 
 pub struct World {
@@ -126,15 +126,18 @@ pub async fn spawn_world(woo_options: woocommerce::WooSimOptions) -> World {
 }
 
 impl World {
-    pub async fn order_sync(&self, concurrency: usize) -> OrderSync {
-        OrderSync::prepare(
+    /// The connection's context, its failures settled with the job queue (as `serve` and the
+    /// CLI have it).
+    pub async fn context(&self, concurrency: usize) -> ConnectionContext {
+        ConnectionContext::prepare(
             self.store.clone(),
             self.connection.clone(),
             &fast_calls(),
             concurrency,
         )
         .await
-        .expect("prepare the order sync")
+        .expect("prepare the connection's context")
+        .handing_over_to(Queue::new(self.store.clone(), QueuePolicy::default()))
     }
 
     /// Submitted Sales Orders per WooCommerce order id, read through ERPNext's API.

@@ -260,3 +260,43 @@ pub async fn ensure_simple_product(client: &WooClient, sku: &str, price: &str) -
         Err(error) => panic!("create the test product {sku}: {error}"),
     }
 }
+
+/// Removes the webhooks earlier runs of the tier installed and could not remove (a run that
+/// panicked half-way): a webhook left pointing at a receiver that is gone costs ERPNext a
+/// condition per save and its background worker seconds per delivery. Only the tier's own
+/// (`/webhooks/<system>/rt…` of another run) are touched. Once per test binary.
+pub async fn sweep_earlier_runs(erp: &RealErpnext, woo: &RealWooCommerce) {
+    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    SWEPT
+        .get_or_init(|| async {
+            let ours = |url: &str, system: &str| {
+                url.split(&format!("/webhooks/{system}/"))
+                    .nth(1)
+                    .is_some_and(|rest| rest.starts_with("rt") && !rest.starts_with(run_tag()))
+            };
+            let client = erp.client();
+            let hooks: Vec<serde_json::Value> = client
+                .list(
+                    "Webhook",
+                    &woocommerce_sync::erpnext::client::ListQuery::default()
+                        .fields(&["name", "request_url"])
+                        .all_rows(),
+                )
+                .await
+                .unwrap_or_default();
+            for hook in hooks {
+                if ours(hook["request_url"].as_str().unwrap_or_default(), "erpnext") {
+                    let _ = client
+                        .delete("Webhook", hook["name"].as_str().unwrap_or_default())
+                        .await;
+                }
+            }
+            let store = woo.client();
+            for hook in store.list_webhooks().await.unwrap_or_default() {
+                if ours(&hook.delivery_url, "woocommerce") {
+                    let _ = store.delete_webhook(hook.id).await;
+                }
+            }
+        })
+        .await;
+}

@@ -12,12 +12,16 @@ use woocommerce_sync::connection::{
     ShippingTarget, WooAuth,
 };
 use woocommerce_sync::erpnext::client::{ErpClient, ListQuery};
+use woocommerce_sync::jobs::{Queue, QueuePolicy};
 use woocommerce_sync::money::parse_decimal;
 use woocommerce_sync::secrets::SecretKey;
 use woocommerce_sync::simulators::{erpnext as erp_sim, woocommerce as woo_sim};
 use woocommerce_sync::store::{Store, StoredConnection};
-use woocommerce_sync::sync::orders::{Attempt, OrderSync, Outcome};
-use woocommerce_sync::sync::remotes::{erpnext_client, woocommerce_client, CallSettings};
+use woocommerce_sync::sync::context::{
+    erpnext_client, woocommerce_client, CallSettings, ConnectionContext,
+};
+use woocommerce_sync::sync::report::{Attempt, Outcome};
+use woocommerce_sync::sync::woo_to_erp::orders::OrderFlow;
 use woocommerce_sync::woocommerce::WooClient;
 
 use super::{patient_retries, RealErpnext, RealWooCommerce};
@@ -88,7 +92,11 @@ pub fn connection(
         "flat_rate".into(),
         ShippingTarget::Account(account("shipping")),
     );
-    for (gateway, mode) in [("bacs", "Wire Transfer"), ("cod", "Cash"), ("cheque", "Check")] {
+    for (gateway, mode) in [
+        ("bacs", "Wire Transfer"),
+        ("cod", "Cash"),
+        ("cheque", "Check"),
+    ] {
         mappings.payment_methods.insert(
             gateway.into(),
             PaymentTarget {
@@ -274,27 +282,30 @@ impl Side {
         }
     }
 
-    pub async fn order_sync(&self) -> OrderSync {
-        OrderSync::prepare(self.store.clone(), self.connection.clone(), &calls(), 4)
+    pub async fn context(&self) -> ConnectionContext {
+        ConnectionContext::prepare(self.store.clone(), self.connection.clone(), &calls(), 4)
             .await
             .unwrap_or_else(|error| panic!("{}: prepare the sync: {error}", self.label))
+            .handing_over_to(Queue::new(self.store.clone(), QueuePolicy::default()))
     }
 
     /// Syncs these orders as jobs would (each re-read from the store), then observes them.
     pub async fn sync_and_observe(&self, ids: &[u64]) -> Vec<Observed> {
-        let sync = self.order_sync().await;
+        let ctx = self.context().await;
+        let sync = OrderFlow::new(&ctx);
         let mut orders = Vec::new();
         for id in ids {
             orders.push(self.woo.get_order(*id).await.unwrap());
         }
         let reports = sync
-            .sync_orders(orders, Attempt::first())
+            .sync_orders(orders, Attempt::first(), ctx.retries.as_ref())
             .await
             .unwrap_or_else(|error| panic!("{}: sync: {error}", self.label));
         let mut observed = Vec::new();
         for report in reports {
             let outcome = match &report.outcome {
                 Outcome::Created { .. } => "created".to_string(),
+                Outcome::Found { .. } => "found".to_string(),
                 Outcome::Updated { .. } => "updated".to_string(),
                 Outcome::Cancelled { .. } => "cancelled".to_string(),
                 Outcome::Reversed { .. } => "reversed".to_string(),

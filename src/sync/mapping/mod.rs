@@ -55,7 +55,7 @@ pub use customer::{
     CustomerIdentity, CustomerType, DynamicLink,
 };
 pub use error::MappingError;
-pub use fields::{fit, DATA_CHARS};
+pub use fields::{fit, fit_bytes, DATA_CHARS, TEXT_BYTES};
 pub use items::ItemDraft;
 pub use rules::{CountryNames, MappingRules, MissingSkuRule, ShippingTarget};
 pub use sales_order::{

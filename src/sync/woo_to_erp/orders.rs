@@ -1,13 +1,15 @@
-//! The order sync: WooCommerce orders become submitted ERPNext Sales Orders,
-//! exactly once per connection, and follow later changes (status, note,
-//! cancellation).
+//! The order flow: WooCommerce orders become submitted ERPNext Sales Orders, exactly once per
+//! connection, and follow later changes (status, note, cancellation); what follows a Sales Order
+//! (invoice, payment, credit notes) is [`super::billing`]'s.
 //!
-//! Exactly once (invariant 1) rests on three things: the unique
-//! `woocommerce_order_key` custom field in ERPNext; the link in our store; and
-//! a *pending* link written before every create, so that after any uncertain
-//! outcome (timeout, dropped response, crash) the next attempt looks the key up
-//! in ERPNext before it creates anything. A duplicate-key rejection from
-//! ERPNext (two syncs racing) is resolved the same way.
+//! Each order is first *planned* (the order, its link and the pure mapping decide create,
+//! update, cancel or nothing), then the plan is *applied* once and recorded.
+//!
+//! Exactly once (invariant 1) rests on three things: the unique `woocommerce_order_key` custom
+//! field in ERPNext; the link in our store; and a *pending* link written before every create, so
+//! that after any uncertain outcome (timeout, dropped response, crash) the next attempt looks the
+//! key up in ERPNext before it creates anything. A duplicate-key rejection from ERPNext (two syncs
+//! racing) is resolved the same way.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -15,27 +17,26 @@ use std::time::Instant;
 use chrono::{Duration as ChronoDuration, NaiveDateTime, Timelike, Utc};
 use futures::stream::{self, StreamExt};
 use rust_decimal::Decimal;
-use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
-use tokio::sync::Mutex;
 
-use futures::future::BoxFuture;
-
-use crate::connection::Connection;
-use crate::erpnext::client::{ErpClient, ListQuery};
+use super::billing::{Billing, BillingSteps, Reversal};
+use super::masters::MasterError;
+use crate::erpnext::client::ListQuery;
 use crate::erpnext::countries;
 use crate::erpnext::error::ErpError;
-use crate::jobs::{JobFailure, JobHandler};
-use crate::store::{Job, Link, LogEntry, LogOutcome, Store, StoreError, StoredConnection};
-use crate::sync::billing::{Billing, BillingReport, BillingSteps, Reversal};
+use crate::erpnext::types::{DocStatus, Keyed, SalesOrder as SalesOrderDoc};
+use crate::store::{Link, LogEntry, LogOutcome, Store, StoreError};
+use crate::sync::context::ConnectionContext;
+use crate::sync::keys;
 use crate::sync::mapping::{
-    self, map_order, MappingRules, OrderAction, OrderMapping, ResolvedMasters, SalesOrder,
+    self, map_order, OrderAction, OrderMapping, ResolvedMasters, SalesOrder,
 };
-use crate::sync::masters::{MasterError, Masters};
-use crate::sync::remotes::{self, CallSettings};
-use crate::woocommerce::client::{OrderQuery, WooClient};
-use crate::woocommerce::error::WooError;
+use crate::sync::report::{
+    Attempt, BillingReport, FailedOrder, NoRetries, OrderReport, Outcome, RetryQueue, SyncError,
+    SyncSummary,
+};
+use crate::woocommerce::client::OrderQuery;
 use crate::woocommerce::listing::PassCheck;
 use crate::woocommerce::types::Order;
 
@@ -50,139 +51,6 @@ const PAGES_IN_FLIGHT: usize = 4;
 /// Passes over one poll window before the poll gives up for now (without moving the cursor).
 const MAX_POLL_PASSES: usize = 5;
 
-/// What happened to one order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Outcome {
-    Created {
-        sales_order: String,
-    },
-    Updated {
-        sales_order: String,
-    },
-    Cancelled {
-        sales_order: String,
-    },
-    /// Cancelled in WooCommerce after it was invoiced: the invoice is reversed by a credit note.
-    Reversed {
-        sales_order: String,
-        credit_note: String,
-    },
-    Unchanged,
-    Skipped {
-        reason: String,
-    },
-    Failed {
-        reason: String,
-        retryable: bool,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OrderReport {
-    pub order_id: u64,
-    #[serde(flatten)]
-    pub outcome: Outcome,
-    /// Invoice, payment and credit notes that followed the Sales Order.
-    #[serde(skip_serializing_if = "BillingReport::is_empty")]
-    pub billing: BillingReport,
-}
-
-/// The counts a sync prints, with the reasons of the failures.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct SyncSummary {
-    pub seen: u64,
-    pub created: u64,
-    pub updated: u64,
-    pub cancelled: u64,
-    pub unchanged: u64,
-    pub skipped: u64,
-    /// Orders whose Sales Order or billing failed.
-    pub failed: u64,
-    pub invoices_created: u64,
-    pub payments_created: u64,
-    pub credit_notes_created: u64,
-    pub refund_payments_created: u64,
-    pub failures: Vec<OrderReport>,
-}
-
-impl SyncSummary {
-    /// Adds the counts of another run over other orders (a later pass of one poll).
-    pub fn merge(&mut self, other: SyncSummary) {
-        self.seen += other.seen;
-        self.created += other.created;
-        self.updated += other.updated;
-        self.cancelled += other.cancelled;
-        self.unchanged += other.unchanged;
-        self.skipped += other.skipped;
-        self.failed += other.failed;
-        self.invoices_created += other.invoices_created;
-        self.payments_created += other.payments_created;
-        self.credit_notes_created += other.credit_notes_created;
-        self.refund_payments_created += other.refund_payments_created;
-        self.failures.extend(other.failures);
-    }
-
-    pub fn add(&mut self, report: OrderReport) {
-        self.seen += 1;
-        self.invoices_created += report.billing.invoices_created;
-        self.payments_created += report.billing.payments_created;
-        self.credit_notes_created += report.billing.credit_notes_created;
-        self.refund_payments_created += report.billing.refund_payments_created;
-        match &report.outcome {
-            Outcome::Created { .. } => self.created += 1,
-            Outcome::Updated { .. } => self.updated += 1,
-            Outcome::Cancelled { .. } => self.cancelled += 1,
-            Outcome::Reversed { .. } => {
-                self.cancelled += 1;
-                self.credit_notes_created += 1;
-            }
-            Outcome::Unchanged => self.unchanged += 1,
-            Outcome::Skipped { .. } => self.skipped += 1,
-            Outcome::Failed { .. } => {
-                self.failed += 1;
-                self.failures.push(report);
-                return;
-            }
-        }
-        if report.billing.failed() {
-            self.failed += 1;
-            self.failures.push(report);
-        }
-    }
-}
-
-/// Why a sync could not run at all (as opposed to one order failing).
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    #[error(transparent)]
-    WooCommerce(#[from] WooError),
-    #[error(transparent)]
-    Erpnext(#[from] ErpError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Setup(String),
-    /// The store's listing could not be read completely; the cursor did not move.
-    #[error("{0}")]
-    Listing(String),
-}
-
-/// Everything one connection's order sync needs; build it once per run.
-pub struct OrderSync {
-    store: Store,
-    connection_id: i64,
-    connection: Connection,
-    rules: MappingRules,
-    woo: WooClient,
-    erp: ErpClient,
-    masters: Masters,
-    exchange_rates: Mutex<HashMap<(String, String), Option<Decimal>>>,
-    concurrency: usize,
-    /// Orders per listed page (WooCommerce's maximum, 100, unless a test wants more pages).
-    page_size: u32,
-}
-
 /// The store writes of one batch of orders, made together at its end (one
 /// statement each instead of several per order). Only the *pending* links are
 /// written before the creates, because exactly-once depends on them.
@@ -190,7 +58,6 @@ pub struct OrderSync {
 struct Writes {
     links: std::sync::Mutex<Vec<Link>>,
     logs: std::sync::Mutex<Vec<LogEntry>>,
-    retries: std::sync::Mutex<Vec<u64>>,
 }
 
 impl Writes {
@@ -208,14 +75,7 @@ impl Writes {
             .push(entry);
     }
 
-    fn retry(&self, order_id: u64) {
-        self.retries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(order_id);
-    }
-
-    async fn flush(self, store: &Store, connection_id: i64) -> Result<(), StoreError> {
+    async fn flush(self, store: &Store) -> Result<(), StoreError> {
         let links = self
             .links
             .into_inner()
@@ -226,16 +86,6 @@ impl Writes {
             .into_inner()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         store.append_logs(&logs).await?;
-        let retry_at = Utc::now() + ChronoDuration::seconds(30);
-        for order_id in self
-            .retries
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-        {
-            store
-                .enqueue_job(connection_id, "order", &order_id.to_string(), retry_at)
-                .await?;
-        }
         Ok(())
     }
 }
@@ -255,91 +105,19 @@ enum Plan {
     Done(Outcome),
 }
 
-impl OrderSync {
-    /// Builds the clients and rules of `stored`, reading the company's currency from ERPNext.
-    pub async fn prepare(
-        store: Store,
-        stored: StoredConnection,
-        settings: &CallSettings,
-        concurrency: usize,
-    ) -> Result<OrderSync, SyncError> {
-        let connection = stored.connection;
-        let woo = remotes::woocommerce_client(&connection, settings)?;
-        let erp = remotes::erpnext_client(&connection, settings)?;
-        let company = erp
-            .get_document("Company", &connection.company)
-            .await
-            .map_err(|error| {
-                if error.is_not_found() {
-                    SyncError::Setup(format!(
-                        "ERPNext has no company `{}`; fix the connection's --company",
-                        connection.company
-                    ))
-                } else {
-                    SyncError::Erpnext(error)
-                }
-            })?;
-        let currency = company["default_currency"]
-            .as_str()
-            .unwrap_or("USD")
-            .to_string();
-        let rules = remotes::mapping_rules(&connection, &currency);
-        let masters = Masters::new(store.clone(), stored.id, &currency);
-        Ok(OrderSync {
-            store,
-            connection_id: stored.id,
-            connection,
-            rules,
-            woo,
-            erp,
-            masters,
-            exchange_rates: Mutex::new(HashMap::new()),
-            concurrency: concurrency.max(1),
-            page_size: crate::woocommerce::client::MAX_PER_PAGE,
-        })
-    }
+/// The order flow of one connection.
+pub struct OrderFlow<'c> {
+    ctx: &'c ConnectionContext,
+}
 
-    /// Lists `per_page` orders per page instead of 100 (more page boundaries, for tests).
-    pub fn with_page_size(mut self, per_page: u32) -> OrderSync {
-        self.page_size = per_page.clamp(1, crate::woocommerce::client::MAX_PER_PAGE);
-        self
-    }
-
-    pub fn connection_id(&self) -> i64 {
-        self.connection_id
-    }
-
-    pub fn woocommerce(&self) -> &WooClient {
-        &self.woo
-    }
-
-    pub fn erpnext(&self) -> &ErpClient {
-        &self.erp
-    }
-
-    pub fn rules(&self) -> &MappingRules {
-        &self.rules
-    }
-
-    pub fn connection(&self) -> &Connection {
-        &self.connection
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// Compares both sides from scratch; see [`crate::sync::reconcile`].
-    pub async fn reconcile(&self) -> Result<crate::sync::reconcile::ReconcileReport, SyncError> {
-        crate::sync::reconcile::reconcile(&self.woo, &self.erp, &self.connection, |status| {
-            self.action_for(status)
-        })
-        .await
+impl<'c> OrderFlow<'c> {
+    pub fn new(ctx: &'c ConnectionContext) -> OrderFlow<'c> {
+        OrderFlow { ctx }
     }
 
     /// Polls orders changed since the cursor (or `since`) up to now, page by page, and moves the
     /// cursor to the end of that window once every order in it was handled. Failed orders are
-    /// queued as jobs, so they count as handled. The window is listed in id order and each pass is
+    /// settled with the job queue page by page, so they count as handled. The window is listed in id order and each pass is
     /// checked (see [`crate::woocommerce::listing`]); a pass the store changed under is read again,
     /// syncing only what the earlier passes could not have seen.
     pub async fn poll(
@@ -350,8 +128,9 @@ impl OrderSync {
         let start = match since {
             Some(since) => Some(since),
             None => self
+                .ctx
                 .store
-                .cursor(self.connection_id, ORDERS_CURSOR)
+                .cursor(self.ctx.connection_id, ORDERS_CURSOR)
                 .await?
                 .and_then(|text| NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S").ok())
                 .map(|at| at - ChronoDuration::minutes(POLL_OVERLAP_MINUTES)),
@@ -365,7 +144,7 @@ impl OrderSync {
             .unwrap_or_default()
             + ChronoDuration::seconds(1);
         let query = OrderQuery {
-            per_page: self.page_size,
+            per_page: self.ctx.page_size,
             ..OrderQuery::window(start, Some(end))
         };
         let mut summary = SyncSummary::default();
@@ -375,9 +154,10 @@ impl OrderSync {
             summary.merge(pass);
             match check.verdict() {
                 Ok(_) => {
-                    self.store
+                    self.ctx
+                        .store
                         .set_cursor(
-                            self.connection_id,
+                            self.ctx.connection_id,
                             ORDERS_CURSOR,
                             &end.format("%Y-%m-%dT%H:%M:%S").to_string(),
                         )
@@ -385,7 +165,7 @@ impl OrderSync {
                     return Ok(summary);
                 }
                 Err(reason) => {
-                    tracing::info!(connection = self.connection_id, %reason, "reading the order window again");
+                    tracing::info!(connection = self.ctx.connection_id, %reason, "reading the order window again");
                     earlier.push(check);
                 }
             }
@@ -405,7 +185,7 @@ impl OrderSync {
         earlier: &[PassCheck],
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<(PassCheck, SyncSummary), SyncError> {
-        let first = self.woo.list_orders_page(query, 1).await?;
+        let first = self.ctx.woo.list_orders_page(query, 1).await?;
         let total = first.total;
         let total_pages = first.total_pages.max(1);
         let first = std::sync::Mutex::new(Some(first));
@@ -420,7 +200,7 @@ impl OrderSync {
                         .take();
                     let page = match taken {
                         Some(page) if number == 1 => page,
-                        _ => self.woo.list_orders_page(query, number).await?,
+                        _ => self.ctx.woo.list_orders_page(query, number).await?,
                     };
                     let span = (
                         page.page,
@@ -433,7 +213,9 @@ impl OrderSync {
                         .into_iter()
                         .filter(|order| !earlier.iter().any(|check| check.covers(order.id)))
                         .collect();
-                    let reports = self.sync_orders(unseen, Attempt::first()).await?;
+                    let reports = self
+                        .sync_orders(unseen, Attempt::first(), self.ctx.retries.as_ref())
+                        .await?;
                     let seen =
                         done.fetch_add(reports.len() as u64, std::sync::atomic::Ordering::Relaxed);
                     progress(seen + reports.len() as u64, total);
@@ -466,18 +248,55 @@ impl OrderSync {
         }
     }
 
-    /// Syncs these orders (one page, or one order from a job). Failures are
-    /// logged and, unless a job is already running them, queued for retry;
-    /// `attempt` counts from 1.
+    /// One order, re-read from the store (the event that queued it was only a hint) and synced
+    /// without settling its outcome: the caller (a job's runner) decides what happens next.
+    pub async fn sync_one(
+        &self,
+        order_id: u64,
+        attempt: Attempt,
+    ) -> Result<OrderReport, SyncError> {
+        let order = self.ctx.woo.get_order(order_id).await?;
+        let reports = self.sync_orders(vec![order], attempt, &NoRetries).await?;
+        Ok(reports.into_iter().next().unwrap_or(OrderReport {
+            order_id,
+            outcome: Outcome::Unchanged,
+            billing: BillingReport::default(),
+        }))
+    }
+
+    /// Syncs these orders (one page, or one order from a job): plans each, applies the plans,
+    /// logs every change and failure, and settles them with `retries` (the job queue for a poll;
+    /// nobody for a job, whose runner decides) before it returns.
     pub async fn sync_orders(
+        &self,
+        orders: Vec<Order>,
+        attempt: Attempt,
+        retries: &dyn RetryQueue,
+    ) -> Result<Vec<OrderReport>, SyncError> {
+        let reports = self.apply_plans(orders, attempt).await?;
+        let (mut failed, mut succeeded) = (Vec::<FailedOrder>::new(), Vec::new());
+        for report in &reports {
+            match report.unfinished() {
+                Some(failure) => failed.push(failure),
+                None => succeeded.push(report.order_id),
+            }
+        }
+        retries
+            .settle(self.ctx.connection_id, failed, succeeded)
+            .await?;
+        Ok(reports)
+    }
+
+    async fn apply_plans(
         &self,
         orders: Vec<Order>,
         attempt: Attempt,
     ) -> Result<Vec<OrderReport>, SyncError> {
         let ids: Vec<String> = orders.iter().map(|order| order.id.to_string()).collect();
         let mut links: HashMap<String, Link> = self
+            .ctx
             .store
-            .links_for(self.connection_id, "order", "Sales Order", &ids)
+            .links_for(self.ctx.connection_id, "order", "Sales Order", &ids)
             .await?
             .into_iter()
             .map(|link| (link.woo_id.clone(), link))
@@ -498,7 +317,7 @@ impl OrderSync {
             })
             .collect();
         if !mappings.is_empty() {
-            if let Err(error) = self.masters.prefetch(&self.erp, &mappings).await {
+            if let Err(error) = self.ctx.masters.prefetch(&self.ctx.erp, &mappings).await {
                 // Without the look-up every create of this batch would guess; fail them all softly.
                 let reason = error.to_string();
                 let writes = Writes::default();
@@ -523,7 +342,7 @@ impl OrderSync {
                         billing: BillingReport::default(),
                     });
                 }
-                writes.flush(&self.store, self.connection_id).await?;
+                writes.flush(&self.ctx.store).await?;
                 return Ok(reports);
             }
         }
@@ -534,7 +353,8 @@ impl OrderSync {
             .filter(|(_, plan)| matches!(plan, Plan::Create { pending: false, .. }))
             .map(|(order, _)| self.order_link(order, "", None))
             .collect();
-        self.store.put_links(&pending).await?;
+        // Only where there is no link: never over another process's finished one.
+        self.ctx.store.put_pending_links(&pending).await?;
         let writes = Writes::default();
         // Orders of one buyer run in sequence (they share a Customer and
         // Addresses); different buyers run concurrently.
@@ -561,10 +381,10 @@ impl OrderSync {
                 }
                 reports
             })
-            .buffer_unordered(self.concurrency)
+            .buffer_unordered(self.ctx.concurrency)
             .collect()
             .await;
-        writes.flush(&self.store, self.connection_id).await?;
+        writes.flush(&self.ctx.store).await?;
         let mut reports: Vec<OrderReport> = results.into_iter().flatten().collect();
         reports.sort_by_key(|report| report.order_id);
         Ok(reports)
@@ -592,19 +412,20 @@ impl OrderSync {
     ) -> Result<BillingReport, StoreError> {
         let sales_order = match outcome {
             // A Sales Order made just now has no invoice yet; nothing to follow until one is due.
-            Outcome::Created { .. }
-                if !mapping::invoice_due(self.connection.invoice_trigger, order) =>
+            Outcome::Created { .. } | Outcome::Found { .. }
+                if !mapping::invoice_due(self.ctx.connection.invoice_trigger, order) =>
             {
                 return Ok(BillingReport::default())
             }
-            Outcome::Created { sales_order } | Outcome::Updated { sales_order } => {
-                sales_order.clone()
-            }
-            Outcome::Unchanged if self.action_for(&order.status) != OrderAction::Cancel => {
+            Outcome::Created { sales_order }
+            | Outcome::Found { sales_order }
+            | Outcome::Updated { sales_order } => sales_order.clone(),
+            Outcome::Unchanged if self.ctx.action_for(&order.status) != OrderAction::Cancel => {
                 match self
+                    .ctx
                     .store
                     .link(
-                        self.connection_id,
+                        self.ctx.connection_id,
                         "order",
                         &order.id.to_string(),
                         "Sales Order",
@@ -617,7 +438,7 @@ impl OrderSync {
             }
             _ => return Ok(BillingReport::default()),
         };
-        Billing::new(self)
+        Billing::new(self.ctx)
             .follow_order(order, &sales_order, BillingSteps::ALL, attempt)
             .await
     }
@@ -625,7 +446,7 @@ impl OrderSync {
     /// What the order's status and our links say to do.
     fn plan(&self, order: &Order, link: Option<Link>) -> Plan {
         let linked = link.as_ref().filter(|link| !link.erp_name.is_empty());
-        match (self.action_for(&order.status), linked) {
+        match (self.ctx.action_for(&order.status), linked) {
             (OrderAction::Import, Some(link)) => {
                 if link.fingerprint.as_deref() == Some(order_fingerprint(order).as_str()) {
                     Plan::Done(Outcome::Unchanged)
@@ -636,7 +457,7 @@ impl OrderSync {
                 }
             }
             (OrderAction::Import, None) => {
-                match map_order(order, &self.rules, &|code: &str| {
+                match map_order(order, &self.ctx.rules, &|code: &str| {
                     countries::name_for_code(code).map(String::from)
                 }) {
                     Ok(mapping) => Plan::Create {
@@ -669,22 +490,6 @@ impl OrderSync {
         }
     }
 
-    /// What this connection does with an order in `status`: its status map first, then the defaults.
-    pub fn action_for(&self, status: &str) -> OrderAction {
-        match self
-            .connection
-            .mappings
-            .status_from_woocommerce
-            .get(status)
-            .map(String::as_str)
-        {
-            Some("import") => OrderAction::Import,
-            Some("cancel") => OrderAction::Cancel,
-            Some("ignore") => OrderAction::Ignore,
-            _ => mapping::action_for_status(status, &self.rules),
-        }
-    }
-
     async fn execute(
         &self,
         writes: &Writes,
@@ -697,7 +502,7 @@ impl OrderSync {
             Plan::Done(outcome) => ("check_order", outcome, None),
             Plan::Create { mapping, pending } => {
                 let (outcome, excerpt) = self
-                    .create(writes, order, &mapping, pending || attempt.number > 1)
+                    .create(writes, order, &mapping, pending || attempt.is_retry())
                     .await;
                 ("create_sales_order", outcome, excerpt)
             }
@@ -717,7 +522,7 @@ impl OrderSync {
         outcome
     }
 
-    /// Logs the attempt and queues a retry for a failure.
+    /// Logs the attempt (changes and failures; what is unchanged is not worth a row).
     #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
@@ -733,6 +538,10 @@ impl OrderSync {
             Outcome::Created { sales_order } => {
                 (LogOutcome::Ok, format!("Sales Order {sales_order} created"))
             }
+            Outcome::Found { sales_order } => (
+                LogOutcome::Ok,
+                format!("Sales Order {sales_order} found in ERPNext under the order's key (made by an earlier attempt)"),
+            ),
             Outcome::Updated { sales_order } => {
                 (LogOutcome::Ok, format!("Sales Order {sales_order} updated"))
             }
@@ -753,26 +562,24 @@ impl OrderSync {
             Outcome::Skipped { reason } => (LogOutcome::Skipped, reason.clone()),
             Outcome::Failed { reason, .. } => (LogOutcome::Failed, reason.clone()),
         };
-        if matches!(outcome, Outcome::Unchanged | Outcome::Skipped { .. }) && attempt.number == 1 {
+        if matches!(outcome, Outcome::Unchanged | Outcome::Skipped { .. }) && !attempt.is_retry() {
             // Polls see most orders again and again; only changes and failures are worth a row.
             return;
         }
         writes.log(LogEntry {
-            connection_id: self.connection_id,
+            connection_id: self.ctx.connection_id,
             direction: DIRECTION.to_string(),
             object_kind: "order".to_string(),
             object_id: order.id.to_string(),
+            order_id: Some(order.id.to_string()),
             action: action.to_string(),
             outcome: log_outcome,
-            message: self.redact(&message),
-            request_excerpt: request_excerpt.map(|text| self.redact(&excerpt(&text))),
+            message: self.ctx.redact(&message),
+            request_excerpt: request_excerpt.map(|text| self.ctx.redact(&excerpt(&text))),
             response_excerpt: None,
             duration_ms,
-            attempt: attempt.number,
+            attempt: attempt.number(),
         });
-        if matches!(outcome, Outcome::Failed { .. }) && !attempt.from_job {
-            writes.retry(order.id);
-        }
     }
 
     async fn create(
@@ -782,10 +589,10 @@ impl OrderSync {
         mapping: &OrderMapping,
         uncertain: bool,
     ) -> (Outcome, Option<String>) {
-        let key = self.connection.order_key(order.id);
+        let key = keys::sales_order(self.ctx.name(), order.id);
         if uncertain {
             match self.find_by_key(&key).await {
-                Ok(Some(found)) => return (self.linked(writes, order, &found), None),
+                Ok(Some(found)) => return (self.linked(writes, order, &found, false), None),
                 Ok(None) => {}
                 Err(error) => return (failed_erp(error), None),
             }
@@ -816,11 +623,11 @@ impl OrderSync {
             }
         };
         let request = body.get().to_string();
-        let outcome = match self.erp.insert::<FoundOrder>("Sales Order", &body).await {
-            Ok(created) => self.linked(writes, order, &created),
+        let outcome = match self.ctx.erp.insert::<Keyed>("Sales Order", &body).await {
+            Ok(created) => self.linked(writes, order, &created, true),
             // Another sync created it first: link that one.
             Err(error) if error.is_duplicate() => match self.find_by_key(&key).await {
-                Ok(Some(found)) => self.linked(writes, order, &found),
+                Ok(Some(found)) => self.linked(writes, order, &found, false),
                 Ok(None) => failed_erp(error),
                 Err(lookup) => failed_erp(lookup),
             },
@@ -830,20 +637,26 @@ impl OrderSync {
     }
 
     async fn sales_order_body(&self, mapping: &OrderMapping) -> Result<SalesOrder, MasterError> {
-        self.masters
-            .ensure_items(&self.erp, mapping, &self.rules)
+        self.ctx
+            .masters
+            .ensure_items(&self.ctx.erp, mapping, &self.ctx.rules)
             .await?;
-        let buyer = self.masters.resolve_buyer(&self.erp, mapping).await?;
-        let exchange_rate = if mapping.needs_exchange_rate(&self.rules) {
-            self.exchange_rate(
-                &mapping.sales_order.currency,
-                &mapping.sales_order.transaction_date.to_string(),
-            )
-            .await
-            .map_err(|source| MasterError::Erp {
-                what: "Currency Exchange look-up".into(),
-                source,
-            })?
+        let buyer = self
+            .ctx
+            .masters
+            .resolve_buyer(&self.ctx.erp, mapping)
+            .await?;
+        let exchange_rate = if mapping.needs_exchange_rate(&self.ctx.rules) {
+            self.ctx
+                .exchange_rate(
+                    &mapping.sales_order.currency,
+                    &mapping.sales_order.transaction_date.to_string(),
+                )
+                .await
+                .map_err(|source| MasterError::Erp {
+                    what: "Currency Exchange look-up".into(),
+                    source,
+                })?
         } else {
             None
         };
@@ -854,43 +667,21 @@ impl OrderSync {
                 shipping_address: buyer.shipping_address,
                 exchange_rate,
             },
-            &self.rules,
+            &self.ctx.rules,
         )?)
-    }
-
-    /// The latest Currency Exchange rate on or before `date`, as ERPNext would pick it.
-    async fn exchange_rate(&self, currency: &str, date: &str) -> Result<Option<Decimal>, ErpError> {
-        let cache_key = (currency.to_string(), date.to_string());
-        if let Some(rate) = self.exchange_rates.lock().await.get(&cache_key) {
-            return Ok(*rate);
-        }
-        let rows: Vec<Value> = self
-            .erp
-            .list(
-                "Currency Exchange",
-                &ListQuery::default()
-                    .fields(&["exchange_rate", "date"])
-                    .filter("from_currency", "=", currency)
-                    .filter("to_currency", "=", self.rules.company_currency.as_str())
-                    .filter("date", "<=", date)
-                    .order_by("date desc")
-                    .page(0, 1),
-            )
-            .await?;
-        let rate = rows
-            .first()
-            .and_then(|row| crate::money::parse_decimal(&row["exchange_rate"].to_string()).ok())
-            .filter(|rate| !rate.is_zero());
-        self.exchange_rates.lock().await.insert(cache_key, rate);
-        Ok(rate)
     }
 
     async fn update(&self, writes: &Writes, order: &Order, sales_order: &str) -> Outcome {
         let changes = json!({
             "woocommerce_status": order.status,
-            "woocommerce_customer_note": order.customer_note,
+            "woocommerce_customer_note": mapping::fit_bytes(&order.customer_note, mapping::TEXT_BYTES),
         });
-        match self.erp.update("Sales Order", sales_order, &changes).await {
+        match self
+            .ctx
+            .erp
+            .update("Sales Order", sales_order, &changes)
+            .await
+        {
             Ok(_) => {
                 writes.link(self.order_link(order, sales_order, None));
                 Outcome::Updated {
@@ -908,7 +699,7 @@ impl OrderSync {
         sales_order: Option<String>,
         attempt: Attempt,
     ) -> Outcome {
-        let key = self.connection.order_key(order.id);
+        let key = keys::sales_order(self.ctx.name(), order.id);
         let name = match sales_order {
             Some(name) => name,
             None => match self.find_by_key(&key).await {
@@ -922,18 +713,22 @@ impl OrderSync {
             },
         };
         // Read first: an earlier attempt may have cancelled it already (cancelling twice is an error).
-        let document = match self.erp.get_document("Sales Order", &name).await {
+        let document = match self
+            .ctx
+            .erp
+            .get::<SalesOrderDoc>("Sales Order", &name)
+            .await
+        {
             Ok(document) => document,
             Err(error) => return failed_erp(error),
         };
-        let docstatus = document["docstatus"].as_i64().unwrap_or(0);
-        let billed = document["per_billed"].as_f64().unwrap_or(0.0) > 0.0;
-        if docstatus == 2 {
+        let billed = document.per_billed > Decimal::ZERO;
+        if document.docstatus == DocStatus::Cancelled {
             writes.link(self.order_link(order, &name, None));
             return Outcome::Unchanged;
         }
         // A credit note may have brought `per_billed` back to 0 already: our link says invoiced.
-        let billing = Billing::new(self);
+        let billing = Billing::new(self.ctx);
         let invoiced = match billing.may_have_invoice(order.id).await {
             Ok(invoiced) => invoiced,
             Err(error) => return failed_store(error),
@@ -946,7 +741,7 @@ impl OrderSync {
             return match reversal {
                 // A billed Sales Order cannot be cancelled; once its invoice is reversed it is
                 // closed, so nothing more is delivered or billed from it.
-                Reversal::CreditNote(credit_note) => match self.erp.close_sales_order(&name).await {
+                Reversal::CreditNote(credit_note) => match self.ctx.erp.close_sales_order(&name).await {
                     Ok(()) => {
                         writes.link(self.order_link(order, &name, None));
                         Outcome::Reversed {
@@ -956,7 +751,7 @@ impl OrderSync {
                     }
                     Err(error) => failed_erp(error),
                 },
-                Reversal::NothingLeft => match self.erp.close_sales_order(&name).await {
+                Reversal::NothingLeft => match self.ctx.erp.close_sales_order(&name).await {
                     Ok(()) => {
                         writes.link(self.order_link(order, &name, None));
                         Outcome::Unchanged
@@ -977,7 +772,7 @@ impl OrderSync {
     }
 
     async fn cancel_sales_order(&self, writes: &Writes, order: &Order, name: String) -> Outcome {
-        match self.erp.cancel("Sales Order", &name).await {
+        match self.ctx.erp.cancel("Sales Order", &name).await {
             Ok(_) => {
                 writes.link(self.order_link(order, &name, None));
                 Outcome::Cancelled { sales_order: name }
@@ -986,8 +781,9 @@ impl OrderSync {
         }
     }
 
-    async fn find_by_key(&self, key: &str) -> Result<Option<FoundOrder>, ErpError> {
-        let rows: Vec<FoundOrder> = self
+    async fn find_by_key(&self, key: &str) -> Result<Option<Keyed>, ErpError> {
+        let rows: Vec<Keyed> = self
+            .ctx
             .erp
             .list(
                 "Sales Order",
@@ -1000,8 +796,8 @@ impl OrderSync {
         Ok(rows.into_iter().next())
     }
 
-    /// Records the Sales Order found or made for `order`, and checks its total.
-    fn linked(&self, writes: &Writes, order: &Order, found: &FoundOrder) -> Outcome {
+    /// Records the Sales Order made now or found for `order`, and checks its total.
+    fn linked(&self, writes: &Writes, order: &Order, found: &Keyed, made: bool) -> Outcome {
         writes.link(self.order_link(order, &found.name, found.grand_total));
         match found.grand_total {
             Some(total) if total != order.total => Outcome::Failed {
@@ -1011,14 +807,19 @@ impl OrderSync {
                 ),
                 retryable: false,
             },
-            _ => Outcome::Created { sales_order: found.name.clone() },
+            _ if made => Outcome::Created {
+                sales_order: found.name.clone(),
+            },
+            _ => Outcome::Found {
+                sales_order: found.name.clone(),
+            },
         }
     }
 
     /// The link of `order` to its Sales Order `name` (`""` while a create is pending).
     fn order_link(&self, order: &Order, name: &str, amount: Option<Decimal>) -> Link {
         Link {
-            connection_id: self.connection_id,
+            connection_id: self.ctx.connection_id,
             woo_kind: "order".to_string(),
             woo_id: order.id.to_string(),
             erp_doctype: "Sales Order".to_string(),
@@ -1027,115 +828,6 @@ impl OrderSync {
             amount,
         }
     }
-
-    /// Removes every credential of the connection from text bound for the log.
-    pub(crate) fn redact(&self, text: &str) -> String {
-        let credentials = &self.connection.credentials;
-        let mut text = text.to_string();
-        for secret in [
-            &credentials.consumer_secret,
-            &credentials.consumer_key,
-            &credentials.api_secret,
-            &credentials.api_key,
-            &credentials.webhook_secret,
-        ] {
-            if secret.len() >= 4 {
-                text = text.replace(secret.as_str(), "***");
-            }
-        }
-        text
-    }
-}
-
-/// Which attempt at an order this is, and whether a queued job is running it
-/// (then the job queue, not the sync, schedules the retry).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Attempt {
-    pub number: i64,
-    pub from_job: bool,
-}
-
-impl Attempt {
-    pub fn first() -> Attempt {
-        Attempt {
-            number: 1,
-            from_job: false,
-        }
-    }
-}
-
-impl OrderSync {
-    /// Runs one `order` job: re-reads the order (the event was only a hint)
-    /// and syncs it. Returns what happened, or how the job failed.
-    pub async fn run_order_job(&self, job: &Job) -> Result<Outcome, JobFailure> {
-        if job.connection_id != self.connection_id || job.kind != "order" {
-            return Err(JobFailure::Permanent(format!(
-                "job {} is not an order job of this connection",
-                job.id
-            )));
-        }
-        let order_id: u64 = job.object_id.parse().map_err(|_| {
-            JobFailure::Permanent(format!("`{}` is not a WooCommerce order id", job.object_id))
-        })?;
-        let order = match self.woo.get_order(order_id).await {
-            Ok(order) => order,
-            Err(error) if error.is_retryable() => {
-                return Err(JobFailure::Retryable(error.to_string()))
-            }
-            Err(error) => return Err(JobFailure::Permanent(error.to_string())),
-        };
-        let attempt = Attempt {
-            number: job.attempts,
-            from_job: true,
-        };
-        let reports = self
-            .sync_orders(vec![order], attempt)
-            .await
-            .map_err(|error| JobFailure::Retryable(error.to_string()))?;
-        let Some(report) = reports.into_iter().next() else {
-            return Ok(Outcome::Unchanged);
-        };
-        match report.outcome {
-            Outcome::Failed {
-                reason,
-                retryable: true,
-            } => Err(JobFailure::Retryable(reason)),
-            Outcome::Failed {
-                reason,
-                retryable: false,
-            } => Err(JobFailure::Permanent(reason)),
-            // The Sales Order is fine but an invoice, payment or credit note is not.
-            _ if report.billing.failed() => {
-                let reason = report
-                    .billing
-                    .failures
-                    .iter()
-                    .map(|failure| format!("{}: {}", failure.step, failure.reason))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                if report.billing.retryable() {
-                    Err(JobFailure::Retryable(reason))
-                } else {
-                    Err(JobFailure::Permanent(reason))
-                }
-            }
-            outcome => Ok(outcome),
-        }
-    }
-}
-
-impl JobHandler for OrderSync {
-    fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), JobFailure>> {
-        Box::pin(async move { self.run_order_job(job).await.map(|_| ()) })
-    }
-}
-
-/// A Sales Order ERPNext already has for an order key.
-#[derive(serde::Deserialize)]
-struct FoundOrder {
-    name: String,
-    #[serde(default, deserialize_with = "crate::money::optional_decimal")]
-    grand_total: Option<Decimal>,
 }
 
 fn failed_store(error: StoreError) -> Outcome {

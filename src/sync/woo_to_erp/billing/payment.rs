@@ -1,0 +1,111 @@
+//! The Payment Entry of a paid order: built by ERPNext's own `get_payment_entry` for the invoice
+//! (so it leaves nothing outstanding), then given the Mode of Payment and account the connection
+//! maps the gateway to, and the gateway's transaction as its reference.
+
+use rust_decimal::Decimal;
+use serde_json::json;
+
+use super::keyed::{KeyedDoc, Known};
+use super::{payment_reference, Billing, Step};
+use crate::erpnext::types::{DocStatus, Keyed};
+use crate::store::StoreError;
+use crate::sync::keys;
+use crate::sync::mapping::is_paid;
+use crate::sync::report::Attempt;
+use crate::woocommerce::types::Order;
+
+impl Billing<'_> {
+    pub(super) async fn payment(
+        &self,
+        order: &Order,
+        invoice: &str,
+        attempt: Attempt,
+    ) -> Result<Step, StoreError> {
+        if !self.ctx.connection.record_payments {
+            return Ok(Step::Waiting(
+                "the connection does not record payments".into(),
+            ));
+        }
+        let doc = KeyedDoc {
+            woo_kind: "order",
+            woo_id: order.id,
+            doctype: "Payment Entry",
+            key_field: "woocommerce_payment_key",
+            key: keys::payment(self.ctx.name(), order.id),
+        };
+        match self.known(&doc, attempt).await? {
+            Err(error) => return Ok(Step::from_erp(error)),
+            Ok(Known::Linked(link)) => return Ok(Step::Exists(link.erp_name)),
+            Ok(Known::Found(found)) => return self.settle_payment(&doc, found, false).await,
+            Ok(Known::Missing) => {}
+        }
+        if !is_paid(order) {
+            return Ok(Step::Waiting("not paid in WooCommerce yet".into()));
+        }
+        if !self.invoice_submitted(order.id).await? {
+            return Ok(Step::Waiting("its Sales Invoice is not submitted".into()));
+        }
+        let outstanding = match self.ctx.erp.get::<Keyed>("Sales Invoice", invoice).await {
+            Ok(document) => document.outstanding_amount.unwrap_or_default(),
+            Err(error) => return Ok(Step::from_erp(error)),
+        };
+        if outstanding <= Decimal::ZERO {
+            return Ok(Step::Waiting(format!(
+                "Sales Invoice {invoice} has nothing outstanding"
+            )));
+        }
+        let mut entry = match self
+            .ctx
+            .erp
+            .get_payment_entry("Sales Invoice", invoice)
+            .await
+        {
+            Ok(entry) => entry,
+            Err(error) => return Ok(Step::from_erp(error)),
+        };
+        if let Some(target) = self
+            .ctx
+            .connection
+            .mappings
+            .payment_methods
+            .get(&order.payment_method)
+        {
+            entry["mode_of_payment"] = json!(target.mode_of_payment);
+            if let Some(account) = &target.account {
+                entry["paid_to"] = json!(account);
+            }
+        }
+        entry["reference_no"] = json!(payment_reference(order));
+        if let Some(date) = order.date_paid.or(order.date_paid_gmt) {
+            entry["reference_date"] = json!(date.date().to_string());
+        }
+        entry["woocommerce_payment_key"] = json!(doc.key);
+        entry["woocommerce_order_id"] = json!(order.id.to_string());
+        entry["woocommerce_store"] = json!(self.ctx.name());
+        entry["docstatus"] = json!(1);
+        match self.insert_once(&doc, &entry).await? {
+            Ok((found, made)) => self.settle_payment(&doc, found, made).await,
+            Err(error) => Ok(Step::from_erp(error)),
+        }
+    }
+
+    /// Links a Payment Entry found or made, and submits it when an earlier attempt left a draft.
+    pub(super) async fn settle_payment(
+        &self,
+        doc: &KeyedDoc,
+        found: Keyed,
+        made: bool,
+    ) -> Result<Step, StoreError> {
+        self.record_link(doc, &found, None).await?;
+        if found.docstatus == DocStatus::Draft {
+            if let Err(error) = self.ctx.erp.submit("Payment Entry", &found.name).await {
+                return Ok(Step::from_erp(error));
+            }
+        }
+        Ok(if made {
+            Step::Made(found.name)
+        } else {
+            Step::Found(found.name)
+        })
+    }
+}
