@@ -123,6 +123,70 @@ impl ConcurrencyLimit {
     }
 }
 
+/// What one kind of call (say `insert Sales Order` or `list Item`) cost so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct CallKindStats {
+    /// Attempts, retries included.
+    pub calls: u64,
+    /// Attempts that ended in an error (a refused insert, a deadlock victim, a timeout…).
+    pub failed: u64,
+    /// Time from sending the request to having read the answer, summed over attempts.
+    pub seconds: f64,
+}
+
+/// Counts calls per kind, for `bench` to say where a run's calls and time went. Shared by a
+/// client's clones; one short lock per call, which is nothing next to an HTTP round trip.
+#[derive(Debug, Clone, Default)]
+pub struct CallTally {
+    kinds: Arc<std::sync::Mutex<std::collections::BTreeMap<String, CallKindStats>>>,
+}
+
+impl CallTally {
+    pub fn record(&self, kind: &str, took: Duration, ok: bool) {
+        let mut kinds = self
+            .kinds
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let stats = match kinds.get_mut(kind) {
+            Some(stats) => stats,
+            None => kinds.entry(kind.to_string()).or_default(),
+        };
+        stats.calls += 1;
+        stats.failed += u64::from(!ok);
+        stats.seconds += took.as_secs_f64();
+    }
+
+    /// Every kind seen so far, by name.
+    pub fn snapshot(&self) -> std::collections::BTreeMap<String, CallKindStats> {
+        self.kinds
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// What was recorded after `before` (a snapshot taken earlier), kinds without calls left out.
+    pub fn since(
+        &self,
+        before: &std::collections::BTreeMap<String, CallKindStats>,
+    ) -> std::collections::BTreeMap<String, CallKindStats> {
+        self.snapshot()
+            .into_iter()
+            .filter_map(|(kind, now)| {
+                let earlier = before.get(&kind).copied().unwrap_or_default();
+                let calls = now.calls - earlier.calls.min(now.calls);
+                (calls > 0).then(|| {
+                    let stats = CallKindStats {
+                        calls,
+                        failed: now.failed - earlier.failed.min(now.failed),
+                        seconds: (now.seconds - earlier.seconds).max(0.0),
+                    };
+                    (kind, stats)
+                })
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +201,21 @@ mod tests {
         assert_eq!(limit.calls(), 3);
         assert!(limit.time_in_calls() >= Duration::from_millis(15));
         assert!(limit.time_in_calls() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_tally_counts_each_kind_and_what_came_after_a_snapshot() {
+        let tally = CallTally::default();
+        tally.record("insert Sales Order", Duration::from_millis(100), true);
+        let before = tally.snapshot();
+        tally.record("insert Sales Order", Duration::from_millis(50), false);
+        tally.record("list Item", Duration::from_millis(10), true);
+        let since = tally.since(&before);
+        assert_eq!(since["insert Sales Order"].calls, 1);
+        assert_eq!(since["insert Sales Order"].failed, 1);
+        assert!((since["insert Sales Order"].seconds - 0.05).abs() < 1e-9);
+        assert_eq!(since["list Item"].calls, 1);
+        assert_eq!(tally.snapshot()["insert Sales Order"].calls, 2);
     }
 
     #[test]

@@ -242,3 +242,36 @@ async fn a_poll_over_pages_of_orders_tied_on_date_modified_syncs_each_exactly_on
         .values()
         .all(|sales_orders| sales_orders.len() == 1));
 }
+
+#[tokio::test]
+async fn a_page_of_first_time_buyers_with_long_emails_is_looked_up_within_a_request_line() {
+    // A long tag makes every buyer's email (and so its key) long: one page's Customer look-up
+    // would not fit the 4094-byte request line gunicorn allows a real site (the simulator
+    // refuses it the same way), so the look-up is asked in parts.
+    let world = spawn_world(WooSimOptions {
+        orders: 200,
+        seed_random: 7,
+        tag: "a-rather-long-tag-that-makes-every-buyer-email-long".into(),
+        ..WooSimOptions::default()
+    })
+    .await;
+    let sync_ctx = world.context(8).await;
+    let sync = OrderFlow::new(&sync_ctx);
+    let summary = sync.poll(None, &|_, _| {}).await.unwrap();
+    assert_eq!(summary.failed, 0, "{:#?}", summary.failures);
+    assert!(summary.created > 100, "{summary:?}");
+    let look_ups = sync_ctx.erp.calls_by_kind()["list Customer"].calls;
+    assert!(
+        look_ups > 2,
+        "two pages of buyers take more than one look-up each ({look_ups})"
+    );
+
+    // Each new item was inserted once, though the first orders all needed them at once.
+    let items = world.erp.count("Item");
+    let item_inserts = sync_ctx.erp.calls_by_kind()["insert Item"];
+    assert_eq!(item_inserts.failed, 0, "{item_inserts:?}");
+    assert!(
+        item_inserts.calls as usize <= items,
+        "{item_inserts:?} for {items} items"
+    );
+}

@@ -23,26 +23,52 @@ use crate::sync::woo_to_erp::orders::OrderFlow;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Orders in the simulated shop.
-    #[arg(long, default_value_t = 10_000)]
-    pub orders: usize,
-    /// Milliseconds both simulators add to every API call.
-    #[arg(long, default_value_t = 20)]
-    pub latency_ms: u64,
-    /// Calls in flight to each remote (and orders in flight).
-    #[arg(long, default_value_t = 16)]
-    pub concurrency: usize,
+    /// Orders in the simulated shop [default: 10000; 300 with --erpnext-url].
+    #[arg(long)]
+    pub orders: Option<usize>,
+    /// Milliseconds the simulators add to every API call [default: 20; with --erpnext-url only
+    /// the WooCommerce simulator, default 0].
+    #[arg(long)]
+    pub latency_ms: Option<u64>,
+    /// Calls in flight to each remote (and orders in flight) [default: 16; 4 with --erpnext-url].
+    #[arg(long)]
+    pub concurrency: Option<usize>,
     /// Seed of the simulated shop.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Sales Orders only: no invoices or payments (the connection's trigger set to never).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "with_billing")]
     pub without_billing: bool,
     /// Only time a full paged listing of the orders through the WooCommerce client.
     #[arg(long)]
     pub listing: bool,
     #[arg(long)]
     pub json: bool,
+    /// Measure against this real ERPNext site instead of the ERPNext simulator: ERPNext's own
+    /// rate for the same documents (plain inserts), then a first sync of the simulated shop by a
+    /// connection made for the run, with its Webhooks installed, and the ratio of the two.
+    #[arg(long)]
+    pub erpnext_url: Option<url::Url>,
+    /// API key of an ERPNext user allowed to create Sales Orders, Customers, Items and Webhooks.
+    #[arg(long, env = "WOOCOMMERCE_SYNC_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    #[arg(long, env = "WOOCOMMERCE_SYNC_API_SECRET", hide_env_values = true)]
+    pub api_secret: Option<String>,
+    /// The ERPNext company the bench books into (with --erpnext-url) [default: Test Company].
+    #[arg(long)]
+    pub company: Option<String>,
+    /// Its stock warehouse (with --erpnext-url) [default: Stores - <company abbreviation>].
+    #[arg(long)]
+    pub warehouse: Option<String>,
+    /// With --erpnext-url: make invoices and payments too (by default the sync makes Sales
+    /// Orders only, as the raw phase does).
+    #[arg(long)]
+    pub with_billing: bool,
+    /// With --erpnext-url: the ERPNext Webhooks during the sync. `setup`: the ones setup installs;
+    /// `none`: removed before the sync (what they cost); `unconditioned`: the same without their
+    /// conditions, so they fire for every Sales Order on the site (an analysis aid; use few orders).
+    #[arg(long, value_enum)]
+    pub webhooks: Option<super::bench_erpnext::WebhookMode>,
 }
 
 #[derive(Debug, Serialize)]
@@ -67,8 +93,19 @@ pub struct BenchReport {
     pub concurrency: usize,
 }
 
+/// The simulator bench's settings, defaults filled in.
+struct SimulatorBench {
+    orders: usize,
+    latency_ms: u64,
+    concurrency: usize,
+    seed: u64,
+    without_billing: bool,
+    listing: bool,
+    json: bool,
+}
+
 /// Child processes that are killed when dropped.
-struct Children(Vec<Child>);
+pub(super) struct Children(pub(super) Vec<Child>);
 
 impl Drop for Children {
     fn drop(&mut self) {
@@ -80,6 +117,29 @@ impl Drop for Children {
 }
 
 pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
+    if let Some(url) = args.erpnext_url.clone() {
+        return super::bench_erpnext::run(args, url).await;
+    }
+    let real_only = [
+        ("--company", args.company.is_some()),
+        ("--warehouse", args.warehouse.is_some()),
+        ("--with-billing", args.with_billing),
+        ("--webhooks", args.webhooks.is_some()),
+    ];
+    if let Some((flag, _)) = real_only.iter().find(|(_, given)| *given) {
+        return Err(CliError::Usage(format!(
+            "{flag} is for a bench against a real ERPNext; add --erpnext-url URL (with --api-key and --api-secret)"
+        )));
+    }
+    let args = SimulatorBench {
+        orders: args.orders.unwrap_or(10_000),
+        latency_ms: args.latency_ms.unwrap_or(20),
+        concurrency: args.concurrency.unwrap_or(16),
+        seed: args.seed,
+        without_billing: args.without_billing,
+        listing: args.listing,
+        json: args.json,
+    };
     if args.orders == 0
         || args.latency_ms > 10_000
         || args.concurrency == 0
@@ -303,17 +363,20 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn round(value: f64, places: i32) -> f64 {
+pub(super) fn round(value: f64, places: i32) -> f64 {
     let factor = 10f64.powi(places);
     (value * factor).round() / factor
 }
 
-fn free_address() -> Result<SocketAddr, CliError> {
+pub(super) fn free_address() -> Result<SocketAddr, CliError> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(anyhow::Error::from)?;
     Ok(listener.local_addr().map_err(anyhow::Error::from)?)
 }
 
-async fn wait_until_listening(address: SocketAddr, limit: Duration) -> Result<(), CliError> {
+pub(super) async fn wait_until_listening(
+    address: SocketAddr,
+    limit: Duration,
+) -> Result<(), CliError> {
     let started = Instant::now();
     while tokio::net::TcpStream::connect(address).await.is_err() {
         if started.elapsed() > limit {
@@ -327,19 +390,19 @@ async fn wait_until_listening(address: SocketAddr, limit: Duration) -> Result<()
 }
 
 /// User plus system CPU time of this process (all threads).
-fn cpu_time() -> Duration {
+pub(super) fn cpu_time() -> Duration {
     let usage = rusage();
     let micros = |time: libc::timeval| time.tv_sec as u64 * 1_000_000 + time.tv_usec as u64;
     Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
 }
 
 /// The process's peak resident memory (Linux reports `ru_maxrss` in KiB).
-fn peak_rss_mb() -> f64 {
+pub(super) fn peak_rss_mb() -> f64 {
     rusage().ru_maxrss as f64 / 1024.0
 }
 
 /// User plus system CPU seconds of a child process, from `/proc/<pid>/stat`.
-fn child_cpu_seconds(pid: u32) -> f64 {
+pub(super) fn child_cpu_seconds(pid: u32) -> f64 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return 0.0;
     };

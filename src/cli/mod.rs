@@ -2,6 +2,7 @@
 //! Commands call into the library; no business logic lives here.
 
 mod bench;
+mod bench_erpnext;
 mod connection;
 mod demo;
 mod log;

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::erpnext::error::ErpError;
-use crate::remote::{parse_retry_after, ConcurrencyLimit, RetryPolicy};
+use crate::remote::{parse_retry_after, CallKindStats, CallTally, ConcurrencyLimit, RetryPolicy};
 
 /// Characters left as they are in a path segment; everything else (spaces,
 /// `/`, `%`, `#`…) is percent-encoded, so `Sales Order` becomes `Sales%20Order`.
@@ -152,6 +152,56 @@ impl ListQuery {
     }
 }
 
+/// gunicorn, which serves ERPNext, refuses a request line (`GET <url> HTTP/1.1`) longer than
+/// 4094 bytes with `400 Bad Request` (an HTML page) before Frappe sees it. A list query carries
+/// its filters in the URL, so a long `in` list must be asked in parts: [`in_filter_groups`].
+pub const MAX_REQUEST_LINE: usize = 4094;
+
+/// The URL bytes an `in` filter's values may take in one list query: the rest of the request line
+/// (path, fields, other filters, paging) stays well under a thousand bytes.
+pub const IN_FILTER_BUDGET: usize = 3000;
+
+/// Splits `items` into groups whose `in`-filter values take at most `budget` URL bytes each
+/// (`size` says what one item's values take, see [`url_encoded_len`]); an item bigger than the
+/// budget gets a group of its own. Order is kept.
+pub fn in_filter_groups<T>(
+    items: Vec<T>,
+    budget: usize,
+    size: impl Fn(&T) -> usize,
+) -> Vec<Vec<T>> {
+    let mut groups: Vec<Vec<T>> = Vec::new();
+    let mut used = 0;
+    for item in items {
+        let item_size = size(&item);
+        match groups.last_mut() {
+            Some(group) if used + item_size <= budget => group.push(item),
+            _ => {
+                groups.push(vec![item]);
+                used = 0;
+            }
+        }
+        used += item_size;
+    }
+    groups
+}
+
+/// The bytes one string value of a list filter takes in the URL: JSON-quoted, then
+/// form-urlencoded as the client sends query strings, with the comma that separates it.
+pub fn url_encoded_len(value: &str) -> usize {
+    let json = Value::from(value).to_string();
+    let encoded: usize = json
+        .bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || b"*-._ ".contains(&byte) {
+                1
+            } else {
+                3
+            }
+        })
+        .sum();
+    encoded + 3
+}
+
 /// Whether a call may be repeated after an uncertain failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Repeat {
@@ -168,6 +218,7 @@ pub struct ErpClient {
     authorization: String,
     retry: RetryPolicy,
     limit: ConcurrencyLimit,
+    tally: CallTally,
 }
 
 impl fmt::Debug for ErpClient {
@@ -205,6 +256,7 @@ impl ErpClient {
             authorization: format!("token {}:{}", config.api_key, config.api_secret),
             retry: config.retry,
             limit: ConcurrencyLimit::new(config.max_in_flight),
+            tally: CallTally::default(),
         })
     }
 
@@ -216,6 +268,20 @@ impl ErpClient {
     /// Time spent in those requests, summed over calls (see [`ConcurrencyLimit::time_in_calls`]).
     pub fn time_in_calls(&self) -> std::time::Duration {
         self.limit.time_in_calls()
+    }
+
+    /// The calls made so far per kind (`insert Sales Order`, `list Item`, `method get_count`…),
+    /// with their failures and time, for `bench`.
+    pub fn calls_by_kind(&self) -> std::collections::BTreeMap<String, CallKindStats> {
+        self.tally.snapshot()
+    }
+
+    /// What [`ErpClient::calls_by_kind`] gained since `before`.
+    pub fn calls_by_kind_since(
+        &self,
+        before: &std::collections::BTreeMap<String, CallKindStats>,
+    ) -> std::collections::BTreeMap<String, CallKindStats> {
+        self.tally.since(before)
     }
 
     pub fn base_url(&self) -> &Url {
@@ -577,7 +643,22 @@ impl ErpClient {
         body: Option<&str>,
         subject: &str,
     ) -> Result<String, ErpError> {
+        let kind = call_kind(&method, &url, &self.base_url);
         let _permit = self.limit.acquire().await;
+        let started = std::time::Instant::now();
+        let answer = self.exchange(method, url, body, subject).await;
+        self.tally.record(&kind, started.elapsed(), answer.is_ok());
+        answer
+    }
+
+    /// The request and its answer, under the caller's permit.
+    async fn exchange(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&str>,
+        subject: &str,
+    ) -> Result<String, ErpError> {
         let mut request = self
             .http
             .request(method, url)
@@ -610,6 +691,41 @@ impl ErpClient {
             return Ok("null".to_string());
         }
         Ok(text)
+    }
+}
+
+/// A call's kind for the tally: `list Item`, `get Company`, `insert Sales Order`,
+/// `update Customer`, `delete Webhook` or `method get_count`.
+fn call_kind(method: &Method, url: &Url, base_url: &Url) -> String {
+    let path = url
+        .path()
+        .strip_prefix(base_url.path())
+        .unwrap_or(url.path());
+    let mut segments = path.split('/').map(|segment| {
+        percent_encoding::percent_decode_str(segment)
+            .decode_utf8_lossy()
+            .into_owned()
+    });
+    match (segments.next().as_deref(), segments.next().as_deref()) {
+        (Some("api"), Some("resource")) => {
+            let doctype = segments.next().unwrap_or_default();
+            let named = segments.next().is_some_and(|name| !name.is_empty());
+            let verb = match (method.as_str(), named) {
+                ("GET", false) => "list",
+                ("GET", true) => "get",
+                ("POST", _) => "insert",
+                ("PUT", _) => "update",
+                ("DELETE", _) => "delete",
+                (other, _) => other,
+            };
+            format!("{verb} {doctype}")
+        }
+        (Some("api"), Some("method")) => {
+            let method_name = segments.next().unwrap_or_default();
+            let short = method_name.rsplit('.').next().unwrap_or_default();
+            format!("method {short}")
+        }
+        _ => format!("{} {path}", method.as_str()),
     }
 }
 
@@ -712,6 +828,76 @@ mod tests {
         assert!(!printed.contains("very-secret-value"));
         let client = ErpClient::new(config).unwrap();
         assert!(!format!("{client:?}").contains("very-secret-value"));
+    }
+
+    #[test]
+    fn long_in_lists_are_asked_in_parts_that_fit_a_request_line() {
+        let emails: Vec<String> = (0..200)
+            .map(|n| format!("someone.with.a.long.name{n}.b3m4pn5gf@example.test"))
+            .collect();
+        // Each value goes into two filters here, as a Customer look-up sends key and email.
+        let groups = in_filter_groups(emails.clone(), IN_FILTER_BUDGET, |email| {
+            2 * url_encoded_len(email)
+        });
+        assert!(groups.len() > 1);
+        assert_eq!(groups.concat(), emails, "every value once, in order");
+        let base = Url::parse("http://erp.test/").unwrap();
+        for group in groups {
+            let mut url = base.join("api/resource/Customer").unwrap();
+            let query = ListQuery::default()
+                .fields(&[
+                    "name",
+                    "email_id",
+                    "woocommerce_customer_key",
+                    "default_currency",
+                    "creation",
+                ])
+                .or_filter("email_id", "in", group.clone())
+                .or_filter("woocommerce_customer_key", "in", group)
+                .order_by("creation asc")
+                .all_rows();
+            url.query_pairs_mut().extend_pairs(query.to_query_pairs());
+            let request_line = format!("GET {}?{} HTTP/1.1", url.path(), url.query().unwrap());
+            assert!(
+                request_line.len() <= MAX_REQUEST_LINE,
+                "{}",
+                request_line.len()
+            );
+        }
+        let sized = url_encoded_len("a b\"c@d");
+        assert_eq!(sized, "%22a+b%5C%22c%40d%22".len() + 3);
+        let one_big = in_filter_groups(vec!["x".repeat(5000)], IN_FILTER_BUDGET, |v| {
+            url_encoded_len(v)
+        });
+        assert_eq!(one_big.len(), 1);
+    }
+
+    #[test]
+    fn calls_are_tallied_by_kind() {
+        let base = Url::parse("http://erp.test/sub/").unwrap();
+        let kind =
+            |method: Method, path: &str| call_kind(&method, &base.join(path).unwrap(), &base);
+        assert_eq!(kind(Method::GET, "api/resource/Item?fields=x"), "list Item");
+        assert_eq!(
+            kind(Method::GET, "api/resource/Sales%20Order/SO-1"),
+            "get Sales Order"
+        );
+        assert_eq!(
+            kind(Method::POST, "api/resource/Sales%20Order"),
+            "insert Sales Order"
+        );
+        assert_eq!(
+            kind(Method::PUT, "api/resource/Customer/A%20B"),
+            "update Customer"
+        );
+        assert_eq!(
+            kind(Method::DELETE, "api/resource/Webhook/w"),
+            "delete Webhook"
+        );
+        assert_eq!(
+            kind(Method::GET, "api/method/frappe.client.get_count"),
+            "method get_count"
+        );
     }
 
     #[test]

@@ -335,44 +335,49 @@ pub fn custom_fields() -> Vec<CustomFieldSpec> {
     ]
 }
 
-/// The Webhooks, each limited by a condition to this connection's Sales Orders, so ERPNext does
-/// no work for other documents: `on_change` (what deliveries, invoices and closing do to an
-/// order: ERPNext changes the status with `db_set`, which fires only `on_change`), `on_cancel`,
-/// and `on_submit` of orders born in ERPNext (marked for this store, without an order key).
+/// The Webhooks: one, `on_change` of this connection's Sales Orders.
+///
+/// `on_change` is what the service needs to hear: ERPNext changes an order's status with
+/// `db_set` when it is delivered, invoiced or closed, which fires only `on_change`; a cancel
+/// fires `on_cancel` *and* `on_change`; submitting a draft and saving a submitted order fire it
+/// too. Only an insert does not (Frappe leaves `on_change` out while `in_insert`), so the sync's
+/// own inserts deliver nothing.
+///
+/// One Webhook, because every enabled Webhook of a doctype costs ERPNext work on every save of
+/// every document of that doctype: Frappe evaluates its condition (a restricted-Python compile
+/// plus the safe globals, 0.2–0.4 ms on the lab) on each of the ~10 methods a save runs, before
+/// it even looks at the event. Three Webhooks made the sync's Sales Order inserts measurably
+/// slower (docs/benchmarks.md, "Real ERPNext"). The condition stays: without it every change of
+/// every Sales Order on the site would be delivered, each delivery holding the site's single
+/// background worker for a second or more. (`on_cancel` only repeated `on_change`; `on_submit`
+/// of orders inserted already submitted in ERPNext reached nothing that acts on it, and the
+/// poll is the backstop for what a Webhook misses.)
 pub fn webhooks(plan: &SetupPlan) -> Vec<WebhookSpec> {
     let ours = format!(
         "doc.get(\"woocommerce_store\") == \"{}\"",
         plan.connection_name
     );
-    [
-        (
-            "Sales Order",
-            "on_submit",
-            format!("{ours} and not doc.get(\"woocommerce_order_key\")"),
-        ),
-        ("Sales Order", "on_change", ours.clone()),
-        ("Sales Order", "on_cancel", ours),
-    ]
-    .into_iter()
-    .map(|(doctype, event, condition)| {
-        let mut url = plan.webhook_base_url.clone();
-        url.query_pairs_mut()
-            .append_pair("doctype", doctype)
-            .append_pair("event", event);
-        let slug = doctype.to_lowercase().replace(' ', "-");
-        WebhookSpec {
-            name: format!("{} {slug} {event}", webhook_prefix(plan)),
-            doctype,
-            event,
-            condition,
-            request_url: url.to_string(),
-        }
-    })
-    .collect()
+    [("Sales Order", "on_change", ours)]
+        .into_iter()
+        .map(|(doctype, event, condition)| {
+            let mut url = plan.webhook_base_url.clone();
+            url.query_pairs_mut()
+                .append_pair("doctype", doctype)
+                .append_pair("event", event);
+            let slug = doctype.to_lowercase().replace(' ', "-");
+            WebhookSpec {
+                name: format!("{} {slug} {event}", webhook_prefix(plan)),
+                doctype,
+                event,
+                condition,
+                request_url: url.to_string(),
+            }
+        })
+        .collect()
 }
 
 /// What the names of this service's Webhooks for one URL start with.
-fn webhook_prefix(plan: &SetupPlan) -> String {
+pub fn webhook_prefix(plan: &SetupPlan) -> String {
     format!("woocommerce-sync {}", host_label(&plan.webhook_base_url))
 }
 
@@ -433,6 +438,34 @@ async fn remove_stale_webhooks(
         }
     }
     Ok(())
+}
+
+/// Deletes every Webhook this service installed for the plan's URL and says which; the custom
+/// fields stay. For a connection that goes away (or a bench that made one for a run).
+pub async fn remove_webhooks(
+    client: &ErpClient,
+    plan: &SetupPlan,
+) -> Result<Vec<String>, ErpError> {
+    let prefix = webhook_prefix(plan);
+    let existing: Vec<crate::erpnext::types::Named> = client
+        .list(
+            "Webhook",
+            &crate::erpnext::client::ListQuery::default()
+                .fields(&["name"])
+                .filter("name", "like", format!("{prefix} %"))
+                .all_rows(),
+        )
+        .await?;
+    let mut removed = Vec::new();
+    for webhook in existing {
+        match client.delete("Webhook", &webhook.name).await {
+            Ok(()) => removed.push(webhook.name),
+            // Removed meanwhile (or by an earlier attempt whose answer was lost).
+            Err(error) if error.is_not_found() => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(removed)
 }
 
 /// Installs the custom fields only; idempotent.

@@ -65,6 +65,19 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // gunicorn, which serves a real site, refuses a long request line before Frappe sees it.
+    let request_line = format!("{method} {uri} HTTP/1.1").len();
+    if request_line > crate::erpnext::client::MAX_REQUEST_LINE {
+        return (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "text/html")],
+            format!(
+                "<html>\n  <head>\n    <title>Bad Request</title>\n  </head>\n  <body>\n    <h1><p>Bad Request</p></h1>\n    Request Line is too large ({request_line} &gt; {})\n  </body>\n</html>\n",
+                crate::erpnext::client::MAX_REQUEST_LINE
+            ),
+        )
+            .into_response();
+    }
     let (faults, draw) = shared.draw_faults();
     crate::simulators::add_latency(faults.latency_ms).await;
     let super::Draw {

@@ -564,15 +564,38 @@ struct Sellable {
 /// Fills the shop with a catalog, customers and `order_count` orders, all
 /// determined by `seed`; dates end now.
 pub fn generate_shop(shop: &mut Shop, order_count: usize, seed: u64) {
+    generate_tagged_shop(shop, order_count, seed, "");
+}
+
+/// [`generate_shop`] with `tag` in every SKU (`TAG-SIM-001`) and buyer email
+/// (`ada.lovelace3.tag@example.test`), so that a shop generated again with the same seed meets
+/// none of the Items and Customers an earlier one left in a real ERPNext (both are keyed by
+/// them). The shop is otherwise the same: the tag draws nothing from the random sequence.
+pub fn generate_tagged_shop(shop: &mut Shop, order_count: usize, seed: u64, tag: &str) {
     let mut rng = StdRng::seed_from_u64(seed);
     let now = shop.now_gmt();
-    let sellables = generate_catalog(shop, &mut rng, now - Duration::days(400));
+    let mut sellables = generate_catalog(shop, &mut rng, now - Duration::days(400));
+    if !tag.is_empty() {
+        for sellable in &mut sellables {
+            sellable.sku = format!("{tag}-{}", sellable.sku);
+        }
+        for product in shop.products.values_mut() {
+            if let Some(sku) = product["sku"].as_str().filter(|sku| !sku.is_empty()) {
+                product["sku"] = json!(format!("{tag}-{sku}"));
+            }
+        }
+    }
+    let email_tag = if tag.is_empty() {
+        String::new()
+    } else {
+        format!(".{}", tag.to_lowercase())
+    };
 
     let registered = (order_count / 20).clamp(3, 5_000);
     let mut buyers = Vec::new();
     for index in 0..registered {
         let customer_id = 2 + index as u64;
-        let buyer = random_buyer(&mut rng, customer_id, index);
+        let buyer = random_buyer(&mut rng, customer_id, index, &email_tag);
         let created = now - Duration::days(420);
         let (local, gmt) = date_pair(shop, Some(created));
         let username = format!("{}{}", buyer.first_name.to_lowercase(), customer_id);
@@ -586,7 +609,7 @@ pub fn generate_shop(shop: &mut Shop, order_count: usize, seed: u64) {
         buyers.push(buyer);
     }
     let guests: Vec<Buyer> = (0..(order_count / 4).clamp(5, 50_000))
-        .map(|index| random_buyer(&mut rng, 0, registered + index))
+        .map(|index| random_buyer(&mut rng, 0, registered + index, &email_tag))
         .collect();
 
     let status_weight_total: u32 = STATUSES.iter().map(|(_, weight)| weight).sum();
@@ -748,7 +771,7 @@ fn add_generated_refunds(
         json!([{ "id": refund_id, "reason": reason, "total": format!("-{amount:.2}") }]);
 }
 
-fn random_buyer(rng: &mut StdRng, customer_id: u64, index: usize) -> Buyer {
+fn random_buyer(rng: &mut StdRng, customer_id: u64, index: usize, email_tag: &str) -> Buyer {
     let first_name = FIRST_NAMES[rng.gen_range(0..FIRST_NAMES.len())];
     let last_name = LAST_NAMES[rng.gen_range(0..LAST_NAMES.len())];
     Buyer {
@@ -756,7 +779,7 @@ fn random_buyer(rng: &mut StdRng, customer_id: u64, index: usize) -> Buyer {
         first_name,
         last_name,
         email: format!(
-            "{}.{}{index}@example.test",
+            "{}.{}{index}{email_tag}@example.test",
             first_name.to_lowercase(),
             last_name.to_lowercase()
         ),

@@ -40,6 +40,10 @@ pub struct WooSimOptions {
     /// Seed of the generated shop (the same seed gives the same shop).
     #[arg(long, default_value_t = 1)]
     pub seed_random: u64,
+    /// Put this tag into the generated shop's SKUs and buyer emails, so that the same seed
+    /// again meets none of the Items and Customers an earlier shop left in a real ERPNext.
+    #[arg(long, default_value = "")]
+    pub tag: String,
     /// Serve these orders (a JSON file, or a folder like tests/fixtures/woocommerce-real/store-snapshot).
     #[arg(long)]
     pub load: Option<PathBuf>,
@@ -83,6 +87,7 @@ impl Default for WooSimOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             orders: 0,
             seed_random: 1,
+            tag: String::new(),
             load: None,
             plain_http: false,
             consumer_key: TEST_CONSUMER_KEY.to_string(),
@@ -153,7 +158,12 @@ pub async fn start(options: WooSimOptions) -> anyhow::Result<WooSimHandle> {
         load::load_path(&mut shop, path)?;
     }
     if options.orders > 0 {
-        generate::generate_shop(&mut shop, options.orders, options.seed_random);
+        generate::generate_tagged_shop(
+            &mut shop,
+            options.orders,
+            options.seed_random,
+            &options.tag,
+        );
     }
     shop.faults = Faults {
         latency_ms: options.latency_ms,

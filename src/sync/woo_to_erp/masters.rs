@@ -9,7 +9,9 @@ use serde::de::IgnoredAny;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::erpnext::client::{ErpClient, ListQuery};
+use crate::erpnext::client::{
+    in_filter_groups, url_encoded_len, ErpClient, ListQuery, IN_FILTER_BUDGET,
+};
 use crate::erpnext::error::ErpError;
 use crate::erpnext::types::Named;
 use crate::store::{Link, Store, StoreError};
@@ -105,6 +107,43 @@ impl<V: Clone> Recent<V> {
 /// without asking again).
 type Found = Option<Known>;
 
+/// One lock per key, kept only while someone holds or waits for it, so the map holds only what
+/// is in flight.
+#[derive(Debug, Default)]
+struct KeyedLocks {
+    locks: std::sync::Mutex<HashMap<String, std::sync::Arc<Mutex<()>>>>,
+}
+
+impl KeyedLocks {
+    /// Runs `work` while holding the lock of `key`.
+    async fn run<T>(&self, key: &str, work: impl std::future::Future<Output = T>) -> T {
+        let lock = self
+            .locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(key.to_string())
+            .or_default()
+            .clone();
+        let result = {
+            let _held = lock.lock().await;
+            work.await
+        };
+        // The last one out removes the lock: only the map and this clone are left.
+        let mut locks = self
+            .locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if std::sync::Arc::strong_count(&lock) == 2 {
+            locks.remove(key);
+        }
+        result
+    }
+}
+
+/// Inserts of a Customer or Address refused because another insert took the *name* ERPNext
+/// chose, before the sync gives up on the order (each repeat is rolled back if it loses again).
+const NAME_RACE_ATTEMPTS: u32 = 4;
+
 /// The cache of one connection's masters. Cheap to share between tasks.
 #[derive(Debug)]
 pub struct Masters {
@@ -114,7 +153,10 @@ pub struct Masters {
     company_currency: String,
     /// One lock per buyer while its masters are resolved: pages run
     /// concurrently, and two orders of one buyer must not both create the Customer.
-    buyer_locks: std::sync::Mutex<HashMap<String, std::sync::Arc<Mutex<()>>>>,
+    buyer_locks: KeyedLocks,
+    /// One lock per item code while it is created: the first orders of a sync all need the
+    /// same new items, and an insert that loses to another costs ERPNext a whole Item's work.
+    item_locks: KeyedLocks,
     customers: Mutex<Recent<Found>>,
     addresses: Mutex<Recent<Found>>,
     items: Mutex<Recent<()>>,
@@ -134,7 +176,8 @@ impl Masters {
             store,
             connection_id,
             company_currency: company_currency.to_string(),
-            buyer_locks: std::sync::Mutex::default(),
+            buyer_locks: KeyedLocks::default(),
+            item_locks: KeyedLocks::default(),
             customers: Mutex::default(),
             addresses: Mutex::default(),
             items: Mutex::default(),
@@ -158,13 +201,16 @@ impl Masters {
                 .collect();
             codes.into_iter().collect()
         };
-        if !unknown_codes.is_empty() {
+        // A page's codes in as few calls as the request line allows (usually one).
+        for codes in in_filter_groups(unknown_codes, IN_FILTER_BUDGET, |code| {
+            url_encoded_len(code)
+        }) {
             let rows: Vec<Value> = erp
                 .list(
                     "Item",
                     &ListQuery::default()
                         .fields(&["item_code"])
-                        .filter("item_code", "in", unknown_codes)
+                        .filter("item_code", "in", codes)
                         .all_rows(),
                 )
                 .await
@@ -287,14 +333,25 @@ impl Masters {
                 .collect()
         };
         for draft in to_create {
-            let body = serde_json::to_value(&draft).unwrap_or_default();
-            match erp.insert::<IgnoredAny>("Item", &body).await {
-                Ok(_) => {}
-                // Another task (or an earlier, uncertain attempt) created it.
-                Err(error) if error.is_duplicate() => {}
-                Err(error) => return Err(refused(format!("Item {}", draft.item_code))(error)),
-            }
-            self.items.lock().await.insert(draft.item_code.clone(), ());
+            self.item_locks
+                .run(&draft.item_code, async {
+                    // Made by the order this one waited for.
+                    if self.items.lock().await.contains(&draft.item_code) {
+                        return Ok(());
+                    }
+                    let body = serde_json::to_value(&draft).unwrap_or_default();
+                    match erp.insert::<IgnoredAny>("Item", &body).await {
+                        Ok(_) => {}
+                        // Another sync (or an earlier, uncertain attempt) created it.
+                        Err(error) if error.is_duplicate() => {}
+                        Err(error) => {
+                            return Err(refused(format!("Item {}", draft.item_code))(error))
+                        }
+                    }
+                    self.items.lock().await.insert(draft.item_code.clone(), ());
+                    Ok(())
+                })
+                .await?;
         }
         Ok(())
     }
@@ -305,27 +362,12 @@ impl Masters {
         erp: &ErpClient,
         mapping: &OrderMapping,
     ) -> Result<ResolvedBuyer, MasterError> {
-        let key = &mapping.customer.identity.key;
-        let lock = self
-            .buyer_locks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .entry(key.clone())
-            .or_default()
-            .clone();
-        let resolved = {
-            let _held = lock.lock().await;
-            self.resolve_buyer_locked(erp, mapping).await
-        };
-        // The last one out removes the lock, so the map holds only buyers in flight.
-        let mut locks = self
-            .buyer_locks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if std::sync::Arc::strong_count(&lock) == 2 {
-            locks.remove(key);
-        }
-        resolved
+        self.buyer_locks
+            .run(
+                &mapping.customer.identity.key,
+                self.resolve_buyer_locked(erp, mapping),
+            )
+            .await
     }
 
     async fn resolve_buyer_locked(
@@ -411,20 +453,15 @@ impl Masters {
                     .map_err(refused(format!("update of Customer {}", known.name)))?;
                 known.name
             }
-            None => match erp.insert::<Named>("Customer", &body).await {
-                Ok(created) => created.name,
-                // Another sync (or an attempt whose answer was lost) made this buyer: its key
-                // is unique in ERPNext, so the insert is refused and the key finds it.
-                Err(error) if error.is_duplicate() => find_by_key(
+            None => {
+                insert_keyed(
                     erp,
                     "Customer",
-                    "woocommerce_customer_key",
-                    &draft.woocommerce_customer_key,
+                    &body,
+                    ("woocommerce_customer_key", &draft.woocommerce_customer_key),
                 )
                 .await?
-                .ok_or_else(|| refused("new Customer")(error))?,
-                Err(error) => return Err(refused("new Customer")(error)),
-            },
+            }
         };
         written.push(self.link("customer", "Customer", key, &name, &draft.fingerprint));
         Ok(name)
@@ -458,18 +495,15 @@ impl Masters {
                     .map_err(refused(format!("update of Address {}", known.name)))?;
                 known.name
             }
-            None => match erp.insert::<Named>("Address", &body).await {
-                Ok(created) => created.name,
-                Err(error) if error.is_duplicate() => find_by_key(
+            None => {
+                insert_keyed(
                     erp,
                     "Address",
-                    "woocommerce_address_key",
-                    &draft.woocommerce_address_key,
+                    &body,
+                    ("woocommerce_address_key", &draft.woocommerce_address_key),
                 )
                 .await?
-                .ok_or_else(|| refused("new Address")(error))?,
-                Err(error) => return Err(refused("new Address")(error)),
-            },
+            }
         };
         written.push(self.link("address", "Address", key, &name, &draft.fingerprint));
         Ok(name)
@@ -488,42 +522,56 @@ impl Masters {
     }
 }
 
-/// The Customer ERPNext has for each identity, in one call: the one with its unique key, else
-/// (made by hand, or by a version without keys) the oldest with its email in the same currency.
+/// The Customer ERPNext has for each identity (one call per request line's worth of them): the
+/// one with its unique key, else (made by hand, or by a version without keys) the oldest with
+/// its email in the same currency.
 async fn find_customers(
     erp: &ErpClient,
     identities: &[&CustomerIdentity],
     company_currency: &str,
 ) -> Result<HashMap<String, String>, MasterError> {
     let mut found = HashMap::new();
-    if identities.is_empty() {
-        return Ok(found);
+    // Keys and emails travel in the URL: a page's buyers are asked in as few calls as the
+    // request line allows (a real site refuses a line over 4 KB before ERPNext sees it).
+    let groups = in_filter_groups(identities.to_vec(), IN_FILTER_BUDGET, |identity| {
+        url_encoded_len(&identity.erpnext_key)
+            + identity.email.as_deref().map_or(0, url_encoded_len)
+    });
+    let mut rows: Vec<Value> = Vec::new();
+    for group in groups {
+        let keys: Vec<String> = group
+            .iter()
+            .map(|identity| identity.erpnext_key.clone())
+            .collect();
+        let emails: Vec<String> = group
+            .iter()
+            .filter_map(|identity| identity.email.clone())
+            .collect();
+        let mut query = ListQuery::default()
+            .fields(&[
+                "name",
+                "email_id",
+                "woocommerce_customer_key",
+                "default_currency",
+                "creation",
+            ])
+            .or_filter("woocommerce_customer_key", "in", keys)
+            .order_by("creation asc")
+            .all_rows();
+        if !emails.is_empty() {
+            query = query.or_filter("email_id", "in", emails);
+        }
+        let part: Vec<Value> = erp
+            .list("Customer", &query)
+            .await
+            .map_err(refused("Customer look-up"))?;
+        rows.extend(part);
     }
-    let keys: Vec<String> = identities
-        .iter()
-        .map(|identity| identity.erpnext_key.clone())
-        .collect();
-    let emails: Vec<String> = identities
-        .iter()
-        .filter_map(|identity| identity.email.clone())
-        .collect();
-    let mut query = ListQuery::default()
-        .fields(&[
-            "name",
-            "email_id",
-            "woocommerce_customer_key",
-            "default_currency",
-        ])
-        .or_filter("woocommerce_customer_key", "in", keys)
-        .order_by("creation asc")
-        .all_rows();
-    if !emails.is_empty() {
-        query = query.or_filter("email_id", "in", emails);
-    }
-    let rows: Vec<Value> = erp
-        .list("Customer", &query)
-        .await
-        .map_err(refused("Customer look-up"))?;
+    // The oldest Customer of an email wins, whichever part of the look-up found it.
+    rows.sort_by(|a, b| {
+        let creation = |row: &Value| row["creation"].as_str().unwrap_or_default().to_string();
+        creation(a).cmp(&creation(b))
+    });
     let text = |row: &Value, field: &str| row[field].as_str().unwrap_or_default().to_string();
     for identity in identities {
         let by_key = rows
@@ -549,6 +597,39 @@ async fn find_customers(
         }
     }
     Ok(found)
+}
+
+/// Inserts a Customer or Address that carries its unique key and answers its name.
+///
+/// A duplicate is one of two things. Our key: another sync, or an attempt whose answer was lost,
+/// made this master, and the key finds it. Or the *name*: ERPNext names a Customer after the
+/// buyer (`Ada Lovelace`, then `Ada Lovelace - 1`…) and an Address after its title, and two
+/// buyers of one name inserted at once both pick the same free name; the loser is rolled back
+/// whole (409 `DuplicateEntryError`), so inserting it again is safe, and ERPNext then picks the
+/// next free name.
+async fn insert_keyed(
+    erp: &ErpClient,
+    doctype: &str,
+    body: &Value,
+    (key_field, key): (&str, &str),
+) -> Result<String, MasterError> {
+    let mut attempt = 1;
+    loop {
+        match erp.insert::<Named>(doctype, body).await {
+            Ok(created) => return Ok(created.name),
+            Err(error) if error.is_duplicate() => {
+                if let Some(name) = find_by_key(erp, doctype, key_field, key).await? {
+                    return Ok(name);
+                }
+                if attempt >= NAME_RACE_ATTEMPTS {
+                    return Err(refused(format!("new {doctype}"))(error));
+                }
+                tracing::debug!(doctype, attempt, "a name race lost; inserting again");
+                attempt += 1;
+            }
+            Err(error) => return Err(refused(format!("new {doctype}"))(error)),
+        }
+    }
 }
 
 /// The master whose unique key field holds `key`, if ERPNext has one.

@@ -1,0 +1,149 @@
+//! `woocommerce-sync bench --erpnext-url`: the real-ERPNext bench, run through the binary against
+//! the ERPNext simulator (it speaks the same API) with a tiny shop.
+
+use serde_json::Value;
+use woocommerce_sync::erpnext::{ErpClient, ErpConfig, ListQuery};
+use woocommerce_sync::simulators::erpnext;
+
+async fn bench(args: &[&str], api_secret: Option<&str>) -> (i32, String, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_woocommerce-sync"));
+    command
+        .arg("bench")
+        .args(args)
+        .env_remove("WOOCOMMERCE_SYNC_API_KEY")
+        .env_remove("WOOCOMMERCE_SYNC_API_SECRET");
+    if let Some(secret) = api_secret {
+        // As an operator keeps it out of shell history.
+        command.env("WOOCOMMERCE_SYNC_API_SECRET", secret);
+    }
+    let output = command.output().await.expect("run woocommerce-sync bench");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_erpnext_bench_reports_both_rates_and_leaves_no_webhook_behind() {
+    let site = erpnext::start(erpnext::ErpSimOptions::default())
+        .await
+        .unwrap();
+    let url = site.base_url().to_string();
+    let (code, stdout, stderr) = bench(
+        &[
+            "--erpnext-url",
+            &url,
+            "--api-key",
+            site.api_key(),
+            "--orders",
+            "12",
+            "--concurrency",
+            "2",
+            "--json",
+        ],
+        Some(site.api_secret()),
+    )
+    .await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let report: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("{error}: {stdout}"));
+    let rate = |pointer: &str| {
+        report
+            .pointer(pointer)
+            .and_then(Value::as_f64)
+            .unwrap_or_else(|| panic!("no {pointer} in {report:#}"))
+    };
+    assert!(rate("/raw/first_sync/sales_orders_per_second") > 0.0);
+    assert!(rate("/raw/sales_orders_only/sales_orders_per_second") > 0.0);
+    assert!(rate("/sync/sales_orders_per_second") > 0.0);
+    assert!(rate("/ratio") > 0.0);
+    assert!(rate("/ratio_to_sales_orders_only") > 0.0);
+    let created = report["sync"]["sales_orders_created"].as_u64().unwrap();
+    assert!(created > 0, "{report:#}");
+    assert_eq!(report["sync"]["failed"], 0, "{report:#}");
+    assert_eq!(report["sync"]["sales_orders_in_erpnext"], created);
+    // Both raw parts and the sync made the same orders' Sales Orders.
+    assert_eq!(report["raw"]["first_sync"]["sales_orders"], created);
+    assert_eq!(report["raw"]["sales_orders_only"]["sales_orders"], created);
+    assert!(report["sync"]["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(
+            |line| line["kind"] == "insert Sales Order" && line["calls"].as_u64() >= Some(created)
+        ));
+
+    // The connection's Webhooks were installed for the sync and are gone now.
+    let connection = report["connection"].as_str().unwrap();
+    assert!(connection.starts_with("bench-"), "{connection}");
+    assert_eq!(report["webhooks"]["installed"], 1);
+    assert_eq!(report["webhooks"]["removed"], 1);
+    let client = ErpClient::new(ErpConfig::new(
+        site.base_url().clone(),
+        site.api_key(),
+        site.api_secret(),
+    ))
+    .unwrap();
+    let webhooks: Vec<Value> = client
+        .list(
+            "Webhook",
+            &ListQuery::default()
+                .fields(&["name", "request_url"])
+                .all_rows(),
+        )
+        .await
+        .unwrap();
+    assert!(webhooks.is_empty(), "left behind: {webhooks:#?}");
+
+    assert!(!stdout.contains(site.api_secret()) && !stderr.contains(site.api_secret()));
+}
+
+#[tokio::test]
+async fn bad_bench_flags_are_refused_with_advice() {
+    let (code, _, stderr) = bench(&["--company", "Test Company"], None).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--company is for a bench against a real ERPNext; add --erpnext-url"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = bench(
+        &["--erpnext-url", "http://127.0.0.1:9", "--api-key", "k"],
+        None,
+    )
+    .await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--erpnext-url needs --api-secret (or WOOCOMMERCE_SYNC_API_SECRET)"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = bench(
+        &["--erpnext-url", "ftp://erp.example", "--api-key", "k"],
+        Some("s"),
+    )
+    .await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("is not an http(s) site address"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = bench(
+        &[
+            "--erpnext-url",
+            "http://127.0.0.1:9",
+            "--api-key",
+            "k",
+            "--listing",
+        ],
+        Some("s"),
+    )
+    .await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--listing times the WooCommerce client alone"),
+        "{stderr}"
+    );
+}
