@@ -88,7 +88,11 @@ pub fn connection(
         "flat_rate".into(),
         ShippingTarget::Account(account("shipping")),
     );
-    for (gateway, mode) in [("bacs", "Wire Transfer"), ("cod", "Cash"), ("cheque", "Check")] {
+    for (gateway, mode) in [
+        ("bacs", "Wire Transfer"),
+        ("cod", "Cash"),
+        ("cheque", "Check"),
+    ] {
         mappings.payment_methods.insert(
             gateway.into(),
             PaymentTarget {
