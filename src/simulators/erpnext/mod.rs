@@ -24,12 +24,16 @@
 //! rates, "On Previous Row" charges, returns against delivery notes.
 
 mod condition;
+mod controllers;
+mod doctypes;
+mod engine;
 mod error;
 mod http;
+mod mapper;
 mod meta;
 mod query;
 mod rules;
-mod site;
+mod seed;
 mod totals;
 mod values;
 mod webhooks;
@@ -42,7 +46,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use url::Url;
 
-pub use site::{COMPANY, COMPANY_CURRENCY};
+pub use seed::{COMPANY, COMPANY_CURRENCY};
 pub use webhooks::DeliveryRecord;
 
 /// Test credentials the simulator accepts unless told otherwise.
@@ -198,7 +202,7 @@ impl FaultGenerator {
 
 /// State shared by the HTTP handlers, the webhook worker and the handle.
 pub(crate) struct Shared {
-    pub site: Mutex<site::Site>,
+    site: engine::SiteLock,
     faults: Mutex<(Faults, FaultGenerator)>,
     pub api_key: String,
     pub api_secret: String,
@@ -206,11 +210,9 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Locks the site; a panic in another handler does not poison the simulator.
-    pub fn site(&self) -> std::sync::MutexGuard<'_, site::Site> {
-        self.site
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Locks the site for one request (see [`engine::SiteLock`]).
+    pub fn site(&self) -> std::sync::MutexGuard<'_, engine::Site> {
+        self.site.lock()
     }
 
     /// The knobs, with the seed in use.
@@ -334,7 +336,7 @@ pub async fn start(options: ErpSimOptions) -> anyhow::Result<ErpSimHandle> {
         .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", options.listen))?;
     let address = listener.local_addr()?;
     let shared = Arc::new(Shared {
-        site: Mutex::new(site::Site::with_today(options.today)),
+        site: engine::SiteLock::new(seed::fresh_site(options.today)),
         faults: Mutex::new((
             Faults {
                 seed: None,

@@ -12,8 +12,8 @@ use serde_json::Value;
 use sha2::Sha256;
 use tokio::sync::mpsc;
 
+use super::engine::DocEvent;
 use super::error::{python_json, python_json_sorted};
-use super::site::DocEvent;
 use super::values::{text_of, Doc};
 
 /// One queued delivery.
