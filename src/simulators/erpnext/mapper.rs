@@ -326,7 +326,7 @@ pub fn make_delivery_note(site: &mut Site, source_name: &str) -> Result<Doc, Sit
     let today = site.today();
     note.insert("posting_date".into(), json!(today));
     let mut notes = Vec::new();
-    selling::prepare_selling(site, "Delivery Note", &mut note, "posting_date", &mut notes)?;
+    selling::prepare_selling(site, &delivery_note::SELLING, &mut note, &mut notes)?;
     Ok(unsaved("Delivery Note", note))
 }
 

@@ -15,6 +15,20 @@ use crate::simulators::erpnext::values::{
     field_decimal, int_of, object, rows, set_float, text_of, Doc,
 };
 
+/// What differs between the selling doctypes in the values they get.
+pub(crate) struct SellingDocument {
+    /// The document's date (`transaction_date`, `posting_date`), today when not given.
+    pub date_field: &'static str,
+    /// Stock Settings' "auto insert price list rate": a row's rate becomes the item's price
+    /// when the item has none in the price list (ERPNext does it for orders).
+    pub adds_item_prices: bool,
+    /// What a row gets besides the item's details: (row, document, the document's date).
+    pub row_defaults: fn(&mut Doc, &Doc, &str),
+}
+
+/// Rows of doctypes with nothing of their own to add.
+pub(crate) fn no_row_defaults(_row: &mut Doc, _doc: &Doc, _date: &str) {}
+
 /// The currency's smallest fraction and its name (a cent when the site does not know it).
 pub(crate) fn currency_facts(site: &Site, code: &str) -> CurrencyFacts {
     site.state
@@ -31,11 +45,11 @@ pub(crate) fn currency_facts(site: &Site, code: &str) -> CurrencyFacts {
 /// rows checked against the company's accounts, then the totals.
 pub(crate) fn prepare_selling(
     site: &mut Site,
-    doctype: &str,
+    kind: &SellingDocument,
     doc: &mut Doc,
-    date_field: &str,
     notes: &mut Vec<Value>,
 ) -> Result<(), SiteError> {
+    let date_field = kind.date_field;
     let customer = text_of(doc, "customer");
     if !customer.is_empty() {
         let Some(customer_doc) = site.stored("Customer", &customer) else {
@@ -159,23 +173,7 @@ pub(crate) fn prepare_selling(
         if row.contains_key("cost_center") && text_of(&row, "cost_center").is_empty() {
             row.insert("cost_center".into(), json!("Main - TC"));
         }
-        if doctype == "Sales Invoice" {
-            if text_of(&row, "income_account").is_empty() {
-                row.insert("income_account".into(), json!("Sales - TC"));
-            }
-            if text_of(&row, "expense_account").is_empty() {
-                row.insert("expense_account".into(), json!("Cost of Goods Sold - TC"));
-            }
-        }
-        if doctype == "Sales Order" {
-            if text_of(&row, "delivery_date").is_empty() {
-                row.insert(
-                    "delivery_date".into(),
-                    doc.get("delivery_date").cloned().unwrap_or(Value::Null),
-                );
-            }
-            row.insert("transaction_date".into(), json!(date));
-        }
+        (kind.row_defaults)(&mut row, doc, &date);
         let price = price_list_rate(site, &code, &text_of(doc, "selling_price_list"));
         // Like ERPNext's set_missing_item_details: only what was not sent is fetched.
         if row.get("rate").map(Value::is_null).unwrap_or(true) {
@@ -190,7 +188,7 @@ pub(crate) fn prepare_selling(
         }
         // ERPNext adds an Item Price only when the order is in the price list's currency.
         if price.is_none()
-            && doctype == "Sales Order"
+            && kind.adds_item_prices
             && text_of(doc, "currency") == text_of(doc, "price_list_currency")
         {
             let rate = field_decimal(&row, "rate");

@@ -16,6 +16,14 @@ use crate::simulators::erpnext::values::{
 
 pub(crate) const SERIES: &str = "MAT-DN-.YYYY.-";
 
+/// A Delivery Note's rows get nothing beyond the item's details (`make_delivery_note` copies
+/// the order's rows).
+pub(crate) const SELLING: selling::SellingDocument = selling::SellingDocument {
+    date_field: "posting_date",
+    adds_item_prices: false,
+    row_defaults: selling::no_row_defaults,
+};
+
 pub(crate) struct DeliveryNote;
 
 impl DoctypeRules for DeliveryNote {
@@ -94,7 +102,7 @@ impl DoctypeRules for DeliveryNote {
 /// What a Delivery Note is checked for before it is named.
 fn validate(site: &mut Site, doc: &mut Doc) -> Result<(), SiteError> {
     let mut notes = Vec::new();
-    selling::prepare_selling(site, "Delivery Note", doc, "posting_date", &mut notes)?;
+    selling::prepare_selling(site, &SELLING, doc, &mut notes)?;
     let provisional = site.peek_series(SERIES);
     mandatory_named(
         "Delivery Note",

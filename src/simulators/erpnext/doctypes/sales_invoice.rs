@@ -23,6 +23,20 @@ pub(crate) const INVOICES_BY_ORDER: &str = "Sales Invoice by Sales Order";
 /// Credit notes by the invoice they return against.
 const RETURNS_BY_INVOICE: &str = "Sales Invoice by return_against";
 
+/// An invoice's rows book to the company's income and cost of goods sold accounts.
+const SELLING: selling::SellingDocument = selling::SellingDocument {
+    date_field: "posting_date",
+    adds_item_prices: false,
+    row_defaults: |row, _doc, _date| {
+        if text_of(row, "income_account").is_empty() {
+            row.insert("income_account".into(), json!("Sales - TC"));
+        }
+        if text_of(row, "expense_account").is_empty() {
+            row.insert("expense_account".into(), json!("Cost of Goods Sold - TC"));
+        }
+    },
+};
+
 pub(crate) struct SalesInvoice;
 
 impl DoctypeRules for SalesInvoice {
@@ -203,7 +217,7 @@ impl DoctypeRules for SalesInvoice {
 /// but check the party's currency only when the invoice is saved).
 pub(crate) fn fill(site: &mut Site, doc: &mut Doc, validating: bool) -> Result<(), SiteError> {
     let mut notes = Vec::new();
-    selling::prepare_selling(site, "Sales Invoice", doc, "posting_date", &mut notes)?;
+    selling::prepare_selling(site, &SELLING, doc, &mut notes)?;
     let provisional = site.peek_series(SERIES);
     mandatory_named(
         "Sales Invoice",

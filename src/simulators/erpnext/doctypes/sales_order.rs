@@ -27,6 +27,21 @@ fn po_key(customer: &str, po_no: &str) -> String {
     format!("{customer}\u{1f}{po_no}")
 }
 
+/// An order's rows carry its delivery and order dates; its rates become item prices.
+const SELLING: selling::SellingDocument = selling::SellingDocument {
+    date_field: "transaction_date",
+    adds_item_prices: true,
+    row_defaults: |row, doc, date| {
+        if text_of(row, "delivery_date").is_empty() {
+            row.insert(
+                "delivery_date".into(),
+                doc.get("delivery_date").cloned().unwrap_or(Value::Null),
+            );
+        }
+        row.insert("transaction_date".into(), json!(date));
+    },
+};
+
 pub(crate) struct SalesOrder;
 
 impl DoctypeRules for SalesOrder {
@@ -171,7 +186,7 @@ fn validate(
     if text_of(doc, "naming_series").is_empty() {
         doc.insert("naming_series".into(), json!(SERIES));
     }
-    selling::prepare_selling(site, "Sales Order", doc, "transaction_date", notes)?;
+    selling::prepare_selling(site, &SELLING, doc, notes)?;
     let item_dates: Vec<String> = rows(doc, "items")
         .iter()
         .map(|row| text_of(row, "delivery_date"))
