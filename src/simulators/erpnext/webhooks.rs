@@ -6,15 +6,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde_json::Value;
-use sha2::Sha256;
 use tokio::sync::mpsc;
 
 use super::engine::DocEvent;
 use super::error::{python_json, python_json_sorted};
 use super::values::{text_of, Doc};
+use crate::erpnext::webhook::{signature, SIGNATURE_HEADER};
 
 /// One queued delivery.
 #[derive(Debug, Clone)]
@@ -156,11 +154,10 @@ fn build<'a>(
         ));
     }
     if let Some(secret) = secret {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).ok()?;
-        mac.update(body.as_bytes());
-        let signature =
-            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-        headers.push(("X-Frappe-Webhook-Signature".to_string(), signature));
+        headers.push((
+            SIGNATURE_HEADER.to_string(),
+            signature(secret, body.as_bytes()),
+        ));
     }
     let timeout = super::values::int_of(webhook, "timeout").max(1) as u64;
     Some(Delivery {

@@ -301,7 +301,7 @@ impl WooSimHandle {
         let (json, deliveries) = {
             let mut shop = self.app.lock();
             server::create_order(&mut shop, body).map_err(|error| {
-                anyhow::anyhow!("the simulator refused the order: {}", error.body)
+                anyhow::anyhow!("the simulator refused the order: {}", error.body_json())
             })?
         };
         server_deliver(&self.app, deliveries);
@@ -314,7 +314,7 @@ impl WooSimHandle {
         let (json, deliveries) = {
             let mut shop = self.app.lock();
             shop.update_order(id, changes).map_err(|error| {
-                anyhow::anyhow!("the simulator refused the update: {}", error.body)
+                anyhow::anyhow!("the simulator refused the update: {}", error.body_json())
             })?
         };
         server_deliver(&self.app, deliveries);

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::money::{parse_decimal, round_money};
+use crate::woocommerce::types::ErrorBody;
 
 pub const DATE_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
 
@@ -158,43 +159,48 @@ pub struct PendingDelivery {
     pub body: Arc<str>,
 }
 
-/// An error the API answers with: status, WooCommerce code, message, extra `data`.
+/// An error the API answers with: its status and WordPress's error body, the client's own
+/// wire type (`{"code", "message", "data"}`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     pub status: u16,
-    pub body: Value,
+    pub body: ErrorBody,
 }
 
 impl ApiError {
     pub fn new(status: u16, code: &str, message: &str) -> ApiError {
+        ApiError::with_data(status, code, message, json!({ "status": status }))
+    }
+
+    /// An error whose `data` says more than the status (`params`, `details`).
+    pub fn with_data(status: u16, code: &str, message: &str, data: Value) -> ApiError {
         ApiError {
             status,
-            body: json!({ "code": code, "message": message, "data": { "status": status } }),
+            body: ErrorBody {
+                code: code.to_string(),
+                message: message.to_string(),
+                data,
+            },
         }
     }
 
     /// Refund errors: HTTP 500 with `data` a bare integer, as recorded.
     pub fn refund(code: &str, message: &str, data: u16) -> ApiError {
-        ApiError {
-            status: 500,
-            body: json!({ "code": code, "message": message, "data": data }),
-        }
+        ApiError::with_data(500, code, message, json!(data))
     }
 
     /// WordPress's `rest_invalid_param` with `params` and `details`.
     pub fn invalid_param(param: &str, detail_code: &str, message: &str) -> ApiError {
-        ApiError {
-            status: 400,
-            body: json!({
-                "code": "rest_invalid_param",
-                "message": format!("Invalid parameter(s): {param}"),
-                "data": {
-                    "status": 400,
-                    "params": { param: message },
-                    "details": { param: { "code": detail_code, "message": message, "data": null } }
-                }
+        ApiError::with_data(
+            400,
+            "rest_invalid_param",
+            &format!("Invalid parameter(s): {param}"),
+            json!({
+                "status": 400,
+                "params": { param: message },
+                "details": { param: { "code": detail_code, "message": message, "data": null } }
             }),
-        }
+        )
     }
 
     pub fn invalid_order_id(status: u16) -> ApiError {
@@ -204,6 +210,11 @@ impl ApiError {
             "ID is invalid."
         };
         ApiError::new(status, "woocommerce_rest_shop_order_invalid_id", message)
+    }
+
+    /// The body as JSON (keys in the order every other answer of the simulator has them).
+    pub fn body_json(&self) -> Value {
+        serde_json::to_value(&self.body).unwrap_or(Value::Null)
     }
 }
 
