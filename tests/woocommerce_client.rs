@@ -813,6 +813,72 @@ async fn faults_can_be_set_at_runtime_over_http() {
 }
 
 #[tokio::test]
+async fn one_seed_draws_the_same_faults() {
+    async fn statuses(handle: &WooSimHandle) -> Vec<u16> {
+        let http = reqwest::Client::new();
+        let url = handle
+            .base_url()
+            .join("/wp-json/wc/v3/orders/1000")
+            .unwrap();
+        let mut statuses = Vec::new();
+        for _ in 0..24 {
+            let response = http
+                .get(url.clone())
+                .basic_auth(TEST_CONSUMER_KEY, Some(TEST_CONSUMER_SECRET))
+                .send()
+                .await
+                .unwrap();
+            statuses.push(response.status().as_u16());
+        }
+        statuses
+    }
+    async fn outcomes(seed: u64) -> Vec<u16> {
+        let handle = start(WooSimOptions {
+            orders: 1,
+            error_rate: 0.5,
+            fault_seed: Some(seed),
+            ..WooSimOptions::default()
+        })
+        .await
+        .unwrap();
+        assert_eq!(handle.fault_seed(), seed);
+        statuses(&handle).await
+    }
+    let first = outcomes(42).await;
+    assert!(
+        first.contains(&200) && first.iter().any(|status| *status >= 500),
+        "{first:?}"
+    );
+    assert_eq!(outcomes(42).await, first);
+    assert_ne!(outcomes(43).await, first);
+
+    // The seed in use is readable at /__sim/faults, and setting it restarts the draws.
+    let (handle, _) = shop(1).await;
+    let url = handle.base_url().join("/__sim/faults").unwrap();
+    let read: Value = reqwest::get(url.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["seed"], json!(handle.fault_seed()));
+    let set: Value = reqwest::Client::new()
+        .put(url)
+        .json(&json!({ "error_rate": 0.5, "seed": 42 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (set["seed"].clone(), set["error_rate"].clone()),
+        (json!(42), json!(0.5))
+    );
+    assert_eq!(statuses(&handle).await, first);
+}
+
+#[tokio::test]
 async fn calls_in_flight_are_limited_per_connection() {
     let handle = start(WooSimOptions {
         orders: 1,

@@ -46,6 +46,8 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use url::Url;
 
+use crate::simulators::FaultDice;
+
 pub use seed::{COMPANY, COMPANY_CURRENCY};
 pub use webhooks::DeliveryRecord;
 
@@ -169,41 +171,22 @@ pub(crate) struct Draw {
     pub deadlock: bool,
 }
 
-/// The seeded generator faults are drawn from.
-pub(crate) struct FaultGenerator {
-    seed: u64,
-    generator: rand::rngs::StdRng,
-}
-
-impl FaultGenerator {
-    fn new(seed: Option<u64>) -> FaultGenerator {
-        use rand::SeedableRng;
-        let seed = seed.unwrap_or_else(rand::random);
-        FaultGenerator {
-            seed,
-            generator: rand::rngs::StdRng::seed_from_u64(seed),
-        }
-    }
-
-    /// Every knob is drawn on every request, in one order, so a seed replays the same faults
-    /// for the same sequence of requests whatever the rates.
-    fn draw(&mut self, faults: &Faults) -> Draw {
-        use rand::Rng;
-        let mut draw = |rate: f64| self.generator.gen_bool(rate.clamp(0.0, 1.0));
-        Draw {
-            throttle: draw(faults.throttle_rate),
-            fail: draw(faults.error_rate),
-            hang: draw(faults.timeout_rate),
-            drop: draw(faults.drop_rate),
-            deadlock: draw(faults.deadlock_rate),
-        }
+/// Every knob is drawn on every request, in one order, so a seed replays the same faults for
+/// the same sequence of requests whatever the rates.
+fn draw(dice: &mut FaultDice, faults: &Faults) -> Draw {
+    Draw {
+        throttle: dice.chance(faults.throttle_rate),
+        fail: dice.chance(faults.error_rate),
+        hang: dice.chance(faults.timeout_rate),
+        drop: dice.chance(faults.drop_rate),
+        deadlock: dice.chance(faults.deadlock_rate),
     }
 }
 
 /// State shared by the HTTP handlers, the webhook worker and the handle.
 pub(crate) struct Shared {
     site: engine::SiteLock,
-    faults: Mutex<(Faults, FaultGenerator)>,
+    faults: Mutex<(Faults, FaultDice)>,
     pub api_key: String,
     pub api_secret: String,
     pub webhooks: webhooks::Outbox,
@@ -222,7 +205,7 @@ impl Shared {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         Faults {
-            seed: Some(guard.1.seed),
+            seed: Some(guard.1.seed()),
             ..guard.0
         }
     }
@@ -233,14 +216,15 @@ impl Shared {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(seed) = faults.seed {
-            guard.1 = FaultGenerator::new(Some(seed));
+            guard.1.restart(seed);
         }
+        guard.1.ever_faulty |= faults.any();
         guard.0 = Faults {
             seed: None,
             ..faults
         };
         Faults {
-            seed: Some(guard.1.seed),
+            seed: Some(guard.1.seed()),
             ..guard.0
         }
     }
@@ -252,7 +236,7 @@ impl Shared {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let faults = guard.0;
-        let draw = guard.1.draw(&faults);
+        let draw = draw(&mut guard.1, &faults);
         (faults, draw)
     }
 }
@@ -316,15 +300,19 @@ impl ErpSimHandle {
 
 impl Drop for ErpSimHandle {
     fn drop(&mut self) {
-        // A test that fails while holding a simulator with faults says how to meet them again.
-        if std::thread::panicking() && self.faults().any() {
-            eprintln!(
-                "ERPNext simulator faults were drawn with seed {} (replay: ErpSimOptions {{ fault_seed: Some({}), .. }} or PUT /__sim/faults {{\"seed\": {}}})",
-                self.fault_seed(),
-                self.fault_seed(),
-                self.fault_seed()
-            );
-        }
+        // A test that fails while holding a simulator whose faults were ever on says how to
+        // meet them again.
+        let faults = self
+            .shared
+            .faults
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        crate::simulators::report_fault_seed(
+            "ERPNext",
+            &faults.1,
+            "ErpSimOptions { fault_seed: Some({seed}), .. }",
+        );
+        drop(faults);
         self.server.abort();
     }
 }
@@ -342,7 +330,11 @@ pub async fn start(options: ErpSimOptions) -> anyhow::Result<ErpSimHandle> {
                 seed: None,
                 ..Faults::from(&options)
             },
-            FaultGenerator::new(options.fault_seed),
+            {
+                let mut dice = FaultDice::new(options.fault_seed);
+                dice.ever_faulty = Faults::from(&options).any();
+                dice
+            },
         )),
         api_key: options.api_key.clone(),
         api_secret: options.api_secret.clone(),

@@ -2,7 +2,7 @@
 //! status codes, error bodies, paging headers, authentication rules and
 //! webhooks as the recorded real store, a deterministic generated shop or
 //! loaded real data, and fault knobs (latency, 5xx, 429, timeouts, dropped
-//! answers after the write committed).
+//! answers after the write committed) drawn from a seeded generator.
 
 mod auth;
 pub mod generate;
@@ -71,6 +71,10 @@ pub struct WooSimOptions {
     /// Share (0..1) of requests applied, then dropped without an answer.
     #[arg(long, default_value_t = 0.0)]
     pub drop_rate: f64,
+    /// Seed of the generator the faults are drawn from (random when not given; the one in use
+    /// is at `/__sim/faults` and printed when a test holding the simulator fails).
+    #[arg(long)]
+    pub fault_seed: Option<u64>,
     /// The store's time zone (for `date_*`; `date_*_gmt` is UTC).
     #[arg(long, default_value = "America/New_York")]
     pub time_zone: String,
@@ -94,6 +98,7 @@ impl Default for WooSimOptions {
             throttle_html: false,
             timeout_rate: 0.0,
             drop_rate: 0.0,
+            fault_seed: None,
             time_zone: "America/New_York".to_string(),
         }
     }
@@ -111,6 +116,7 @@ impl std::fmt::Debug for WooSimOptions {
             .field("consumer_key", &self.consumer_key)
             .field("consumer_secret", &"<redacted>")
             .field("webhook_secret", &"<redacted>")
+            .field("fault_seed", &self.fault_seed)
             .field("time_zone", &self.time_zone)
             .finish_non_exhaustive()
     }
@@ -125,6 +131,13 @@ pub struct WooSimHandle {
 
 impl Drop for WooSimHandle {
     fn drop(&mut self) {
+        // A test that fails while holding a simulator whose faults were ever on says how to
+        // meet them again.
+        crate::simulators::report_fault_seed(
+            "WooCommerce",
+            &self.app.lock().fault_dice,
+            "WooSimOptions { fault_seed: Some({seed}), .. }",
+        );
         self.server.abort();
     }
 }
@@ -155,7 +168,8 @@ pub async fn start(options: WooSimOptions) -> anyhow::Result<WooSimHandle> {
     if options.orders > 0 {
         generate::generate_shop(&mut shop, options.orders, options.seed_random);
     }
-    shop.faults = Faults {
+    shop.fault_dice = crate::simulators::FaultDice::new(options.fault_seed);
+    shop.set_faults(Faults {
         latency_ms: options.latency_ms,
         error_rate: options.error_rate,
         throttle_rate: options.throttle_rate,
@@ -163,7 +177,8 @@ pub async fn start(options: WooSimOptions) -> anyhow::Result<WooSimHandle> {
         timeout_rate: options.timeout_rate,
         drop_rate: options.drop_rate,
         next: Default::default(),
-    };
+        seed: None,
+    });
     let app = server::App {
         shop: Arc::new(Mutex::new(shop)),
         plain_http: options.plain_http,
@@ -263,12 +278,20 @@ impl WooSimHandle {
         self.app.lock().products.values().cloned().collect()
     }
 
+    /// The knobs, with the seed in use.
     pub fn faults(&self) -> Faults {
-        self.app.lock().faults.clone()
+        self.app.lock().faults()
     }
 
+    /// Sets the knobs (see [`Faults::seed`] for the seed).
     pub fn set_faults(&self, faults: Faults) {
-        self.app.lock().faults = faults;
+        self.app.lock().set_faults(faults);
+    }
+
+    /// The seed the faults are drawn from: give it back as `WooSimOptions::fault_seed` (or
+    /// `Faults::seed`) to meet the same faults again.
+    pub fn fault_seed(&self) -> u64 {
+        self.app.lock().fault_dice.seed()
     }
 
     /// Forces faults on the next API requests, in order.

@@ -12,7 +12,6 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use chrono::{DateTime, NaiveDateTime, TimeZone};
-use rand::Rng;
 use serde_json::{json, Value};
 
 use super::auth::{authenticate, AuthRequest};
@@ -232,11 +231,14 @@ pub async fn handle(
 fn pick_fault(app: &App) -> Option<FaultKind> {
     let mut shop = app.lock();
     shop.requests_served += 1;
+    // Every request draws the same two numbers, pushed fault or not, so a seed replays the
+    // same faults for the same sequence of requests whatever the knobs.
+    let mut roll = shop.fault_dice.uniform();
+    let error_kind = shop.fault_dice.index(3);
     if let Some(next) = shop.faults.next.pop_front() {
         return Some(next);
     }
     let faults = &shop.faults;
-    let mut roll: f64 = rand::thread_rng().gen();
     let mut hit = |rate: f64| {
         if roll < rate {
             true
@@ -258,7 +260,7 @@ fn pick_fault(app: &App) -> Option<FaultKind> {
             FaultKind::BadGateway,
             FaultKind::Unavailable,
         ];
-        return Some(kinds[rand::thread_rng().gen_range(0..kinds.len())]);
+        return Some(kinds[error_kind]);
     }
     if hit(faults.timeout_rate) {
         return Some(FaultKind::Timeout);
@@ -344,12 +346,12 @@ fn control_endpoint(app: &App, method: &Method, path: &str, body: &[u8]) -> Resp
     let (status, value) = match (method.as_str(), path) {
         ("GET", "faults") => (
             200,
-            serde_json::to_value(&app.lock().faults).unwrap_or(Value::Null),
+            serde_json::to_value(app.lock().faults()).unwrap_or(Value::Null),
         ),
         ("PUT" | "POST", "faults") => match serde_json::from_slice::<Faults>(body) {
             Ok(faults) => {
-                app.lock().faults = faults.clone();
-                (200, serde_json::to_value(&faults).unwrap_or(Value::Null))
+                let set = app.lock().set_faults(faults);
+                (200, serde_json::to_value(&set).unwrap_or(Value::Null))
             }
             Err(error) => (400, json!({ "error": format!("not a fault set: {error}") })),
         },

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::money::{parse_decimal, round_money};
+use crate::simulators::FaultDice;
 use crate::woocommerce::types::ErrorBody;
 
 pub const DATE_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
@@ -134,6 +135,24 @@ pub struct Faults {
     pub drop_rate: f64,
     /// Faults for the next requests, in order, before the rates apply.
     pub next: VecDeque<FaultKind>,
+    /// The fault generator's seed. Reading answers the seed in use; setting `Some` restarts
+    /// the generator from that seed (the same requests in the same order then meet the same
+    /// faults); setting `None` keeps the generator going.
+    pub seed: Option<u64>,
+}
+
+impl Faults {
+    /// Whether a fault can be drawn (latency is not one; pushed faults are not drawn).
+    pub fn any(&self) -> bool {
+        [
+            self.error_rate,
+            self.throttle_rate,
+            self.timeout_rate,
+            self.drop_rate,
+        ]
+        .iter()
+        .any(|rate| *rate > 0.0)
+    }
 }
 
 /// A registered webhook and its delivery bookkeeping.
@@ -244,7 +263,10 @@ pub struct Shop {
     pub keys: Vec<ApiKey>,
     /// OAuth nonces seen, per consumer key, with their timestamps.
     pub nonces: HashMap<(String, String), i64>,
+    /// The knobs (their `seed` is kept in `fault_dice`).
     pub faults: Faults,
+    /// The seeded generator faults are drawn from.
+    pub(crate) fault_dice: FaultDice,
     pub default_webhook_secret: String,
     /// Orders and refunds share this sequence, as in WooCommerce.
     pub next_order_id: u64,
@@ -283,6 +305,7 @@ impl Shop {
             keys,
             nonces: HashMap::new(),
             faults: Faults::default(),
+            fault_dice: FaultDice::new(None),
             default_webhook_secret,
             next_order_id: 1,
             next_note_id: 1,
@@ -306,6 +329,27 @@ impl Shop {
             .map(|(group, id, value)| ((group.to_string(), id.to_string()), value.to_string()))
             .collect(),
         }
+    }
+
+    /// The knobs, with the seed in use.
+    pub fn faults(&self) -> Faults {
+        Faults {
+            seed: Some(self.fault_dice.seed()),
+            ..self.faults.clone()
+        }
+    }
+
+    /// Sets the knobs (see [`Faults::seed`]) and answers them with the seed in use.
+    pub fn set_faults(&mut self, faults: Faults) -> Faults {
+        if let Some(seed) = faults.seed {
+            self.fault_dice.restart(seed);
+        }
+        self.fault_dice.ever_faulty |= faults.any();
+        self.faults = Faults {
+            seed: None,
+            ..faults
+        };
+        self.faults()
     }
 
     pub fn now_gmt(&self) -> NaiveDateTime {
