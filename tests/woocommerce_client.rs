@@ -436,7 +436,8 @@ async fn a_dropped_answer_is_a_transport_error_after_the_write_committed() {
 async fn meta_updates_by_key_leave_other_keys_alone_and_bump_modified() {
     let (handle, client) = shop(1).await;
     let before = handle.order(1000).unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // `date_modified` has one-second resolution: move the store's clock instead of waiting.
+    handle.shift_clock(2);
     client
         .set_order_meta(
             1000,
@@ -722,7 +723,10 @@ async fn webhook_pings_and_signed_deliveries_reach_a_receiver() {
         .unwrap();
     let order: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(order["status"], "cancelled");
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Once nothing is queued or being sent, anything more would already be here.
+    tokio::time::timeout(Duration::from_secs(5), handle.webhook_deliveries_settled())
+        .await
+        .expect("the deliveries settle");
     assert!(
         received.try_recv().is_err(),
         "the three changes were delivered more than once"
@@ -969,7 +973,9 @@ async fn a_webhook_is_disabled_after_seven_failed_deliveries_in_a_row() {
         handle
             .update_order(1000, &json!({ "status": status }))
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::timeout(Duration::from_secs(5), handle.webhook_deliveries_settled())
+            .await
+            .expect("the delivery settles");
         let current = &client.list_webhooks().await.unwrap()[0];
         let expected = if attempt == 6 { "disabled" } else { "active" };
         assert_eq!(current.status, expected, "after failure {}", attempt + 1);

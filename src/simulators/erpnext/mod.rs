@@ -292,6 +292,12 @@ impl ErpSimHandle {
         self.shared.webhooks.log()
     }
 
+    /// Waits until every delivery queued so far has had its last attempt logged in
+    /// [`webhook_log`](Self::webhook_log). (Tests wait on this rather than sleeping.)
+    pub async fn webhook_deliveries_settled(&self) {
+        self.shared.webhooks.settled().await;
+    }
+
     /// Stops serving.
     pub fn shutdown(&self) {
         self.server.abort();

@@ -186,6 +186,7 @@ pub async fn start(options: WooSimOptions) -> anyhow::Result<WooSimHandle> {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("cannot build the webhook HTTP client")?,
+        deliveries_pending: Arc::new(tokio::sync::watch::Sender::new(0)),
     };
     let router = axum::Router::new()
         .fallback(server::handle)
@@ -302,6 +303,14 @@ impl WooSimHandle {
     /// API requests answered so far (faulted ones included).
     pub fn requests_served(&self) -> u64 {
         self.app.lock().requests_served
+    }
+
+    /// Waits until no webhook delivery is queued or being sent: each has had its answer and
+    /// the webhook's failure count is up to date. (Tests wait on this rather than sleeping.)
+    pub async fn webhook_deliveries_settled(&self) {
+        let mut pending = self.app.deliveries_pending.subscribe();
+        // The sender lives as long as the simulator; a closed channel has nothing left to wait for.
+        let _ = pending.wait_for(|count| *count == 0).await;
     }
 
     /// Adds another API key (e.g. a read-only one).

@@ -45,6 +45,8 @@ pub struct App {
     pub shop: Arc<Mutex<Shop>>,
     pub plain_http: bool,
     pub http: reqwest::Client,
+    /// Webhook deliveries queued or being sent, watched by whoever waits for them to settle.
+    pub deliveries_pending: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 impl App {

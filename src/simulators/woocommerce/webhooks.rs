@@ -51,6 +51,7 @@ pub fn deliver_all(app: App, deliveries: Vec<PendingDelivery>) {
         if !queued {
             continue;
         }
+        app.deliveries_pending.send_modify(|count| *count += 1);
         let app = app.clone();
         tokio::spawn(async move {
             tokio::time::sleep(QUEUE_DELAY).await;
@@ -121,14 +122,19 @@ async fn deliver(app: App, delivery: PendingDelivery) {
         .await;
     let succeeded =
         matches!(&result, Ok(response) if (200..=302).contains(&response.status().as_u16()));
-    let mut shop = app.lock();
-    if let Some(webhook) = shop.webhooks.get_mut(&delivery.webhook_id) {
-        if succeeded {
-            webhook.failure_count = 0;
-        } else if webhook.failure_count > MAX_FAILURES {
-            webhook.status = "disabled".to_string();
-        } else {
-            webhook.failure_count += 1;
+    {
+        let mut shop = app.lock();
+        if let Some(webhook) = shop.webhooks.get_mut(&delivery.webhook_id) {
+            if succeeded {
+                webhook.failure_count = 0;
+            } else if webhook.failure_count > MAX_FAILURES {
+                webhook.status = "disabled".to_string();
+            } else {
+                webhook.failure_count += 1;
+            }
         }
     }
+    // Settled only once the outcome is recorded.
+    app.deliveries_pending
+        .send_modify(|count| *count = count.saturating_sub(1));
 }
