@@ -4,7 +4,7 @@
 //! site holding thousands of orders.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
@@ -560,11 +560,25 @@ async fn runtime_faults_endpoint_reads_and_sets() {
     assert_eq!(read, set);
 }
 
-type Received = Arc<Mutex<Vec<(String, Option<String>, Vec<u8>)>>>;
+/// What the test receiver got: (URL, signature, body), in order; watched, so a test waits for
+/// the deliveries it expects instead of polling.
+type Received = Arc<tokio::sync::watch::Sender<Vec<(String, Option<String>, Vec<u8>)>>>;
+
+/// Everything received once `count` deliveries arrived, or when `within` ran out.
+async fn wait_for_deliveries(
+    received: &Received,
+    count: usize,
+    within: Duration,
+) -> Vec<(String, Option<String>, Vec<u8>)> {
+    let mut watching = received.subscribe();
+    let _ = tokio::time::timeout(within, watching.wait_for(|all| all.len() >= count)).await;
+    let all = received.borrow().clone();
+    all
+}
 
 async fn receiver() -> (String, Received) {
     use axum::{body::Bytes, extract::State, http::HeaderMap, http::Uri, routing::post, Router};
-    let received: Received = Arc::new(Mutex::new(Vec::new()));
+    let received: Received = Arc::new(tokio::sync::watch::Sender::new(Vec::new()));
     async fn record(
         State(received): State<Received>,
         uri: Uri,
@@ -575,10 +589,7 @@ async fn receiver() -> (String, Received) {
             .get("x-frappe-webhook-signature")
             .and_then(|value| value.to_str().ok())
             .map(str::to_string);
-        received
-            .lock()
-            .unwrap()
-            .push((uri.to_string(), signature, body.to_vec()));
+        received.send_modify(|all| all.push((uri.to_string(), signature, body.to_vec())));
         "ok"
     }
     let app = Router::new()
@@ -613,11 +624,7 @@ async fn webhooks_deliver_signed_snapshots_in_order() {
         .await
         .unwrap();
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while received.lock().unwrap().len() < 3 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let deliveries = received.lock().unwrap().clone();
+    let deliveries = wait_for_deliveries(&received, 3, Duration::from_secs(30)).await;
     assert_eq!(
         deliveries.len(),
         3,
@@ -648,6 +655,13 @@ async fn webhooks_deliver_signed_snapshots_in_order() {
         (first["docstatus"].clone(), last["docstatus"].clone()),
         (json!(0), json!(1))
     );
+    // The receiver has a delivery before the simulator has its answer and logs the attempt.
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        simulator.webhook_deliveries_settled(),
+    )
+    .await
+    .expect("the deliveries settle");
     assert_eq!(simulator.webhook_log().len(), 3);
 }
 
@@ -741,11 +755,7 @@ async fn form_webhooks_send_the_chosen_fields() {
         .unwrap();
     let name = created["name"].as_str().unwrap();
     client.cancel("Sales Order", name).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while received.lock().unwrap().is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let deliveries = received.lock().unwrap().clone();
+    let deliveries = wait_for_deliveries(&received, 1, Duration::from_secs(5)).await;
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0].1, None, "no secret, no signature");
     let body = String::from_utf8(deliveries[0].2.clone()).unwrap();

@@ -436,7 +436,8 @@ async fn a_dropped_answer_is_a_transport_error_after_the_write_committed() {
 async fn meta_updates_by_key_leave_other_keys_alone_and_bump_modified() {
     let (handle, client) = shop(1).await;
     let before = handle.order(1000).unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // `date_modified` has one-second resolution: move the store's clock instead of waiting.
+    handle.shift_clock(2);
     client
         .set_order_meta(
             1000,
@@ -722,7 +723,10 @@ async fn webhook_pings_and_signed_deliveries_reach_a_receiver() {
         .unwrap();
     let order: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(order["status"], "cancelled");
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Once nothing is queued or being sent, anything more would already be here.
+    tokio::time::timeout(Duration::from_secs(5), handle.webhook_deliveries_settled())
+        .await
+        .expect("the deliveries settle");
     assert!(
         received.try_recv().is_err(),
         "the three changes were delivered more than once"
@@ -810,6 +814,72 @@ async fn faults_can_be_set_at_runtime_over_http() {
         .await
         .unwrap();
     assert_eq!(state["orders"], 1);
+}
+
+#[tokio::test]
+async fn one_seed_draws_the_same_faults() {
+    async fn statuses(handle: &WooSimHandle) -> Vec<u16> {
+        let http = reqwest::Client::new();
+        let url = handle
+            .base_url()
+            .join("/wp-json/wc/v3/orders/1000")
+            .unwrap();
+        let mut statuses = Vec::new();
+        for _ in 0..24 {
+            let response = http
+                .get(url.clone())
+                .basic_auth(TEST_CONSUMER_KEY, Some(TEST_CONSUMER_SECRET))
+                .send()
+                .await
+                .unwrap();
+            statuses.push(response.status().as_u16());
+        }
+        statuses
+    }
+    async fn outcomes(seed: u64) -> Vec<u16> {
+        let handle = start(WooSimOptions {
+            orders: 1,
+            error_rate: 0.5,
+            fault_seed: Some(seed),
+            ..WooSimOptions::default()
+        })
+        .await
+        .unwrap();
+        assert_eq!(handle.fault_seed(), seed);
+        statuses(&handle).await
+    }
+    let first = outcomes(42).await;
+    assert!(
+        first.contains(&200) && first.iter().any(|status| *status >= 500),
+        "{first:?}"
+    );
+    assert_eq!(outcomes(42).await, first);
+    assert_ne!(outcomes(43).await, first);
+
+    // The seed in use is readable at /__sim/faults, and setting it restarts the draws.
+    let (handle, _) = shop(1).await;
+    let url = handle.base_url().join("/__sim/faults").unwrap();
+    let read: Value = reqwest::get(url.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["seed"], json!(handle.fault_seed()));
+    let set: Value = reqwest::Client::new()
+        .put(url)
+        .json(&json!({ "error_rate": 0.5, "seed": 42 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (set["seed"].clone(), set["error_rate"].clone()),
+        (json!(42), json!(0.5))
+    );
+    assert_eq!(statuses(&handle).await, first);
 }
 
 #[tokio::test]
@@ -903,7 +973,9 @@ async fn a_webhook_is_disabled_after_seven_failed_deliveries_in_a_row() {
         handle
             .update_order(1000, &json!({ "status": status }))
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::timeout(Duration::from_secs(5), handle.webhook_deliveries_settled())
+            .await
+            .expect("the delivery settles");
         let current = &client.list_webhooks().await.unwrap()[0];
         let expected = if attempt == 6 { "disabled" } else { "active" };
         assert_eq!(current.status, expected, "after failure {}", attempt + 1);

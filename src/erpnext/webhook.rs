@@ -11,6 +11,14 @@ use sha2::Sha256;
 /// The header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "X-Frappe-Webhook-Signature";
 
+/// base64(HMAC-SHA256(secret, body)), as ERPNext signs a delivery (the simulator signs with it).
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
+    mac.update(body);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
 /// Checks a delivery's signature against the raw body bytes, in constant time.
 pub fn verify_signature(secret: &str, body: &[u8], signature: &str) -> bool {
     let Ok(expected) = base64::engine::general_purpose::STANDARD.decode(signature.trim()) else {

@@ -26,6 +26,22 @@ pub struct WebhookHeaders {
     pub signature: String,
 }
 
+impl WebhookHeaders {
+    /// The headers as WooCommerce sends them, what [`parse_headers`] reads back (the simulator
+    /// delivers with these).
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("X-WC-Webhook-Source", self.source.clone()),
+            ("X-WC-Webhook-Topic", self.topic.clone()),
+            ("X-WC-Webhook-Resource", self.resource.clone()),
+            ("X-WC-Webhook-Event", self.event.clone()),
+            ("X-WC-Webhook-Signature", self.signature.clone()),
+            ("X-WC-Webhook-ID", self.webhook_id.to_string()),
+            ("X-WC-Webhook-Delivery-ID", self.delivery_id.clone()),
+        ]
+    }
+}
+
 /// What arrived at the receiver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WebhookRequest {
@@ -115,4 +131,31 @@ pub fn parse_headers(headers: &HeaderMap) -> Result<WebhookHeaders, WebhookError
         delivery_id: text("X-WC-Webhook-Delivery-ID").unwrap_or_default(),
         source: text("X-WC-Webhook-Source").unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_headers_written_are_the_headers_read() {
+        let sent = WebhookHeaders {
+            topic: "order.updated".into(),
+            resource: "order".into(),
+            event: "updated".into(),
+            webhook_id: 7,
+            delivery_id: "0123456789abcdef0123456789abcdef".into(),
+            source: "http://shop.example/".into(),
+            signature: signature("secret", b"{}"),
+        };
+        let mut headers = HeaderMap::new();
+        for (name, value) in sent.to_pairs() {
+            headers.insert(name, value.parse().unwrap());
+        }
+        assert_eq!(parse_headers(&headers).unwrap(), sent);
+        assert_eq!(
+            verify_request("secret", &headers, b"{}").unwrap(),
+            WebhookRequest::Delivery { headers: sent }
+        );
+    }
 }

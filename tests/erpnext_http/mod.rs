@@ -3,11 +3,12 @@
 //! what those tests compare, so they are read here without the product's client in between.
 #![allow(dead_code)]
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use tokio::sync::watch;
 use url::Url;
 use woocommerce_sync::simulators::erpnext::{start, ErpSimHandle, ErpSimOptions};
 
@@ -251,22 +252,20 @@ pub fn normalise_text(text: &str) -> String {
 #[derive(Clone)]
 pub struct Receiver {
     pub url: String,
-    received: Arc<Mutex<Vec<(String, Value)>>>,
+    received: Arc<watch::Sender<Vec<(String, Value)>>>,
 }
 
 impl Receiver {
     pub async fn start() -> Receiver {
         use axum::{body::Bytes, extract::State, http::Uri, routing::any, Router};
-        type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+        type Seen = Arc<watch::Sender<Vec<(String, Value)>>>;
         async fn record(State(seen): State<Seen>, uri: Uri, body: Bytes) -> &'static str {
             let body = serde_json::from_slice(&body)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
-            seen.lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .push((uri.to_string(), body));
+            seen.send_modify(|all| all.push((uri.to_string(), body)));
             "ok"
         }
-        let received: Seen = Arc::new(Mutex::new(Vec::new()));
+        let received: Seen = Arc::new(watch::Sender::new(Vec::new()));
         let app = Router::new()
             .fallback(any(record))
             .with_state(received.clone());
@@ -284,27 +283,20 @@ impl Receiver {
     }
 
     pub fn received(&self) -> Vec<(String, Value)> {
-        self.received
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.received.borrow().clone()
     }
 
     /// Waits until a delivery satisfies `done`, or `deadline` passes (the real site's single
-    /// worker takes about 1.5 s per delivery); answers everything received by then.
+    /// worker takes about 1.5 s per delivery); answers everything received by then. Woken by
+    /// each delivery, not by polling.
     pub async fn wait_for(
         &self,
         deadline: Duration,
         done: impl Fn(&[(String, Value)]) -> bool,
     ) -> Vec<(String, Value)> {
-        let until = Instant::now() + deadline;
-        loop {
-            let received = self.received();
-            if done(&received) || Instant::now() >= until {
-                return received;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        let mut watching = self.received.subscribe();
+        let _ = tokio::time::timeout(deadline, watching.wait_for(|all| done(all))).await;
+        self.received()
     }
 }
 

@@ -14,9 +14,11 @@ use base64::Engine;
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Map, Value};
 
+use super::doctypes::webhook;
+use super::engine::{Outcome, Site};
 use super::error::{python_json, SiteError};
+use super::mapper;
 use super::query::{self, ListRequest};
-use super::site::{Outcome, Site};
 use super::values::{text_of, Doc};
 use super::{webhooks, Faults, Shared};
 
@@ -452,7 +454,7 @@ fn dispatch(
     let events = std::mem::take(&mut site.events);
     if result.is_ok() && !events.is_empty() {
         let deliveries = webhooks::plan(events, |doctype, event, doc| {
-            site.webhooks_for(doctype, event, doc)
+            webhook::webhooks_for(&site, doctype, event, doc)
         });
         shared.webhooks.enqueue(deliveries);
     }
@@ -648,25 +650,25 @@ fn call_method(
         }
         "erpnext.selling.doctype.sales_order.sales_order.make_sales_invoice" => {
             let source = text_argument(arguments, "source_name")?;
-            message(Value::Object(site.make_sales_invoice(&source)?))
+            message(Value::Object(mapper::make_sales_invoice(site, &source)?))
         }
         "erpnext.accounts.doctype.payment_entry.payment_entry.get_payment_entry" => {
             let dt = text_argument(arguments, "dt")?;
             let dn = text_argument(arguments, "dn")?;
-            message(Value::Object(site.get_payment_entry(&dt, &dn)?))
+            message(Value::Object(mapper::get_payment_entry(site, &dt, &dn)?))
         }
         "erpnext.selling.doctype.sales_order.sales_order.make_delivery_note" => {
             let source = text_argument(arguments, "source_name")?;
-            message(Value::Object(site.make_delivery_note(&source)?))
+            message(Value::Object(mapper::make_delivery_note(site, &source)?))
         }
         "erpnext.accounts.doctype.sales_invoice.sales_invoice.make_sales_return" => {
             let source = text_argument(arguments, "source_name")?;
-            message(Value::Object(site.make_sales_return(&source)?))
+            message(Value::Object(mapper::make_sales_return(site, &source)?))
         }
         "erpnext.selling.doctype.sales_order.sales_order.update_status" => {
             let status = text_argument(arguments, "status")?;
             let order = text_argument(arguments, "name")?;
-            site.update_sales_order_status(&order, &status)?;
+            mapper::update_sales_order_status(site, &order, &status)?;
             message(Value::Null)
         }
         other => {

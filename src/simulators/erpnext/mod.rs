@@ -24,12 +24,16 @@
 //! rates, "On Previous Row" charges, returns against delivery notes.
 
 mod condition;
+mod controllers;
+mod doctypes;
+mod engine;
 mod error;
 mod http;
+mod mapper;
 mod meta;
 mod query;
 mod rules;
-mod site;
+mod seed;
 mod totals;
 mod values;
 mod webhooks;
@@ -42,7 +46,9 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use url::Url;
 
-pub use site::{COMPANY, COMPANY_CURRENCY};
+use crate::simulators::FaultDice;
+
+pub use seed::{COMPANY, COMPANY_CURRENCY};
 pub use webhooks::DeliveryRecord;
 
 /// Test credentials the simulator accepts unless told otherwise.
@@ -165,52 +171,31 @@ pub(crate) struct Draw {
     pub deadlock: bool,
 }
 
-/// The seeded generator faults are drawn from.
-pub(crate) struct FaultGenerator {
-    seed: u64,
-    generator: rand::rngs::StdRng,
-}
-
-impl FaultGenerator {
-    fn new(seed: Option<u64>) -> FaultGenerator {
-        use rand::SeedableRng;
-        let seed = seed.unwrap_or_else(rand::random);
-        FaultGenerator {
-            seed,
-            generator: rand::rngs::StdRng::seed_from_u64(seed),
-        }
-    }
-
-    /// Every knob is drawn on every request, in one order, so a seed replays the same faults
-    /// for the same sequence of requests whatever the rates.
-    fn draw(&mut self, faults: &Faults) -> Draw {
-        use rand::Rng;
-        let mut draw = |rate: f64| self.generator.gen_bool(rate.clamp(0.0, 1.0));
-        Draw {
-            throttle: draw(faults.throttle_rate),
-            fail: draw(faults.error_rate),
-            hang: draw(faults.timeout_rate),
-            drop: draw(faults.drop_rate),
-            deadlock: draw(faults.deadlock_rate),
-        }
+/// Every knob is drawn on every request, in one order, so a seed replays the same faults for
+/// the same sequence of requests whatever the rates.
+fn draw(dice: &mut FaultDice, faults: &Faults) -> Draw {
+    Draw {
+        throttle: dice.chance(faults.throttle_rate),
+        fail: dice.chance(faults.error_rate),
+        hang: dice.chance(faults.timeout_rate),
+        drop: dice.chance(faults.drop_rate),
+        deadlock: dice.chance(faults.deadlock_rate),
     }
 }
 
 /// State shared by the HTTP handlers, the webhook worker and the handle.
 pub(crate) struct Shared {
-    pub site: Mutex<site::Site>,
-    faults: Mutex<(Faults, FaultGenerator)>,
+    site: engine::SiteLock,
+    faults: Mutex<(Faults, FaultDice)>,
     pub api_key: String,
     pub api_secret: String,
     pub webhooks: webhooks::Outbox,
 }
 
 impl Shared {
-    /// Locks the site; a panic in another handler does not poison the simulator.
-    pub fn site(&self) -> std::sync::MutexGuard<'_, site::Site> {
-        self.site
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Locks the site for one request (see [`engine::SiteLock`]).
+    pub fn site(&self) -> std::sync::MutexGuard<'_, engine::Site> {
+        self.site.lock()
     }
 
     /// The knobs, with the seed in use.
@@ -220,7 +205,7 @@ impl Shared {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         Faults {
-            seed: Some(guard.1.seed),
+            seed: Some(guard.1.seed()),
             ..guard.0
         }
     }
@@ -231,14 +216,15 @@ impl Shared {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(seed) = faults.seed {
-            guard.1 = FaultGenerator::new(Some(seed));
+            guard.1.restart(seed);
         }
+        guard.1.ever_faulty |= faults.any();
         guard.0 = Faults {
             seed: None,
             ..faults
         };
         Faults {
-            seed: Some(guard.1.seed),
+            seed: Some(guard.1.seed()),
             ..guard.0
         }
     }
@@ -250,7 +236,7 @@ impl Shared {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let faults = guard.0;
-        let draw = guard.1.draw(&faults);
+        let draw = draw(&mut guard.1, &faults);
         (faults, draw)
     }
 }
@@ -306,6 +292,12 @@ impl ErpSimHandle {
         self.shared.webhooks.log()
     }
 
+    /// Waits until every delivery queued so far has had its last attempt logged in
+    /// [`webhook_log`](Self::webhook_log). (Tests wait on this rather than sleeping.)
+    pub async fn webhook_deliveries_settled(&self) {
+        self.shared.webhooks.settled().await;
+    }
+
     /// Stops serving.
     pub fn shutdown(&self) {
         self.server.abort();
@@ -314,15 +306,19 @@ impl ErpSimHandle {
 
 impl Drop for ErpSimHandle {
     fn drop(&mut self) {
-        // A test that fails while holding a simulator with faults says how to meet them again.
-        if std::thread::panicking() && self.faults().any() {
-            eprintln!(
-                "ERPNext simulator faults were drawn with seed {} (replay: ErpSimOptions {{ fault_seed: Some({}), .. }} or PUT /__sim/faults {{\"seed\": {}}})",
-                self.fault_seed(),
-                self.fault_seed(),
-                self.fault_seed()
-            );
-        }
+        // A test that fails while holding a simulator whose faults were ever on says how to
+        // meet them again.
+        let faults = self
+            .shared
+            .faults
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        crate::simulators::report_fault_seed(
+            "ERPNext",
+            &faults.1,
+            "ErpSimOptions { fault_seed: Some({seed}), .. }",
+        );
+        drop(faults);
         self.server.abort();
     }
 }
@@ -334,13 +330,17 @@ pub async fn start(options: ErpSimOptions) -> anyhow::Result<ErpSimHandle> {
         .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", options.listen))?;
     let address = listener.local_addr()?;
     let shared = Arc::new(Shared {
-        site: Mutex::new(site::Site::with_today(options.today)),
+        site: engine::SiteLock::new(seed::fresh_site(options.today)),
         faults: Mutex::new((
             Faults {
                 seed: None,
                 ..Faults::from(&options)
             },
-            FaultGenerator::new(options.fault_seed),
+            {
+                let mut dice = FaultDice::new(options.fault_seed);
+                dice.ever_faulty = Faults::from(&options).any();
+                dice
+            },
         )),
         api_key: options.api_key.clone(),
         api_secret: options.api_secret.clone(),

@@ -9,6 +9,14 @@ use serde_json::{Map, Value};
 
 pub type Doc = Map<String, Value>;
 
+/// The object a `json!({...})` literal builds, as a document (anything else is empty).
+pub fn object(value: Value) -> Doc {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
 /// A JSON number (or numeric string) read exactly; anything else is zero.
 pub fn decimal_of(value: Option<&Value>) -> Decimal {
     match value {

@@ -6,15 +6,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde_json::Value;
-use sha2::Sha256;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
+use super::engine::DocEvent;
 use super::error::{python_json, python_json_sorted};
-use super::site::DocEvent;
 use super::values::{text_of, Doc};
+use crate::erpnext::webhook::{signature, SIGNATURE_HEADER};
 
 /// One queued delivery.
 #[derive(Debug, Clone)]
@@ -44,14 +42,28 @@ pub struct DeliveryRecord {
 pub struct Outbox {
     sender: mpsc::UnboundedSender<Delivery>,
     log: Arc<Mutex<Vec<DeliveryRecord>>>,
+    /// Deliveries queued or being attempted, watched by whoever waits for them to settle.
+    pending: Arc<watch::Sender<usize>>,
 }
 
 impl Outbox {
     pub fn start() -> Outbox {
         let (sender, receiver) = mpsc::unbounded_channel();
         let log = Arc::new(Mutex::new(Vec::new()));
-        tokio::spawn(deliver_all(receiver, log.clone()));
-        Outbox { sender, log }
+        let pending = Arc::new(watch::Sender::new(0));
+        tokio::spawn(deliver_all(receiver, log.clone(), pending.clone()));
+        Outbox {
+            sender,
+            log,
+            pending,
+        }
+    }
+
+    /// Waits until every queued delivery has had its last attempt logged.
+    pub async fn settled(&self) {
+        let mut pending = self.pending.subscribe();
+        // The sender lives as long as the outbox; a closed channel has nothing left to wait for.
+        let _ = pending.wait_for(|count| *count == 0).await;
     }
 
     pub fn log(&self) -> Vec<DeliveryRecord> {
@@ -63,8 +75,11 @@ impl Outbox {
 
     pub fn enqueue(&self, deliveries: Vec<Delivery>) {
         for delivery in deliveries {
+            self.pending.send_modify(|count| *count += 1);
             // The worker lives as long as the simulator; a closed queue means shutdown.
-            let _ = self.sender.send(delivery);
+            if self.sender.send(delivery).is_err() {
+                self.pending.send_modify(|count| *count = count.saturating_sub(1));
+            }
         }
     }
 }
@@ -156,11 +171,10 @@ fn build<'a>(
         ));
     }
     if let Some(secret) = secret {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).ok()?;
-        mac.update(body.as_bytes());
-        let signature =
-            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-        headers.push(("X-Frappe-Webhook-Signature".to_string(), signature));
+        headers.push((
+            SIGNATURE_HEADER.to_string(),
+            signature(secret, body.as_bytes()),
+        ));
     }
     let timeout = super::values::int_of(webhook, "timeout").max(1) as u64;
     Some(Delivery {
@@ -209,6 +223,7 @@ fn render_template(template: &str, doc: &Doc) -> String {
 async fn deliver_all(
     mut receiver: mpsc::UnboundedReceiver<Delivery>,
     log: Arc<Mutex<Vec<DeliveryRecord>>>,
+    pending: Arc<watch::Sender<usize>>,
 ) {
     let client = reqwest::Client::new();
     while let Some(delivery) = receiver.recv().await {
@@ -246,6 +261,8 @@ async fn deliver_all(
                     error,
                 });
             if succeeded || attempt == 3 {
+                // Settled once its last attempt is logged.
+                pending.send_modify(|count| *count = count.saturating_sub(1));
                 break;
             }
             // Recorded: 1 s then 4 s after an HTTP or connection error; at once after a timeout.

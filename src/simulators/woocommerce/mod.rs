@@ -2,7 +2,7 @@
 //! status codes, error bodies, paging headers, authentication rules and
 //! webhooks as the recorded real store, a deterministic generated shop or
 //! loaded real data, and fault knobs (latency, 5xx, 429, timeouts, dropped
-//! answers after the write committed).
+//! answers after the write committed) drawn from a seeded generator.
 
 mod auth;
 pub mod generate;
@@ -75,6 +75,10 @@ pub struct WooSimOptions {
     /// Share (0..1) of requests applied, then dropped without an answer.
     #[arg(long, default_value_t = 0.0)]
     pub drop_rate: f64,
+    /// Seed of the generator the faults are drawn from (random when not given; the one in use
+    /// is at `/__sim/faults` and printed when a test holding the simulator fails).
+    #[arg(long)]
+    pub fault_seed: Option<u64>,
     /// The store's time zone (for `date_*`; `date_*_gmt` is UTC).
     #[arg(long, default_value = "America/New_York")]
     pub time_zone: String,
@@ -99,6 +103,7 @@ impl Default for WooSimOptions {
             throttle_html: false,
             timeout_rate: 0.0,
             drop_rate: 0.0,
+            fault_seed: None,
             time_zone: "America/New_York".to_string(),
         }
     }
@@ -116,6 +121,7 @@ impl std::fmt::Debug for WooSimOptions {
             .field("consumer_key", &self.consumer_key)
             .field("consumer_secret", &"<redacted>")
             .field("webhook_secret", &"<redacted>")
+            .field("fault_seed", &self.fault_seed)
             .field("time_zone", &self.time_zone)
             .finish_non_exhaustive()
     }
@@ -130,6 +136,13 @@ pub struct WooSimHandle {
 
 impl Drop for WooSimHandle {
     fn drop(&mut self) {
+        // A test that fails while holding a simulator whose faults were ever on says how to
+        // meet them again.
+        crate::simulators::report_fault_seed(
+            "WooCommerce",
+            &self.app.lock().fault_dice,
+            "WooSimOptions { fault_seed: Some({seed}), .. }",
+        );
         self.server.abort();
     }
 }
@@ -165,7 +178,8 @@ pub async fn start(options: WooSimOptions) -> anyhow::Result<WooSimHandle> {
             &options.tag,
         );
     }
-    shop.faults = Faults {
+    shop.fault_dice = crate::simulators::FaultDice::new(options.fault_seed);
+    shop.set_faults(Faults {
         latency_ms: options.latency_ms,
         error_rate: options.error_rate,
         throttle_rate: options.throttle_rate,
@@ -173,7 +187,8 @@ pub async fn start(options: WooSimOptions) -> anyhow::Result<WooSimHandle> {
         timeout_rate: options.timeout_rate,
         drop_rate: options.drop_rate,
         next: Default::default(),
-    };
+        seed: None,
+    });
     let app = server::App {
         shop: Arc::new(Mutex::new(shop)),
         plain_http: options.plain_http,
@@ -181,6 +196,7 @@ pub async fn start(options: WooSimOptions) -> anyhow::Result<WooSimHandle> {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("cannot build the webhook HTTP client")?,
+        deliveries_pending: Arc::new(tokio::sync::watch::Sender::new(0)),
     };
     let router = axum::Router::new()
         .fallback(server::handle)
@@ -273,12 +289,20 @@ impl WooSimHandle {
         self.app.lock().products.values().cloned().collect()
     }
 
+    /// The knobs, with the seed in use.
     pub fn faults(&self) -> Faults {
-        self.app.lock().faults.clone()
+        self.app.lock().faults()
     }
 
+    /// Sets the knobs (see [`Faults::seed`] for the seed).
     pub fn set_faults(&self, faults: Faults) {
-        self.app.lock().faults = faults;
+        self.app.lock().set_faults(faults);
+    }
+
+    /// The seed the faults are drawn from: give it back as `WooSimOptions::fault_seed` (or
+    /// `Faults::seed`) to meet the same faults again.
+    pub fn fault_seed(&self) -> u64 {
+        self.app.lock().fault_dice.seed()
     }
 
     /// Forces faults on the next API requests, in order.
@@ -289,6 +313,14 @@ impl WooSimHandle {
     /// API requests answered so far (faulted ones included).
     pub fn requests_served(&self) -> u64 {
         self.app.lock().requests_served
+    }
+
+    /// Waits until no webhook delivery is queued or being sent: each has had its answer and
+    /// the webhook's failure count is up to date. (Tests wait on this rather than sleeping.)
+    pub async fn webhook_deliveries_settled(&self) {
+        let mut pending = self.app.deliveries_pending.subscribe();
+        // The sender lives as long as the simulator; a closed channel has nothing left to wait for.
+        let _ = pending.wait_for(|count| *count == 0).await;
     }
 
     /// Adds another API key (e.g. a read-only one).
@@ -311,7 +343,7 @@ impl WooSimHandle {
         let (json, deliveries) = {
             let mut shop = self.app.lock();
             server::create_order(&mut shop, body).map_err(|error| {
-                anyhow::anyhow!("the simulator refused the order: {}", error.body)
+                anyhow::anyhow!("the simulator refused the order: {}", error.body_json())
             })?
         };
         server_deliver(&self.app, deliveries);
@@ -324,7 +356,7 @@ impl WooSimHandle {
         let (json, deliveries) = {
             let mut shop = self.app.lock();
             shop.update_order(id, changes).map_err(|error| {
-                anyhow::anyhow!("the simulator refused the update: {}", error.body)
+                anyhow::anyhow!("the simulator refused the update: {}", error.body_json())
             })?
         };
         server_deliver(&self.app, deliveries);

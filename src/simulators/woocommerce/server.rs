@@ -12,7 +12,6 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use chrono::{DateTime, NaiveDateTime, TimeZone};
-use rand::Rng;
 use serde_json::{json, Value};
 
 use super::auth::{authenticate, AuthRequest};
@@ -23,6 +22,7 @@ use super::state::{
 };
 use super::webhooks::{deliver_all, send_ping};
 use crate::money::parse_decimal;
+use crate::woocommerce::types::Webhook;
 
 const API_PREFIX: &str = "/wp-json/wc/v3";
 const LIST_STATUSES: [&str; 11] = [
@@ -45,6 +45,8 @@ pub struct App {
     pub shop: Arc<Mutex<Shop>>,
     pub plain_http: bool,
     pub http: reqwest::Client,
+    /// Webhook deliveries queued or being sent, watched by whoever waits for them to settle.
+    pub deliveries_pending: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 impl App {
@@ -81,8 +83,8 @@ impl Answer {
 
 impl From<ApiError> for Answer {
     fn from(error: ApiError) -> Answer {
-        let mut answer = Answer::value(error.status, &error.body);
-        if error.body["message"] == "Consumer secret is invalid." {
+        let mut answer = Answer::value(error.status, &error.body_json());
+        if error.body.message == "Consumer secret is invalid." {
             answer.headers.push((
                 "WWW-Authenticate",
                 "Basic realm=\"WooCommerce API. Use a consumer key in the username field and a consumer secret in the password field.\"".into(),
@@ -231,11 +233,14 @@ pub async fn handle(
 fn pick_fault(app: &App) -> Option<FaultKind> {
     let mut shop = app.lock();
     shop.requests_served += 1;
+    // Every request draws the same two numbers, pushed fault or not, so a seed replays the
+    // same faults for the same sequence of requests whatever the knobs.
+    let mut roll = shop.fault_dice.uniform();
+    let error_kind = shop.fault_dice.index(3);
     if let Some(next) = shop.faults.next.pop_front() {
         return Some(next);
     }
     let faults = &shop.faults;
-    let mut roll: f64 = rand::thread_rng().gen();
     let mut hit = |rate: f64| {
         if roll < rate {
             true
@@ -257,7 +262,7 @@ fn pick_fault(app: &App) -> Option<FaultKind> {
             FaultKind::BadGateway,
             FaultKind::Unavailable,
         ];
-        return Some(kinds[rand::thread_rng().gen_range(0..kinds.len())]);
+        return Some(kinds[error_kind]);
     }
     if hit(faults.timeout_rate) {
         return Some(FaultKind::Timeout);
@@ -273,15 +278,43 @@ fn fault_response(kind: FaultKind) -> Response {
         format!("<!DOCTYPE html>\n<html><head><title>{status} {title}</title></head>\n<body><h1>{title}</h1><p>The server is temporarily unable to service your request.</p></body></html>\n")
     };
     let (status, content_type, body, retry_after) = match kind {
-        FaultKind::Throttle => (429, "application/json; charset=UTF-8",
-            json!({"code": "too_many_requests", "message": "Too many requests.", "data": {"status": 429}}).to_string(), true),
-        FaultKind::ThrottleHtml => (429, "text/html; charset=UTF-8", html(429, "Too Many Requests"), true),
-        FaultKind::Unavailable => (503, "text/html; charset=UTF-8", html(503, "Service Unavailable"), true),
-        FaultKind::BadGateway => (502, "text/html; charset=UTF-8", html(502, "Bad Gateway"), false),
-        _ => (500, "application/json; charset=UTF-8",
+        FaultKind::Throttle => (
+            429,
+            "application/json; charset=UTF-8",
+            ApiError::new(429, "too_many_requests", "Too many requests.")
+                .body_json()
+                .to_string(),
+            true,
+        ),
+        FaultKind::ThrottleHtml => (
+            429,
+            "text/html; charset=UTF-8",
+            html(429, "Too Many Requests"),
+            true,
+        ),
+        FaultKind::Unavailable => (
+            503,
+            "text/html; charset=UTF-8",
+            html(503, "Service Unavailable"),
+            true,
+        ),
+        FaultKind::BadGateway => (
+            502,
+            "text/html; charset=UTF-8",
+            html(502, "Bad Gateway"),
+            false,
+        ),
+        // WordPress's fatal-error handler adds `additional_errors`, which the client's
+        // `ErrorBody` does not carry: written out whole.
+        _ => (
+            500,
+            "application/json; charset=UTF-8",
             json!({"code": "internal_server_error",
                    "message": "<p>There has been a critical error on this website.</p>",
-                   "data": {"status": 500}, "additional_errors": []}).to_string(), false),
+                   "data": {"status": 500}, "additional_errors": []})
+            .to_string(),
+            false,
+        ),
     };
     let mut response = Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
@@ -315,12 +348,12 @@ fn control_endpoint(app: &App, method: &Method, path: &str, body: &[u8]) -> Resp
     let (status, value) = match (method.as_str(), path) {
         ("GET", "faults") => (
             200,
-            serde_json::to_value(&app.lock().faults).unwrap_or(Value::Null),
+            serde_json::to_value(app.lock().faults()).unwrap_or(Value::Null),
         ),
         ("PUT" | "POST", "faults") => match serde_json::from_slice::<Faults>(body) {
             Ok(faults) => {
-                app.lock().faults = faults.clone();
-                (200, serde_json::to_value(&faults).unwrap_or(Value::Null))
+                let set = app.lock().set_faults(faults);
+                (200, serde_json::to_value(&set).unwrap_or(Value::Null))
             }
             Err(error) => (400, json!({ "error": format!("not a fault set: {error}") })),
         },
@@ -1280,11 +1313,12 @@ fn notes(context: &Context<'_>, method: &str, order_id: u64) -> Result<Answer, A
         .and_then(Value::as_str)
         .filter(|text| !text.is_empty())
     else {
-        return Err(ApiError {
-            status: 400,
-            body: json!({ "code": "rest_missing_callback_param", "message": "Missing parameter(s): note",
-                          "data": { "status": 400, "params": ["note"] } }),
-        });
+        return Err(ApiError::with_data(
+            400,
+            "rest_missing_callback_param",
+            "Missing parameter(s): note",
+            json!({ "status": 400, "params": ["note"] }),
+        ));
     };
     let customer_note = context
         .body
@@ -1557,6 +1591,8 @@ pub fn create_order(
     Ok((json, deliveries))
 }
 
+/// A webhook as the API shows it: the fields the client's `Webhook` types, then those it
+/// ignores (`hooks`, local dates, `_links`).
 fn webhook_value(shop: &Shop, id: u64) -> Value {
     let Some(webhook) = shop.webhooks.get(&id) else {
         return Value::Null;
@@ -1565,15 +1601,39 @@ fn webhook_value(shop: &Shop, id: u64) -> Value {
         .topic
         .split_once('.')
         .unwrap_or((&webhook.topic, ""));
-    json!({
-        "id": webhook.id, "name": webhook.name, "status": webhook.status, "topic": webhook.topic,
-        "resource": resource, "event": event, "hooks": [], "delivery_url": webhook.delivery_url,
-        "date_created": shop.local(webhook.created_gmt).format(DATE_FORMAT).to_string(),
-        "date_created_gmt": webhook.created_gmt.format(DATE_FORMAT).to_string(),
-        "date_modified": null, "date_modified_gmt": null,
-        "_links": { "self": [{ "href": format!("{}/wp-json/wc/v3/webhooks/{id}", shop.base_url) }],
-                    "collection": [{ "href": format!("{}/wp-json/wc/v3/webhooks", shop.base_url) }] },
-    })
+    let typed = Webhook {
+        id: webhook.id,
+        name: webhook.name.clone(),
+        status: webhook.status.clone(),
+        topic: webhook.topic.clone(),
+        resource: resource.to_string(),
+        event: event.to_string(),
+        delivery_url: webhook.delivery_url.clone(),
+        date_created_gmt: Some(webhook.created_gmt),
+    };
+    let mut value = serde_json::to_value(&typed).unwrap_or(Value::Null);
+    if let Value::Object(fields) = &mut value {
+        for (key, extra) in [
+            ("hooks", json!([])),
+            (
+                "date_created",
+                json!(shop
+                    .local(webhook.created_gmt)
+                    .format(DATE_FORMAT)
+                    .to_string()),
+            ),
+            ("date_modified", Value::Null),
+            ("date_modified_gmt", Value::Null),
+            (
+                "_links",
+                json!({ "self": [{ "href": format!("{}/wp-json/wc/v3/webhooks/{id}", shop.base_url) }],
+                        "collection": [{ "href": format!("{}/wp-json/wc/v3/webhooks", shop.base_url) }] }),
+            ),
+        ] {
+            fields.insert(key.to_string(), extra);
+        }
+    }
+    value
 }
 
 async fn create_webhook(context: &Context<'_>) -> Result<Answer, ApiError> {
@@ -1643,4 +1703,41 @@ async fn create_webhook(context: &Context<'_>) -> Result<Answer, ApiError> {
         .headers
         .push(("Location", format!("{}/webhooks/{id}", context.base)));
     Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_webhook_built_from_the_clients_type_keeps_the_stores_date_format() {
+        let mut shop = Shop::new(chrono_tz::UTC, Vec::new(), "secret".into());
+        let created_gmt = shop.now_gmt();
+        shop.webhooks.insert(
+            3,
+            super::super::state::SimWebhook {
+                id: 3,
+                name: "hook".into(),
+                status: "active".into(),
+                topic: "order.updated".into(),
+                delivery_url: "http://receiver.example/hook".into(),
+                secret: "s".into(),
+                failure_count: 0,
+                created_gmt,
+            },
+        );
+        let value = webhook_value(&shop, 3);
+        let stamp = created_gmt.format(DATE_FORMAT).to_string();
+        assert_eq!(value["date_created_gmt"], json!(stamp));
+        assert_eq!(value["date_created"], json!(stamp));
+        assert_eq!(
+            (value["resource"].clone(), value["event"].clone()),
+            (json!("order"), json!("updated"))
+        );
+        assert_eq!(value["hooks"], json!([]));
+        assert!(
+            value.get("secret").is_none(),
+            "WooCommerce never returns the secret"
+        );
+    }
 }

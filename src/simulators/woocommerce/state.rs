@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::money::{parse_decimal, round_money};
+use crate::simulators::FaultDice;
+use crate::woocommerce::types::ErrorBody;
 
 pub const DATE_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
 
@@ -133,6 +135,24 @@ pub struct Faults {
     pub drop_rate: f64,
     /// Faults for the next requests, in order, before the rates apply.
     pub next: VecDeque<FaultKind>,
+    /// The fault generator's seed. Reading answers the seed in use; setting `Some` restarts
+    /// the generator from that seed (the same requests in the same order then meet the same
+    /// faults); setting `None` keeps the generator going.
+    pub seed: Option<u64>,
+}
+
+impl Faults {
+    /// Whether a fault can be drawn (latency is not one; pushed faults are not drawn).
+    pub fn any(&self) -> bool {
+        [
+            self.error_rate,
+            self.throttle_rate,
+            self.timeout_rate,
+            self.drop_rate,
+        ]
+        .iter()
+        .any(|rate| *rate > 0.0)
+    }
 }
 
 /// A registered webhook and its delivery bookkeeping.
@@ -158,43 +178,48 @@ pub struct PendingDelivery {
     pub body: Arc<str>,
 }
 
-/// An error the API answers with: status, WooCommerce code, message, extra `data`.
+/// An error the API answers with: its status and WordPress's error body, the client's own
+/// wire type (`{"code", "message", "data"}`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     pub status: u16,
-    pub body: Value,
+    pub body: ErrorBody,
 }
 
 impl ApiError {
     pub fn new(status: u16, code: &str, message: &str) -> ApiError {
+        ApiError::with_data(status, code, message, json!({ "status": status }))
+    }
+
+    /// An error whose `data` says more than the status (`params`, `details`).
+    pub fn with_data(status: u16, code: &str, message: &str, data: Value) -> ApiError {
         ApiError {
             status,
-            body: json!({ "code": code, "message": message, "data": { "status": status } }),
+            body: ErrorBody {
+                code: code.to_string(),
+                message: message.to_string(),
+                data,
+            },
         }
     }
 
     /// Refund errors: HTTP 500 with `data` a bare integer, as recorded.
     pub fn refund(code: &str, message: &str, data: u16) -> ApiError {
-        ApiError {
-            status: 500,
-            body: json!({ "code": code, "message": message, "data": data }),
-        }
+        ApiError::with_data(500, code, message, json!(data))
     }
 
     /// WordPress's `rest_invalid_param` with `params` and `details`.
     pub fn invalid_param(param: &str, detail_code: &str, message: &str) -> ApiError {
-        ApiError {
-            status: 400,
-            body: json!({
-                "code": "rest_invalid_param",
-                "message": format!("Invalid parameter(s): {param}"),
-                "data": {
-                    "status": 400,
-                    "params": { param: message },
-                    "details": { param: { "code": detail_code, "message": message, "data": null } }
-                }
+        ApiError::with_data(
+            400,
+            "rest_invalid_param",
+            &format!("Invalid parameter(s): {param}"),
+            json!({
+                "status": 400,
+                "params": { param: message },
+                "details": { param: { "code": detail_code, "message": message, "data": null } }
             }),
-        }
+        )
     }
 
     pub fn invalid_order_id(status: u16) -> ApiError {
@@ -204,6 +229,11 @@ impl ApiError {
             "ID is invalid."
         };
         ApiError::new(status, "woocommerce_rest_shop_order_invalid_id", message)
+    }
+
+    /// The body as JSON (keys in the order every other answer of the simulator has them).
+    pub fn body_json(&self) -> Value {
+        serde_json::to_value(&self.body).unwrap_or(Value::Null)
     }
 }
 
@@ -233,7 +263,10 @@ pub struct Shop {
     pub keys: Vec<ApiKey>,
     /// OAuth nonces seen, per consumer key, with their timestamps.
     pub nonces: HashMap<(String, String), i64>,
+    /// The knobs (their `seed` is kept in `fault_dice`).
     pub faults: Faults,
+    /// The seeded generator faults are drawn from.
+    pub(crate) fault_dice: FaultDice,
     pub default_webhook_secret: String,
     /// Orders and refunds share this sequence, as in WooCommerce.
     pub next_order_id: u64,
@@ -272,6 +305,7 @@ impl Shop {
             keys,
             nonces: HashMap::new(),
             faults: Faults::default(),
+            fault_dice: FaultDice::new(None),
             default_webhook_secret,
             next_order_id: 1,
             next_note_id: 1,
@@ -295,6 +329,27 @@ impl Shop {
             .map(|(group, id, value)| ((group.to_string(), id.to_string()), value.to_string()))
             .collect(),
         }
+    }
+
+    /// The knobs, with the seed in use.
+    pub fn faults(&self) -> Faults {
+        Faults {
+            seed: Some(self.fault_dice.seed()),
+            ..self.faults.clone()
+        }
+    }
+
+    /// Sets the knobs (see [`Faults::seed`]) and answers them with the seed in use.
+    pub fn set_faults(&mut self, faults: Faults) -> Faults {
+        if let Some(seed) = faults.seed {
+            self.fault_dice.restart(seed);
+        }
+        self.fault_dice.ever_faulty |= faults.any();
+        self.faults = Faults {
+            seed: None,
+            ..faults
+        };
+        self.faults()
     }
 
     pub fn now_gmt(&self) -> NaiveDateTime {

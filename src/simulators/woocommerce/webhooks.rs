@@ -10,7 +10,7 @@ use rand::Rng;
 
 use super::server::App;
 use super::state::PendingDelivery;
-use crate::woocommerce::webhook::signature;
+use crate::woocommerce::webhook::{signature, WebhookHeaders};
 
 const USER_AGENT: &str = "WooCommerce/11.0.1 Hookshot (WordPress/7.1)";
 /// WooCommerce's default `woocommerce_max_webhook_delivery_failures`.
@@ -51,6 +51,7 @@ pub fn deliver_all(app: App, deliveries: Vec<PendingDelivery>) {
         if !queued {
             continue;
         }
+        app.deliveries_pending.send_modify(|count| *count += 1);
         let app = app.clone();
         tokio::spawn(async move {
             tokio::time::sleep(QUEUE_DELAY).await;
@@ -97,36 +98,43 @@ async fn deliver(app: App, delivery: PendingDelivery) {
         let bytes: [u8; 16] = rand::thread_rng().gen();
         bytes.iter().map(|byte| format!("{byte:02x}")).collect()
     };
-    let source = format!("{}/", app.lock().base_url);
-    let result = app
+    let headers = WebhookHeaders {
+        topic: delivery.topic.clone(),
+        resource: resource.to_string(),
+        event: event.to_string(),
+        webhook_id: delivery.webhook_id,
+        delivery_id,
+        source: format!("{}/", app.lock().base_url),
+        signature: signature(&delivery.secret, delivery.body.as_bytes()),
+    };
+    let mut request = app
         .http
         .post(&delivery.delivery_url)
         .header(reqwest::header::USER_AGENT, USER_AGENT)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header("X-WC-Webhook-Source", source)
-        .header("X-WC-Webhook-Topic", &delivery.topic)
-        .header("X-WC-Webhook-Resource", resource)
-        .header("X-WC-Webhook-Event", event)
-        .header(
-            "X-WC-Webhook-Signature",
-            signature(&delivery.secret, delivery.body.as_bytes()),
-        )
-        .header("X-WC-Webhook-ID", delivery.webhook_id.to_string())
-        .header("X-WC-Webhook-Delivery-ID", delivery_id)
+        .header(reqwest::header::CONTENT_TYPE, "application/json");
+    for (name, value) in headers.to_pairs() {
+        request = request.header(name, value);
+    }
+    let result = request
         .body(delivery.body.to_string())
         .timeout(Duration::from_secs(60))
         .send()
         .await;
     let succeeded =
         matches!(&result, Ok(response) if (200..=302).contains(&response.status().as_u16()));
-    let mut shop = app.lock();
-    if let Some(webhook) = shop.webhooks.get_mut(&delivery.webhook_id) {
-        if succeeded {
-            webhook.failure_count = 0;
-        } else if webhook.failure_count > MAX_FAILURES {
-            webhook.status = "disabled".to_string();
-        } else {
-            webhook.failure_count += 1;
+    {
+        let mut shop = app.lock();
+        if let Some(webhook) = shop.webhooks.get_mut(&delivery.webhook_id) {
+            if succeeded {
+                webhook.failure_count = 0;
+            } else if webhook.failure_count > MAX_FAILURES {
+                webhook.status = "disabled".to_string();
+            } else {
+                webhook.failure_count += 1;
+            }
         }
     }
+    // Settled only once the outcome is recorded.
+    app.deliveries_pending
+        .send_modify(|count| *count = count.saturating_sub(1));
 }
