@@ -31,7 +31,7 @@ impl TryFrom<i64> for DocStatus {
 
 impl DocStatus {
     /// The number ERPNext stores and filters by.
-    pub fn number(self) -> i64 {
+    pub const fn number(self) -> i64 {
         match self {
             DocStatus::Draft => 0,
             DocStatus::Submitted => 1,

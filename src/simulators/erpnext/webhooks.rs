@@ -78,7 +78,8 @@ impl Outbox {
             self.pending.send_modify(|count| *count += 1);
             // The worker lives as long as the simulator; a closed queue means shutdown.
             if self.sender.send(delivery).is_err() {
-                self.pending.send_modify(|count| *count = count.saturating_sub(1));
+                self.pending
+                    .send_modify(|count| *count = count.saturating_sub(1));
             }
         }
     }

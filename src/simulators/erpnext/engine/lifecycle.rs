@@ -8,14 +8,18 @@
 use serde_json::{json, Value};
 
 use super::build::set_docstatus;
-// docstatus 0, 1, 2, as the client's wire types name them.
 use super::index::label_for;
 use super::{Outcome, Site, STANDARD_FIELDS};
-use crate::erpnext::types::{CANCELLED, DRAFT, SUBMITTED};
+use crate::erpnext::types::DocStatus;
 use crate::simulators::erpnext::doctypes::{self, Access, Naming};
 use crate::simulators::erpnext::error::SiteError;
 use crate::simulators::erpnext::query;
 use crate::simulators::erpnext::values::{int_of, text_of, Doc};
+
+// docstatus 0, 1, 2, as the client's wire types name them.
+const DRAFT: i64 = DocStatus::Draft.number();
+const SUBMITTED: i64 = DocStatus::Submitted.number();
+const CANCELLED: i64 = DocStatus::Cancelled.number();
 
 fn not_editable(doctype: &str, what: &str) -> SiteError {
     SiteError::thrown(
