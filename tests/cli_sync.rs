@@ -109,7 +109,7 @@ async fn a_script_sets_up_syncs_reconciles_and_reads_the_log() {
         .await;
     assert_eq!(code, 0);
     let (code, tested, _) = cli.run(&["connection", "test", "--name", "shop"]).await;
-    assert_eq!(code, 3, "{tested}");
+    assert_eq!(code, 2, "refused credentials are bad input: {tested}");
     assert!(
         tested.contains("AuthenticationError") || tested.contains("401"),
         "{tested}"

@@ -18,6 +18,9 @@ use woocommerce_sync::sync::setup::{install, SetupPlan};
 
 use common::{connection_for, fast_calls};
 
+/// A list filter: field, operator, value.
+type Filter = (&'static str, &'static str, Value);
+
 /// Base64 of 32 zero bytes: the children read it from the environment.
 const KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 const ORDERS: usize = 90;
@@ -152,7 +155,7 @@ impl Shop {
     async fn documents(&self) -> BTreeMap<&'static str, usize> {
         let connection = connection_for(&self.woo, &self.erp);
         let client = erpnext_client(&connection, &fast_calls()).unwrap();
-        let kinds: [(&str, &str, &[(&str, &str, Value)]); 8] = [
+        let kinds: [(&str, &str, &[Filter]); 8] = [
             ("Sales Order", "Sales Order", &[]),
             (
                 "Sales Invoice",

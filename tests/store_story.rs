@@ -315,15 +315,37 @@ async fn story(store: Store) {
         all.iter().map(|r| r.entry.attempt).collect::<Vec<_>>(),
         [2, 1]
     );
-    let failed = store
-        .query_log(&LogFilter {
-            failed_only: true,
-            ..LogFilter::default()
+    // "Failed" means failing now: order 727 failed, then succeeded.
+    let failed_now = |store: Store| async move {
+        store
+            .query_log(&LogFilter {
+                failed_only: true,
+                ..LogFilter::default()
+            })
+            .await
+            .unwrap()
+    };
+    assert!(failed_now(store.clone()).await.is_empty());
+    store
+        .append_log(&LogEntry {
+            connection_id: id,
+            direction: "woocommerce_to_erpnext".into(),
+            object_kind: "order".into(),
+            object_id: "728".into(),
+            order_id: Some("728".into()),
+            action: "create_sales_order".into(),
+            outcome: LogOutcome::Failed,
+            message: "no account for tax rate 4".into(),
+            request_excerpt: None,
+            response_excerpt: None,
+            duration_ms: 3,
+            attempt: 1,
         })
         .await
         .unwrap();
+    let failed = failed_now(store.clone()).await;
     assert_eq!(failed.len(), 1);
-    assert_eq!(failed[0].entry.message, "attempt 1");
+    assert_eq!(failed[0].entry.object_id, "728");
     let none = store
         .query_log(&LogFilter {
             object_id: Some("999".into()),
@@ -377,7 +399,8 @@ async fn story(store: Store) {
             hours.iter().map(|hour| hour.succeeded).sum::<i64>(),
             hours.iter().map(|hour| hour.failed).sum::<i64>()
         ),
-        (1, 1)
+        (1, 2),
+        "727's failure and success, 728's failure"
     );
     assert_eq!(hours[0].hour.len(), "2026-11-27T00".len());
     let events = store.recent_inbound(id, 10).await.unwrap();

@@ -225,14 +225,21 @@ pub async fn run(store: &Store, command: ConnectionCommand) -> Result<ExitCode, 
             let woo = woocommerce_client(&connection, &settings).map_err(anyhow::Error::from)?;
             let erp = erpnext_client(&connection, &settings).map_err(anyhow::Error::from)?;
             let (woo_result, erp_result) = tokio::join!(woo.check_connection(), erp.logged_user());
-            let mut healthy = true;
+            // 2 when a side refuses what the connection says (URL, keys: the user fixes them),
+            // 1 when a side could not be reached or failed (try again later).
+            let mut refused = false;
+            let mut unreachable = false;
             match woo_result {
                 Ok(orders) => println!(
                     "WooCommerce {}: ok ({orders} orders)",
                     connection.woocommerce_url
                 ),
                 Err(error) => {
-                    healthy = false;
+                    if error.is_retryable() {
+                        unreachable = true;
+                    } else {
+                        refused = true;
+                    }
                     println!("WooCommerce {}: {error}", connection.woocommerce_url);
                 }
             }
@@ -242,12 +249,19 @@ pub async fn run(store: &Store, command: ConnectionCommand) -> Result<ExitCode, 
                     connection.erpnext_url
                 ),
                 Err(error) => {
-                    healthy = false;
+                    if error.is_retryable() {
+                        unreachable = true;
+                    } else {
+                        refused = true;
+                    }
                     println!("ERPNext {}: {error}", connection.erpnext_url);
                 }
             }
-            if !healthy {
-                return Ok(ExitCode::from(3));
+            if refused {
+                return Ok(ExitCode::from(2));
+            }
+            if unreachable {
+                return Ok(ExitCode::FAILURE);
             }
         }
         ConnectionCommand::Edit(fields) => {

@@ -12,7 +12,7 @@ pub struct LogArgs {
     /// Only this connection's entries.
     #[arg(long)]
     pub connection: Option<String>,
-    /// Only failed attempts.
+    /// Only what is failing now: failed attempts not followed by a success of the same object.
     #[arg(long)]
     pub failed: bool,
     /// Only entries about this WooCommerce order id.

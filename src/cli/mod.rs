@@ -98,6 +98,7 @@ impl From<crate::store::StoreError> for CliError {
 }
 
 pub fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     init_tracing();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -120,13 +121,37 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// `log … | head` ends quietly, as other command-line tools do, instead of panicking when the
+/// pipe closes: Rust ignores SIGPIPE, so printing to a closed pipe is an error `println!` panics
+/// on. Sockets are unaffected (the standard library sends with `MSG_NOSIGNAL`).
+fn restore_default_sigpipe() {
+    // SAFETY: called first thing in `main`, before any thread exists; only resets a disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Logs go to stderr: plain text, coloured only on a terminal, or one JSON object per line
+/// with `WOOCOMMERCE_SYNC_LOG_FORMAT=json` (for log collectors).
 fn init_tracing() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("WOOCOMMERCE_SYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match std::env::var("WOOCOMMERCE_SYNC_LOG_FORMAT").as_deref() {
+        Ok("json") => builder.json().try_init(),
+        Ok("text") | Err(_) => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        Ok(other) => {
+            eprintln!(
+                "warning: WOOCOMMERCE_SYNC_LOG_FORMAT={other} is not a log format; write text or json (text is used)"
+            );
+            builder.with_ansi(false).try_init()
+        }
+    };
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {

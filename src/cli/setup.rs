@@ -50,6 +50,7 @@ pub async fn run(store: &Store, args: SetupArgs) -> Result<ExitCode, CliError> {
         for item in &outcome.missing {
             println!("  - {item}");
         }
-        Ok(ExitCode::from(4))
+        // The connection names what ERPNext lacks: bad input the user fixes.
+        Ok(ExitCode::from(2))
     }
 }

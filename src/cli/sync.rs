@@ -15,7 +15,7 @@ use crate::jobs::{drain, Dispatcher, Job, Queue, QueuePolicy};
 use crate::metrics::Metrics;
 use crate::store::{JobState, Store};
 use crate::sync::context::{CallSettings, ConnectionContext};
-use crate::sync::mapping::{map_order, ResolvedMasters};
+use crate::sync::mapping::{map_order, OrderAction, OrderMapping, ResolvedMasters};
 use crate::sync::reconcile::{reconcile, ReconcileReport};
 use crate::sync::report::{Attempt, Outcome, SyncError, SyncSummary};
 use crate::sync::woo_to_erp::billing::{Billing, BillingSteps};
@@ -75,14 +75,40 @@ pub struct ReconcileArgs {
     pub json: bool,
 }
 
-fn parse_since(text: &str) -> Result<NaiveDateTime, String> {
-    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
-        .or_else(|_| {
-            NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map(|date| date.and_time(chrono::NaiveTime::MIN))
-        })
+/// Dates as people type them: a day, a time with `T` or a space, with or without seconds, in
+/// UTC unless an offset (`Z`, `+02:00`) says otherwise.
+pub fn parse_since(text: &str) -> Result<NaiveDateTime, String> {
+    let text = text.trim();
+    if let Ok(moment) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(moment.naive_utc());
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S%:z",
+        "%Y-%m-%dT%H:%M%:z",
+        "%Y-%m-%d %H:%M%:z",
+    ] {
+        if let Ok(moment) = chrono::DateTime::parse_from_str(text, format) {
+            return Ok(moment.naive_utc());
+        }
+    }
+    let local = text.strip_suffix(['Z', 'z']).unwrap_or(text);
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(moment) = NaiveDateTime::parse_from_str(local, format) {
+            return Ok(moment);
+        }
+    }
+    NaiveDate::parse_from_str(local, "%Y-%m-%d")
+        .map(|date| date.and_time(chrono::NaiveTime::MIN))
         .map_err(|_| {
-            format!("`{text}` is not a date; write 2026-11-01 or 2026-11-01T08:00:00 (UTC)")
+            format!(
+                "`{text}` is not a date; write 2026-11-01, 2026-11-01 08:00, 2026-11-01T08:00:00Z \
+                 or 2026-11-01T10:00:00+02:00 (UTC unless an offset is given)"
+            )
         })
 }
 
@@ -349,6 +375,9 @@ pub fn print_summary(summary: &SyncSummary) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Plans what a run would write, with the look-ups a run makes (read-only) and none of its
+/// writes: the planned documents as JSON on stdout, then the counts as the run would report them
+/// on stderr; exit 3 when some orders would fail, as the run would.
 async fn dry_run(ctx: &ConnectionContext, args: &SyncOrdersArgs) -> Result<ExitCode, CliError> {
     let orders = match args.order {
         Some(id) => vec![ctx.woo.get_order(id).await.map_err(anyhow::Error::from)?],
@@ -363,13 +392,46 @@ async fn dry_run(ctx: &ConnectionContext, args: &SyncOrdersArgs) -> Result<ExitC
                 .map_err(anyhow::Error::from)?
         }
     };
+    let country = |code: &str| countries::name_for_code(code).map(String::from);
+    let planned: Vec<_> = orders
+        .iter()
+        .map(|order| {
+            let action = ctx.action_for(&order.status);
+            let mapping = match action {
+                OrderAction::Import => Some(map_order(order, &ctx.rules, &country)),
+                OrderAction::Cancel | OrderAction::Ignore => None,
+            };
+            (order, action, mapping)
+        })
+        .collect();
+    // The run's own look-ups: which items and buyers ERPNext already has.
+    let mappings: Vec<&OrderMapping> = planned
+        .iter()
+        .filter_map(|(_, _, mapping)| mapping.as_ref()?.as_ref().ok())
+        .collect();
+    ctx.masters
+        .prefetch(&ctx.erp, &mappings)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let (mut importing, mut cancelling, mut skipping, mut failing) = (0, 0, 0, 0);
     let mut documents = Vec::new();
-    for order in &orders {
-        let action = ctx.action_for(&order.status);
-        let document = match map_order(order, &ctx.rules, &|code: &str| {
-            countries::name_for_code(code).map(String::from)
-        }) {
-            Ok(mapping) => {
+    for (order, action, mapping) in planned {
+        let document = match mapping {
+            None if action == OrderAction::Cancel => {
+                cancelling += 1;
+                serde_json::json!({"order": order.id, "action": "Cancel",
+                    "note": "its Sales Order, if there is one, is cancelled (or closed when invoiced)"})
+            }
+            None => {
+                skipping += 1;
+                serde_json::json!({"order": order.id, "action": "Ignore",
+                    "note": format!("status `{}` is not imported", order.status)})
+            }
+            Some(Err(error)) => {
+                failing += 1;
+                serde_json::json!({"order": order.id, "action": "Import", "error": error.to_string()})
+            }
+            Some(Ok(mapping)) => {
                 let placeholder = ResolvedMasters {
                     customer: format!("<Customer {}>", mapping.customer.customer_name),
                     billing_address: mapping
@@ -382,23 +444,33 @@ async fn dry_run(ctx: &ConnectionContext, args: &SyncOrdersArgs) -> Result<ExitC
                         .map(|_| "<shipping Address>".to_string()),
                     exchange_rate: None,
                 };
-                match mapping.resolve(&placeholder, &ctx.rules) {
-                    Ok(sales_order) => {
-                        serde_json::json!({"order": order.id, "action": format!("{action:?}"), "sales_order": sales_order})
+                let items = ctx.masters.planned_items(&mapping, &ctx.rules).await;
+                match (items, mapping.resolve(&placeholder, &ctx.rules)) {
+                    (Ok(new_items), Ok(sales_order)) => {
+                        importing += 1;
+                        serde_json::json!({"order": order.id, "action": "Import",
+                            "new_items": new_items, "sales_order": sales_order})
                     }
-                    Err(error) => {
-                        serde_json::json!({"order": order.id, "error": error.to_string()})
+                    (Err(error), _) | (_, Err(error)) => {
+                        failing += 1;
+                        serde_json::json!({"order": order.id, "action": "Import", "error": error.to_string()})
                     }
                 }
-            }
-            Err(error) => {
-                serde_json::json!({"order": order.id, "action": format!("{action:?}"), "error": error.to_string()})
             }
         };
         documents.push(document);
     }
     print_json(&documents)?;
-    Ok(ExitCode::SUCCESS)
+    eprintln!(
+        "dry run, nothing written: of {} orders, {importing} would be imported (or kept up to date), \
+         {cancelling} cancelled, {skipping} skipped (status not imported), {failing} would fail",
+        orders.len()
+    );
+    Ok(if failing > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub async fn run_reconcile(store: &Store, args: ReconcileArgs) -> Result<ExitCode, CliError> {
@@ -485,5 +557,26 @@ pub fn print_reconcile(report: &ReconcileReport) {
             refund.credit_notes,
             refund.credited
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_since;
+
+    #[test]
+    fn since_takes_the_forms_people_type() {
+        let at = |text| parse_since(text).unwrap().to_string();
+        assert_eq!(at("2026-12-01"), "2026-12-01 00:00:00");
+        assert_eq!(at("2026-12-01T10:00:00"), "2026-12-01 10:00:00");
+        assert_eq!(at("2026-12-01T10:00:00Z"), "2026-12-01 10:00:00");
+        assert_eq!(at("2026-12-01 10:00:00"), "2026-12-01 10:00:00");
+        assert_eq!(at("2026-12-01 10:00"), "2026-12-01 10:00:00");
+        assert_eq!(at("2026-12-01T10:00"), "2026-12-01 10:00:00");
+        assert_eq!(at("2026-12-01T12:00:00+02:00"), "2026-12-01 10:00:00");
+        assert_eq!(at(" 2026-12-01T10:00:00.250Z "), "2026-12-01 10:00:00.250");
+        let refused = parse_since("yesterday").unwrap_err();
+        assert!(refused.contains("`yesterday` is not a date"), "{refused}");
+        assert!(parse_since("2026-13-01").is_err());
     }
 }

@@ -177,6 +177,32 @@ impl Store {
         Ok(())
     }
 
+    /// The outcome and message of the newest entry about one object, if any.
+    pub async fn latest_log(
+        &self,
+        connection_id: i64,
+        object_kind: &str,
+        object_id: &str,
+    ) -> StoreResult<Option<(LogOutcome, String)>> {
+        let row = sqlx::query(
+            "SELECT outcome, message FROM sync_log \
+             WHERE connection_id = $1 AND object_kind = $2 AND object_id = $3 \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(connection_id)
+        .bind(object_kind)
+        .bind(object_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok((
+                LogOutcome::parse(&row.try_get::<String, _>("outcome")?)?,
+                row.try_get("message")?,
+            ))
+        })
+        .transpose()
+    }
+
     pub async fn query_log(&self, filter: &LogFilter) -> StoreResult<Vec<LogRecord>> {
         // Optional filters as `($n IS NULL OR column = $n)` keep one statement
         // for every combination, on both engines.
@@ -184,7 +210,10 @@ impl Store {
             "SELECT id, at, connection_id, direction, object_kind, object_id, order_id, action, outcome, \
              message, request_excerpt, response_excerpt, duration_ms, attempt FROM sync_log \
              WHERE ($1 IS NULL OR connection_id = $1) \
-               AND ($2 = 0 OR outcome = 'failed') \
+               AND ($2 = 0 OR (outcome = 'failed' AND NOT EXISTS ( \
+                    SELECT 1 FROM sync_log later WHERE later.connection_id = sync_log.connection_id \
+                    AND later.object_kind = sync_log.object_kind AND later.object_id = sync_log.object_id \
+                    AND later.id > sync_log.id AND later.outcome <> 'failed'))) \
                AND ($3 IS NULL OR object_kind = $3) \
                AND ($4 IS NULL OR object_id = $4) \
                AND ($6 IS NULL OR order_id = $6) \

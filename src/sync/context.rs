@@ -68,6 +68,14 @@ impl ConnectionContext {
                     SyncError::Erpnext(error)
                 }
             })?;
+        let missing = crate::sync::setup::missing_custom_fields(&erp).await?;
+        if !missing.is_empty() {
+            return Err(SyncError::Setup(format!(
+                "ERPNext lacks what setup installs for connection `{}` (custom fields {}); run setup for this connection first",
+                connection.name,
+                missing.join(", ")
+            )));
+        }
         let currency = company["default_currency"]
             .as_str()
             .unwrap_or("USD")

@@ -12,6 +12,7 @@ use url::Url;
 use std::collections::BTreeSet;
 
 use crate::connection::Connection;
+use crate::erpnext::client::ListQuery;
 use crate::erpnext::{ErpClient, ErpError};
 use crate::sync::context::{erpnext_client, woocommerce_client, CallSettings};
 use crate::woocommerce::OrderQuery;
@@ -479,6 +480,28 @@ pub async fn install_custom_fields(client: &ErpClient) -> Result<SetupReport, Er
 
 fn flag(value: bool) -> i64 {
     i64::from(value)
+}
+
+/// The custom fields `setup` installs that ERPNext lacks (one list call): a sync against a
+/// half-installed setup would fail on every order, so it refuses to start instead.
+pub async fn missing_custom_fields(client: &ErpClient) -> Result<Vec<String>, ErpError> {
+    let wanted: Vec<String> = custom_fields()
+        .iter()
+        .map(|field| format!("{}-{}", field.doctype, field.fieldname))
+        .collect();
+    let found: Vec<crate::erpnext::types::Named> = client
+        .list(
+            "Custom Field",
+            &ListQuery::default()
+                .fields(&["name"])
+                .filter("name", "in", json!(wanted))
+                .all_rows(),
+        )
+        .await?;
+    Ok(wanted
+        .into_iter()
+        .filter(|name| !found.iter().any(|field| &field.name == name))
+        .collect())
 }
 
 async fn install_custom_field(

@@ -356,6 +356,21 @@ impl Masters {
         Ok(())
     }
 
+    /// What [`ensure_items`](Self::ensure_items) would create for this order, without creating
+    /// it (a dry run; after [`prefetch`](Self::prefetch)), or why the order cannot have its items.
+    pub async fn planned_items(
+        &self,
+        mapping: &OrderMapping,
+        rules: &MappingRules,
+    ) -> Result<Vec<String>, crate::sync::mapping::MappingError> {
+        let mut items = self.items.lock().await;
+        Ok(mapping
+            .items_to_create(|code| items.contains(code), rules)?
+            .into_iter()
+            .map(|draft| draft.item_code.clone())
+            .collect())
+    }
+
     /// The Customer and Addresses of one order: reused, updated when changed, or created.
     pub async fn resolve_buyer(
         &self,

@@ -335,7 +335,8 @@ impl<'c> OrderFlow<'c> {
                         None,
                         0,
                         attempt,
-                    );
+                    )
+                    .await;
                     reports.push(OrderReport {
                         order_id: order.id,
                         outcome,
@@ -518,13 +519,15 @@ impl<'c> OrderFlow<'c> {
             ),
         };
         let elapsed = started.elapsed().as_millis() as i64;
-        self.finish(writes, order, action, &outcome, excerpt, elapsed, attempt);
+        self.finish(writes, order, action, &outcome, excerpt, elapsed, attempt)
+            .await;
         outcome
     }
 
-    /// Logs the attempt (changes and failures; what is unchanged is not worth a row).
+    /// Logs the attempt: changes and failures; a skipped order once per reason (polls see it
+    /// again and again); what is unchanged is not worth a row.
     #[allow(clippy::too_many_arguments)]
-    fn finish(
+    async fn finish(
         &self,
         writes: &Writes,
         order: &Order,
@@ -562,9 +565,22 @@ impl<'c> OrderFlow<'c> {
             Outcome::Skipped { reason } => (LogOutcome::Skipped, reason.clone()),
             Outcome::Failed { reason, .. } => (LogOutcome::Failed, reason.clone()),
         };
-        if matches!(outcome, Outcome::Unchanged | Outcome::Skipped { .. }) && !attempt.is_retry() {
-            // Polls see most orders again and again; only changes and failures are worth a row.
-            return;
+        if !attempt.is_retry() {
+            match outcome {
+                Outcome::Unchanged => return,
+                Outcome::Skipped { .. } => {
+                    let said = self
+                        .ctx
+                        .store
+                        .latest_log(self.ctx.connection_id, "order", &order.id.to_string())
+                        .await;
+                    if matches!(said, Ok(Some((LogOutcome::Skipped, ref said))) if *said == message)
+                    {
+                        return;
+                    }
+                }
+                _ => {}
+            }
         }
         writes.log(LogEntry {
             connection_id: self.ctx.connection_id,
