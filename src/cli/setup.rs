@@ -34,6 +34,7 @@ pub async fn run(store: &Store, args: SetupArgs) -> Result<ExitCode, CliError> {
             public_url: args.public_url,
             update_webhook_secrets: args.update_webhook_secrets,
             create_receivable_accounts: args.create_receivable_accounts,
+            calls: crate::sync::context::CallSettings::default(),
         },
     )
     .await

@@ -93,6 +93,25 @@ impl SetupReport {
         self.unchanged.extend(other.unchanged);
     }
 
+    /// After passes that met faults: each thing once, and not "unchanged" when a pass before
+    /// had created or updated it.
+    fn settle(&mut self) {
+        for list in [&mut self.created, &mut self.updated, &mut self.removed] {
+            let mut seen = BTreeSet::new();
+            list.retain(|item| seen.insert(item.clone()));
+        }
+        let changed: BTreeSet<String> = self
+            .created
+            .iter()
+            .chain(&self.updated)
+            .chain(&self.removed)
+            .cloned()
+            .collect();
+        let mut seen = BTreeSet::new();
+        self.unchanged
+            .retain(|item| !changed.contains(item) && seen.insert(item.clone()));
+    }
+
     pub fn changed_anything(&self) -> bool {
         !self.created.is_empty() || !self.updated.is_empty() || !self.removed.is_empty()
     }
@@ -841,12 +860,32 @@ pub enum SetupError {
     PublicUrl(String),
 }
 
+impl SetupError {
+    /// A fault of the moment (a dropped answer, 5xx, 429, a timeout), worth another pass. Any
+    /// 5xx counts: a pass only repeats look-ups and idempotent writes.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SetupError::Erpnext(error) => {
+                error.is_retryable()
+                    || matches!(error, ErpError::Rejected { status, .. } if *status >= 500)
+            }
+            SetupError::WooCommerce(error) => error.is_retryable(),
+            SetupError::PublicUrl(_) => false,
+        }
+    }
+}
+
+/// Passes a setup run makes through faults of the moment before it gives up.
+const SETUP_PASSES: u32 = 10;
+
 /// What a setup run may do beyond installing what is missing.
 #[derive(Debug, Clone)]
 pub struct SetupOptions {
     pub public_url: url::Url,
     pub update_webhook_secrets: bool,
     pub create_receivable_accounts: bool,
+    /// Timeouts and retries of each call.
+    pub calls: CallSettings,
 }
 
 impl SetupOptions {
@@ -855,6 +894,7 @@ impl SetupOptions {
             public_url,
             update_webhook_secrets: false,
             create_receivable_accounts: false,
+            calls: CallSettings::default(),
         }
     }
 }
@@ -868,16 +908,44 @@ pub struct SetupOutcome {
 }
 
 /// Installs custom fields and webhooks on both sides, sees to the receivable accounts of the
-/// shop's currencies, then checks master data.
+/// shop's currencies, then checks master data. Every step looks up before it creates and takes a
+/// duplicate as done, so a pass cut short by a fault of the moment is simply run again (with what
+/// it already changed on the connection, such as a new webhook secret).
 pub async fn set_up(
     connection: &Connection,
     options: &SetupOptions,
 ) -> Result<SetupOutcome, SetupError> {
     let mut connection = connection.clone();
-    let settings = CallSettings::default();
-    let erp = erpnext_client(&connection, &settings)?;
-    let woo = woocommerce_client(&connection, &settings)?;
     let mut report = SetupReport::default();
+    let mut pass = 1;
+    loop {
+        match set_up_once(&mut connection, options, &mut report).await {
+            Ok(missing) => {
+                report.settle();
+                return Ok(SetupOutcome {
+                    report,
+                    missing,
+                    connection,
+                });
+            }
+            Err(error) if error.is_retryable() && pass < SETUP_PASSES => {
+                tracing::warn!(pass, %error, "setup met a fault; running it again");
+                tokio::time::sleep(options.calls.retry.base_delay * pass).await;
+                pass += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// One pass of [`set_up`]; answers what master data is missing.
+async fn set_up_once(
+    connection: &mut Connection,
+    options: &SetupOptions,
+    report: &mut SetupReport,
+) -> Result<Vec<String>, SetupError> {
+    let erp = erpnext_client(connection, &options.calls)?;
+    let woo = woocommerce_client(connection, &options.calls)?;
     if connection.credentials.webhook_secret.trim().is_empty() {
         // A connection from before secrets were made for every connection: ERPNext refuses a
         // signed Webhook without one.
@@ -906,7 +974,7 @@ pub async fn set_up(
         &base("woocommerce")?,
         &connection.credentials.webhook_secret,
         options.update_webhook_secrets,
-        &mut report,
+        report,
     )
     .await?;
 
@@ -916,7 +984,7 @@ pub async fn set_up(
         .await?
         .and_then(|company| company["default_currency"].as_str().map(str::to_string));
     if let Some(company_currency) = company_currency {
-        for currency in shop_currencies(&woo, &connection).await? {
+        for currency in shop_currencies(&woo, connection).await? {
             if currency == company_currency
                 || connection
                     .mappings
@@ -950,12 +1018,8 @@ pub async fn set_up(
             .await?,
         );
     }
-    missing.extend(check_master_data(&erp, &master_data_needs(&connection)).await?);
-    Ok(SetupOutcome {
-        report,
-        missing,
-        connection,
-    })
+    missing.extend(check_master_data(&erp, &master_data_needs(connection)).await?);
+    Ok(missing)
 }
 
 /// The store's currency, the currencies of its newest orders (multi-currency plugins sell in
