@@ -87,6 +87,10 @@ pub struct PaymentTarget {
     /// The paid-to account; ERPNext's default for the Mode of Payment when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// The expense account the gateway's fee (read from the order) is booked to, as a deduction
+    /// on the Payment Entry; without it the payment is booked gross.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_account: Option<String>,
 }
 
 /// The mapping tables. Also readable from a TOML file (`--mappings FILE`).
@@ -292,6 +296,24 @@ impl Connection {
                 ));
             }
         }
+        for (gateway, target) in &self.mappings.payment_methods {
+            if target.mode_of_payment.trim().is_empty() {
+                return Err(invalid(
+                    "payment_methods",
+                    format!("`{gateway}` names no mode_of_payment; write e.g. {gateway} = {{ mode_of_payment = \"Credit Card\" }}"),
+                ));
+            }
+            if target
+                .fee_account
+                .as_deref()
+                .is_some_and(|account| account.trim().is_empty())
+            {
+                return Err(invalid(
+                    "payment_methods",
+                    format!("`{gateway}` has an empty fee_account; name an expense account (e.g. \"Bank Charges - TC\") or leave it out"),
+                ));
+            }
+        }
         if let MissingSkuRule::UseItem(code) = &self.missing_sku {
             if code.trim().is_empty() {
                 return Err(invalid("--missing-sku", "item:CODE needs an item code"));
@@ -379,9 +401,13 @@ mod tests {
         let error = parse_mappings_toml("[tax_acounts]\n1 = \"ST 4% - TC\"\n").unwrap_err();
         assert!(error.problem.contains("tax_acounts"), "{error}");
         let good = parse_mappings_toml(
-            "[tax_accounts]\n1 = \"ST 4% - TC\"\n[shipping_methods]\nflat_rate = { account = \"Freight - TC\" }\n[payment_methods]\nstripe = { mode_of_payment = \"Credit Card\" }\n",
+            "[tax_accounts]\n1 = \"ST 4% - TC\"\n[shipping_methods]\nflat_rate = { account = \"Freight - TC\" }\n[payment_methods]\nstripe = { mode_of_payment = \"Credit Card\", fee_account = \"Bank Charges - TC\" }\n",
         )
         .unwrap();
+        assert_eq!(
+            good.payment_methods["stripe"].fee_account.as_deref(),
+            Some("Bank Charges - TC")
+        );
         assert_eq!(good.tax_accounts[&1], "ST 4% - TC");
         assert_eq!(
             good.shipping_methods["flat_rate"],

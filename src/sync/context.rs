@@ -40,6 +40,9 @@ pub struct ConnectionContext {
     /// Settles what runs failed and what they finished (the job queue, in the service and the
     /// CLI).
     pub retries: Arc<dyn RetryQueue>,
+    /// The company's default cost center (`Company.cost_center`): where a gateway fee deducted
+    /// on a Payment Entry is booked.
+    pub cost_center: String,
     exchange_rates: Mutex<HashMap<(String, String), Option<Decimal>>>,
 }
 
@@ -72,6 +75,10 @@ impl ConnectionContext {
             .as_str()
             .unwrap_or("USD")
             .to_string();
+        let cost_center = company["cost_center"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let rules = mapping_rules(&connection, &currency);
         let masters = Masters::new(store.clone(), stored.id, &currency);
         Ok(ConnectionContext {
@@ -85,6 +92,7 @@ impl ConnectionContext {
             concurrency: concurrency.max(1),
             page_size: MAX_PER_PAGE,
             retries: Arc::new(NoRetries),
+            cost_center,
             exchange_rates: Mutex::new(HashMap::new()),
         })
     }

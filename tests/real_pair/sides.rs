@@ -102,9 +102,19 @@ pub fn connection(
             PaymentTarget {
                 mode_of_payment: mode.into(),
                 account: Some(account("paid_to")),
+                fee_account: None,
             },
         );
     }
+    // A card gateway that keeps a fee: the fee is deducted on the Payment Entry.
+    mappings.payment_methods.insert(
+        "stripe".into(),
+        PaymentTarget {
+            mode_of_payment: "Credit Card".into(),
+            account: Some(account("paid_to")),
+            fee_account: Some(account("fee")),
+        },
+    );
     for currency in ["EUR", "GBP", "JPY", "CAD"] {
         if let Some(receivable) = accounts.get(&format!("receivable_{currency}")) {
             mappings
@@ -488,6 +498,13 @@ impl Side {
                     "reference_doctype": row["reference_doctype"],
                     "allocated_amount": money(&row["allocated_amount"]),
                 })).collect::<Vec<_>>(),
+                "deductions": rows("deductions").iter().map(|row| json!({
+                    "account": self.account_role(row["account"].as_str().unwrap_or_default()),
+                    "cost_center": row["cost_center"],
+                    "amount": money(&row["amount"]),
+                })).collect::<Vec<_>>(),
+                "unallocated_amount": money(&document["unallocated_amount"]),
+                "difference_amount": money(&document["difference_amount"]),
             }),
         }
     }
