@@ -206,7 +206,11 @@ fn validate(site: &mut Site, doc: &mut Doc) -> Result<(), SiteError> {
     } else {
         (paid_amount + deducted - allocated).max(Decimal::ZERO)
     };
-    let difference = if paying_back {
+    // Across currencies the real site books the gap in base amounts as an exchange gain or
+    // loss row (`set_exchange_gain_loss`); the simulator does not model exchange rates here.
+    let difference = if !same_currency {
+        Decimal::ZERO
+    } else if paying_back {
         paid_amount - (allocated + unallocated) - deducted
     } else {
         (allocated + unallocated) - received - deducted
