@@ -126,6 +126,7 @@ async fn master_data_check_names_what_is_missing() {
         ],
         modes_of_payment: vec!["Cash".into(), "Credit Card".into()],
         expense_accounts: vec!["Miscellaneous Expenses - TC".into()],
+        tax_categories: Vec::new(),
     };
     assert!(setup::check_master_data(&client, &complete)
         .await
@@ -138,9 +139,10 @@ async fn master_data_check_names_what_is_missing() {
         accounts: vec!["Shipping - XX".into(), "Duties and Taxes - TC".into()],
         modes_of_payment: vec!["PayPal".into()],
         expense_accounts: vec!["Cash - TC".into()],
+        tax_categories: vec!["Reverse Charge".into()],
     };
     let missing = setup::check_master_data(&client, &broken).await.unwrap();
-    assert_eq!(missing.len(), 5, "{missing:#?}");
+    assert_eq!(missing.len(), 6, "{missing:#?}");
     assert!(missing[0].contains("Warehouse `Nowhere - TC` does not exist"));
     assert!(missing[1].contains("Account `Shipping - XX` does not exist"));
     assert!(missing[2].contains("group account"));
@@ -149,7 +151,8 @@ async fn master_data_check_names_what_is_missing() {
         "{}",
         missing[3]
     );
-    assert!(missing[4].contains("Mode of Payment `PayPal`"));
+    assert!(missing[4].contains("Tax Category `Reverse Charge` does not exist"));
+    assert!(missing[5].contains("Mode of Payment `PayPal`"));
 }
 
 #[tokio::test]

@@ -694,6 +694,76 @@ async fn gateway_fee_deductions_match_the_real_site() {
     same(simulated, gateway_fees(&real, &tag).await);
 }
 
+// ----- 3c. Tax categories on selling documents -------------------------------------------
+
+/// A B2B sale WooCommerce did not tax carries a Tax Category: checked as a link, kept on the
+/// submitted Sales Order without a taxes template (no Tax Rule), and mapped onto the invoice.
+async fn tax_categories(erp: &Erp, tag: &str) -> Seen {
+    let mut seen = Seen::default();
+    let buyer = format!("{tag} B2B");
+    let item = format!("{tag}-B2B");
+    let category = format!("{tag} Exempt");
+    customer(erp, &buyer).await;
+    service_item(erp, &item, 40.0).await;
+    let made = erp
+        .insert("Tax Category", &json!({"title": category}))
+        .await
+        .ok("tax category");
+    seen.note("tax category", pick(&made, &["name", "title", "disabled"]));
+    let again = erp
+        .insert("Tax Category", &json!({"title": category}))
+        .await;
+    seen.error("the same title again", &again);
+    let order = |tax_category: &str| {
+        json!({"customer": buyer, "delivery_date": "2099-01-01", "docstatus": 1,
+               "tax_category": tax_category,
+               "items": [{"item_code": item, "qty": 1, "rate": 40, "price_list_rate": 40}]})
+    };
+    let unknown = erp
+        .insert("Sales Order", &order(&format!("{tag} Nowhere")))
+        .await;
+    seen.error("an unknown tax category", &unknown);
+    let submitted = erp
+        .insert("Sales Order", &order(&category))
+        .await
+        .ok("sales order");
+    let mut shown = pick(
+        &submitted,
+        &[
+            "tax_category",
+            "taxes_and_charges",
+            "grand_total",
+            "docstatus",
+        ],
+    );
+    shown["taxes"] = json!(submitted["taxes"].as_array().map_or(0, Vec::len));
+    seen.note("sales order with the category", shown);
+    let invoice = erp
+        .method(
+            "erpnext.selling.doctype.sales_order.sales_order.make_sales_invoice",
+            &json!({"source_name": name_of(&submitted)}),
+        )
+        .await
+        .ok("make_sales_invoice");
+    seen.note(
+        "make_sales_invoice",
+        pick(
+            &invoice,
+            &["tax_category", "taxes_and_charges", "grand_total"],
+        ),
+    );
+    seen
+}
+
+#[tokio::test]
+async fn tax_categories_match_the_real_site() {
+    let simulator = Erp::simulator().await;
+    let tag = tag("taxcat");
+    let simulated = tax_categories(&simulator, &tag).await;
+    let Some(real) = real() else { return };
+    same(simulated, tax_categories(&real, &tag).await);
+}
+
 // ----- 4. Webhook documents ------------------------------------------------------------------
 
 async fn webhook_documents(erp: &Erp, tag: &str) -> Seen {

@@ -265,6 +265,8 @@ pub fn mapping_rules(connection: &Connection, company_currency: &str) -> Mapping
     rules.rounding_account = connection.rounding_account.clone();
     rules.rounding_tolerance = connection.rounding_tolerance;
     rules.receivable_accounts = connection.mappings.receivable_accounts.clone();
+    rules.vat_meta_keys = connection.mappings.vat_meta_keys.clone();
+    rules.exempt_tax_category = connection.mappings.exempt_tax_category.clone();
     rules.auto_create_items = connection.auto_create_items;
     rules.item_group = connection.item_group.clone();
     rules.stock_uom = connection.stock_uom.clone();

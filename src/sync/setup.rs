@@ -128,6 +128,8 @@ pub struct MasterDataNeeds {
     pub modes_of_payment: Vec<String>,
     /// Accounts that must be expense accounts (the gateways' fee accounts); also in `accounts`.
     pub expense_accounts: Vec<String>,
+    /// Tax Categories the Sales Orders may name (the exempt category).
+    pub tax_categories: Vec<String>,
 }
 
 fn key_field(
@@ -667,6 +669,17 @@ pub async fn check_master_data(
             }
         }
     }
+    for category in &needs.tax_categories {
+        if client
+            .get_optional::<Value>("Tax Category", category)
+            .await?
+            .is_none()
+        {
+            missing.push(format!(
+                "Tax Category `{category}` does not exist in ERPNext (Accounting → Tax Category)"
+            ));
+        }
+    }
     for mode in &needs.modes_of_payment {
         if client
             .get_optional::<Value>("Mode of Payment", mode)
@@ -1014,5 +1027,11 @@ fn master_data_needs(connection: &Connection) -> MasterDataNeeds {
             .map(|target| target.mode_of_payment.clone())
             .collect(),
         expense_accounts,
+        tax_categories: connection
+            .mappings
+            .exempt_tax_category
+            .iter()
+            .cloned()
+            .collect(),
     }
 }
