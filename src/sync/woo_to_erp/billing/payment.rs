@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use super::keyed::{KeyedDoc, Known};
-use super::{number, payment_reference, Billing, Step};
+use super::{decimal_of, number, payment_reference, Billing, Step};
 use crate::erpnext::types::{DocStatus, Keyed};
 use crate::store::{LogEntry, LogOutcome, StoreError};
 use crate::sync::keys;
@@ -48,15 +48,6 @@ impl Billing<'_> {
         if !self.invoice_submitted(order.id).await? {
             return Ok(Step::Waiting("its Sales Invoice is not submitted".into()));
         }
-        let outstanding = match self.ctx.erp.get::<Keyed>("Sales Invoice", invoice).await {
-            Ok(document) => document.outstanding_amount.unwrap_or_default(),
-            Err(error) => return Ok(Step::from_erp(error)),
-        };
-        if outstanding <= Decimal::ZERO {
-            return Ok(Step::Waiting(format!(
-                "Sales Invoice {invoice} has nothing outstanding"
-            )));
-        }
         let mut entry = match self
             .ctx
             .erp
@@ -66,6 +57,14 @@ impl Billing<'_> {
             Ok(entry) => entry,
             Err(error) => return Ok(Step::from_erp(error)),
         };
+        // The mapped entry names what the invoice still owes (its reference row), so the invoice
+        // is not read separately: a settled one gives a `Pay` entry of 0 (findings §14).
+        let outstanding = decimal_of(&entry["references"][0]["outstanding_amount"]);
+        if entry["payment_type"] != "Receive" || outstanding <= Decimal::ZERO {
+            return Ok(Step::Waiting(format!(
+                "Sales Invoice {invoice} has nothing outstanding"
+            )));
+        }
         if let Some(target) = self
             .ctx
             .connection
