@@ -87,6 +87,10 @@ pub struct PaymentTarget {
     /// The paid-to account; ERPNext's default for the Mode of Payment when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// The expense account the gateway's fee (read from the order) is booked to, as a deduction
+    /// on the Payment Entry; without it the payment is booked gross.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_account: Option<String>,
 }
 
 /// The mapping tables. Also readable from a TOML file (`--mappings FILE`).
@@ -107,6 +111,14 @@ pub struct Mappings {
     /// Currency (ISO code) → the company's receivable account in that currency, for orders in
     /// a currency other than the company's (`EUR = "Debtors EUR - TC"`).
     pub receivable_accounts: BTreeMap<String, String>,
+    /// Order meta keys holding the buyer's VAT number (→ Customer `tax_id`), looked at before
+    /// the keys of the common VAT plugins (`_billing_vat`, `_vat_number`, `vat_number`, …).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vat_meta_keys: Vec<String>,
+    /// The ERPNext Tax Category of an order WooCommerce taxed at zero for a buyer with a VAT
+    /// number (zero-rated or reverse-charge B2B sales), set on its Sales Order and invoice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exempt_tax_category: Option<String>,
 }
 
 /// Tax rate ids are map keys, which TOML (and JSON) write as strings.
@@ -292,6 +304,46 @@ impl Connection {
                 ));
             }
         }
+        for (gateway, target) in &self.mappings.payment_methods {
+            if target.mode_of_payment.trim().is_empty() {
+                return Err(invalid(
+                    "payment_methods",
+                    format!("`{gateway}` names no mode_of_payment; write e.g. {gateway} = {{ mode_of_payment = \"Credit Card\" }}"),
+                ));
+            }
+            if target
+                .fee_account
+                .as_deref()
+                .is_some_and(|account| account.trim().is_empty())
+            {
+                return Err(invalid(
+                    "payment_methods",
+                    format!("`{gateway}` has an empty fee_account; name an expense account (e.g. \"Bank Charges - TC\") or leave it out"),
+                ));
+            }
+        }
+        if self
+            .mappings
+            .vat_meta_keys
+            .iter()
+            .any(|key| key.trim().is_empty())
+        {
+            return Err(invalid(
+                "vat_meta_keys",
+                "holds an empty key; list order meta keys, e.g. vat_meta_keys = [\"_billing_vat\"]",
+            ));
+        }
+        if self
+            .mappings
+            .exempt_tax_category
+            .as_deref()
+            .is_some_and(|category| category.trim().is_empty())
+        {
+            return Err(invalid(
+                "exempt_tax_category",
+                "is empty; name an ERPNext Tax Category (e.g. \"Reverse Charge\") or leave it out",
+            ));
+        }
         if let MissingSkuRule::UseItem(code) = &self.missing_sku {
             if code.trim().is_empty() {
                 return Err(invalid("--missing-sku", "item:CODE needs an item code"));
@@ -379,10 +431,16 @@ mod tests {
         let error = parse_mappings_toml("[tax_acounts]\n1 = \"ST 4% - TC\"\n").unwrap_err();
         assert!(error.problem.contains("tax_acounts"), "{error}");
         let good = parse_mappings_toml(
-            "[tax_accounts]\n1 = \"ST 4% - TC\"\n[shipping_methods]\nflat_rate = { account = \"Freight - TC\" }\n[payment_methods]\nstripe = { mode_of_payment = \"Credit Card\" }\n",
+            "vat_meta_keys = [\"_my_vat\"]\nexempt_tax_category = \"Reverse Charge\"\n[tax_accounts]\n1 = \"ST 4% - TC\"\n[shipping_methods]\nflat_rate = { account = \"Freight - TC\" }\n[payment_methods]\nstripe = { mode_of_payment = \"Credit Card\", fee_account = \"Bank Charges - TC\" }\n",
         )
         .unwrap();
+        assert_eq!(
+            good.payment_methods["stripe"].fee_account.as_deref(),
+            Some("Bank Charges - TC")
+        );
         assert_eq!(good.tax_accounts[&1], "ST 4% - TC");
+        assert_eq!(good.vat_meta_keys, vec!["_my_vat".to_string()]);
+        assert_eq!(good.exempt_tax_category.as_deref(), Some("Reverse Charge"));
         assert_eq!(
             good.shipping_methods["flat_rate"],
             ShippingTarget::Account("Freight - TC".into())

@@ -125,6 +125,8 @@ async fn master_data_check_names_what_is_missing() {
             "ST 4% - TC".into(),
         ],
         modes_of_payment: vec!["Cash".into(), "Credit Card".into()],
+        expense_accounts: vec!["Miscellaneous Expenses - TC".into()],
+        tax_categories: Vec::new(),
     };
     assert!(setup::check_master_data(&client, &complete)
         .await
@@ -136,13 +138,21 @@ async fn master_data_check_names_what_is_missing() {
         warehouse: "Nowhere - TC".into(),
         accounts: vec!["Shipping - XX".into(), "Duties and Taxes - TC".into()],
         modes_of_payment: vec!["PayPal".into()],
+        expense_accounts: vec!["Cash - TC".into()],
+        tax_categories: vec!["Reverse Charge".into()],
     };
     let missing = setup::check_master_data(&client, &broken).await.unwrap();
-    assert_eq!(missing.len(), 4, "{missing:#?}");
+    assert_eq!(missing.len(), 6, "{missing:#?}");
     assert!(missing[0].contains("Warehouse `Nowhere - TC` does not exist"));
     assert!(missing[1].contains("Account `Shipping - XX` does not exist"));
     assert!(missing[2].contains("group account"));
-    assert!(missing[3].contains("Mode of Payment `PayPal`"));
+    assert!(
+        missing[3].contains("`Cash - TC` is a fee account but not an expense account"),
+        "{}",
+        missing[3]
+    );
+    assert!(missing[4].contains("Tax Category `Reverse Charge` does not exist"));
+    assert!(missing[5].contains("Mode of Payment `PayPal`"));
 }
 
 #[tokio::test]

@@ -775,3 +775,68 @@ fn charge_rows_always_have_a_description() {
         vec!["US-CA-CA STATE TAX-1", "CA County Tax", "WooCommerce fee"]
     );
 }
+
+#[test]
+fn a_zero_taxed_sale_to_a_vat_registered_buyer_gets_the_exempt_tax_category() {
+    let mut rules = test_site_rules();
+    rules.vat_meta_keys = vec!["_eu_vat_id".to_string()];
+    rules.exempt_tax_category = Some("Reverse Charge".to_string());
+    let with_vat = |order: &mut serde_json::Value, key: &str| {
+        order["meta_data"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": 1, "key": key, "value": " ATU12345678 "}));
+    };
+    let taxed = edited(
+        &order_fixture("woocommerce/order_guest_on_hold.json"),
+        |order| with_vat(order, "_eu_vat_id"),
+    );
+    let mapping = map_order(&taxed, &rules, &country_name).unwrap();
+    assert_eq!(mapping.customer.tax_id.as_deref(), Some("ATU12345678"));
+    assert_eq!(
+        mapping.sales_order.tax_category, None,
+        "WooCommerce taxed it: no exemption"
+    );
+
+    // The same sale, untaxed (WooCommerce's EU VAT plugins remove the tax for a valid number).
+    let untaxed = |order: &mut serde_json::Value| {
+        order["total"] = json!("16.00");
+        order["total_tax"] = json!("0.00");
+        order["cart_tax"] = json!("0.00");
+        order["shipping_tax"] = json!("0.00");
+        order["tax_lines"] = json!([]);
+        for line in order["line_items"].as_array_mut().unwrap() {
+            line["total_tax"] = json!("0.00");
+            line["subtotal_tax"] = json!("0.00");
+            line["taxes"] = json!([]);
+        }
+        for line in order["shipping_lines"].as_array_mut().unwrap() {
+            line["total_tax"] = json!("0.00");
+            line["taxes"] = json!([]);
+        }
+    };
+    let exempt = edited(
+        &order_fixture("woocommerce/order_guest_on_hold.json"),
+        |order| {
+            with_vat(order, "_eu_vat_id");
+            untaxed(order);
+        },
+    );
+    let mapping = map_order(&exempt, &rules, &country_name).unwrap();
+    assert_eq!(mapping.sales_order.erpnext_grand_total(), exempt.total);
+    assert_eq!(
+        mapping.sales_order.tax_category.as_deref(),
+        Some("Reverse Charge")
+    );
+    let body = serde_json::to_value(&mapping.sales_order).unwrap();
+    assert_eq!(body["tax_category"], "Reverse Charge");
+
+    // Untaxed, but no VAT number: a consumer sale outside the tax zone, not an exemption.
+    let consumer = edited(
+        &order_fixture("woocommerce/order_guest_on_hold.json"),
+        untaxed,
+    );
+    let mapping = map_order(&consumer, &rules, &country_name).unwrap();
+    assert_eq!(mapping.sales_order.tax_category, None);
+    assert!(serde_json::to_value(&mapping.sales_order).unwrap()["tax_category"].is_null());
+}

@@ -576,3 +576,131 @@ async fn a_refund_paid_back_through_the_gateway_is_paid_against_its_credit_note_
     assert_eq!(refund_payment["paid_amount"], "5");
     assert_eq!(refund_payment["references"][0]["allocated_amount"], "-5");
 }
+
+/// A card payment through a gateway that keeps a fee (the Stripe plugin's order meta, set through
+/// the real store's REST API): the Payment Entry receives the net amount, deducts the fee on the
+/// mapped fee account, and the invoice owes nothing, on the simulators and on the real systems.
+#[tokio::test]
+async fn a_stripe_fee_is_deducted_on_the_payment_and_the_invoice_is_paid_on_both() {
+    let Some((erp, woo)) = real_pair() else {
+        return;
+    };
+    let client = woo.client();
+    let mug = product(&client, "WSYNC-RT-MUG", "12.50").await;
+    let (name, email) = buyer("fee", 1);
+    let (first, last) = name.split_once(' ').unwrap();
+    let made = make_orders(
+        &client,
+        &[json!({
+            "status": "processing", "set_paid": true, "payment_method": "stripe",
+            "payment_method_title": "Credit card (Stripe)", "transaction_id": format!("ch_{}", run_tag()),
+            "billing": california(first, last, &email),
+            "line_items": [{"product_id": mug, "quantity": 2}],
+            "meta_data": [
+                {"key": "_stripe_fee", "value": "1.03"},
+                {"key": "_stripe_currency", "value": "USD"}
+            ]
+        })],
+    )
+    .await;
+    let order = &made[0].0;
+    let total = woocommerce_sync::money::parse_decimal(order["total"].as_str().unwrap()).unwrap();
+    assert!(
+        order["meta_data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|meta| meta["key"] == "_stripe_fee" && meta["value"] == "1.03"),
+        "the real store keeps the fee meta: {:#}",
+        order["meta_data"]
+    );
+    let (_, _, on_real) = differential("fee", &erp, &woo, &made).await;
+    let documents = &on_real[0].documents;
+    let payment = documents
+        .iter()
+        .find(|document| document["doctype"] == "Payment Entry")
+        .unwrap_or_else(|| panic!("no payment: {on_real:#?}"));
+    let fee = Decimal::new(103, 2);
+    assert_eq!(
+        payment["paid_amount"],
+        (total - fee).normalize().to_string()
+    );
+    assert_eq!(
+        payment["received_amount"],
+        (total - fee).normalize().to_string()
+    );
+    assert_eq!(
+        payment["references"][0]["allocated_amount"],
+        total.normalize().to_string()
+    );
+    assert_eq!(
+        payment["deductions"],
+        json!([{"account": "<fee>", "cost_center": "Main - TC", "amount": "1.03"}])
+    );
+    assert_eq!(payment["difference_amount"], "0");
+    let invoice = documents
+        .iter()
+        .find(|document| document["doctype"] == "Sales Invoice")
+        .unwrap();
+    assert_eq!(
+        (&invoice["status"], &invoice["outstanding_amount"]),
+        (&json!("Paid"), &json!("0")),
+        "{invoice:#}"
+    );
+}
+
+/// A B2B sale: a buyer abroad with a VAT number, whom the store does not tax. The Customer
+/// carries the VAT number as its tax id, and the Sales Order and its invoice the connection's
+/// exempt Tax Category, on the simulators and on the real systems.
+#[tokio::test]
+async fn a_zero_taxed_sale_to_a_vat_registered_buyer_carries_the_exempt_tax_category_on_both() {
+    let Some((erp, woo)) = real_pair() else {
+        return;
+    };
+    let client = woo.client();
+    let mug = product(&client, "WSYNC-RT-MUG", "12.50").await;
+    let (name, email) = buyer("b2b", 1);
+    let (first, last) = name.split_once(' ').unwrap();
+    let vat = format!("DE{}", &run_tag()[2..11]);
+    let made = make_orders(
+        &client,
+        &[json!({
+            "status": "processing", "set_paid": true, "payment_method": "bacs",
+            "billing": {"first_name": first, "last_name": last, "company": format!("{last} GmbH"),
+                        "email": email, "address_1": "Unter den Linden 1", "city": "Berlin",
+                        "postcode": "10117", "country": "DE"},
+            "line_items": [{"product_id": mug, "quantity": 2}],
+            "meta_data": [{"key": "_billing_vat", "value": vat}]
+        })],
+    )
+    .await;
+    assert_eq!(
+        made[0].0["total_tax"], "0.00",
+        "the lab store taxes no sale to Germany"
+    );
+    let category = format!("{} Reverse Charge", run_tag());
+    let roles: Accounts = [("tax_category".to_string(), category.clone())].into();
+    let connection = connection_name("b2b");
+    let real = Side::real(&connection, &erp, &woo, &roles).await;
+    let simulated = Side::simulated(&connection, &made, &roles).await;
+    for side in [&real, &simulated] {
+        let _ = side
+            .erp
+            .insert::<Value>("Tax Category", &json!({"title": category}))
+            .await;
+    }
+    let ids = ids_of(&made);
+    let on_real = real.sync_and_observe(&ids).await;
+    let on_sim = simulated.sync_and_observe(&ids).await;
+    assert_same("a zero-taxed B2B sale", &on_sim, &on_real);
+    let documents = &on_real[0].documents;
+    for doctype in ["Sales Order", "Sales Invoice"] {
+        let document = documents
+            .iter()
+            .find(|document| document["doctype"] == doctype)
+            .unwrap_or_else(|| panic!("no {doctype}: {on_real:#?}"));
+        assert_eq!(document["tax_category"], "<tax_category>", "{document:#}");
+        assert_eq!(document["customer"]["tax_id"], json!(vat));
+        assert_eq!(document["taxes"].as_array().map(Vec::len), Some(0));
+    }
+}

@@ -28,6 +28,7 @@ fn sample_connection(name: &str) -> Connection {
         PaymentTarget {
             mode_of_payment: "Credit Card".into(),
             account: Some("Cash - TC".into()),
+            fee_account: None,
         },
     );
     mappings

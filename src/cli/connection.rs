@@ -496,6 +496,11 @@ impl ConnectionFields {
                 PaymentTarget {
                     mode_of_payment: mode.to_string(),
                     account,
+                    // Fee accounts come from the mappings file (`fee_account`); kept.
+                    fee_account: mappings
+                        .payment_methods
+                        .get(gateway)
+                        .and_then(|target| target.fee_account.clone()),
                 },
             );
         }

@@ -157,6 +157,7 @@ pub(super) fn simulator_connection(
             PaymentTarget {
                 mode_of_payment: mode.to_string(),
                 account: None,
+                fee_account: None,
             },
         );
     }

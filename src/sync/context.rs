@@ -40,6 +40,9 @@ pub struct ConnectionContext {
     /// Settles what runs failed and what they finished (the job queue, in the service and the
     /// CLI).
     pub retries: Arc<dyn RetryQueue>,
+    /// The company's default cost center (`Company.cost_center`): where a gateway fee deducted
+    /// on a Payment Entry is booked.
+    pub cost_center: String,
     exchange_rates: Mutex<HashMap<(String, String), Option<Decimal>>>,
 }
 
@@ -80,6 +83,10 @@ impl ConnectionContext {
             .as_str()
             .unwrap_or("USD")
             .to_string();
+        let cost_center = company["cost_center"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let rules = mapping_rules(&connection, &currency);
         let masters = Masters::new(store.clone(), stored.id, &currency);
         Ok(ConnectionContext {
@@ -93,6 +100,7 @@ impl ConnectionContext {
             concurrency: concurrency.max(1),
             page_size: MAX_PER_PAGE,
             retries: Arc::new(NoRetries),
+            cost_center,
             exchange_rates: Mutex::new(HashMap::new()),
         })
     }
@@ -265,6 +273,8 @@ pub fn mapping_rules(connection: &Connection, company_currency: &str) -> Mapping
     rules.rounding_account = connection.rounding_account.clone();
     rules.rounding_tolerance = connection.rounding_tolerance;
     rules.receivable_accounts = connection.mappings.receivable_accounts.clone();
+    rules.vat_meta_keys = connection.mappings.vat_meta_keys.clone();
+    rules.exempt_tax_category = connection.mappings.exempt_tax_category.clone();
     rules.auto_create_items = connection.auto_create_items;
     rules.item_group = connection.item_group.clone();
     rules.stock_uom = connection.stock_uom.clone();

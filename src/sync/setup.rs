@@ -146,6 +146,10 @@ pub struct MasterDataNeeds {
     pub warehouse: String,
     pub accounts: Vec<String>,
     pub modes_of_payment: Vec<String>,
+    /// Accounts that must be expense accounts (the gateways' fee accounts); also in `accounts`.
+    pub expense_accounts: Vec<String>,
+    /// Tax Categories the Sales Orders may name (the exempt category).
+    pub tax_categories: Vec<String>,
 }
 
 fn key_field(
@@ -697,6 +701,27 @@ pub async fn check_master_data(
             }
         }
     }
+    for account in &needs.expense_accounts {
+        if let Some(found) = client.get_optional::<Value>("Account", account).await? {
+            let root_type = found["root_type"].as_str().unwrap_or_default();
+            if root_type != "Expense" {
+                missing.push(format!(
+                    "Account `{account}` is a fee account but not an expense account (its root type is `{root_type}`); pick one under Expenses, e.g. Bank Charges"
+                ));
+            }
+        }
+    }
+    for category in &needs.tax_categories {
+        if client
+            .get_optional::<Value>("Tax Category", category)
+            .await?
+            .is_none()
+        {
+            missing.push(format!(
+                "Tax Category `{category}` does not exist in ERPNext (Accounting → Tax Category)"
+            ));
+        }
+    }
     for mode in &needs.modes_of_payment {
         if client
             .get_optional::<Value>("Mode of Payment", mode)
@@ -1067,6 +1092,15 @@ fn master_data_needs(connection: &Connection) -> MasterDataNeeds {
             .values()
             .filter_map(|target| target.account.clone()),
     );
+    let mut expense_accounts: Vec<String> = connection
+        .mappings
+        .payment_methods
+        .values()
+        .filter_map(|target| target.fee_account.clone())
+        .collect();
+    expense_accounts.sort();
+    expense_accounts.dedup();
+    accounts.extend(expense_accounts.iter().cloned());
     accounts.sort();
     accounts.dedup();
     MasterDataNeeds {
@@ -1078,6 +1112,13 @@ fn master_data_needs(connection: &Connection) -> MasterDataNeeds {
             .payment_methods
             .values()
             .map(|target| target.mode_of_payment.clone())
+            .collect(),
+        expense_accounts,
+        tax_categories: connection
+            .mappings
+            .exempt_tax_category
+            .iter()
+            .cloned()
             .collect(),
     }
 }

@@ -102,9 +102,21 @@ pub fn connection(
             PaymentTarget {
                 mode_of_payment: mode.into(),
                 account: Some(account("paid_to")),
+                fee_account: None,
             },
         );
     }
+    // A card gateway that keeps a fee: the fee is deducted on the Payment Entry.
+    mappings.payment_methods.insert(
+        "stripe".into(),
+        PaymentTarget {
+            mode_of_payment: "Credit Card".into(),
+            account: Some(account("paid_to")),
+            fee_account: Some(account("fee")),
+        },
+    );
+    // B2B: a zero-taxed sale to a buyer with a VAT number carries this Tax Category.
+    mappings.exempt_tax_category = accounts.get("tax_category").cloned();
     for currency in ["EUR", "GBP", "JPY", "CAD"] {
         if let Some(receivable) = accounts.get(&format!("receivable_{currency}")) {
             mappings
@@ -453,6 +465,7 @@ impl Side {
                         json!({
                             "customer_name": customer["customer_name"],
                             "default_currency": customer["default_currency"].as_str().unwrap_or_default(),
+                            "tax_id": customer["tax_id"].as_str().unwrap_or_default(),
                             "accounts": customer["accounts"].as_array().map(|rows| rows.iter().map(|row| self.account_role(row["account"].as_str().unwrap_or_default())).collect::<Vec<_>>()).unwrap_or_default(),
                         })
                     })
@@ -470,6 +483,7 @@ impl Side {
                     "outstanding_amount": if doctype == "Sales Invoice" { json!(money(&document["outstanding_amount"])) } else { Value::Null },
                     "per_billed": if doctype == "Sales Order" { json!(money(&document["per_billed"])) } else { Value::Null },
                     "debit_to": if doctype == "Sales Invoice" { json!(self.account_role(&text("debit_to"))) } else { Value::Null },
+                    "tax_category": self.account_role(&text("tax_category")),
                     "customer": customer,
                     "items": items,
                     "taxes": taxes,
@@ -488,6 +502,13 @@ impl Side {
                     "reference_doctype": row["reference_doctype"],
                     "allocated_amount": money(&row["allocated_amount"]),
                 })).collect::<Vec<_>>(),
+                "deductions": rows("deductions").iter().map(|row| json!({
+                    "account": self.account_role(row["account"].as_str().unwrap_or_default()),
+                    "cost_center": row["cost_center"],
+                    "amount": money(&row["amount"]),
+                })).collect::<Vec<_>>(),
+                "unallocated_amount": money(&document["unallocated_amount"]),
+                "difference_amount": money(&document["difference_amount"]),
             }),
         }
     }

@@ -279,7 +279,7 @@ pub(crate) fn map_buyer(
         // An address too long for the field cannot be cut; the order keeps it.
         email_id: email.as_deref().and_then(|email| whole(email, DATA_CHARS)),
         mobile_no: phone.clone(),
-        tax_id: vat_number(order).map(|number| fit(&number, DATA_CHARS)),
+        tax_id: vat_number(order, rules).map(|number| fit(&number, DATA_CHARS)),
         woocommerce_customer_key: identity.erpnext_key.clone(),
         default_currency: currency,
         accounts,
@@ -425,14 +425,18 @@ fn full_name(address: &Address) -> Option<String> {
     non_empty(Some(&joined)).map(String::from)
 }
 
-fn vat_number(order: &Order) -> Option<String> {
-    VAT_META_KEYS.iter().find_map(|key| {
-        order
-            .meta(key)
-            .and_then(|value| value.as_str())
-            .and_then(|text| non_empty(Some(text)))
-            .map(String::from)
-    })
+/// The buyer's VAT number: under the connection's own meta keys first, then the plugins'.
+pub(super) fn vat_number(order: &Order, rules: &MappingRules) -> Option<String> {
+    let configured = rules.vat_meta_keys.iter().map(String::as_str);
+    configured
+        .chain(VAT_META_KEYS.iter().copied())
+        .find_map(|key| {
+            order
+                .meta(key)
+                .and_then(|value| value.as_str())
+                .and_then(|text| non_empty(Some(text)))
+                .map(String::from)
+        })
 }
 
 fn non_empty(text: Option<&str>) -> Option<&str> {

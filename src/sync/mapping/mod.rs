@@ -37,6 +37,7 @@ mod currency;
 mod customer;
 mod error;
 mod fields;
+mod gateway_fee;
 mod items;
 mod rules;
 mod sales_order;
@@ -56,6 +57,7 @@ pub use customer::{
 };
 pub use error::MappingError;
 pub use fields::{fit, fit_bytes, DATA_CHARS, TEXT_BYTES};
+pub use gateway_fee::{gateway_fee, GatewayFee};
 pub use items::ItemDraft;
 pub use rules::{CountryNames, MappingRules, MissingSkuRule, ShippingTarget};
 pub use sales_order::{

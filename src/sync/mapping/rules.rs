@@ -77,6 +77,10 @@ pub struct MappingRules {
     /// Currency → receivable account of the company in that currency, for buyers who pay in a
     /// currency other than the company's.
     pub receivable_accounts: BTreeMap<String, String>,
+    /// Order meta keys with the buyer's VAT number, before the common plugins' keys.
+    pub vat_meta_keys: Vec<String>,
+    /// The Tax Category of an order taxed at zero for a buyer with a VAT number.
+    pub exempt_tax_category: Option<String>,
 }
 
 /// Currencies without minor units. ERPNext rounds money to the site's number format (two places by
@@ -117,6 +121,8 @@ impl MappingRules {
                 .collect(),
             currency_precisions: BTreeMap::new(),
             receivable_accounts: BTreeMap::new(),
+            vat_meta_keys: Vec::new(),
+            exempt_tax_category: None,
         }
     }
 

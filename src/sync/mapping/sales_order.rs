@@ -139,6 +139,10 @@ pub struct SalesOrderDraft {
     pub woocommerce_status: String,
     pub woocommerce_payment_method: String,
     pub woocommerce_customer_note: String,
+    /// The connection's exempt Tax Category, for an order taxed at zero for a buyer with a VAT
+    /// number (ERPNext copies it to the invoice; with no Tax Rule it picks no template).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_category: Option<String>,
     pub items: Vec<SalesOrderItem>,
     pub taxes: Vec<SalesTaxRow>,
 }
@@ -381,11 +385,20 @@ pub(crate) fn build_sales_order(
             &order.customer_note,
             super::fields::TEXT_BYTES,
         ),
+        tax_category: exempt_tax_category(order, rules),
         items,
         taxes,
     };
     reconcile(&mut draft, rules)?;
     Ok((draft, item_drafts.into_values().collect()))
+}
+
+/// The exempt Tax Category when the order is a zero-taxed sale to a buyer with a VAT number: a
+/// B2B sale WooCommerce did not tax (zero-rated, reverse charge).
+fn exempt_tax_category(order: &Order, rules: &MappingRules) -> Option<String> {
+    let category = rules.exempt_tax_category.as_ref()?;
+    let zero_taxed = order.total_tax.is_zero() && order.total > Decimal::ZERO;
+    (zero_taxed && super::customer::vat_number(order, rules).is_some()).then(|| category.clone())
 }
 
 /// The status ERPNext gives a Sales Order when it is submitted: nothing delivered, nothing billed.

@@ -108,6 +108,7 @@ pub(crate) fn prepare_selling(
     let company = text_of(doc, "company");
     let currency = text_of(doc, "currency");
     site.link("Currency", &currency)?;
+    site.link("Tax Category", &text_of(doc, "tax_category"))?;
     let date = text_of(doc, date_field);
     if currency == COMPANY_CURRENCY {
         set_float(doc, "conversion_rate", Decimal::ONE);

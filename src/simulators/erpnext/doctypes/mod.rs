@@ -31,6 +31,7 @@ pub(crate) mod sales_invoice;
 pub(crate) mod sales_order;
 mod setup;
 mod stock_entry;
+mod tax_category;
 pub(crate) mod webhook;
 
 use std::collections::HashMap;
@@ -217,6 +218,7 @@ static REGISTRY: &[&dyn DoctypeRules] = &[
     &custom_field::CustomField,
     &webhook::Webhook,
     &bin::Bin,
+    &tax_category::TaxCategory,
     &setup::SYSTEM_SETTINGS,
     &setup::SELLING_SETTINGS,
     &setup::MODE_OF_PAYMENT,

@@ -16,6 +16,7 @@ use crate::simulators::erpnext::values::{
     field_decimal, float_value, int_of, money_in_words, rows, set_float, text_of, Doc,
 };
 
+mod deductions;
 mod references;
 
 const SERIES: &str = "ACC-PAY-.YYYY.-";
@@ -77,6 +78,7 @@ impl DoctypeRules for PaymentEntry {
     }
 
     fn before_submit(&self, site: &Site, doc: &Doc) -> Result<(), SiteError> {
+        deductions::check_at_submit(site, doc)?;
         party::check_party_posting(
             site,
             &text_of(doc, "party"),
@@ -184,27 +186,39 @@ fn validate(site: &mut Site, doc: &mut Doc) -> Result<(), SiteError> {
         site.link("Account", &text_of(doc, field))?;
     }
     site.link("Mode of Payment", &text_of(doc, "mode_of_payment"))?;
+    deductions::check(site, doc)?;
     let paid_amount = field_decimal(doc, "paid_amount");
-    if field_decimal(doc, "received_amount").is_zero() {
+    // `set_received_amount`: between accounts of one currency, what is received is what is paid.
+    let same_currency = account_currency(site, &text_of(doc, "paid_from"))
+        == account_currency(site, &text_of(doc, "paid_to"));
+    if same_currency || field_decimal(doc, "received_amount").is_zero() {
         set_float(doc, "received_amount", paid_amount);
     }
     let allocated = references::check(site, doc)?;
     let paying_back = text_of(doc, "payment_type") == "Pay";
     // `set_total_allocated_amount` keeps the size; a refund's allocations are negative.
     let allocated = allocated.abs();
-    let moved = if paying_back {
-        field_decimal(doc, "received_amount")
+    let received = field_decimal(doc, "received_amount");
+    let deducted = deductions::total(doc);
+    // `set_unallocated_amount`, then `set_difference_amount` (what must be zero at submit).
+    let unallocated = if paying_back {
+        (received - deducted - allocated).max(Decimal::ZERO)
     } else {
-        paid_amount
+        (paid_amount + deducted - allocated).max(Decimal::ZERO)
     };
-    if allocated > moved {
-        return Err(SiteError::erpnext_validation(
-            "Total Allocated Amount cannot be greater than Paid Amount",
-        ));
-    }
+    // Across currencies the real site books the gap in base amounts as an exchange gain or
+    // loss row (`set_exchange_gain_loss`); the simulator does not model exchange rates here.
+    let difference = if !same_currency {
+        Decimal::ZERO
+    } else if paying_back {
+        paid_amount - (allocated + unallocated) - deducted
+    } else {
+        (allocated + unallocated) - received - deducted
+    };
     set_float(doc, "total_allocated_amount", allocated);
     set_float(doc, "base_total_allocated_amount", allocated);
-    set_float(doc, "unallocated_amount", moved - allocated);
+    set_float(doc, "unallocated_amount", unallocated);
+    set_float(doc, "difference_amount", difference);
     for field in [
         "base_paid_amount",
         "paid_amount_after_tax",
@@ -212,7 +226,6 @@ fn validate(site: &mut Site, doc: &mut Doc) -> Result<(), SiteError> {
     ] {
         set_float(doc, field, paid_amount);
     }
-    let received = field_decimal(doc, "received_amount");
     for field in [
         "base_received_amount",
         "received_amount_after_tax",
@@ -274,6 +287,14 @@ fn remarks(doc: &Doc) -> String {
         }
     }
     lines.join("\n")
+}
+
+/// An account's currency on the site (the company's when the account is unknown).
+fn account_currency(site: &Site, account: &str) -> String {
+    site.stored("Account", account)
+        .map(|doc| text_of(&doc, "account_currency"))
+        .filter(|currency| !currency.is_empty())
+        .unwrap_or_else(|| COMPANY_CURRENCY.to_string())
 }
 
 /// The party's account of a Payment Entry: what it receives from, or pays back into.

@@ -1,16 +1,19 @@
 //! The Payment Entry of a paid order: built by ERPNext's own `get_payment_entry` for the invoice
 //! (so it leaves nothing outstanding), then given the Mode of Payment and account the connection
-//! maps the gateway to, and the gateway's transaction as its reference.
+//! maps the gateway to, and the gateway's transaction as its reference. When the gateway's map
+//! entry names a fee account, the fee the gateway recorded on the order is deducted: the entry
+//! receives the net amount, still allocates the whole invoice, and books the fee as a deduction
+//! row (`mapping::gateway_fee`).
 
 use rust_decimal::Decimal;
 use serde_json::json;
 
 use super::keyed::{KeyedDoc, Known};
-use super::{payment_reference, Billing, Step};
+use super::{decimal_of, number, payment_reference, Billing, Step};
 use crate::erpnext::types::{DocStatus, Keyed};
-use crate::store::StoreError;
+use crate::store::{LogEntry, LogOutcome, StoreError};
 use crate::sync::keys;
-use crate::sync::mapping::is_paid;
+use crate::sync::mapping::{gateway_fee, is_paid, GatewayFee};
 use crate::sync::report::Attempt;
 use crate::woocommerce::types::Order;
 
@@ -45,15 +48,6 @@ impl Billing<'_> {
         if !self.invoice_submitted(order.id).await? {
             return Ok(Step::Waiting("its Sales Invoice is not submitted".into()));
         }
-        let outstanding = match self.ctx.erp.get::<Keyed>("Sales Invoice", invoice).await {
-            Ok(document) => document.outstanding_amount.unwrap_or_default(),
-            Err(error) => return Ok(Step::from_erp(error)),
-        };
-        if outstanding <= Decimal::ZERO {
-            return Ok(Step::Waiting(format!(
-                "Sales Invoice {invoice} has nothing outstanding"
-            )));
-        }
         let mut entry = match self
             .ctx
             .erp
@@ -63,6 +57,14 @@ impl Billing<'_> {
             Ok(entry) => entry,
             Err(error) => return Ok(Step::from_erp(error)),
         };
+        // The mapped entry names what the invoice still owes (its reference row), so the invoice
+        // is not read separately: a settled one gives a `Pay` entry of 0 (findings §14).
+        let outstanding = decimal_of(&entry["references"][0]["outstanding_amount"]);
+        if entry["payment_type"] != "Receive" || outstanding <= Decimal::ZERO {
+            return Ok(Step::Waiting(format!(
+                "Sales Invoice {invoice} has nothing outstanding"
+            )));
+        }
         if let Some(target) = self
             .ctx
             .connection
@@ -73,6 +75,18 @@ impl Billing<'_> {
             entry["mode_of_payment"] = json!(target.mode_of_payment);
             if let Some(account) = &target.account {
                 entry["paid_to"] = json!(account);
+            }
+            if let Some(fee_account) = &target.fee_account {
+                let currency = &self.ctx.rules.company_currency;
+                match gateway_fee(order, outstanding, currency) {
+                    GatewayFee::Deduct { amount, source } => {
+                        self.deduct_fee(&mut entry, outstanding, amount, fee_account, source)
+                    }
+                    GatewayFee::Unusable(why) => {
+                        self.fee_not_deducted(order, &why, attempt).await?
+                    }
+                    GatewayFee::None => {}
+                }
             }
         }
         entry["reference_no"] = json!(payment_reference(order));
@@ -87,6 +101,56 @@ impl Billing<'_> {
             Ok((found, made)) => self.settle_payment(&doc, found, made).await,
             Err(error) => Ok(Step::from_erp(error)),
         }
+    }
+
+    /// The bank receives `paid − fee`; the invoice is still allocated `paid`; the fee is a
+    /// deduction on `fee_account` and the company's cost center. ERPNext then finds no difference.
+    fn deduct_fee(
+        &self,
+        entry: &mut serde_json::Value,
+        paid: Decimal,
+        fee: Decimal,
+        fee_account: &str,
+        source: &str,
+    ) {
+        let net = paid - fee;
+        entry["paid_amount"] = number(net);
+        entry["received_amount"] = number(net);
+        entry["deductions"] = json!([{
+            "account": fee_account,
+            "cost_center": self.ctx.cost_center,
+            "amount": number(fee),
+            "description": format!("Gateway fee ({source})"),
+        }]);
+    }
+
+    /// Says in the sync log why the payment is booked gross although a fee account is mapped.
+    async fn fee_not_deducted(
+        &self,
+        order: &Order,
+        why: &str,
+        attempt: Attempt,
+    ) -> Result<(), StoreError> {
+        self.ctx
+            .store
+            .append_log(&LogEntry {
+                connection_id: self.ctx.connection_id,
+                direction: super::DIRECTION.to_string(),
+                object_kind: "order".to_string(),
+                object_id: order.id.to_string(),
+                order_id: Some(order.id.to_string()),
+                action: "deduct_gateway_fee".to_string(),
+                outcome: LogOutcome::Skipped,
+                message: format!(
+                    "gateway fee not deducted ({why}); the payment is booked at the gross amount"
+                ),
+                request_excerpt: None,
+                response_excerpt: None,
+                duration_ms: 0,
+                attempt: attempt.number(),
+            })
+            .await?;
+        Ok(())
     }
 
     /// Links a Payment Entry found or made, and submits it when an earlier attempt left a draft.
