@@ -9,7 +9,15 @@ use serde_json::Value;
 use woocommerce_sync::simulators::woocommerce::{self, WooSimOptions};
 use woocommerce_sync::store::JobState;
 
-const PAGES: &[&str] = &["/", "/orders", "/log", "/log?failed=on", "/settings"];
+const PAGES: &[&str] = &[
+    "/",
+    "/orders",
+    "/orders?state=failing",
+    "/log",
+    "/log?failed=on",
+    "/settings/shop",
+    "/password",
+];
 
 fn csrf_token(html: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
@@ -40,7 +48,15 @@ async fn pages_need_a_login_and_the_right_password() {
     for path in PAGES {
         let response = app.http.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 303, "{path} without a session");
-        assert_eq!(response.headers()["location"], "/login", "{path}");
+        let expected = if *path == "/" {
+            "/login".to_string()
+        } else {
+            format!(
+                "/login?next={}",
+                percent_encoding::utf8_percent_encode(path, percent_encoding::NON_ALPHANUMERIC)
+            )
+        };
+        assert_eq!(response.headers()["location"], expected.as_str(), "{path}");
     }
     // A forged cookie is no session.
     let (status, _) = app
@@ -61,7 +77,7 @@ async fn pages_need_a_login_and_the_right_password() {
     let cookie = app.login().await;
     let (status, html) = app.get_page("/", &cookie).await;
     assert_eq!(status, 200);
-    assert!(html.contains("<h2>shop</h2>"), "{html}");
+    assert!(html.contains(">shop</h2>"), "{html}");
 
     // Logging out needs the session's token, then the cookie is cleared.
     let response = post_form(&app, "/logout", &cookie, &[("csrf", "wrong")]).await;
@@ -145,9 +161,9 @@ async fn pages_show_synced_orders_and_never_a_secret() {
         dashboard.contains("class=\"ok\">ok</span>"),
         "last poll shown: {dashboard}"
     );
-    let (_, settings) = app.get_page("/settings", &cookie).await;
-    assert!(settings.contains("credentials.api_secret"));
-    assert!(settings.contains("***"));
+    let (_, settings) = app.get_page("/settings/shop", &cookie).await;
+    assert!(settings.contains("ERPNext API secret"), "{settings}");
+    assert!(settings.contains("Set; leave empty to keep it."));
 
     // Health shows the poll; metrics count what happened.
     let health: Value = app
@@ -214,7 +230,7 @@ async fn the_retry_button_queues_the_job_only_with_the_sessions_token() {
 
     let response = post_form(&app, "/retry", &cookie, &with_token).await;
     assert_eq!(response.status(), 303);
-    assert_eq!(response.headers()["location"], "/log?connection=shop");
+    assert_eq!(response.headers()["location"], "/orders/shop/727");
     let queued = world
         .store
         .jobs_in_state(world.connection.id, JobState::Queued)
@@ -236,9 +252,13 @@ async fn the_retry_button_queues_the_job_only_with_the_sessions_token() {
     assert_eq!(failed.len(), 1);
     let (_, dashboard) = app.get_page("/", &cookie).await;
     assert!(
-        dashboard.contains("failed=on\" class=\"failed\">1</a>"),
+        dashboard
+            .contains("class=\"failed\" href=\"/orders?connection=shop&amp;state=failing\">1</a>"),
         "{dashboard}"
     );
+    let (_, order_page) = app.get_page("/orders/shop/727", &cookie).await;
+    assert!(order_page.contains("state failed"), "{order_page}");
+    assert!(order_page.contains("Sync this order again"));
 
     // Only orders and polls can be queued from the UI.
     let response = post_form(
