@@ -710,18 +710,19 @@ async fn retry(
     if !constant_time_eq(&form.csrf, &session.csrf_token) {
         return csrf_refused();
     }
-    let job =
-        match Job::parse(&form.kind, &form.object_id) {
-            Ok(job) => job,
-            Err(reason) => return message(
+    let job = match Job::parse(&form.kind, &form.object_id) {
+        Ok(job) => job,
+        Err(reason) => {
+            return message(
                 StatusCode::BAD_REQUEST,
                 "Nothing was queued",
                 &format!(
                     "Nothing was queued: {reason}. Only orders and polls can be retried from here."
                 ),
                 Some(&session.csrf_token),
-            ),
-        };
+            )
+        }
+    };
     enqueue(&state, &session, &form.connection, &[job]).await
 }
 
