@@ -29,6 +29,8 @@ pub struct ServiceOptions {
     pub calls: CallSettings,
     /// Orders in flight at once within one poll.
     pub orders_in_flight: usize,
+    /// Mark the UI's session cookie `Secure` even without `X-Forwarded-Proto: https`.
+    pub secure_cookies: bool,
 }
 
 impl Default for ServiceOptions {
@@ -40,6 +42,7 @@ impl Default for ServiceOptions {
             queue: QueuePolicy::default(),
             calls: CallSettings::default(),
             orders_in_flight: 4,
+            secure_cookies: false,
         }
     }
 }
@@ -55,6 +58,9 @@ pub struct Service {
 }
 
 impl Service {
+    /// `admin_password` is the web UI's password on a store that holds none yet (it is stored
+    /// as an Argon2 hash at the first login); empty when the store already has one (`serve`
+    /// sees to that first, see [`web::ensure_admin_password`]).
     pub fn new(
         store: Store,
         secret_key: &SecretKey,
@@ -72,7 +78,11 @@ impl Service {
         let web = WebState {
             store: store.clone(),
             metrics: metrics.clone(),
-            auth: Arc::new(AdminAuth::new(secret_key, admin_password)),
+            auth: Arc::new(AdminAuth::new(
+                secret_key,
+                admin_password,
+                options.secure_cookies,
+            )),
         };
         Service {
             store,
@@ -135,9 +145,14 @@ impl Service {
             ))
         });
         let mut web_shutdown = shutdown.clone();
-        let served = axum::serve(listener, self.router())
-            .with_graceful_shutdown(async move { wait_for_shutdown(&mut web_shutdown).await })
-            .await;
+        // The client's address feeds the login throttle.
+        let served = axum::serve(
+            listener,
+            self.router()
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { wait_for_shutdown(&mut web_shutdown).await })
+        .await;
         let _ = workers.await;
         if let Some(scheduler) = scheduler {
             let _ = scheduler.await;

@@ -9,7 +9,15 @@ use serde_json::Value;
 use woocommerce_sync::simulators::woocommerce::{self, WooSimOptions};
 use woocommerce_sync::store::JobState;
 
-const PAGES: &[&str] = &["/", "/orders", "/log", "/log?failed=on", "/settings"];
+const PAGES: &[&str] = &[
+    "/",
+    "/orders",
+    "/orders?state=failing",
+    "/log",
+    "/log?failed=on",
+    "/settings/shop",
+    "/password",
+];
 
 fn csrf_token(html: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
@@ -40,7 +48,15 @@ async fn pages_need_a_login_and_the_right_password() {
     for path in PAGES {
         let response = app.http.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 303, "{path} without a session");
-        assert_eq!(response.headers()["location"], "/login", "{path}");
+        let expected = if *path == "/" {
+            "/login".to_string()
+        } else {
+            format!(
+                "/login?next={}",
+                percent_encoding::utf8_percent_encode(path, percent_encoding::NON_ALPHANUMERIC)
+            )
+        };
+        assert_eq!(response.headers()["location"], expected.as_str(), "{path}");
     }
     // A forged cookie is no session.
     let (status, _) = app
@@ -61,7 +77,7 @@ async fn pages_need_a_login_and_the_right_password() {
     let cookie = app.login().await;
     let (status, html) = app.get_page("/", &cookie).await;
     assert_eq!(status, 200);
-    assert!(html.contains("<h2>shop</h2>"), "{html}");
+    assert!(html.contains(">shop</h2>"), "{html}");
 
     // Logging out needs the session's token, then the cookie is cleared.
     let response = post_form(&app, "/logout", &cookie, &[("csrf", "wrong")]).await;
@@ -145,9 +161,9 @@ async fn pages_show_synced_orders_and_never_a_secret() {
         dashboard.contains("class=\"ok\">ok</span>"),
         "last poll shown: {dashboard}"
     );
-    let (_, settings) = app.get_page("/settings", &cookie).await;
-    assert!(settings.contains("credentials.api_secret"));
-    assert!(settings.contains("***"));
+    let (_, settings) = app.get_page("/settings/shop", &cookie).await;
+    assert!(settings.contains("ERPNext API secret"), "{settings}");
+    assert!(settings.contains("Set; leave empty to keep it."));
 
     // Health shows the poll; metrics count what happened.
     let health: Value = app
@@ -214,7 +230,7 @@ async fn the_retry_button_queues_the_job_only_with_the_sessions_token() {
 
     let response = post_form(&app, "/retry", &cookie, &with_token).await;
     assert_eq!(response.status(), 303);
-    assert_eq!(response.headers()["location"], "/log?connection=shop");
+    assert_eq!(response.headers()["location"], "/orders/shop/727");
     let queued = world
         .store
         .jobs_in_state(world.connection.id, JobState::Queued)
@@ -236,9 +252,13 @@ async fn the_retry_button_queues_the_job_only_with_the_sessions_token() {
     assert_eq!(failed.len(), 1);
     let (_, dashboard) = app.get_page("/", &cookie).await;
     assert!(
-        dashboard.contains("failed=on\" class=\"failed\">1</a>"),
+        dashboard
+            .contains("class=\"failed\" href=\"/orders?connection=shop&amp;state=failing\">1</a>"),
         "{dashboard}"
     );
+    let (_, order_page) = app.get_page("/orders/shop/727", &cookie).await;
+    assert!(order_page.contains("state failed"), "{order_page}");
+    assert!(order_page.contains("Sync this order again"));
 
     // Only orders and polls can be queued from the UI.
     let response = post_form(
@@ -254,4 +274,317 @@ async fn the_retry_button_queues_the_job_only_with_the_sessions_token() {
     )
     .await;
     assert_eq!(response.status(), 400);
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn logins_are_throttled_and_sessions_end_at_logout_and_password_change() {
+    let world = spawn_world(WooSimOptions::default()).await;
+    let app = spawn_app(&world).await;
+
+    // The page asked for is where login leads; only paths on this site are followed.
+    let response = app
+        .http
+        .get(app.url("/orders?connection=shop"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        location(&response),
+        "/login?next=%2Forders%3Fconnection%3Dshop"
+    );
+    let (_, login_page) = app
+        .get_page("/login?next=%2Forders%3Fconnection%3Dshop", "")
+        .await;
+    // Escaped as every value is: `/` is `&#x2f;`.
+    assert!(
+        login_page.contains("name=\"next\" value=\"&#x2f;orders?connection=shop\""),
+        "{login_page}"
+    );
+    assert!(login_page.contains("<label for=\"password\">"));
+    for (next, expected) in [
+        ("/orders?connection=shop", "/orders?connection=shop"),
+        ("//evil.example/", "/"),
+        ("https://evil.example/", "/"),
+    ] {
+        let response = app
+            .http
+            .post(app.url("/login"))
+            .form(&[("password", ADMIN_PASSWORD), ("next", next)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(location(&response), expected, "{next}");
+        let cookie = response.headers()["set-cookie"].to_str().unwrap();
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+        assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+        // Every answer forbids framing and scripts.
+        assert_eq!(response.headers()["x-frame-options"], "DENY");
+        assert!(response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'"));
+    }
+    // Behind a TLS proxy the cookie is Secure.
+    let response = app
+        .http
+        .post(app.url("/login"))
+        .header("x-forwarded-proto", "https")
+        .form(&[("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("; Secure"));
+
+    // Logout ends the session on the server: the old cookie no longer opens a page.
+    let cookie = app.login().await;
+    let (_, dashboard) = app.get_page("/", &cookie).await;
+    let response = post_form(
+        &app,
+        "/logout",
+        &cookie,
+        &[("csrf", &csrf_token(&dashboard))],
+    )
+    .await;
+    assert_eq!(location(&response), "/login");
+    let (status, _) = app.get_page("/", &cookie).await;
+    assert_eq!(status, 303, "a logged-out cookie is no session");
+
+    // A password change revokes every session, and only the new password opens.
+    let first = app.login().await;
+    let second = app.login().await;
+    let (_, page) = app.get_page("/password", &first).await;
+    for field in ["current", "new_password", "repeat"] {
+        assert!(
+            page.contains(&format!("<label for=\"{field}\">")),
+            "{field}"
+        );
+    }
+    let new_password = "a much longer new password";
+    let response = post_form(
+        &app,
+        "/password",
+        &first,
+        &[
+            ("csrf", &csrf_token(&page)),
+            ("current", ADMIN_PASSWORD),
+            ("new_password", "short"),
+            ("repeat", "short"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let response = post_form(
+        &app,
+        "/password",
+        &first,
+        &[
+            ("csrf", &csrf_token(&page)),
+            ("current", ADMIN_PASSWORD),
+            ("new_password", new_password),
+            ("repeat", new_password),
+        ],
+    )
+    .await;
+    assert_eq!(location(&response), "/login");
+    for cookie in [&first, &second] {
+        assert_eq!(app.get_page("/", cookie).await.0, 303);
+    }
+    let attempt = |password: &'static str| {
+        app.http
+            .post(app.url("/login"))
+            .form(&[("password", password)])
+            .send()
+    };
+    assert_eq!(attempt(ADMIN_PASSWORD).await.unwrap().status(), 401);
+    assert_eq!(attempt(new_password).await.unwrap().status(), 303);
+
+    // The password is kept in the store: a restarted service (another first-run password) keeps it.
+    let restarted = spawn_app(&world).await;
+    let response = restarted
+        .http
+        .post(restarted.url("/login"))
+        .form(&[("password", new_password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+
+    // Wrong passwords: five are answered 401 (the success above cleared the count), then the
+    // address waits (429), even with the right password.
+    for _ in 0..5 {
+        assert_eq!(attempt("guess").await.unwrap().status(), 401);
+    }
+    let response = attempt(new_password).await.unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+}
+
+/// The shop's tax rates, unmapped and without a default account: orders with tax fail until a
+/// person maps them.
+pub async fn forget_tax_accounts(world: &common::World) {
+    let mut connection = world.store.connection("shop").await.unwrap().connection;
+    connection.mappings.tax_accounts.clear();
+    connection.default_tax_account = None;
+    world.store.update_connection(&connection).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_missing_mapping_is_fixed_and_its_orders_retried_from_the_pages() {
+    let world = spawn_world(WooSimOptions {
+        orders: 8,
+        ..WooSimOptions::default()
+    })
+    .await;
+    forget_tax_accounts(&world).await;
+    let app = spawn_app(&world).await;
+    let cookie = app.login().await;
+    let (_, dashboard) = app.get_page("/", &cookie).await;
+    let token = csrf_token(&dashboard);
+    post_form(
+        &app,
+        "/sync-now",
+        &cookie,
+        &[("csrf", &token), ("connection", "shop")],
+    )
+    .await;
+    app.drain_jobs().await;
+
+    // Failures are grouped by cause, each with its retry; ERPNext has none of those orders.
+    let statuses =
+        woocommerce_sync::sync::order_state::order_states(&world.store, world.connection.id)
+            .await
+            .unwrap();
+    let failing: Vec<&str> = statuses
+        .iter()
+        .filter(|status| status.state.is_failure())
+        .map(|status| status.order_id.as_str())
+        .collect();
+    assert!(!failing.is_empty(), "{statuses:?}");
+    let in_erpnext = world.sales_orders_by_order().await;
+    for order in &failing {
+        assert!(
+            !in_erpnext.contains_key(&order.parse::<u64>().unwrap()),
+            "{order}"
+        );
+    }
+    let (_, dashboard) = app.get_page("/", &cookie).await;
+    assert!(dashboard.contains("Why orders fail"), "{dashboard}");
+    assert!(dashboard.contains("has no ERPNext account"), "{dashboard}");
+    assert!(dashboard.contains("Retry all failed orders"));
+    let (_, failing_page) = app.get_page("/orders?state=failing", &cookie).await;
+    assert_eq!(
+        failing_page.matches("state failed").count(),
+        failing.len(),
+        "{failing_page}"
+    );
+
+    // A wrong value is refused in the form's words, and nothing is saved.
+    let (_, settings) = app.get_page("/settings/shop", &cookie).await;
+    let token = csrf_token(&settings);
+    let response = post_form(
+        &app,
+        "/settings/shop",
+        &cookie,
+        &[
+            ("csrf", &token),
+            ("tax_rate", "four"),
+            ("tax_account", "ST 4% - TC"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let refused = response.text().await.unwrap();
+    assert!(
+        refused.contains("Nothing was saved. Tax rates → ERPNext accounts:"),
+        "{refused}"
+    );
+    assert!(
+        !refused.contains("--"),
+        "no command-line flags in the browser"
+    );
+
+    // Map every rate, then retry the first cause alone, then all the rest.
+    let mut form = vec![("csrf", token.as_str())];
+    for rate in ["1", "2", "3", "4", "5"] {
+        form.push(("tax_rate", rate));
+        form.push(("tax_account", "ST 6% - TC"));
+    }
+    let response = post_form(&app, "/settings/shop", &cookie, &form).await;
+    assert_eq!(response.status(), 200);
+    let stored = world.store.connection("shop").await.unwrap().connection;
+    assert_eq!(stored.mappings.tax_accounts.len(), 5);
+    assert_eq!(
+        stored.credentials, world.connection.connection.credentials,
+        "secrets kept"
+    );
+
+    let causes = woocommerce_sync::sync::order_state::failure_causes(&statuses);
+    let response = post_form(
+        &app,
+        "/retry-cause",
+        &cookie,
+        &[
+            ("csrf", &token),
+            ("connection", "shop"),
+            ("cause", &causes[0].cause),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let queued = world
+        .store
+        .jobs_in_state(world.connection.id, JobState::Queued)
+        .await
+        .unwrap();
+    assert_eq!(
+        queued.len(),
+        causes[0].order_ids.len(),
+        "only that cause's orders"
+    );
+    app.drain_jobs().await;
+    post_form(
+        &app,
+        "/retry-failed",
+        &cookie,
+        &[("csrf", &token), ("connection", "shop")],
+    )
+    .await;
+    app.drain_jobs().await;
+
+    // What the pages say is what ERPNext has: every synced order's Sales Order, and no other.
+    let statuses =
+        woocommerce_sync::sync::order_state::order_states(&world.store, world.connection.id)
+            .await
+            .unwrap();
+    let in_erpnext = world.sales_orders_by_order().await;
+    let (_, orders_page) = app.get_page("/orders", &cookie).await;
+    for status in &statuses {
+        let id: u64 = status.order_id.parse().unwrap();
+        match &status.state {
+            woocommerce_sync::sync::order_state::OrderState::Synced { sales_order } => {
+                assert_eq!(in_erpnext[&id].len(), 1, "order {id}");
+                assert_eq!(in_erpnext[&id][0]["name"], sales_order.as_str());
+                assert!(orders_page.contains(sales_order.as_str()));
+            }
+            other => {
+                assert!(!other.is_failure(), "order {id} still {other:?}");
+                assert!(!in_erpnext.contains_key(&id), "order {id}");
+            }
+        }
+    }
+    for order in &failing {
+        assert!(
+            in_erpnext.contains_key(&order.parse::<u64>().unwrap()),
+            "{order} synced now"
+        );
+    }
+    let (_, dashboard) = app.get_page("/", &cookie).await;
+    assert!(!dashboard.contains("Why orders fail"), "{dashboard}");
 }

@@ -5,8 +5,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use rand::distributions::Alphanumeric;
-use rand::Rng;
 
 use super::{open_store, CliError};
 use crate::app::{Service, ServiceOptions};
@@ -26,6 +24,10 @@ pub struct ServeArgs {
     /// for lost webhooks): `300`, `90s`, `5m`, `1h`; `0` turns polling off.
     #[arg(long, default_value = "5m", value_parser = parse_interval)]
     pub poll_interval: Duration,
+    /// Mark the web UI's session cookie Secure (browsers then send it over HTTPS only). It is
+    /// already when a proxy in front says `X-Forwarded-Proto: https`.
+    #[arg(long, env = "WOOCOMMERCE_SYNC_SECURE_COOKIES")]
+    pub secure_cookies: bool,
 }
 
 /// `90`, `90s`, `5m`, `1h` → a duration.
@@ -54,23 +56,20 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 pub async fn run(config: &Config, args: ServeArgs) -> Result<ExitCode, CliError> {
     let store = open_store(config).await?;
     let secret_key = config.secret_key()?;
-    let admin_password = match std::env::var(ADMIN_PASSWORD_ENV) {
-        Ok(password) if !password.is_empty() => password,
-        _ => {
-            let generated: String = rand::thread_rng()
-                .sample_iter(&Alphanumeric)
-                .take(20)
-                .map(char::from)
-                .collect();
-            eprintln!(
-                "{ADMIN_PASSWORD_ENV} is not set; the web UI password for this run is: {generated}"
-            );
-            generated
-        }
-    };
+    let from_environment = std::env::var(ADMIN_PASSWORD_ENV).ok();
+    if let Some(generated) =
+        crate::web::ensure_admin_password(&store, from_environment.as_deref()).await?
+    {
+        eprintln!(
+            "The web UI's admin password is: {generated}\n\
+             (shown this once; it is kept, hashed, in the database. Change it on the UI's Password page,\n\
+             or set {ADMIN_PASSWORD_ENV} before `serve`.)"
+        );
+    }
     let options = ServiceOptions {
         workers: args.workers.max(1),
         poll_interval: (!args.poll_interval.is_zero()).then_some(args.poll_interval),
+        secure_cookies: args.secure_cookies,
         ..ServiceOptions::default()
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -82,7 +81,7 @@ pub async fn run(config: &Config, args: ServeArgs) -> Result<ExitCode, CliError>
             ))
         })?;
     let address = listener.local_addr().map_err(anyhow::Error::from)?;
-    let service = Service::new(store, &secret_key, &admin_password, options);
+    let service = Service::new(store, &secret_key, "", options);
     let (shutdown_sender, shutdown) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;

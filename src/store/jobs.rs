@@ -360,3 +360,18 @@ fn job_from_row(row: &sqlx::any::AnyRow) -> StoreResult<Job> {
         last_error: row.try_get("last_error")?,
     })
 }
+
+impl Store {
+    /// Every job of one kind for a connection, whatever its state (for order states).
+    pub async fn jobs_of_kind(&self, connection_id: i64, kind: &str) -> StoreResult<Vec<Job>> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE connection_id = $1 AND kind = $2 ORDER BY id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(connection_id)
+            .bind(kind)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+}

@@ -9,6 +9,7 @@ mod inbox;
 mod jobs;
 mod links;
 mod sync_log;
+mod web_admin;
 
 use std::str::FromStr;
 
@@ -22,7 +23,8 @@ pub use connections::StoredConnection;
 pub use inbox::{InboundEvent, InboxOutcome};
 pub use jobs::{Job, JobScope, JobState};
 pub use links::Link;
-pub use sync_log::{HourlyCounts, LogEntry, LogFilter, LogOutcome, LogRecord};
+pub use sync_log::{HourlyCounts, LatestOrderEntry, LogEntry, LogFilter, LogOutcome, LogRecord};
+pub use web_admin::WebSession;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {

@@ -251,3 +251,40 @@ impl Store {
             .collect()
     }
 }
+
+/// The newest log entry about an order itself: its outcome and words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatestOrderEntry {
+    pub order_id: String,
+    pub at: DateTime<Utc>,
+    pub outcome: LogOutcome,
+    pub message: String,
+}
+
+impl Store {
+    /// Per order of a connection, its newest log entry about the order (not its refunds').
+    pub async fn latest_order_entries(
+        &self,
+        connection_id: i64,
+    ) -> StoreResult<Vec<LatestOrderEntry>> {
+        let rows = sqlx::query(
+            "SELECT s.order_id, s.at, s.outcome, s.message FROM sync_log s \
+             WHERE s.connection_id = $1 AND s.object_kind = 'order' AND s.order_id IS NOT NULL \
+               AND s.id = (SELECT MAX(t.id) FROM sync_log t WHERE t.connection_id = s.connection_id \
+                           AND t.object_kind = 'order' AND t.order_id = s.order_id)",
+        )
+        .bind(connection_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(LatestOrderEntry {
+                    order_id: row.try_get("order_id")?,
+                    at: parse_stamp(&row.try_get::<String, _>("at")?)?,
+                    outcome: LogOutcome::parse(&row.try_get::<String, _>("outcome")?)?,
+                    message: row.try_get("message")?,
+                })
+            })
+            .collect()
+    }
+}

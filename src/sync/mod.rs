@@ -5,6 +5,7 @@
 pub mod context;
 pub mod keys;
 pub mod mapping;
+pub mod order_state;
 pub mod reconcile;
 pub mod report;
 pub mod setup;

@@ -3,8 +3,9 @@
 //! and queues jobs, and the workers do the rest.
 
 mod auth;
-mod html;
 mod pages;
+mod render;
+mod settings;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 pub use crate::metrics::Metrics;
-pub use auth::AdminAuth;
+pub use auth::{change_admin_password, ensure_admin_password, AdminAuth};
 
 use crate::store::Store;
 
@@ -39,7 +40,27 @@ pub fn router(state: WebState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .merge(pages::routes())
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// On every answer: no framing (clickjacking), no scripts or outside resources (the UI needs
+/// none), no MIME sniffing, no referrer to other sites.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-frame-options", "DENY"),
+        (
+            "content-security-policy",
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+    ] {
+        headers.insert(name, header::HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// `GET /healthz`: 200 when the store answers (503 when not), with each

@@ -1,82 +1,156 @@
-//! The web UI's pages: dashboard, orders with their timeline, sync log with
-//! retry, settings, login. Pages read the store; buttons queue jobs. Nothing
-//! here calls WooCommerce or ERPNext.
+//! The web UI's pages: dashboard, orders with their state and page, sync log, settings,
+//! password, login. Pages read the store; buttons queue jobs or save settings. Nothing here
+//! calls WooCommerce or ERPNext. What an order's state is comes from
+//! [`crate::sync::order_state`], not from here.
 
 use std::collections::HashMap;
-use std::fmt::Write;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use chrono::{Duration, DurationRound, Utc};
-use serde::Deserialize;
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use minijinja::context;
+use serde::{Deserialize, Serialize};
 
-use super::auth::{clearing_cookie, constant_time_eq, set_cookie, Session};
-use super::html::{escape, hourly_chart, page, post_button, query_value};
+use super::auth::{
+    change_admin_password, check_new_password, constant_time_eq, safe_next, set_cookie,
+    ClientAddress, Session, MIN_PASSWORD_CHARS,
+};
+use super::render::{hourly_chart, message, page, STYLESHEET};
+use super::settings;
 use super::WebState;
-use crate::connection::masked_view;
 use crate::jobs::{last_poll, Job};
-use crate::store::{HourlyCounts, JobState, LogFilter, LogRecord, StoreError, StoredConnection};
+use crate::store::{HourlyCounts, LogFilter, LogRecord, StoreError, StoredConnection};
+use crate::sync::order_state::{
+    cause_of, count_by_state, failure_causes, order_states, OrderState, OrderStatus,
+};
 
 pub fn routes() -> Router<WebState> {
     Router::new()
         .route("/", get(dashboard))
+        .route("/style.css", get(stylesheet))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
+        .route("/password", get(password_form).post(change_password))
         .route("/orders", get(orders))
-        .route("/orders/{connection}/{order}", get(order_timeline))
+        .route("/orders/{connection}/{order}", get(order_page))
         .route("/log", get(sync_log))
         .route("/retry", post(retry))
+        .route("/retry-cause", post(retry_cause))
+        .route("/retry-failed", post(retry_failed))
         .route("/sync-now", post(sync_now))
-        .route("/settings", get(settings))
+        .route("/settings", get(settings_index))
+        .route(
+            "/settings/{connection}",
+            get(settings::form).post(settings::save),
+        )
 }
 
 /// A page that could not be built: the reason goes to the log, the browser gets a plain message.
-fn store_failure(error: StoreError) -> Response {
+pub fn store_failure(error: StoreError) -> Response {
     tracing::error!(%error, "a page could not read the store");
-    (
+    message(
         StatusCode::SERVICE_UNAVAILABLE,
-        Html("<p>The service cannot read its database right now; see the service log.</p>"),
+        "Database unavailable",
+        "The service cannot read its database right now; see the service log.",
+        None,
+    )
+}
+
+pub fn csrf_refused() -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "Form refused",
+        "This form is stale or did not come from this service; reload the page and try again.",
+        None,
+    )
+}
+
+fn not_found(text: &str, csrf: &str) -> Response {
+    message(StatusCode::NOT_FOUND, "Not found", text, Some(csrf))
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        STYLESHEET,
     )
         .into_response()
 }
 
-async fn login_form() -> Html<String> {
-    login_page("")
+#[derive(Deserialize, Default)]
+struct LoginQuery {
+    next: Option<String>,
 }
 
-fn login_page(message: &str) -> Html<String> {
-    let notice = if message.is_empty() {
-        String::new()
-    } else {
-        format!("<p class=\"failed\">{}</p>", escape(message))
-    };
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Log in — woocommerce-sync</title></head>\
-         <body style=\"font-family:system-ui,sans-serif;margin:3em\"><h1>woocommerce-sync</h1>{notice}\
-         <form method=\"post\" action=\"/login\"><label>Admin password \
-         <input type=\"password\" name=\"password\" autofocus required></label> \
-         <button type=\"submit\">Log in</button></form></body></html>"
-    ))
+async fn login_form(Query(query): Query<LoginQuery>) -> Response {
+    login_page(StatusCode::OK, &safe_next(query.next.as_deref()), None)
+}
+
+fn login_page(status: StatusCode, next: &str, problem: Option<&str>) -> Response {
+    page(
+        status,
+        "login.html",
+        context! { title => "Log in", next, problem },
+    )
 }
 
 #[derive(Deserialize)]
 struct LoginForm {
     password: String,
+    #[serde(default)]
+    next: Option<String>,
 }
 
-async fn login(State(state): State<WebState>, Form(form): Form<LoginForm>) -> Response {
-    if !state.auth.password_matches(&form.password) {
-        tracing::warn!("a web UI login failed: wrong password");
-        return (
-            StatusCode::UNAUTHORIZED,
-            login_page("That is not the admin password (WOOCOMMERCE_SYNC_ADMIN_PASSWORD)."),
-        )
-            .into_response();
+async fn login(
+    State(state): State<WebState>,
+    ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let next = safe_next(form.next.as_deref());
+    if let Err(wait) = state.auth.may_try(client) {
+        tracing::warn!(%client, "web UI login refused: too many wrong passwords");
+        let seconds = wait.as_secs().max(1);
+        let mut response = login_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            &next,
+            Some(&format!(
+                "Too many wrong passwords. Wait {seconds} seconds, then try again."
+            )),
+        );
+        if let Ok(value) = seconds.to_string().parse() {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
     }
-    set_cookie(Redirect::to("/"), state.auth.new_session_cookie())
+    match state
+        .auth
+        .password_matches(&state.store, &form.password)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            state.auth.login_failed(client);
+            tracing::warn!(%client, "a web UI login failed: wrong password");
+            return login_page(
+                StatusCode::UNAUTHORIZED,
+                &next,
+                Some("That is not the admin password."),
+            );
+        }
+        Err(error) => return store_failure(error),
+    }
+    state.auth.login_succeeded(client);
+    match state.auth.start_session(&state.store, &headers).await {
+        Ok(cookie) => set_cookie(Redirect::to(&next), cookie),
+        Err(error) => store_failure(error),
+    }
 }
 
 #[derive(Deserialize)]
@@ -84,19 +158,95 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(session: Session, Form(form): Form<CsrfForm>) -> Response {
+async fn logout(
+    State(state): State<WebState>,
+    session: Session,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
     if !constant_time_eq(&form.csrf, &session.csrf_token) {
         return csrf_refused();
     }
-    set_cookie(Redirect::to("/login"), clearing_cookie())
+    if let Err(error) = state.auth.end_session(&state.store, &session).await {
+        return store_failure(error);
+    }
+    set_cookie(Redirect::to("/login"), state.auth.clearing_cookie(&headers))
 }
 
-fn csrf_refused() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        Html("<p>This form is stale or did not come from this service; reload the page and try again.</p>"),
+async fn password_form(session: Session) -> Response {
+    password_page(StatusCode::OK, &session, None)
+}
+
+fn password_page(status: StatusCode, session: &Session, problem: Option<&str>) -> Response {
+    page(
+        status,
+        "password.html",
+        context! {
+            title => "Change the admin password",
+            csrf => session.csrf_token,
+            min_chars => MIN_PASSWORD_CHARS,
+            problem,
+        },
     )
-        .into_response()
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    csrf: String,
+    current: String,
+    new_password: String,
+    repeat: String,
+}
+
+async fn change_password(
+    State(state): State<WebState>,
+    session: Session,
+    ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    if !constant_time_eq(&form.csrf, &session.csrf_token) {
+        return csrf_refused();
+    }
+    // Guessing the current password here is throttled like the login.
+    if state.auth.may_try(client).is_err() {
+        return password_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            &session,
+            Some("Too many wrong passwords; wait a while, then try again."),
+        );
+    }
+    match state
+        .auth
+        .password_matches(&state.store, &form.current)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            state.auth.login_failed(client);
+            return password_page(
+                StatusCode::UNAUTHORIZED,
+                &session,
+                Some("The current password is not right; nothing was changed."),
+            );
+        }
+        Err(error) => return store_failure(error),
+    }
+    if form.new_password != form.repeat {
+        return password_page(
+            StatusCode::BAD_REQUEST,
+            &session,
+            Some("The two new passwords differ; nothing was changed."),
+        );
+    }
+    if let Err(problem) = check_new_password(&form.new_password) {
+        return password_page(StatusCode::BAD_REQUEST, &session, Some(&problem));
+    }
+    if let Err(error) = change_admin_password(&state.store, &form.new_password).await {
+        return store_failure(error);
+    }
+    tracing::info!("the web UI admin password was changed; every session was revoked");
+    set_cookie(Redirect::to("/login"), state.auth.clearing_cookie(&headers))
 }
 
 /// The last 24 hours, every hour present (empty hours as zero).
@@ -124,89 +274,116 @@ fn last_day(counts: Vec<HourlyCounts>) -> Vec<(String, HourlyCounts)> {
         .collect()
 }
 
+/// A time as the pages show it.
+fn shown(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// An order and its state, as the templates take it.
+#[derive(Serialize)]
+struct OrderRow {
+    order_id: String,
+    label: &'static str,
+    state: OrderState,
+    amount: Option<String>,
+    retry: bool,
+}
+
+impl From<&OrderStatus> for OrderRow {
+    fn from(status: &OrderStatus) -> OrderRow {
+        OrderRow {
+            order_id: status.order_id.clone(),
+            label: status.state.label(),
+            state: status.state.clone(),
+            amount: status.amount.map(|amount| amount.to_string()),
+            retry: status.state.retry_makes_sense(),
+        }
+    }
+}
+
 async fn dashboard(State(state): State<WebState>, session: Session) -> Response {
     let connections = match state.store.connections().await {
         Ok(connections) => connections,
         Err(error) => return store_failure(error),
     };
-    let mut body = String::new();
-    if connections.is_empty() {
-        body.push_str(
-            "<p>No connection yet. Add one with <code>woocommerce-sync connection add</code>.</p>",
-        );
-    }
+    let mut panels = Vec::new();
     for connection in &connections {
-        match connection_panel(&state, &session, connection).await {
-            Ok(panel) => body.push_str(&panel),
+        match connection_panel(&state, connection).await {
+            Ok(panel) => panels.push(panel),
             Err(error) => return store_failure(error),
         }
     }
-    page("Dashboard", &session.csrf_token, &body).into_response()
+    page(
+        StatusCode::OK,
+        "dashboard.html",
+        context! { title => "Dashboard", csrf => session.csrf_token, panels },
+    )
 }
 
 async fn connection_panel(
     state: &WebState,
-    session: &Session,
     stored: &StoredConnection,
-) -> Result<String, StoreError> {
+) -> Result<minijinja::Value, StoreError> {
     let store = &state.store;
-    let linked = store.count_links(stored.id, "order", "Sales Order").await?;
-    let failed = store.count_jobs(stored.id, JobState::Failed).await?;
-    let queued = store.count_jobs(stored.id, JobState::Queued).await?
-        + store.count_jobs(stored.id, JobState::Running).await?;
-    let poll = last_poll(store, stored.id).await?;
-    let hours = last_day(
+    let orders = order_states(store, stored.id).await?;
+    let counts = count_by_state(&orders);
+    let failing = orders
+        .iter()
+        .filter(|order| order.state.is_failure())
+        .count();
+    let next_retry = orders
+        .iter()
+        .filter_map(|order| match &order.state {
+            OrderState::WaitingForRetry { next_at, .. } => Some(*next_at),
+            _ => None,
+        })
+        .min()
+        .map(shown);
+    let poll = last_poll(store, stored.id).await?.map(|poll| {
+        context! {
+            at => poll.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            succeeded => poll.succeeded,
+            seen => poll.seen, created => poll.created, updated => poll.updated,
+            failed => poll.failed, duration_ms => poll.duration_ms, error => poll.error,
+        }
+    });
+    let chart = hourly_chart(&last_day(
         store
             .log_counts_by_hour(stored.id, Utc::now() - Duration::hours(24))
             .await?,
-    );
-    let name = &stored.connection.name;
-    let poll_text = match poll {
-        None => "<span class=\"muted\">not yet</span>".to_string(),
-        Some(poll) if poll.succeeded => format!(
-            "<span class=\"ok\">ok</span> at {} UTC: {} seen, {} created, {} updated, {} failed ({} ms)",
-            poll.at.format("%Y-%m-%d %H:%M:%S"),
-            poll.seen,
-            poll.created,
-            poll.updated,
-            poll.failed,
-            poll.duration_ms
-        ),
-        Some(poll) => format!(
-            "<span class=\"failed\">failed</span> at {} UTC: {}",
-            poll.at.format("%Y-%m-%d %H:%M:%S"),
-            escape(poll.error.as_deref().unwrap_or(""))
-        ),
-    };
-    Ok(format!(
-        "<section><h2>{name_html}</h2>\
-         <p>{store_url} → {erp_url}</p>\
-         <table><tr><th>Orders linked to Sales Orders</th><td>{linked}</td></tr>\
-         <tr><th>Jobs queued or running</th><td>{queued}</td></tr>\
-         <tr><th>Failed jobs</th><td><a href=\"/log?connection={name_query}&amp;failed=on\" class=\"{failed_class}\">{failed}</a></td></tr>\
-         <tr><th>Last poll</th><td>{poll_text}</td></tr></table>\
-         <p>Syncs (green) and failures (red) per hour, last 24 hours:</p>{chart}\
-         <p>{sync_now}</p></section>",
-        name_html = escape(name),
-        store_url = escape(stored.connection.woocommerce_url.as_str()),
-        erp_url = escape(stored.connection.erpnext_url.as_str()),
-        name_query = query_value(name),
-        failed_class = if failed > 0 { "failed" } else { "ok" },
-        chart = hourly_chart(&hours),
-        sync_now = post_button(
-            "/sync-now",
-            "Sync now",
-            &session.csrf_token,
-            &[("connection", name.as_str())]
-        ),
-    ))
+    ));
+    Ok(context! {
+        name => stored.connection.name,
+        woocommerce_url => stored.connection.woocommerce_url.as_str(),
+        erpnext_url => stored.connection.erpnext_url.as_str(),
+        counts, failing, next_retry, poll, chart,
+        causes => failure_causes(&orders),
+    })
 }
 
 #[derive(Deserialize, Default)]
 struct OrdersQuery {
     connection: Option<String>,
-    /// A WooCommerce order id to open the timeline of.
+    /// `all`, `failing`, or a state label.
+    state: Option<String>,
+    /// A WooCommerce order id to open.
     order: Option<String>,
+}
+
+const STATE_FILTERS: [(&str, &str); 8] = [
+    ("all", "all"),
+    ("failing", "failing now"),
+    ("synced", "synced"),
+    ("waiting for retry", "waiting for retry"),
+    ("failed", "failed"),
+    ("parked", "parked"),
+    ("skipped", "skipped"),
+    ("in progress", "in progress"),
+];
+const ORDERS_SHOWN: usize = 500;
+
+fn encoded(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 async fn orders(
@@ -218,108 +395,135 @@ async fn orders(
         Ok(connections) => connections,
         Err(error) => return store_failure(error),
     };
-    if let Some(order) = query
-        .order
+    let selected = query
+        .connection
         .as_deref()
-        .map(str::trim)
-        .filter(|order| !order.is_empty())
-    {
-        let connection = query
-            .connection
+        .filter(|name| !name.is_empty())
+        .or_else(|| connections.first().map(|c| c.connection.name.as_str()))
+        .map(str::to_string);
+    if let (Some(order), Some(connection)) = (
+        query
+            .order
             .as_deref()
-            .filter(|name| !name.is_empty())
-            .or_else(|| {
-                connections
-                    .first()
-                    .map(|connection| connection.connection.name.as_str())
-            });
-        if let Some(connection) = connection {
-            return Redirect::to(&format!(
-                "/orders/{}/{}",
-                percent_encoding::utf8_percent_encode(
-                    connection,
-                    percent_encoding::NON_ALPHANUMERIC
-                ),
-                percent_encoding::utf8_percent_encode(order, percent_encoding::NON_ALPHANUMERIC)
-            ))
-            .into_response();
-        }
+            .map(str::trim)
+            .filter(|o| !o.is_empty()),
+        selected.as_deref(),
+    ) {
+        return Redirect::to(&format!(
+            "/orders/{}/{}",
+            encoded(connection),
+            encoded(order)
+        ))
+        .into_response();
     }
-    let mut body = String::from(
-        "<form method=\"get\" action=\"/orders\"><label>Connection <select name=\"connection\">",
-    );
-    for connection in &connections {
-        let name = escape(&connection.connection.name);
-        let _ = write!(body, "<option value=\"{name}\">{name}</option>");
-    }
-    body.push_str(
-        "</select></label> <label>Order id <input name=\"order\" size=\"8\"></label> \
-         <button type=\"submit\">Show timeline</button></form>",
-    );
-    for connection in connections.iter().filter(|connection| {
-        query.connection.as_deref().map_or(true, |name| {
-            name.is_empty() || name == connection.connection.name
-        })
-    }) {
-        let links = match state
-            .store
-            .recent_links(connection.id, "order", "Sales Order", 100)
-            .await
-        {
-            Ok(links) => links,
+    let state_filter = query.state.clone().unwrap_or_else(|| "all".into());
+    let mut rows = Vec::new();
+    let mut total = 0;
+    if let Some(name) = &selected {
+        let Some(connection) = connections.iter().find(|c| &c.connection.name == name) else {
+            return not_found(
+                &format!("No connection is named {name}."),
+                &session.csrf_token,
+            );
+        };
+        let statuses = match order_states(&state.store, connection.id).await {
+            Ok(statuses) => statuses,
             Err(error) => return store_failure(error),
         };
-        let name = &connection.connection.name;
-        let _ = write!(
-            body,
-            "<h2>{}</h2><table><tr><th>WooCommerce order</th><th>Sales Order</th><th>Amount</th></tr>",
-            escape(name)
-        );
-        if links.is_empty() {
-            body.push_str("<tr><td colspan=\"3\" class=\"muted\">No order synced yet.</td></tr>");
-        }
-        for link in links {
-            let sales_order = if link.erp_name.is_empty() {
-                "<span class=\"muted\">being created</span>".to_string()
-            } else {
-                escape(&link.erp_name)
-            };
-            let _ = write!(
-                body,
-                "<tr><td><a href=\"/orders/{}/{}\">#{}</a></td><td>{sales_order}</td><td>{}</td></tr>",
-                query_value(name),
-                query_value(&link.woo_id),
-                escape(&link.woo_id),
-                link.amount.map(|amount| amount.to_string()).unwrap_or_default()
-            );
-        }
-        body.push_str("</table>");
+        let matching: Vec<&OrderStatus> = statuses
+            .iter()
+            .filter(|status| match state_filter.as_str() {
+                "all" => true,
+                "failing" => status.state.is_failure(),
+                label => status.state.label() == label,
+            })
+            .collect();
+        total = matching.len();
+        rows = matching
+            .into_iter()
+            .take(ORDERS_SHOWN)
+            .map(OrderRow::from)
+            .collect();
     }
-    page("Orders", &session.csrf_token, &body).into_response()
+    let names: Vec<&str> = connections
+        .iter()
+        .map(|c| c.connection.name.as_str())
+        .collect();
+    page(
+        StatusCode::OK,
+        "orders.html",
+        context! {
+            title => "Orders", csrf => session.csrf_token,
+            connection_names => names, selected, state_filter,
+            state_filters => STATE_FILTERS,
+            more => total > rows.len(), total, orders => rows,
+        },
+    )
 }
 
-async fn order_timeline(
+/// A log row as the templates take it.
+#[derive(Serialize)]
+struct LogRow {
+    connection: String,
+    at: String,
+    direction: String,
+    object_kind: String,
+    object_id: String,
+    order_id: Option<String>,
+    action: String,
+    outcome: &'static str,
+    message: String,
+    attempt: i64,
+    duration_ms: i64,
+}
+
+fn log_row(connection: &str, record: &LogRecord) -> LogRow {
+    let entry = &record.entry;
+    LogRow {
+        connection: connection.to_string(),
+        at: record.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        direction: entry.direction.replace('_', " "),
+        object_kind: entry.object_kind.clone(),
+        object_id: entry.object_id.clone(),
+        order_id: entry.order_id.clone(),
+        action: entry.action.replace('_', " "),
+        outcome: entry.outcome.as_str(),
+        message: entry.message.clone(),
+        attempt: entry.attempt,
+        duration_ms: entry.duration_ms,
+    }
+}
+
+/// ERPNext documents in the order they come from one another.
+fn doctype_rank(doctype: &str) -> u8 {
+    match doctype {
+        "Sales Order" => 0,
+        "Sales Invoice" => 1,
+        "Payment Entry" => 2,
+        _ => 3,
+    }
+}
+
+/// The document in ERPNext Desk: `/app/sales-order/SO-0001`.
+fn desk_url(erpnext: &url::Url, doctype: &str, name: &str) -> Option<String> {
+    if name.is_empty() {
+        return None;
+    }
+    let slug = doctype.to_lowercase().replace(' ', "-");
+    erpnext
+        .join(&format!("app/{slug}/{}", encoded(name)))
+        .ok()
+        .map(String::from)
+}
+
+async fn order_page(
     State(state): State<WebState>,
     session: Session,
     Path((connection_name, order)): Path<(String, String)>,
 ) -> Response {
     let connection = match state.store.connection(&connection_name).await {
         Ok(connection) => connection,
-        Err(StoreError::NotFound(message)) => {
-            return (
-                StatusCode::NOT_FOUND,
-                Html(format!("<p>{}</p>", escape(&message))),
-            )
-                .into_response()
-        }
-        Err(error) => return store_failure(error),
-    };
-    let links = match state
-        .store
-        .links_for_object(connection.id, "order", &order)
-        .await
-    {
-        Ok(links) => links,
+        Err(StoreError::NotFound(text)) => return not_found(&text, &session.csrf_token),
         Err(error) => return store_failure(error),
     };
     let mut records = match state
@@ -336,118 +540,71 @@ async fn order_timeline(
         Err(error) => return store_failure(error),
     };
     records.reverse();
-    let mut body = String::from("<h2>Linked ERPNext documents</h2><table>");
-    if links.is_empty() {
-        body.push_str("<tr><td class=\"muted\">None yet.</td></tr>");
-    }
-    for link in &links {
-        let _ = write!(
-            body,
-            "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
-            escape(&link.erp_doctype),
-            escape(&link.erp_name),
-            link.amount
-                .map(|amount| amount.to_string())
-                .unwrap_or_default()
+    // The order's documents, then each refund's (credit notes, refund payments).
+    let mut objects = vec![("order".to_string(), order.clone())];
+    for record in &records {
+        let object = (
+            record.entry.object_kind.clone(),
+            record.entry.object_id.clone(),
         );
-    }
-    body.push_str("</table><h2>Timeline (oldest first, both directions)</h2>");
-    body.push_str(&log_table(&records, &session, &connection_name, false));
-    body.push_str(&post_button(
-        "/retry",
-        "Sync this order again",
-        &session.csrf_token,
-        &[
-            ("connection", connection_name.as_str()),
-            ("kind", Job::Order { order_id: 0 }.kind()),
-            ("object_id", order.as_str()),
-        ],
-    ));
-    page(
-        &format!("Order #{order} ({connection_name})"),
-        &session.csrf_token,
-        &body,
-    )
-    .into_response()
-}
-
-fn log_table(
-    records: &[LogRecord],
-    session: &Session,
-    connection_name: &str,
-    with_retry: bool,
-) -> String {
-    let mut table = String::from(
-        "<table><tr><th>When (UTC)</th><th>Direction</th><th>Object</th><th>Action</th><th>Outcome</th>\
-         <th>Message</th><th>Attempt</th><th>ms</th>",
-    );
-    if with_retry {
-        table.push_str("<th></th>");
-    }
-    table.push_str("</tr>");
-    if records.is_empty() {
-        table.push_str("<tr><td colspan=\"9\" class=\"muted\">No entries.</td></tr>");
-    }
-    for record in records {
-        let entry = &record.entry;
-        let shown = format!(
-            "{} {}",
-            escape(&entry.object_kind),
-            escape(&entry.object_id)
-        );
-        let object = match &entry.order_id {
-            Some(order) if entry.object_kind == "order" => format!(
-                "<a href=\"/orders/{}/{}\">{shown}</a>",
-                query_value(connection_name),
-                query_value(order)
-            ),
-            Some(order) => format!(
-                "{shown} of <a href=\"/orders/{}/{}\">order {}</a>",
-                query_value(connection_name),
-                query_value(order),
-                escape(order)
-            ),
-            None => shown,
-        };
-        let _ = write!(
-            table,
-            "<tr><td>{}</td><td>{}</td><td>{object}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td>",
-            record.at.format("%Y-%m-%d %H:%M:%S"),
-            escape(&entry.direction.replace('_', " ")),
-            escape(&entry.action),
-            entry.outcome.as_str(),
-            entry.outcome.as_str(),
-            escape(&entry.message),
-            entry.attempt,
-            entry.duration_ms
-        );
-        // Failed attempts only: retrying what succeeded does nothing. A refund's (or a
-        // document's) row retries the order it belongs to; a poll's, the poll.
-        let job = match (&entry.order_id, entry.action.as_str()) {
-            (Some(order), _) => order.parse().ok().map(|order_id| Job::Order { order_id }),
-            (None, "poll_orders") => Some(Job::Poll),
-            (None, _) => None,
-        };
-        if with_retry {
-            let button = match &job {
-                Some(job) if entry.outcome == crate::store::LogOutcome::Failed => post_button(
-                    "/retry",
-                    "Retry",
-                    &session.csrf_token,
-                    &[
-                        ("connection", connection_name),
-                        ("kind", job.kind()),
-                        ("object_id", job.object_id().as_str()),
-                    ],
-                ),
-                _ => String::new(),
-            };
-            let _ = write!(table, "<td>{button}</td>");
+        if object.0 == "refund" && !objects.contains(&object) {
+            objects.push(object);
         }
-        table.push_str("</tr>");
     }
-    table.push_str("</table>");
-    table
+    let mut links = Vec::new();
+    for (kind, id) in &objects {
+        let mut found = match state.store.links_for_object(connection.id, kind, id).await {
+            Ok(found) => found,
+            Err(error) => return store_failure(error),
+        };
+        found.sort_by_key(|link| doctype_rank(&link.erp_doctype));
+        for link in found {
+            links.push(context! {
+                doctype => link.erp_doctype,
+                url => desk_url(&connection.connection.erpnext_url, &link.erp_doctype, &link.erp_name),
+                name => link.erp_name,
+                for => if kind == "order" { format!("order {id}") } else { format!("{kind} {id}") },
+                amount => link.amount.map(|amount| amount.to_string()),
+            });
+        }
+    }
+    let status = match order_states(&state.store, connection.id).await {
+        Ok(statuses) => statuses
+            .iter()
+            .find(|status| status.order_id == order)
+            .map(OrderRow::from),
+        Err(error) => return store_failure(error),
+    }
+    .unwrap_or(OrderRow {
+        order_id: order.clone(),
+        label: OrderState::NotSynced.label(),
+        state: OrderState::NotSynced,
+        amount: None,
+        retry: order.parse::<u64>().is_ok(),
+    });
+    let woo_link = connection
+        .connection
+        .woocommerce_url
+        .join(&format!(
+            "wp-admin/admin.php?page=wc-orders&action=edit&id={}",
+            encoded(&order)
+        ))
+        .map(String::from)
+        .unwrap_or_default();
+    let rows: Vec<LogRow> = records
+        .iter()
+        .map(|record| log_row(&connection_name, record))
+        .collect();
+    page(
+        StatusCode::OK,
+        "order.html",
+        context! {
+            title => format!("Order #{order} ({connection_name})"),
+            csrf => session.csrf_token,
+            connection => connection_name, order_id => order,
+            status, links, rows, woo_link,
+        },
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -472,17 +629,13 @@ async fn sync_log(
         .collect();
     let selected = query.connection.as_deref().filter(|name| !name.is_empty());
     let connection_id = match selected {
-        Some(name) => match connections
-            .iter()
-            .find(|connection| connection.connection.name == name)
-        {
+        Some(name) => match connections.iter().find(|c| c.connection.name == name) {
             Some(connection) => Some(connection.id),
             None => {
-                return (
-                    StatusCode::NOT_FOUND,
-                    Html(format!("<p>No connection is named {}.</p>", escape(name))),
+                return not_found(
+                    &format!("No connection is named {name}."),
+                    &session.csrf_token,
                 )
-                    .into_response()
             }
         },
         None => None,
@@ -510,48 +663,35 @@ async fn sync_log(
         Ok(records) => records,
         Err(error) => return store_failure(error),
     };
-    let mut body = String::from("<form method=\"get\" action=\"/log\"><label>Connection <select name=\"connection\"><option value=\"\">all</option>");
-    for connection in &connections {
-        let name = &connection.connection.name;
-        let _ = write!(
-            body,
-            "<option value=\"{}\"{}>{}</option>",
-            escape(name),
-            if selected == Some(name.as_str()) {
-                " selected"
-            } else {
-                ""
-            },
-            escape(name)
-        );
-    }
-    let _ = write!(
-        body,
-        "</select></label> <label><input type=\"checkbox\" name=\"failed\" value=\"on\"{}> failed only</label> \
-         <label>Order id <input name=\"order\" value=\"{}\" size=\"8\"></label> <button type=\"submit\">Filter</button></form>",
-        if failed_only { " checked" } else { "" },
-        escape(order.unwrap_or(""))
-    );
-    // Rows of several connections: group by connection so each Retry names its own.
-    let mut by_connection: Vec<(String, Vec<LogRecord>)> = Vec::new();
-    for record in records {
+    // Rows of several connections: grouped by connection, newest first within each.
+    let mut groups: Vec<(String, Vec<LogRow>)> = Vec::new();
+    for record in &records {
         let name = names
             .get(&record.entry.connection_id)
             .cloned()
             .unwrap_or_default();
-        match by_connection.last_mut() {
-            Some((last, rows)) if *last == name => rows.push(record),
-            _ => by_connection.push((name, vec![record])),
+        let row = log_row(&name, record);
+        match groups.last_mut() {
+            Some((last, rows)) if *last == name => rows.push(row),
+            _ => groups.push((name, vec![row])),
         }
     }
-    if by_connection.is_empty() {
-        body.push_str(&log_table(&[], &session, "", true));
-    }
-    for (name, rows) in &by_connection {
-        let _ = write!(body, "<h2>{}</h2>", escape(name));
-        body.push_str(&log_table(rows, &session, name, true));
-    }
-    page("Sync log", &session.csrf_token, &body).into_response()
+    let groups: Vec<minijinja::Value> = groups
+        .into_iter()
+        .map(|(connection, rows)| context! { connection, rows })
+        .collect();
+    let connection_names: Vec<&str> = connections
+        .iter()
+        .map(|c| c.connection.name.as_str())
+        .collect();
+    page(
+        StatusCode::OK,
+        "log.html",
+        context! {
+            title => "Sync log", csrf => session.csrf_token,
+            connection_names, selected, failed_only, order, groups,
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -573,106 +713,146 @@ async fn retry(
     let job = match Job::parse(&form.kind, &form.object_id) {
         Ok(job) => job,
         Err(reason) => {
-            return (
+            return message(
                 StatusCode::BAD_REQUEST,
-                Html(format!(
-                "<p>Nothing was queued: {}. Only orders and polls can be retried from here.</p>",
-                escape(&reason)
-            )),
+                "Nothing was queued",
+                &format!(
+                    "Nothing was queued: {reason}. Only orders and polls can be retried from here."
+                ),
+                Some(&session.csrf_token),
             )
-                .into_response()
         }
     };
-    enqueue(&state, &form.connection, &job).await
+    enqueue(&state, &session, &form.connection, &[job]).await
 }
 
 #[derive(Deserialize)]
-struct SyncNowForm {
+struct RetryCauseForm {
     csrf: String,
     connection: String,
+    cause: String,
+}
+
+/// Every order failing (or waiting) for this cause runs again now.
+async fn retry_cause(
+    State(state): State<WebState>,
+    session: Session,
+    Form(form): Form<RetryCauseForm>,
+) -> Response {
+    if !constant_time_eq(&form.csrf, &session.csrf_token) {
+        return csrf_refused();
+    }
+    retry_failing(&state, &session, &form.connection, Some(&form.cause)).await
+}
+
+#[derive(Deserialize)]
+struct ConnectionForm {
+    csrf: String,
+    connection: String,
+}
+
+/// Every failing or waiting order of the connection runs again now.
+async fn retry_failed(
+    State(state): State<WebState>,
+    session: Session,
+    Form(form): Form<ConnectionForm>,
+) -> Response {
+    if !constant_time_eq(&form.csrf, &session.csrf_token) {
+        return csrf_refused();
+    }
+    retry_failing(&state, &session, &form.connection, None).await
+}
+
+async fn retry_failing(
+    state: &WebState,
+    session: &Session,
+    connection_name: &str,
+    cause: Option<&str>,
+) -> Response {
+    let connection = match state.store.connection(connection_name).await {
+        Ok(connection) => connection,
+        Err(StoreError::NotFound(text)) => return not_found(&text, &session.csrf_token),
+        Err(error) => return store_failure(error),
+    };
+    let statuses = match order_states(&state.store, connection.id).await {
+        Ok(statuses) => statuses,
+        Err(error) => return store_failure(error),
+    };
+    let jobs: Vec<Job> = statuses
+        .iter()
+        .filter(|status| status.state.is_failure())
+        .filter(|status| {
+            cause.map_or(true, |cause| {
+                cause_of(status.state.reason().unwrap_or("")) == cause
+            })
+        })
+        .filter_map(|status| status.order_id.parse().ok())
+        .map(|order_id| Job::Order { order_id })
+        .collect();
+    enqueue(state, session, connection_name, &jobs).await
 }
 
 async fn sync_now(
     State(state): State<WebState>,
     session: Session,
-    Form(form): Form<SyncNowForm>,
+    Form(form): Form<ConnectionForm>,
 ) -> Response {
     if !constant_time_eq(&form.csrf, &session.csrf_token) {
         return csrf_refused();
     }
-    enqueue(&state, &form.connection, &Job::Poll).await
+    enqueue(&state, &session, &form.connection, &[Job::Poll]).await
 }
 
-async fn enqueue(state: &WebState, connection_name: &str, job: &Job) -> Response {
+async fn enqueue(
+    state: &WebState,
+    session: &Session,
+    connection_name: &str,
+    jobs: &[Job],
+) -> Response {
     let connection = match state.store.connection(connection_name).await {
         Ok(connection) => connection,
-        Err(StoreError::NotFound(message)) => {
-            return (
-                StatusCode::NOT_FOUND,
-                Html(format!("<p>{}</p>", escape(&message))),
-            )
-                .into_response()
-        }
+        Err(StoreError::NotFound(text)) => return not_found(&text, &session.csrf_token),
         Err(error) => return store_failure(error),
     };
-    if let Err(error) = crate::jobs::enqueue(&state.store, connection.id, job, Utc::now()).await {
-        return store_failure(error);
+    let now = Utc::now();
+    for job in jobs {
+        if let Err(error) = crate::jobs::enqueue(&state.store, connection.id, job, now).await {
+            return store_failure(error);
+        }
     }
     tracing::info!(
         connection = connection_name,
-        kind = job.kind(),
-        object_id = %job.object_id(),
-        "job queued from the web UI"
+        jobs = jobs.len(),
+        "jobs queued from the web UI"
     );
-    Redirect::to(&format!(
-        "/log?connection={}",
-        percent_encoding::utf8_percent_encode(connection_name, percent_encoding::NON_ALPHANUMERIC)
-    ))
+    let single_order = match jobs {
+        [Job::Order { order_id }] => Some(order_id),
+        _ => None,
+    };
+    Redirect::to(&match single_order {
+        Some(order_id) => format!("/orders/{}/{order_id}", encoded(connection_name)),
+        None if jobs == [Job::Poll] => format!("/log?connection={}", encoded(connection_name)),
+        None => format!("/orders?connection={}", encoded(connection_name)),
+    })
     .into_response()
 }
 
-async fn settings(State(state): State<WebState>, session: Session) -> Response {
+async fn settings_index(State(state): State<WebState>, session: Session) -> Response {
     let connections = match state.store.connections().await {
         Ok(connections) => connections,
         Err(error) => return store_failure(error),
     };
-    let mut body = String::from(
-        "<p>Secrets are never shown. Change settings with <code>woocommerce-sync connection edit</code>.</p>",
-    );
-    for connection in &connections {
-        let _ = write!(
-            body,
-            "<h2>{}</h2><table>",
-            escape(&connection.connection.name)
-        );
-        let mut rows = Vec::new();
-        flatten("", &masked_view(&connection.connection), &mut rows);
-        for (key, value) in rows {
-            let _ = write!(
-                body,
-                "<tr><th>{}</th><td>{}</td></tr>",
-                escape(&key),
-                escape(&value)
-            );
-        }
-        body.push_str("</table>");
+    if let [only] = connections.as_slice() {
+        return Redirect::to(&format!("/settings/{}", encoded(&only.connection.name)))
+            .into_response();
     }
-    page("Settings", &session.csrf_token, &body).into_response()
-}
-
-fn flatten(prefix: &str, value: &serde_json::Value, rows: &mut Vec<(String, String)>) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (key, inner) in map {
-                let path = if prefix.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{prefix}.{key}")
-                };
-                flatten(&path, inner, rows);
-            }
-        }
-        serde_json::Value::String(text) => rows.push((prefix.to_string(), text.clone())),
-        other => rows.push((prefix.to_string(), other.to_string())),
-    }
+    let names: Vec<&str> = connections
+        .iter()
+        .map(|c| c.connection.name.as_str())
+        .collect();
+    page(
+        StatusCode::OK,
+        "settings.html",
+        context! { title => "Settings", csrf => session.csrf_token, connections => names },
+    )
 }

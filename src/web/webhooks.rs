@@ -26,19 +26,31 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
+/// The one answer to every request that does not prove it knows the connection's secret —
+/// unknown connection, no secret set, no signature, wrong signature — so that the answer does
+/// not tell which connection names exist. The specific reason goes to the log and `/metrics`.
+const REFUSED: &str = "the delivery is not signed with the webhook secret of the connection in its address; the service log says more";
+
+fn refused() -> Response {
+    error(StatusCode::UNAUTHORIZED, REFUSED)
+}
+
+/// The connection named in the address; `Ok(None)` when there is none.
 async fn load_connection(
     state: &WebState,
     source: &str,
     name: &str,
-) -> Result<StoredConnection, Response> {
+) -> Result<Option<StoredConnection>, Response> {
     match state.store.connection(name).await {
-        Ok(connection) => Ok(connection),
+        Ok(connection) => Ok(Some(connection)),
         Err(StoreError::NotFound(_)) => {
             state.metrics.webhook_rejected(source, "unknown_connection");
-            Err(error(
-                StatusCode::NOT_FOUND,
-                format!("no connection is named `{name}`; check the webhook's delivery URL"),
-            ))
+            tracing::warn!(
+                connection = name,
+                source,
+                "webhook for an unknown connection refused"
+            );
+            Ok(None)
         }
         Err(store_error) => {
             tracing::error!(error = %store_error, connection = name, "cannot read the connection for a webhook");
@@ -48,6 +60,10 @@ async fn load_connection(
             ))
         }
     }
+}
+
+fn ping_answer(webhook_id: u64) -> Response {
+    Json(json!({ "ok": true, "ping": webhook_id })).into_response()
 }
 
 fn parse_json_body(source: &str, body: &[u8]) -> Result<Value, String> {
@@ -133,27 +149,32 @@ pub async fn woocommerce(
 ) -> Response {
     let source = SOURCE_WOOCOMMERCE;
     let connection = match load_connection(&state, source, &name).await {
-        Ok(connection) => connection,
+        Ok(Some(connection)) => connection,
+        // The unsigned creation ping gets the same answer whether the name exists or not.
+        Ok(None) => {
+            return match verify_request("", &headers, &body) {
+                Ok(WebhookRequest::Ping { webhook_id }) => ping_answer(webhook_id),
+                _ => refused(),
+            }
+        }
         Err(response) => return response,
     };
     let secret = &connection.connection.credentials.webhook_secret;
-    if secret.is_empty() {
-        state.metrics.webhook_rejected(source, "no_secret");
-        return error(
-            StatusCode::UNAUTHORIZED,
-            format!("connection `{name}` has no webhook secret, so deliveries cannot be verified; set one with `connection edit --webhook-secret`"),
-        );
-    }
     let delivery = match verify_request(secret, &headers, &body) {
         Ok(WebhookRequest::Ping { webhook_id }) => {
             tracing::info!(connection = %name, webhook_id, "WooCommerce webhook ping");
-            return Json(json!({ "ok": true, "ping": webhook_id })).into_response();
+            return ping_answer(webhook_id);
+        }
+        Ok(WebhookRequest::Delivery { .. }) if secret.is_empty() => {
+            state.metrics.webhook_rejected(source, "no_secret");
+            tracing::warn!(connection = %name, "WooCommerce webhook refused: the connection has no webhook secret; set one in its settings");
+            return refused();
         }
         Ok(WebhookRequest::Delivery { headers }) => headers,
-        Err(refused) => {
+        Err(reason) => {
             state.metrics.webhook_rejected(source, "signature");
-            tracing::warn!(connection = %name, reason = %refused, "WooCommerce webhook refused");
-            return error(StatusCode::UNAUTHORIZED, refused.to_string());
+            tracing::warn!(connection = %name, %reason, "WooCommerce webhook refused");
+            return refused();
         }
     };
     let value = match parse_json_body("WooCommerce", &body) {
@@ -196,34 +217,28 @@ pub async fn erpnext(
 ) -> Response {
     let source = SOURCE_ERPNEXT;
     let connection = match load_connection(&state, source, &name).await {
-        Ok(connection) => connection,
+        Ok(Some(connection)) => connection,
+        Ok(None) => return refused(),
         Err(response) => return response,
     };
     let secret = &connection.connection.credentials.webhook_secret;
     if secret.is_empty() {
         state.metrics.webhook_rejected(source, "no_secret");
-        return error(
-            StatusCode::UNAUTHORIZED,
-            format!("connection `{name}` has no webhook secret, so deliveries cannot be verified; set one with `connection edit --webhook-secret`, then `setup --update-webhook-secrets`"),
-        );
+        tracing::warn!(connection = %name, "ERPNext webhook refused: the connection has no webhook secret; set one in its settings, then run setup with --update-webhook-secrets");
+        return refused();
     }
     let Some(signature) = headers
         .get(ERPNEXT_SIGNATURE_HEADER)
         .and_then(|value| value.to_str().ok())
     else {
         state.metrics.webhook_rejected(source, "signature");
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "the request has no X-Frappe-Webhook-Signature header; set the Webhook's secret in ERPNext (run `setup --update-webhook-secrets`)",
-        );
+        tracing::warn!(connection = %name, "ERPNext webhook refused: no X-Frappe-Webhook-Signature header; the Webhook in ERPNext has no secret (run setup with --update-webhook-secrets)");
+        return refused();
     };
     if verify_signature(secret, &body, signature).is_err() {
         state.metrics.webhook_rejected(source, "signature");
-        tracing::warn!(connection = %name, "ERPNext webhook refused: bad signature");
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "the X-Frappe-Webhook-Signature does not match the body; the Webhook's secret in ERPNext differs from the connection's (run `setup --update-webhook-secrets`)",
-        );
+        tracing::warn!(connection = %name, "ERPNext webhook refused: the signature does not match; the Webhook's secret in ERPNext differs from the connection's (run setup with --update-webhook-secrets)");
+        return refused();
     }
     let value = match parse_json_body("ERPNext", &body) {
         Ok(value) => value,
