@@ -123,6 +123,7 @@ fn settings_page(
             PaymentTarget {
                 mode_of_payment: String::new(),
                 account: None,
+                fee_account: None,
             },
         )
     }));
@@ -341,6 +342,12 @@ pub fn apply_form(
                 PaymentTarget {
                     mode_of_payment: mode.to_string(),
                     account: Some(account.to_string()).filter(|a| !a.is_empty()),
+                    // Not on this form yet: the fee account set in the mappings file stays.
+                    fee_account: connection
+                        .mappings
+                        .payment_methods
+                        .get(gateway)
+                        .and_then(|target| target.fee_account.clone()),
                 },
             );
         }
