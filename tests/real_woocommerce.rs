@@ -89,9 +89,15 @@ async fn list_ids(client: &WooClient, query: &OrderQuery) -> Vec<u64> {
 }
 
 /// The same story on both: orders made at once share seconds; listed by `modified` in small pages
-/// the ties fall differently on each page, so some orders come twice and some never; listed by id
-/// over the same window, each comes exactly once.
-async fn tied_orders_story(shop: Shop) {
+/// the ties may fall differently on each page, so some orders come twice and some never; listed by
+/// id over the same window, each comes exactly once.
+///
+/// Whether the real store's pages split ties depends on MariaDB's plan: a small table is sorted
+/// with an unstable filesort (seen on the lab's fresh store: 3 of 109 orders twice, 3 never), a
+/// larger one is read in index order, which happens to be stable. So the simulator must always
+/// split ties (it is the harder of the two), while on the real store the split is only reported;
+/// the listing the product uses must be exact on both either way.
+async fn tied_orders_story(shop: Shop, must_split_ties: bool) {
     let start = (Utc::now() - ChronoDuration::seconds(2)).naive_utc();
     let ours = make_tied_orders(&shop, 30).await;
     let end = (Utc::now() + ChronoDuration::seconds(2)).naive_utc();
@@ -112,11 +118,18 @@ async fn tied_orders_story(shop: Shop) {
             unstable += 1;
         }
     }
-    assert!(
-        unstable > 0,
-        "{}: pages ordered by `modified` should repeat or miss tied orders in at least one of five page sizes",
-        shop.name
-    );
+    if must_split_ties {
+        assert!(
+            unstable > 0,
+            "{}: pages ordered by `modified` should repeat or miss tied orders in at least one of five page sizes",
+            shop.name
+        );
+    } else {
+        eprintln!(
+            "{}: pages ordered by `modified` split ties in {unstable} of five page sizes",
+            shop.name
+        );
+    }
 
     for per_page in [2, 3, 7] {
         let query = OrderQuery {
@@ -136,9 +149,9 @@ async fn tied_orders_story(shop: Shop) {
 
 #[tokio::test]
 async fn tied_orders_page_unstably_by_modified_and_exactly_by_id_on_both() {
-    tied_orders_story(simulated_shop().await).await;
+    tied_orders_story(simulated_shop().await, true).await;
     if let Some(real) = real_pair::real_woocommerce() {
-        tied_orders_story(real_shop(&real).await).await;
+        tied_orders_story(real_shop(&real).await, false).await;
     }
 }
 
