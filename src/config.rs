@@ -16,36 +16,54 @@ pub struct BootstrapArgs {
     #[arg(long = "database", env = "WOOCOMMERCE_SYNC_DATABASE", global = true)]
     pub database: Option<String>,
 
-    /// Directory for the SQLite database and the secret key file.
-    #[arg(
-        long = "data-dir",
-        env = "WOOCOMMERCE_SYNC_DATA_DIR",
-        default_value = "./woocommerce-sync-data",
-        global = true
-    )]
-    pub data_dir: PathBuf,
+    /// Directory for the SQLite database and the secret key file
+    /// [default: ./woocommerce-sync-data].
+    #[arg(long = "data-dir", env = "WOOCOMMERCE_SYNC_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
 }
+
+const DEFAULT_DATA_DIR: &str = "./woocommerce-sync-data";
 
 /// The effective configuration, resolved from [`BootstrapArgs`].
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
     pub data_dir: PathBuf,
+    /// Whether the user named a database or data dir (by flag or environment), rather than
+    /// taking the default: `demo` then keeps its data there instead of in a throwaway dir.
+    pub chosen: bool,
 }
 
 impl Config {
     pub fn resolve(args: &BootstrapArgs) -> anyhow::Result<Config> {
-        let database_url = match &args.database {
-            Some(url) => validate_database_url(url)?,
-            None => format!(
-                "sqlite://{}",
-                args.data_dir.join("woocommerce-sync.db").display()
-            ),
-        };
+        let data_dir = args
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         Ok(Config {
-            database_url,
-            data_dir: args.data_dir.clone(),
+            database_url: match &args.database {
+                Some(url) => validate_database_url(url)?,
+                None => Config::sqlite_in(&data_dir),
+            },
+            data_dir,
+            chosen: args.database.is_some() || args.data_dir.is_some(),
         })
+    }
+
+    /// The configuration of a SQLite database and its key in `data_dir`.
+    pub fn in_data_dir(data_dir: PathBuf) -> Config {
+        Config {
+            database_url: Config::sqlite_in(&data_dir),
+            data_dir,
+            chosen: true,
+        }
+    }
+
+    fn sqlite_in(data_dir: &std::path::Path) -> String {
+        format!(
+            "sqlite://{}",
+            data_dir.join("woocommerce-sync.db").display()
+        )
     }
 
     /// Creates the data dir when it is missing (the SQLite file and key file live there).
@@ -122,7 +140,7 @@ mod tests {
     fn rejects_an_unknown_database_scheme_with_advice() {
         let args = BootstrapArgs {
             database: Some("mysql://root:pw@db/sync".into()),
-            data_dir: "d".into(),
+            data_dir: Some("d".into()),
         };
         let error = Config::resolve(&args).unwrap_err().to_string();
         assert!(
@@ -136,9 +154,22 @@ mod tests {
     fn defaults_to_sqlite_in_the_data_dir() {
         let args = BootstrapArgs {
             database: None,
-            data_dir: "/tmp/wcs".into(),
+            data_dir: Some("/tmp/wcs".into()),
         };
         let config = Config::resolve(&args).unwrap();
         assert_eq!(config.database_url, "sqlite:///tmp/wcs/woocommerce-sync.db");
+        assert!(config.chosen);
+        let config = Config::resolve(&BootstrapArgs {
+            database: None,
+            data_dir: None,
+        })
+        .unwrap();
+        assert_eq!(
+            (config.database_url.as_str(), config.chosen),
+            (
+                "sqlite://./woocommerce-sync-data/woocommerce-sync.db",
+                false
+            )
+        );
     }
 }

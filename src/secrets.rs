@@ -15,9 +15,13 @@ const KEY_ENV: &str = "WOOCOMMERCE_SYNC_SECRET_KEY";
 const KEY_FILE: &str = "secret.key";
 const SEALED_PREFIX: &str = "xchacha20poly1305:";
 
-/// The 32-byte key. Its Debug output never shows the bytes.
+/// The 32-byte key and where it came from (so a wrong key can be named). Its Debug output
+/// never shows the bytes.
 #[derive(Clone)]
-pub struct SecretKey([u8; 32]);
+pub struct SecretKey {
+    bytes: [u8; 32],
+    source: String,
+}
 
 impl fmt::Debug for SecretKey {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -31,24 +35,35 @@ impl SecretKey {
     pub fn load_or_create(data_dir: &Path) -> anyhow::Result<SecretKey> {
         if let Ok(text) = std::env::var(KEY_ENV) {
             return SecretKey::from_base64(&text)
+                .map(|key| key.read_from(format!("the key in {KEY_ENV}")))
                 .with_context(|| format!("{KEY_ENV} must be 32 bytes in base64 (make one with `openssl rand -base64 32`)"));
         }
         let path = data_dir.join(KEY_FILE);
+        let source = format!("the key file {}", path.display());
         if path.exists() {
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read the secret key file {}", path.display()))?;
-            return SecretKey::from_base64(&text).with_context(|| {
-                format!(
-                    "the secret key file {} is damaged: it must hold 32 bytes in base64",
-                    path.display()
-                )
-            });
+            return SecretKey::from_base64(&text)
+                .map(|key| key.read_from(source))
+                .with_context(|| {
+                    format!(
+                        "the secret key file {} is damaged: it must hold 32 bytes in base64",
+                        path.display()
+                    )
+                });
         }
-        let key = SecretKey(XChaCha20Poly1305::generate_key(&mut OsRng).into());
+        let key = SecretKey {
+            bytes: XChaCha20Poly1305::generate_key(&mut OsRng).into(),
+            source,
+        };
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
-        write_private_file(&path, &BASE64.encode(key.0))?;
+        write_private_file(&path, &BASE64.encode(key.bytes))?;
         Ok(key)
+    }
+
+    fn read_from(self, source: String) -> SecretKey {
+        SecretKey { source, ..self }
     }
 
     pub fn from_base64(text: &str) -> anyhow::Result<SecretKey> {
@@ -56,7 +71,10 @@ impl SecretKey {
         let array: [u8; 32] = bytes
             .try_into()
             .map_err(|bytes: Vec<u8>| anyhow::anyhow!("{} bytes instead of 32", bytes.len()))?;
-        Ok(SecretKey(array))
+        Ok(SecretKey {
+            bytes: array,
+            source: "the key given".into(),
+        })
     }
 
     /// Where the key comes from, for `config`: never the key itself.
@@ -72,7 +90,7 @@ impl SecretKey {
     /// so the sealing key itself is used for nothing else.
     pub fn derive(&self, purpose: &str) -> [u8; 32] {
         use hmac::{Hmac, Mac};
-        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0)
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.bytes)
             .expect("HMAC accepts keys of any length");
         mac.update(purpose.as_bytes());
         mac.finalize().into_bytes().into()
@@ -80,7 +98,7 @@ impl SecretKey {
 
     /// Encrypts `plain` with a fresh random nonce.
     pub fn seal(&self, plain: &str) -> String {
-        let cipher = XChaCha20Poly1305::new((&self.0).into());
+        let cipher = XChaCha20Poly1305::new((&self.bytes).into());
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let sealed = cipher
             .encrypt(&nonce, plain.as_bytes())
@@ -102,13 +120,14 @@ impl SecretKey {
             anyhow::bail!("the stored secrets are truncated");
         }
         let (nonce, ciphertext) = bytes.split_at(24);
-        let cipher = XChaCha20Poly1305::new((&self.0).into());
+        let cipher = XChaCha20Poly1305::new((&self.bytes).into());
         let plain = cipher
             .decrypt(XNonce::from_slice(nonce), ciphertext)
             .map_err(|_| {
                 anyhow::anyhow!(
-                    "cannot decrypt the stored secrets: they were written with another secret key \
-                     (check --data-dir and {KEY_ENV})"
+                    "its secrets were written with another secret key than {}; use the data dir \
+                     (or {KEY_ENV}) whose key wrote this database",
+                    self.source
                 )
             })?;
         String::from_utf8(plain).context("the decrypted secrets are not UTF-8")
@@ -157,9 +176,18 @@ pub fn mask(value: &str) -> String {
 mod tests {
     use super::*;
 
+    impl SecretKey {
+        fn fixed(byte: u8) -> SecretKey {
+            SecretKey {
+                bytes: [byte; 32],
+                source: format!("test key {byte}"),
+            }
+        }
+    }
+
     #[test]
     fn seals_and_opens_and_never_shows_the_plain_text() {
-        let key = SecretKey([7; 32]);
+        let key = SecretKey::fixed(7);
         let sealed = key.seal("cs_very_secret");
         assert!(!sealed.contains("cs_very_secret"));
         assert_ne!(
@@ -172,9 +200,12 @@ mod tests {
 
     #[test]
     fn another_key_cannot_open_and_says_why() {
-        let sealed = SecretKey([7; 32]).seal("x");
-        let error = SecretKey([8; 32]).open(&sealed).unwrap_err().to_string();
-        assert!(error.contains("another secret key"), "{error}");
+        let sealed = SecretKey::fixed(7).seal("x");
+        let error = SecretKey::fixed(8).open(&sealed).unwrap_err().to_string();
+        assert!(
+            error.contains("another secret key than test key 8"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -182,7 +213,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = SecretKey::load_or_create(dir.path()).unwrap();
         let second = SecretKey::load_or_create(dir.path()).unwrap();
-        assert_eq!(first.0, second.0);
+        assert_eq!(first.bytes, second.bytes);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -486,6 +486,14 @@ async fn no_secret_is_stored_in_plain_text() {
         .insert_connection(&sample_connection("shop"))
         .await
         .unwrap();
+    // The database and its companions are the owner's alone, like the key file.
+    #[cfg(unix)]
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        use std::os::unix::fs::PermissionsExt;
+        let entry = entry.unwrap();
+        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{:?} is mode {mode:o}", entry.file_name());
+    }
     store.close().await;
     let mut bytes = Vec::new();
     for entry in std::fs::read_dir(dir.path()).unwrap() {
@@ -511,5 +519,11 @@ async fn no_secret_is_stored_in_plain_text() {
     // Another key cannot read the credentials back, and says so.
     let wrong = Store::open(&url, test_key(b'D')).await.unwrap();
     let error = wrong.connection("shop").await.unwrap_err().to_string();
-    assert!(error.contains("another secret key"), "{error}");
+    assert!(
+        error.contains(
+            "cannot read connection `shop`: its secrets were written with another secret key"
+        ),
+        "{error}"
+    );
+    assert!(!error.contains("damaged"), "{error}");
 }

@@ -1,24 +1,31 @@
-//! `woocommerce-sync demo`: the whole product on embedded defaults. Both
-//! simulators start in-process with a realistic shop, a connection is made and
-//! set up, every order is synced, and the summary and reconcile report print.
+//! `woocommerce-sync demo`: the whole product on embedded defaults. Both simulators start
+//! in-process with a realistic shop, a connection is made and set up with its webhooks pointing at
+//! the demo's own service, every order is synced, the summary and reconcile report print, and the
+//! service keeps running with the web UI full of that data until Ctrl-C (`--no-serve`: print and
+//! exit, for scripts). The data lives in a throwaway directory removed at the end, unless a
+//! database or data dir is given, where it stays to be explored.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Args;
 use rust_decimal::Decimal;
 
 use super::sync::{print_reconcile, print_summary, progress_bar};
-use super::CliError;
+use super::{open_store, CliError};
+use crate::app::{Service, ServiceOptions};
+use crate::config::Config;
 use crate::connection::{
     Connection, Credentials, InvoiceTrigger, Mappings, MissingSkuRule, PaymentTarget, WooAuth,
 };
 use crate::jobs::{Queue, QueuePolicy};
-use crate::secrets::SecretKey;
 use crate::simulators::{erpnext, woocommerce};
-use crate::store::Store;
+use crate::store::StoreError;
 use crate::sync::context::{CallSettings, ConnectionContext};
 use crate::sync::reconcile::reconcile;
 use crate::sync::woo_to_erp::orders::OrderFlow;
+
+const CONNECTION: &str = "demo";
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -28,17 +35,49 @@ pub struct DemoArgs {
     /// Seed of the simulated shop.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
-    /// Keep the simulators running afterwards (Ctrl-C stops them).
+    /// Print the summary and exit instead of serving the web UI (for scripts).
     #[arg(long)]
-    pub keep_running: bool,
+    pub no_serve: bool,
+    /// Address of the web UI and the webhook receivers; when its port is taken, a free one is used.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
 }
 
-pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
+pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode, CliError> {
     if args.orders == 0 || args.orders > 100_000 {
         return Err(CliError::Usage(
             "--orders must be between 1 and 100000".into(),
         ));
     }
+    // Where the demo keeps its data: where the user said, or a directory removed at the end.
+    let throwaway = if config.chosen {
+        None
+    } else {
+        Some(
+            tempfile::Builder::new()
+                .prefix("woocommerce-sync-demo-")
+                .tempdir()
+                .map_err(anyhow::Error::from)?,
+        )
+    };
+    let config = match &throwaway {
+        Some(dir) => Config::in_data_dir(dir.path().to_path_buf()),
+        None => config.clone(),
+    };
+    let listener = match args.no_serve {
+        true => None,
+        false => Some(bind(args.listen).await?),
+    };
+    let public_url: url::Url = match &listener {
+        Some(listener) => format!(
+            "http://{}",
+            listener.local_addr().map_err(anyhow::Error::from)?
+        ),
+        None => "http://127.0.0.1:8080".to_string(),
+    }
+    .parse()
+    .map_err(anyhow::Error::from)?;
+
     println!(
         "Starting a simulated WooCommerce store with {} orders and a simulated ERPNext site…",
         args.orders
@@ -53,18 +92,15 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
     println!("  WooCommerce: {}wp-json/wc/v3", woo.base_url());
     println!("  ERPNext:     {}api/resource", erp.base_url());
 
-    // The demo's own database, so that it can run again and again.
-    let database =
-        std::env::temp_dir().join(format!("woocommerce-sync-demo-{}.db", std::process::id()));
-    let database_url = format!("sqlite://{}", database.display());
-    let store = Store::open(
-        &database_url,
-        SecretKey::load_or_create(&std::env::temp_dir().join("woocommerce-sync-demo-key"))?,
-    )
-    .await
-    .map_err(anyhow::Error::from)?;
+    let store = open_store(&config).await?;
+    // An earlier demo's connection points at simulators that are gone: start afresh.
+    match store.delete_connection(CONNECTION).await {
+        Ok(()) => println!("Replaced the `{CONNECTION}` connection of an earlier demo."),
+        Err(StoreError::NotFound(_)) => {}
+        Err(error) => return Err(error.into()),
+    }
     let connection = simulator_connection(
-        "demo",
+        CONNECTION,
         woo.base_url(),
         erp.base_url().clone(),
         erp.api_key(),
@@ -72,27 +108,45 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
     );
     let connection_id = store.insert_connection(&connection).await?;
     println!(
-        "Connection `{}` created in {}",
-        connection.name,
-        database.display()
+        "Connection `{CONNECTION}` created in {}",
+        crate::config::mask_database_password(&config.database_url)
     );
 
     let super::setup::SetupOutcome {
         report, missing, ..
     } = super::setup::set_up(
         &connection,
-        &super::setup::SetupOptions::at("http://127.0.0.1:8080".parse().expect("a valid URL")),
+        &super::setup::SetupOptions::at(public_url.clone()),
     )
     .await
     .map_err(anyhow::Error::from)?;
     println!(
-        "Setup: {} created, {} already there",
+        "Setup: {} created, {} already there; both sites send their webhooks to {public_url}",
         report.created.len(),
         report.unchanged.len()
     );
     for item in missing {
         println!("  missing: {item}");
     }
+
+    // The service runs from here on, so the webhooks the sync sets off are received at once.
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let mut password = None;
+    let service = match listener {
+        Some(listener) => {
+            let from_environment = std::env::var(super::serve::ADMIN_PASSWORD_ENV).ok();
+            password =
+                crate::web::ensure_admin_password(&store, from_environment.as_deref()).await?;
+            let options = ServiceOptions {
+                // The first sync below is the poll; webhooks carry what happens afterwards.
+                poll_interval: None,
+                ..ServiceOptions::default()
+            };
+            let service = Service::new(store.clone(), &config.secret_key()?, "", options);
+            Some(tokio::spawn(service.run(listener, shutdown)))
+        }
+        None => None,
+    };
 
     let stored = store.connection_by_id(connection_id).await?;
     let ctx = ConnectionContext::prepare(store.clone(), stored, &CallSettings::default(), 8)
@@ -113,18 +167,80 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
     print_summary(&summary)?;
     let report = reconcile(&ctx).await.map_err(anyhow::Error::from)?;
     print_reconcile(&report);
-    println!();
-    println!("Explore: woocommerce-sync --database {database_url} log --connection demo");
+    let clean = report.is_clean() && summary.failed == 0;
 
-    if args.keep_running {
-        println!("Simulators keep running; press Ctrl-C to stop.");
-        tokio::signal::ctrl_c().await.map_err(anyhow::Error::from)?;
+    let bootstrap = match &throwaway {
+        Some(dir) => format!("--data-dir {}", dir.path().display()),
+        None if config.database_url.starts_with("sqlite:") => {
+            format!("--data-dir {}", config.data_dir.display())
+        }
+        None => format!(
+            "--data-dir {} --database '{}'",
+            config.data_dir.display(),
+            crate::config::mask_database_password(&config.database_url)
+        ),
+    };
+    println!();
+    match service {
+        Some(service) => {
+            println!(
+                "The web UI: {public_url} ({})",
+                match &password {
+                    Some(password) => format!("log in with the password {password}"),
+                    None => "log in with the admin password of this database".to_string(),
+                }
+            );
+            println!(
+                "In another terminal, while this runs: woocommerce-sync {bootstrap} log --connection {CONNECTION}"
+            );
+            println!("Press Ctrl-C to stop{}.", match throwaway {
+                Some(_) => " (the demo's data is removed then; give --data-dir to keep it)",
+                None => "",
+            });
+            super::serve::wait_for_signal().await;
+            eprintln!("Stopping; finishing the jobs in flight…");
+            let _ = stop.send(true);
+            service
+                .await
+                .map_err(anyhow::Error::from)?
+                .map_err(CliError::Failed)?;
+        }
+        None => match throwaway {
+            Some(_) => println!(
+                "The demo's data is removed now; to explore it afterwards, run the demo with --data-dir DIR."
+            ),
+            None => println!("Explore: woocommerce-sync {bootstrap} log --connection {CONNECTION}"),
+        },
     }
-    Ok(if report.is_clean() && summary.failed == 0 {
+    store.close().await;
+    drop(throwaway);
+    Ok(if clean {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Listens on `address`, or on a free port of the same host when that port is taken.
+async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, CliError> {
+    match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => Ok(listener),
+        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => {
+            let listener = tokio::net::TcpListener::bind(SocketAddr::new(address.ip(), 0))
+                .await
+                .map_err(|error| {
+                    CliError::Usage(format!("cannot listen on {}: {error}", address.ip()))
+                })?;
+            println!(
+                "{address} is taken; the demo listens on {} instead.",
+                listener.local_addr().map_err(anyhow::Error::from)?
+            );
+            Ok(listener)
+        }
+        Err(error) => Err(CliError::Usage(format!(
+            "cannot listen on {address}: {error}; choose another --listen address"
+        ))),
+    }
 }
 
 /// A connection for the simulated shop (used by `demo` and `bench`): its tax

@@ -91,7 +91,8 @@ impl From<crate::store::StoreError> for CliError {
     fn from(error: crate::store::StoreError) -> Self {
         match error {
             crate::store::StoreError::Duplicate(message)
-            | crate::store::StoreError::NotFound(message) => CliError::Usage(message),
+            | crate::store::StoreError::NotFound(message)
+            | crate::store::StoreError::Unreadable(message) => CliError::Usage(message),
             other => CliError::Failed(other.into()),
         }
     }
@@ -173,7 +174,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let store = open_store(&config).await?;
             connection::run(&store, command).await
         }
-        Command::Demo(args) => demo::run(args).await,
+        Command::Demo(args) => demo::run(&config, args).await,
         Command::Serve(args) => serve::run(&config, args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Setup(args) => setup::run(&open_store(&config).await?, args).await,

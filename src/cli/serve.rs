@@ -10,7 +10,7 @@ use super::{open_store, CliError};
 use crate::app::{Service, ServiceOptions};
 use crate::config::Config;
 
-const ADMIN_PASSWORD_ENV: &str = "WOOCOMMERCE_SYNC_ADMIN_PASSWORD";
+pub(super) const ADMIN_PASSWORD_ENV: &str = "WOOCOMMERCE_SYNC_ADMIN_PASSWORD";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -94,7 +94,7 @@ pub async fn run(config: &Config, args: ServeArgs) -> Result<ExitCode, CliError>
     Ok(ExitCode::SUCCESS)
 }
 
-async fn wait_for_signal() {
+pub(super) async fn wait_for_signal() {
     let interrupt = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

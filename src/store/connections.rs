@@ -58,30 +58,33 @@ impl Store {
     }
 
     pub async fn connection(&self, name: &str) -> StoreResult<StoredConnection> {
-        let row =
-            sqlx::query("SELECT id, settings, sealed_credentials FROM connections WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or_else(|| no_such_connection(name))?;
+        let row = sqlx::query(
+            "SELECT id, name, settings, sealed_credentials FROM connections WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| no_such_connection(name))?;
         self.deserialize_connection(&row)
     }
 
     pub async fn connection_by_id(&self, id: i64) -> StoreResult<StoredConnection> {
-        let row =
-            sqlx::query("SELECT id, settings, sealed_credentials FROM connections WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(format!("no connection has id {id}")))?;
+        let row = sqlx::query(
+            "SELECT id, name, settings, sealed_credentials FROM connections WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("no connection has id {id}")))?;
         self.deserialize_connection(&row)
     }
 
     pub async fn connections(&self) -> StoreResult<Vec<StoredConnection>> {
-        let rows =
-            sqlx::query("SELECT id, settings, sealed_credentials FROM connections ORDER BY name")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT id, name, settings, sealed_credentials FROM connections ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|row| self.deserialize_connection(row))
             .collect()
@@ -114,10 +117,10 @@ impl Store {
         let id: i64 = row.try_get("id")?;
         let settings: String = row.try_get("settings")?;
         let sealed: String = row.try_get("sealed_credentials")?;
-        let plain = self
-            .key
-            .open(&sealed)
-            .map_err(|error| StoreError::Corrupt(format!("connection {id}: {error}")))?;
+        let plain = self.key.open(&sealed).map_err(|error| {
+            let name: String = row.try_get("name").unwrap_or_else(|_| id.to_string());
+            StoreError::Unreadable(format!("cannot read connection `{name}`: {error}"))
+        })?;
         let credentials: Credentials = serde_json::from_str(&plain).map_err(|error| {
             StoreError::Corrupt(format!("connection {id} credentials: {error}"))
         })?;

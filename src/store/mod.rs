@@ -40,6 +40,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("the stored data is damaged: {0}")]
     Corrupt(String),
+    /// Stored secrets that the configured key cannot open (a wrong data dir or key).
+    #[error("{0}")]
+    Unreadable(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
@@ -59,6 +62,26 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Creates a new SQLite database file readable by its owner only (0600) before SQLite opens it:
+/// it holds customers' names and addresses and the UI's password hash. SQLite gives the WAL and
+/// shared-memory files the database file's mode.
+fn create_private_sqlite_file(url: &str) -> StoreResult<()> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') || std::path::Path::new(path).exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(StoreError::Database(sqlx::Error::Io(error))),
+    }
+}
+
 /// The service's database. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -72,6 +95,7 @@ impl Store {
     pub async fn open(url: &str, key: SecretKey) -> StoreResult<Store> {
         sqlx::any::install_default_drivers();
         let (engine, url) = if url.starts_with("sqlite:") {
+            create_private_sqlite_file(url)?;
             let url = if url.contains('?') {
                 url.to_string()
             } else {
