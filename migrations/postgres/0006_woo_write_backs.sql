@@ -4,7 +4,7 @@ CREATE TABLE woo_write_backs (
     connection_id BIGINT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
     order_id TEXT NOT NULL,
     sales_order TEXT NOT NULL,
-    -- the WooCommerce status we last wrote (NULL: never wrote one)
+    -- the order's WooCommerce status as our last write left it
     status TEXT,
     -- the order's date_modified_gmt as our last write left it
     woo_modified TEXT,

@@ -14,7 +14,7 @@ pub struct WooWriteBack {
     pub connection_id: i64,
     pub order_id: u64,
     pub sales_order: String,
-    /// The WooCommerce status last written; `None` while none was.
+    /// The order's WooCommerce status as our last write left it.
     pub status: Option<String>,
     /// The order's `date_modified_gmt` as the last write left it.
     pub woo_modified: Option<NaiveDateTime>,

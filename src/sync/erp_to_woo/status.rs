@@ -7,9 +7,13 @@
 //!   `completed`; `cancelled` and `refunded` can follow any of them and are terminal (nothing
 //!   moves an order out of them). A status outside this list (a plugin's own, `checkout-draft`)
 //!   is never changed.
-//! - **The shop's word wins**: once a status was written, an order whose status the shop changed
-//!   since (its `date_modified` is later than our write left it and its status is not the one we
-//!   wrote) keeps the shop's status. Meta and notes still follow; they overwrite nothing.
+//! - **The shop's word wins**: a status the shop set after our last write (the order's
+//!   `date_modified` is not older than our write left it, and its status differs from the one our
+//!   write left) is never overwritten. A shop that moved the order forward (`on-hold` →
+//!   `processing` when a transfer arrived) has overwritten nothing of ours, and the order may move
+//!   on from there; a shop that moved it *back* or aside (`processing` → `on-hold`, a plugin's
+//!   own status) keeps it: the sync writes no status to that order until the shop moves it
+//!   forward again. Meta and notes still follow; they overwrite nothing.
 //! - **Completed means delivered**: `completed` is written only when ERPNext says everything was
 //!   delivered (`per_delivered` 100, or the Sales Order is `Completed`), whatever the map says.
 //! - **Nothing twice**: a note is keyed by what it reports (a Sales Order status, a Delivery
@@ -218,14 +222,15 @@ pub fn decide(
         return plan;
     }
     if let Some(written) = written {
+        // Not older than our write (a change in the same second as ours counts as later).
         let changed_since = match (woo.date_modified_gmt, written.woo_modified) {
-            (Some(now), Some(then)) => now > then,
+            (Some(now), Some(then)) => now >= then,
             _ => true,
         };
-        if let Some(ours) = &written.status {
-            if changed_since && ours != &woo.status {
+        if let Some(left) = &written.status {
+            if changed_since && left != &woo.status && !moves_forward(left, &woo.status) {
                 plan.status_left = Some(format!(
-                    "the shop changed the status to `{}` after the sync wrote `{ours}`; the shop's status stays",
+                    "the shop moved the order from `{left}` back to `{}` after the sync's write; the shop's status stays",
                     woo.status
                 ));
                 return plan;
@@ -341,11 +346,14 @@ mod tests {
     }
 
     /// What was written if `plan` was applied to an order left at `minute`.
-    fn applied(plan: &WriteBackPlan, before: Option<&WooWriteBack>, minute: u32) -> WooWriteBack {
+    fn applied(
+        plan: &WriteBackPlan,
+        before: Option<&WooWriteBack>,
+        order: &WooFacts,
+        minute: u32,
+    ) -> WooWriteBack {
         let mut written = before.cloned().unwrap_or_default();
-        if plan.status.is_some() {
-            written.status = plan.status.clone();
-        }
+        written.status = plan.status.clone().or(Some(order.status.clone()));
         written.woo_modified = woo("x", minute).date_modified_gmt;
         written.meta.extend(plan.meta.clone());
         written
@@ -415,7 +423,7 @@ mod tests {
     fn nothing_is_written_twice() {
         let erp = facts(so("To Bill", 100), vec![shipment("DN-1", false)]);
         let first = decide(&erp, &woo("processing", 0), None, &map());
-        let written = applied(&first, None, 1);
+        let written = applied(&first, None, &woo("processing", 0), 1);
         let mut now = woo("completed", 1);
         now.meta = written.meta.clone();
         let second = decide(&erp, &now, Some(&written), &map());
@@ -427,7 +435,7 @@ mod tests {
         let erp = facts(so("To Deliver and Bill", 0), vec![]);
         let first = decide(&erp, &woo("pending", 0), None, &map());
         assert_eq!(first.status.as_deref(), Some("processing"));
-        let written = applied(&first, None, 1);
+        let written = applied(&first, None, &woo("pending", 0), 1);
         // The shop puts it on hold; then ERPNext delivers everything.
         let erp = facts(so("To Bill", 100), vec![shipment("DN-1", false)]);
         let plan = decide(&erp, &woo("on-hold", 5), Some(&written), &map());
@@ -436,10 +444,17 @@ mod tests {
             .status_left
             .as_deref()
             .unwrap()
-            .contains("the shop changed"));
+            .contains("the shop's status stays"));
         assert_eq!(plan.notes.len(), 2, "notes still follow: {plan:?}");
+        // A change in the very second of our write is the shop's too.
+        let plan = decide(&erp, &woo("on-hold", 1), Some(&written), &map());
+        assert_eq!(plan.status, None);
         // A change that left our status alone (a plugin's meta) does not hold it.
         let plan = decide(&erp, &woo("processing", 5), Some(&written), &map());
+        assert_eq!(plan.status.as_deref(), Some("completed"));
+        // Nor does the shop moving it forward (a bank transfer arrived).
+        let on_hold = applied(&WriteBackPlan::default(), None, &woo("on-hold", 0), 1);
+        let plan = decide(&erp, &woo("processing", 5), Some(&on_hold), &map());
         assert_eq!(plan.status.as_deref(), Some("completed"));
     }
 

@@ -420,6 +420,9 @@ impl<'c> StatusFlow<'c> {
                 }
                 record.notes.insert(note.key.clone());
             }
+            // Notes leave the order's status and date_modified as they were.
+            record.status = Some(order.status.clone());
+            record.woo_modified = order.date_modified_gmt;
             // Kept even if the update below fails: these notes are in the shop.
             self.ctx.store.put_woo_write_back(&record).await?;
         }
@@ -437,9 +440,7 @@ impl<'c> StatusFlow<'c> {
                 changes["meta_data"] = Value::Array(meta);
             }
             let updated = self.ctx.woo.update_order(order.id, &changes).await?;
-            if plan.status.is_some() {
-                record.status = plan.status.clone();
-            }
+            record.status = Some(updated.status.clone());
             record.meta.extend(plan.meta);
             record.woo_modified = updated.date_modified_gmt;
             self.ctx.store.put_woo_write_back(&record).await?;

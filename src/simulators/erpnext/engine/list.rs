@@ -87,6 +87,12 @@ impl Site {
             .chain(["parent", "parentfield", "parenttype"].iter())
             .map(|field| field.to_string())
             .collect();
+        // The child doctype's real columns (from the ERPNext sources), rows stored or not.
+        fields.extend(
+            crate::simulators::erpnext::meta::fields(child_doctype)
+                .iter()
+                .map(|field| field.fieldname.clone()),
+        );
         match self.templates.get(child_doctype) {
             Some(template) => fields.extend(template.keys().cloned()),
             None => {
