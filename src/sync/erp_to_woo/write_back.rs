@@ -200,11 +200,11 @@ impl<'c> StatusFlow<'c> {
                 if matches!(report.outcome, WriteBackOutcome::Failed { .. }) {
                     if oldest_failed
                         .as_ref()
-                        .is_none_or(|oldest| modified < *oldest)
+                        .map_or(true, |oldest| modified < *oldest)
                     {
                         oldest_failed = Some(modified);
                     }
-                } else if newest.as_ref().is_none_or(|latest| modified > *latest) {
+                } else if newest.as_ref().map_or(true, |latest| modified > *latest) {
                     newest = Some(modified);
                 }
             }
