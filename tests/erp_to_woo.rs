@@ -373,3 +373,191 @@ async fn a_partial_delivery_leaves_the_order_processing_with_a_note_and_a_status
     assert_eq!(cancelled, 1);
     assert_eq!(story.meta(order_id, "erpnext_delivery_note"), Some(first));
 }
+
+async fn cli(data_dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_woocommerce-sync"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("WOOCOMMERCE_SYNC_DATABASE")
+        .env_remove("WOOCOMMERCE_SYNC_SECRET_KEY")
+        .output()
+        .await
+        .expect("run woocommerce-sync");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_status_writes_a_shipment_back_once_and_its_dry_run_writes_nothing() {
+    let woo = woocommerce::start(WooSimOptions {
+        orders: 8,
+        seed_random: 3,
+        ..WooSimOptions::default()
+    })
+    .await
+    .unwrap();
+    let erp_sim = woocommerce_sync::simulators::erpnext::start(Default::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (woo_url, erp_url) = (woo.base_url().to_string(), erp_sim.base_url().to_string());
+    let (code, _, stderr) = cli(
+        dir.path(),
+        &[
+            "connection",
+            "add",
+            "--name",
+            "shop",
+            "--woocommerce-url",
+            &woo_url,
+            "--consumer-key",
+            woocommerce::TEST_CONSUMER_KEY,
+            "--consumer-secret",
+            woocommerce::TEST_CONSUMER_SECRET,
+            "--webhook-secret",
+            "whsec-cli-0123456789",
+            "--erpnext-url",
+            &erp_url,
+            "--api-key",
+            erp_sim.api_key(),
+            "--api-secret",
+            erp_sim.api_secret(),
+            "--company",
+            "Test Company",
+            "--default-warehouse",
+            "Stores - TC",
+            "--default-tax-account",
+            "ST 6% - TC",
+            "--shipping-account",
+            "Freight and Forwarding Charges - TC",
+            "--fee-account",
+            "Miscellaneous Expenses - TC",
+            "--rounding-account",
+            "Round Off - TC",
+            "--auto-create-items",
+            "true",
+            "--missing-sku",
+            "synthesize",
+            "--status-to-woocommerce",
+            "To Bill=completed",
+            "--status-to-woocommerce",
+            "Completed=completed",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = cli(dir.path(), &["sync", "status", "--connection", "shop"]).await;
+    assert_eq!(code, 2, "before setup it is bad input: {stderr}");
+    let (code, out, stderr) = cli(dir.path(), &["setup", "--connection", "shop"]).await;
+    assert_eq!(code, 0, "{out}{stderr}");
+    let (code, out, stderr) = cli(dir.path(), &["sync", "orders", "--connection", "shop"]).await;
+    assert_eq!(code, 0, "{out}{stderr}");
+
+    // Deliver one synced processing order in full.
+    let erp = ErpClient::new(woocommerce_sync::erpnext::client::ErpConfig::new(
+        erp_sim.base_url().clone(),
+        erp_sim.api_key(),
+        erp_sim.api_secret(),
+    ))
+    .unwrap();
+    let rows: Vec<Value> = erp
+        .list(
+            "Sales Order",
+            &woocommerce_sync::erpnext::client::ListQuery::default()
+                .fields(&["name", "woocommerce_order_id"])
+                .filter("docstatus", "=", 1)
+                .all_rows(),
+        )
+        .await
+        .unwrap();
+    let (sales_order, order_id) = rows
+        .iter()
+        .map(|row| {
+            let id: u64 = row["woocommerce_order_id"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            (row["name"].as_str().unwrap().to_string(), id)
+        })
+        .find(|(_, id)| woo.order(*id).unwrap()["status"] == "processing")
+        .expect("a synced processing order");
+    let mut note = erp
+        .call_method(
+            "erpnext.selling.doctype.sales_order.sales_order.make_delivery_note",
+            &json!({"source_name": sales_order}),
+        )
+        .await
+        .unwrap();
+    note["transporter_name"] = json!("UPS");
+    note["lr_no"] = json!("1Z999AA10123456784");
+    note["docstatus"] = json!(1);
+    erp.insert::<Value>("Delivery Note", &note).await.unwrap();
+
+    // A dry run says what it would write and writes nothing.
+    let notes_before = woo.notes(order_id).len();
+    let (code, out, stderr) = cli(
+        dir.path(),
+        &["sync", "status", "--connection", "shop", "--dry-run"],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let planned: Value = serde_json::from_str(&out).unwrap();
+    let this = planned["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|report| report["sales_order"] == sales_order.as_str())
+        .expect("the delivered order is planned");
+    assert_eq!(this["status"], "completed", "{this}");
+    assert!(stderr.contains("would write"), "{stderr}");
+    assert_eq!(woo.order(order_id).unwrap()["status"], "processing");
+    assert_eq!(woo.notes(order_id).len(), notes_before);
+
+    let (code, out, stderr) = cli(
+        dir.path(),
+        &["sync", "status", "--connection", "shop", "--json"],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{stderr}");
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["failed"], 0, "{summary}");
+    assert!(
+        summary["statuses_written"].as_u64().unwrap() >= 1,
+        "{summary}"
+    );
+    assert_eq!(woo.order(order_id).unwrap()["status"], "completed");
+    assert!(woo
+        .notes(order_id)
+        .iter()
+        .any(|note| note["customer_note"] == true
+            && note["note"]
+                .as_str()
+                .unwrap()
+                .contains("Carrier: UPS. Tracking number: 1Z999AA10123456784.")));
+
+    // Again, from the start: nothing is written twice.
+    let (code, out, _) = cli(
+        dir.path(),
+        &[
+            "sync",
+            "status",
+            "--connection",
+            "shop",
+            "--since",
+            "2000-01-01",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0);
+    let again: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(again["written"], 0, "{again}");
+    assert!(again["seen"].as_u64().unwrap() >= 1);
+    let (code, _, stderr) = cli(dir.path(), &["sync", "status", "--connection", "nope"]).await;
+    assert_eq!(code, 2, "{stderr}");
+}
