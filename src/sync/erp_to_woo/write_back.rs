@@ -314,7 +314,8 @@ impl<'c> StatusFlow<'c> {
                     .child_filter("Delivery Note Item", "against_sales_order", "=", name)
                     .fields(&["name", "docstatus"])
                     .filter("docstatus", "in", vec![1, 2])
-                    .order_by("creation asc")
+                    // Qualified: the child-table filter joins a table with the same columns.
+                    .order_by("`tabDelivery Note`.`creation` asc")
                     .all_rows(),
             )
             .await?;
@@ -367,7 +368,7 @@ impl<'c> StatusFlow<'c> {
                         .fields(&["name"])
                         .filter("docstatus", "=", 1)
                         .filter("is_return", "=", 0)
-                        .order_by("creation asc")
+                        .order_by("`tabSales Invoice`.`creation` asc")
                         .all_rows(),
                 )
                 .await?;

@@ -158,6 +158,23 @@ impl Site {
             .iter()
             .chain(&request.or_filters)
             .any(|condition| condition.child_doctype.is_some());
+        if child_conditions {
+            if let Some(column) = request
+                .order_by
+                .as_deref()
+                .and_then(|order_by| query::ambiguous_order_column(order_by, STANDARD_FIELDS))
+            {
+                let mut failure = SiteError::bare(
+                    500,
+                    "OperationalError",
+                    Some(&format!(
+                        "(1052, \"Column '{column}' in ORDER BY is ambiguous\")"
+                    )),
+                );
+                failure.module = Some("pymysql.err");
+                return Err(failure);
+            }
+        }
         // Polls filter and sort on a few fields (`modified`, `docstatus`, keys):
         // those are kept unpacked, so scanning 100,000 orders parses none of them.
         let order_keys = request
