@@ -154,6 +154,15 @@ async fn story(side: &Side, order_id: u64, item: &str) -> Vec<Step> {
     names.push(deliver(side, &sales_order, None, &format!("{tag}-2")).await);
     steps.push(follow(side, &sales_order, order_id, &names).await);
     steps.push(follow(side, &sales_order, order_id, &names).await);
+    // The poll (the backstop for lost webhooks) finds the connection's order and writes nothing.
+    let ctx = side.context().await;
+    let polled = StatusFlow::new(&ctx).poll(None).await.unwrap();
+    assert_eq!(
+        (polled.seen, polled.written, polled.failed),
+        (1, 0, 0),
+        "{}: {polled:?}",
+        side.label
+    );
     steps
 }
 
