@@ -9,6 +9,7 @@ mod common;
 use common::{spawn_app, spawn_world, TestApp, World};
 use serde_json::{json, Value};
 use woocommerce_sync::erpnext::client::ErpClient;
+use woocommerce_sync::jobs::{enqueue, Job};
 use woocommerce_sync::simulators::woocommerce::{self, WooSimOptions};
 use woocommerce_sync::store::{JobState, LogFilter};
 use woocommerce_sync::sync::context::{erpnext_client, woocommerce_client};
@@ -20,11 +21,18 @@ struct Story {
     world: World,
     app: TestApp,
     erp: ErpClient,
+    webhooks: bool,
 }
 
 /// Both simulators, the service, ERPNext's Webhook and the shop's webhooks pointing at it, and a
 /// status map.
 async fn story() -> Story {
+    story_with(true).await
+}
+
+/// The same; without `webhooks` neither side delivers any (as if every one was lost), and only
+/// the polls carry changes.
+async fn story_with(webhooks: bool) -> Story {
     let mut world = spawn_world(WooSimOptions {
         orders: 1,
         ..WooSimOptions::default()
@@ -58,6 +66,14 @@ async fn story() -> Story {
     )
     .await
     .unwrap();
+    if !webhooks {
+        return Story {
+            world,
+            app,
+            erp,
+            webhooks,
+        };
+    }
     install(
         &erp,
         &SetupPlan {
@@ -81,7 +97,12 @@ async fn story() -> Story {
         .await
         .unwrap();
     }
-    Story { world, app, erp }
+    Story {
+        world,
+        app,
+        erp,
+        webhooks,
+    }
 }
 
 impl Story {
@@ -133,6 +154,9 @@ impl Story {
             }))
             .unwrap();
         let order_id = order["id"].as_u64().unwrap();
+        if !self.webhooks {
+            self.queue(&Job::Poll).await;
+        }
         self.settle().await;
         let sales_orders = self.world.sales_orders_by_order().await;
         let name = sales_orders[&order_id][0]["name"]
@@ -158,6 +182,18 @@ impl Story {
         note["docstatus"] = json!(1);
         let note: Value = self.erp.insert("Delivery Note", &note).await.unwrap();
         note["name"].as_str().unwrap().to_string()
+    }
+
+    /// Queues a job as the scheduler would.
+    async fn queue(&self, job: &Job) {
+        enqueue(
+            &self.world.store,
+            self.world.connection.id,
+            job,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
     }
 
     fn order(&self, order_id: u64) -> Value {
@@ -372,6 +408,37 @@ async fn a_partial_delivery_leaves_the_order_processing_with_a_note_and_a_status
         .count();
     assert_eq!(cancelled, 1);
     assert_eq!(story.meta(order_id, "erpnext_delivery_note"), Some(first));
+}
+
+#[tokio::test]
+async fn a_shipment_whose_webhook_was_lost_arrives_with_the_scheduled_poll() {
+    let story = story_with(false).await;
+    let (order_id, sales_order) = story.paid_order(1).await;
+    let note = story.deliver(&sales_order, 1, "LOST-1").await;
+    story.settle().await;
+    assert_eq!(
+        story.order(order_id)["status"],
+        "processing",
+        "no webhook, nothing yet"
+    );
+
+    story.queue(&Job::PollErpnext).await;
+    story.settle().await;
+    assert_eq!(story.order(order_id)["status"], "completed");
+    assert_eq!(story.meta(order_id, "erpnext_delivery_note"), Some(note));
+    assert!(story
+        .notes(order_id)
+        .iter()
+        .any(|note| note["customer_note"] == true
+            && note["note"]
+                .as_str()
+                .unwrap()
+                .contains("Tracking number: LOST-1.")));
+    // The next poll reads from its cursor and writes nothing.
+    let notes = story.notes(order_id).len();
+    story.queue(&Job::PollErpnext).await;
+    story.settle().await;
+    assert_eq!(story.notes(order_id).len(), notes);
 }
 
 async fn cli(data_dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {

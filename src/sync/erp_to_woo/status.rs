@@ -19,6 +19,9 @@
 //! - **Nothing twice**: a note is keyed by what it reports (a Sales Order status, a Delivery
 //!   Note submitted or cancelled) and written once per key; meta is written when it differs from
 //!   the order's; the status when it differs from the order's.
+//! - **The buyer hears of shipments while the order is open**: a Delivery Note's note is
+//!   customer-visible (WooCommerce e-mails it) unless the shop order is already `completed`,
+//!   `cancelled` or `refunded`, when it is private (no e-mail storm over old orders).
 //! - The status map (`status_to_woocommerce`) names the WooCommerce status of each ERPNext Sales
 //!   Order status; a status it does not name writes no status.
 
@@ -164,6 +167,10 @@ pub fn decide(
         });
     }
     let total_delivered = so.per_delivered >= Decimal::from(100);
+    // The buyer is told of a shipment (WooCommerce e-mails a customer note) while the order is
+    // open in the shop; an order the shop already closed (completed by hand, or historic orders
+    // on a first run) gets the same note privately.
+    let tell_the_buyer = !matches!(woo.status.as_str(), "completed" | "cancelled" | "refunded");
     for delivery in &erp.deliveries {
         let submitted_key = format!("dn:{}:submitted", delivery.name);
         // A note cancelled before we ever saw it submitted is reported as cancelled only.
@@ -171,7 +178,7 @@ pub fn decide(
             plan.notes.push(PlannedNote {
                 key: submitted_key,
                 text: shipment_note(delivery, total_delivered),
-                customer_note: true,
+                customer_note: tell_the_buyer,
             });
         }
         let cancelled_key = format!("dn:{}:cancelled", delivery.name);
@@ -390,6 +397,22 @@ mod tests {
         );
         assert_eq!(plan.meta[META_DELIVERY_NOTE], "DN-1");
         assert_eq!(plan.meta[META_SALES_ORDER], "SO-1");
+    }
+
+    #[test]
+    fn an_order_the_shop_closed_gets_its_shipment_note_privately() {
+        let plan = decide(
+            &facts(so("Completed", 100), vec![shipment("DN-1", false)]),
+            &woo("completed", 0),
+            None,
+            &map(),
+        );
+        assert_eq!(plan.status, None);
+        assert!(
+            plan.notes.iter().all(|note| !note.customer_note),
+            "{plan:?}"
+        );
+        assert!(plan.notes[1].text.starts_with("Your order has shipped"));
     }
 
     #[test]

@@ -154,7 +154,7 @@ impl<'c> StatusFlow<'c> {
 
     /// Follows every Sales Order of this connection modified since the cursor (or `since`, an
     /// ERPNext site time), then moves the cursor: to the newest one handled, or to the oldest
-    /// that failed (so the next poll reads it again).
+    /// that failed for a passing reason (so the next poll reads it again).
     pub async fn poll(&self, since: Option<NaiveDateTime>) -> Result<WriteBackSummary, SyncError> {
         let start = match since {
             Some(since) => Some(since),
@@ -197,7 +197,15 @@ impl<'c> StatusFlow<'c> {
         let mut oldest_failed: Option<String> = None;
         for (modified, report) in reports {
             if let Some(modified) = modified {
-                if matches!(report.outcome, WriteBackOutcome::Failed { .. }) {
+                // A failure that may pass holds the cursor (the next poll reads it again); a
+                // permanent one (the shop order is gone) is logged and does not hold it forever.
+                if matches!(
+                    report.outcome,
+                    WriteBackOutcome::Failed {
+                        retryable: true,
+                        ..
+                    }
+                ) {
                     if oldest_failed
                         .as_ref()
                         .map_or(true, |oldest| modified < *oldest)
