@@ -322,6 +322,7 @@ impl<'c> StatusFlow<'c> {
                     .child_filter("Delivery Note Item", "against_sales_order", "=", name)
                     .fields(&["name", "docstatus"])
                     .filter("docstatus", "in", vec![1, 2])
+                    .filter("is_return", "=", 0)
                     // Qualified: the child-table filter joins a table with the same columns.
                     .order_by("`tabDelivery Note`.`creation` asc")
                     .all_rows(),

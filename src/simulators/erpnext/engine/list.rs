@@ -44,6 +44,12 @@ impl Site {
         if let Some(template) = self.templates.get(doctype) {
             fields.extend(template.keys().cloned());
         }
+        // The doctype's real columns (from the ERPNext sources), documents stored or not.
+        fields.extend(
+            crate::simulators::erpnext::meta::fields(doctype)
+                .iter()
+                .map(|field| field.fieldname.clone()),
+        );
         for (fieldname, _) in doctypes::rules(doctype).child_tables() {
             fields.insert(fieldname.to_string());
         }
