@@ -14,6 +14,7 @@ use woocommerce_sync::connection::{
 use woocommerce_sync::secrets::SecretKey;
 use woocommerce_sync::store::{
     InboxOutcome, JobScope, JobState, Link, LogEntry, LogFilter, LogOutcome, Store, StoreError,
+    WooWriteBack,
 };
 
 fn sample_connection(name: &str) -> Connection {
@@ -414,8 +415,35 @@ async fn story(store: Store) {
         );
     }
 
+    // Write-backs to the shop: none, then one recorded, replaced, read back whole.
+    assert_eq!(store.woo_write_back(id, 727).await.unwrap(), None);
+    let mut written = WooWriteBack {
+        connection_id: id,
+        order_id: 727,
+        sales_order: "SAL-ORD-2026-00001".into(),
+        status: Some("processing".into()),
+        woo_modified: chrono::NaiveDate::from_ymd_opt(2026, 11, 27)
+            .and_then(|day| day.and_hms_opt(10, 30, 5)),
+        ..WooWriteBack::default()
+    };
+    written
+        .notes
+        .insert("so:SAL-ORD-2026-00001:status:To Deliver".into());
+    store.put_woo_write_back(&written).await.unwrap();
+    written.status = Some("completed".into());
+    written
+        .meta
+        .insert("erpnext_delivery_note".into(), "MAT-DN-2026-00001".into());
+    written
+        .notes
+        .insert("dn:MAT-DN-2026-00001:submitted".into());
+    store.put_woo_write_back(&written).await.unwrap();
+    assert_eq!(store.woo_write_back(id, 727).await.unwrap(), Some(written));
+    assert_eq!(store.woo_write_back(other_id, 727).await.unwrap(), None);
+
     // Removing a connection removes what was recorded for it.
     store.delete_connection("main-shop").await.unwrap();
+    assert_eq!(store.woo_write_back(id, 727).await.unwrap(), None);
     assert!(store
         .link(id, "order", "727", "Sales Order")
         .await

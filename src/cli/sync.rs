@@ -15,6 +15,7 @@ use crate::jobs::{drain, Dispatcher, Job, Queue, QueuePolicy};
 use crate::metrics::Metrics;
 use crate::store::{JobState, Store};
 use crate::sync::context::{CallSettings, ConnectionContext};
+use crate::sync::erp_to_woo::write_back::{StatusFlow, WriteBackOutcome, WriteBackSummary};
 use crate::sync::mapping::{map_order, OrderAction, OrderMapping, ResolvedMasters};
 use crate::sync::reconcile::{reconcile, ReconcileReport};
 use crate::sync::report::{Attempt, Outcome, SyncError, SyncSummary};
@@ -33,6 +34,30 @@ pub enum SyncCommand {
     Refunds(SyncBillingArgs),
     /// Orders, then invoices, payments and refunds of every synced order.
     All(SyncBillingArgs),
+    /// ERPNext → WooCommerce: each linked Sales Order's status, shipments (carrier, tracking)
+    /// and invoices written back to its WooCommerce order.
+    Status(SyncStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SyncStatusArgs {
+    #[arg(long)]
+    pub connection: String,
+    /// Read Sales Orders modified since this time (ERPNext's site time) instead of the stored
+    /// cursor.
+    #[arg(long, value_parser = parse_since)]
+    pub since: Option<NaiveDateTime>,
+    /// Follow only this Sales Order.
+    #[arg(long)]
+    pub sales_order: Option<String>,
+    /// Print what would be written to WooCommerce, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Sales Orders in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +159,7 @@ async fn context(
 pub async fn run_sync(store: &Store, command: SyncCommand) -> Result<ExitCode, CliError> {
     let (args, steps) = match command {
         SyncCommand::Orders(args) => return run_sync_orders(store, args).await,
+        SyncCommand::Status(args) => return run_sync_status(store, args).await,
         SyncCommand::Invoices(args) => (
             args,
             BillingSteps {
@@ -242,6 +268,76 @@ async fn run_sync_orders(store: &Store, args: SyncOrdersArgs) -> Result<ExitCode
         );
     }
     finish(&ctx, summary, retried, args.json).await
+}
+
+/// `sync status`: exit 0 when every Sales Order was followed, 3 when some failed (logged; the
+/// next run or poll reads them again), 1 when ERPNext or the shop could not be read at all.
+async fn run_sync_status(store: &Store, args: SyncStatusArgs) -> Result<ExitCode, CliError> {
+    let ctx = context(store, &args.connection, args.concurrency).await?;
+    let flow = if args.dry_run {
+        StatusFlow::new(&ctx).dry_run()
+    } else {
+        StatusFlow::new(&ctx)
+    };
+    let summary = match &args.sales_order {
+        Some(name) => {
+            let report = flow.follow_sales_order(name).await;
+            // The Sales Order itself could not be read: ERPNext is down (1), or no such one (2).
+            if let (WriteBackOutcome::Failed { reason, retryable }, None) =
+                (&report.outcome, report.order_id)
+            {
+                return Err(if *retryable {
+                    CliError::Failed(anyhow::anyhow!("Sales Order {name}: {reason}"))
+                } else {
+                    CliError::Usage(format!("Sales Order {name}: {reason}"))
+                });
+            }
+            let mut summary = WriteBackSummary::default();
+            summary.add(report);
+            summary
+        }
+        None => flow.poll(args.since).await.map_err(anyhow::Error::from)?,
+    };
+    if args.json || args.dry_run {
+        print_json(&summary)?;
+    }
+    if !args.json {
+        let counts = format!(
+            "sales orders seen {}: {} {} (statuses {}, notes {}), unchanged {}, failed {}",
+            summary.seen,
+            if args.dry_run {
+                "would write"
+            } else {
+                "written"
+            },
+            summary.written,
+            summary.statuses_written,
+            summary.notes_written,
+            summary.unchanged,
+            summary.failed
+        );
+        let failures = summary
+            .reports
+            .iter()
+            .filter_map(|report| match &report.outcome {
+                WriteBackOutcome::Failed { reason, .. } => {
+                    Some(format!("  Sales Order {}: {reason}", report.sales_order))
+                }
+                _ => None,
+            });
+        if args.dry_run {
+            eprintln!("{counts}");
+            failures.for_each(|line| eprintln!("{line}"));
+        } else {
+            println!("{counts}");
+            failures.for_each(|line| println!("{line}"));
+        }
+    }
+    Ok(if summary.failed > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// What a run leaves waiting, told with the run's own counts; the exit code says "some orders

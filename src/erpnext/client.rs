@@ -103,6 +103,20 @@ impl ListQuery {
         self
     }
 
+    /// Adds `[child_doctype, field, op, value]` to the ANDed filters: documents with a row of
+    /// that child table matching.
+    pub fn child_filter(
+        mut self,
+        child_doctype: &str,
+        field: &str,
+        operator: &str,
+        value: impl Into<Value>,
+    ) -> Self {
+        self.filters
+            .push(json!([child_doctype, field, operator, value.into()]));
+        self
+    }
+
     /// Adds `[field, op, value]` to the ORed filters.
     pub fn or_filter(mut self, field: &str, operator: &str, value: impl Into<Value>) -> Self {
         self.or_filters.push(json!([field, operator, value.into()]));

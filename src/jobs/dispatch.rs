@@ -15,6 +15,7 @@ use super::{Job, JobFailure, JobHandler, Queue, QueuePolicy};
 use crate::metrics::Metrics;
 use crate::store::{Job as StoredJob, LogEntry, LogOutcome, Store, StoreError, StoreResult};
 use crate::sync::context::{CallSettings, ConnectionContext};
+use crate::sync::erp_to_woo::write_back::{StatusFlow, WriteBackOutcome};
 use crate::sync::report::{Attempt, OrderReport, SyncError, SyncSummary};
 use crate::sync::woo_to_erp::orders::OrderFlow;
 
@@ -185,6 +186,62 @@ impl Dispatcher {
     }
 }
 
+impl Dispatcher {
+    async fn run_sales_order(&self, job: &StoredJob, name: &str) -> Result<(), JobFailure> {
+        let context = self.context(job.connection_id).await?;
+        let report = StatusFlow::new(&context).follow_sales_order(name).await;
+        match report.outcome {
+            WriteBackOutcome::Failed {
+                reason,
+                retryable: true,
+            } => Err(JobFailure::Retryable(reason)),
+            WriteBackOutcome::Failed { reason, .. } => Err(JobFailure::Permanent(reason)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Like the order poll: a failure is logged, and the next scheduled poll is the retry.
+    async fn run_poll_erpnext(&self, job: &StoredJob) -> Result<(), JobFailure> {
+        let result = match self.context(job.connection_id).await {
+            Ok(context) => StatusFlow::new(&context)
+                .poll(None)
+                .await
+                .map_err(|error| context.redact(&error.to_string())),
+            Err(failure) => Err(failure.message().to_string()),
+        };
+        match result {
+            Ok(summary) => tracing::info!(
+                connection = job.connection_id,
+                seen = summary.seen,
+                written = summary.written,
+                failed = summary.failed,
+                "Sales Order poll done"
+            ),
+            Err(error) => {
+                tracing::warn!(connection = job.connection_id, %error, "Sales Order poll failed");
+                let entry = LogEntry {
+                    connection_id: job.connection_id,
+                    direction: "erpnext_to_woocommerce".to_string(),
+                    object_kind: job.kind.clone(),
+                    object_id: job.object_id.clone(),
+                    order_id: None,
+                    action: "poll_sales_orders".to_string(),
+                    outcome: LogOutcome::Failed,
+                    message: error,
+                    request_excerpt: None,
+                    response_excerpt: None,
+                    duration_ms: 0,
+                    attempt: job.attempts,
+                };
+                if let Err(store_error) = self.store.append_log(&entry).await {
+                    tracing::error!(error = %store_error, "cannot log the failed poll");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 fn record_summary(metrics: &Metrics, summary: &SyncSummary) {
     metrics.orders_synced("created", summary.created);
     metrics.orders_synced("found", summary.found);
@@ -201,6 +258,8 @@ impl JobHandler for Dispatcher {
             let result = match Job::parse(&job.kind, &job.object_id) {
                 Ok(Job::Order { order_id }) => self.run_order(job, order_id).await,
                 Ok(Job::Poll) => self.run_poll(job).await,
+                Ok(Job::SalesOrderChanged { name }) => self.run_sales_order(job, &name).await,
+                Ok(Job::PollErpnext) => self.run_poll_erpnext(job).await,
                 Err(reason) => Err(JobFailure::Permanent(reason)),
             };
             let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);

@@ -30,17 +30,27 @@ pub enum Job {
     Order { order_id: u64 },
     /// Poll a connection's orders changed since its cursor.
     Poll,
+    /// Write a Sales Order's progress (status, shipments, invoices) back to its WooCommerce order.
+    SalesOrderChanged { name: String },
+    /// Poll ERPNext for the connection's Sales Orders changed since its cursor, and write each
+    /// one's progress back (the backstop for lost ERPNext webhooks).
+    PollErpnext,
 }
 
 const ORDER: &str = "order";
 const POLL: &str = "poll";
 const POLL_OBJECT: &str = "orders";
+const SALES_ORDER_STATUS: &str = "sales_order_status";
+const POLL_ERPNEXT: &str = "poll_erpnext";
+const POLL_ERPNEXT_OBJECT: &str = "sales_orders";
 
 impl Job {
     pub fn kind(&self) -> &'static str {
         match self {
             Job::Order { .. } => ORDER,
             Job::Poll => POLL,
+            Job::SalesOrderChanged { .. } => SALES_ORDER_STATUS,
+            Job::PollErpnext => POLL_ERPNEXT,
         }
     }
 
@@ -48,6 +58,8 @@ impl Job {
         match self {
             Job::Order { order_id } => order_id.to_string(),
             Job::Poll => POLL_OBJECT.to_string(),
+            Job::SalesOrderChanged { name } => name.clone(),
+            Job::PollErpnext => POLL_ERPNEXT_OBJECT.to_string(),
         }
     }
 
@@ -60,6 +72,10 @@ impl Job {
                 .map(|order_id| Job::Order { order_id })
                 .map_err(|_| format!("`{object_id}` is not a WooCommerce order id")),
             POLL if object_id == POLL_OBJECT => Ok(Job::Poll),
+            SALES_ORDER_STATUS if !object_id.trim().is_empty() => Ok(Job::SalesOrderChanged {
+                name: object_id.to_string(),
+            }),
+            POLL_ERPNEXT if object_id == POLL_ERPNEXT_OBJECT => Ok(Job::PollErpnext),
             other => Err(format!(
                 "a job of kind `{other}` on `{object_id}` is not one this version runs"
             )),
@@ -147,7 +163,14 @@ mod tests {
 
     #[test]
     fn job_names_round_trip_and_strangers_are_refused() {
-        for job in [Job::Order { order_id: 727 }, Job::Poll] {
+        for job in [
+            Job::Order { order_id: 727 },
+            Job::Poll,
+            Job::SalesOrderChanged {
+                name: "SAL-ORD-2026-00001".into(),
+            },
+            Job::PollErpnext,
+        ] {
             assert_eq!(Job::parse(job.kind(), &job.object_id()), Ok(job));
         }
         assert!(Job::parse("order", "refund-26").is_err());

@@ -16,8 +16,29 @@ pub const ERPNEXT: &str = "erpnext";
 ///
 /// WooCommerce: `order.created`, `order.updated` and `order.restored` carry the order. ERPNext: a
 /// Sales Order or Sales Invoice that carries `woocommerce_order_id` (and, when present, this
-/// connection's order key: another connection's order on the same site is not ours).
+/// connection's order key: another connection's order on the same site is not ours) queues the
+/// order; a Sales Order of ours also queues the write-back of its progress to the shop, and a
+/// Delivery Note queues that of each Sales Order it delivers against (the job checks whose it is).
 pub fn jobs_for_event(connection_name: &str, source: &str, topic: &str, body: &Value) -> Vec<Job> {
+    if source == ERPNEXT && topic == "Delivery Note" {
+        let mut jobs: Vec<Job> = Vec::new();
+        let rows = body.get("items").and_then(Value::as_array);
+        for row in rows.into_iter().flatten() {
+            if let Some(name) = row
+                .get("against_sales_order")
+                .and_then(Value::as_str)
+                .filter(|name| !name.is_empty())
+            {
+                let job = Job::SalesOrderChanged {
+                    name: name.to_string(),
+                };
+                if !jobs.contains(&job) {
+                    jobs.push(job);
+                }
+            }
+        }
+        return jobs;
+    }
     let order = match source {
         WOOCOMMERCE => {
             if !matches!(topic, "order.created" | "order.updated" | "order.restored") {
@@ -45,9 +66,18 @@ pub fn jobs_for_event(connection_name: &str, source: &str, topic: &str, body: &V
         }
         _ => None,
     };
-    order
-        .map(|order_id| vec![Job::Order { order_id }])
-        .unwrap_or_default()
+    let Some(order_id) = order else {
+        return Vec::new();
+    };
+    let mut jobs = vec![Job::Order { order_id }];
+    if source == ERPNEXT && topic == "Sales Order" {
+        if let Some(name) = body.get("name").and_then(Value::as_str) {
+            jobs.push(Job::SalesOrderChanged {
+                name: name.to_string(),
+            });
+        }
+    }
+    jobs
 }
 
 /// Queues the jobs of an inbound event, then marks it processed; answers them.
@@ -82,10 +112,23 @@ mod tests {
         assert!(
             jobs_for_event("shop", WOOCOMMERCE, "product.updated", &json!({"id": 9})).is_empty()
         );
-        let ours = json!({"woocommerce_order_id": "17", "woocommerce_order_key": "shop:17"});
+        let ours = json!({"name": "SO-1", "woocommerce_order_id": "17", "woocommerce_order_key": "shop:17"});
+        let mut followed = order(17);
+        followed.push(Job::SalesOrderChanged {
+            name: "SO-1".into(),
+        });
         assert_eq!(
             jobs_for_event("shop", ERPNEXT, "Sales Order", &ours),
-            order(17)
+            followed
+        );
+        let note = json!({"name": "DN-1", "items": [
+            {"against_sales_order": "SO-1"}, {"against_sales_order": "SO-1"}, {"against_sales_order": null}
+        ]});
+        assert_eq!(
+            jobs_for_event("shop", ERPNEXT, "Delivery Note", &note),
+            vec![Job::SalesOrderChanged {
+                name: "SO-1".into()
+            }]
         );
         let theirs = json!({"woocommerce_order_id": "17", "woocommerce_order_key": "other:17"});
         assert!(jobs_for_event("shop", ERPNEXT, "Sales Order", &theirs).is_empty());

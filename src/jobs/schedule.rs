@@ -1,5 +1,6 @@
-//! The backstop for lost webhooks: every interval (and once at start) the inbox is replayed and a
-//! poll is queued per connection. Several instances on one PostgreSQL store queue the same poll
+//! The backstop for lost webhooks: every interval (and once at start) the inbox is replayed and
+//! two polls are queued per connection (the shop's orders, and ERPNext's Sales Orders whose
+//! progress goes back to the shop). Several instances on one PostgreSQL store queue the same poll
 //! row, which the queue coalesces and one worker claims: one poll per connection at a time, and no
 //! leader election (a poll is idempotent anyway).
 
@@ -77,9 +78,10 @@ pub async fn run_scheduler(store: Store, interval: Duration, mut shutdown: watch
         match store.connections().await {
             Ok(connections) => {
                 for connection in connections {
-                    if let Err(error) = enqueue(&store, connection.id, &Job::Poll, Utc::now()).await
-                    {
-                        tracing::warn!(%error, connection = %connection.connection.name, "cannot queue the scheduled poll");
+                    for job in [Job::Poll, Job::PollErpnext] {
+                        if let Err(error) = enqueue(&store, connection.id, &job, Utc::now()).await {
+                            tracing::warn!(%error, connection = %connection.connection.name, kind = job.kind(), "cannot queue the scheduled poll");
+                        }
                     }
                 }
             }

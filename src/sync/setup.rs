@@ -375,7 +375,10 @@ pub fn custom_fields() -> Vec<CustomFieldSpec> {
 /// every Sales Order on the site would be delivered, each delivery holding the site's single
 /// background worker for a second or more. (`on_cancel` only repeated `on_change`; `on_submit`
 /// of orders inserted already submitted in ERPNext reached nothing that acts on it, and the
-/// poll is the backstop for what a Webhook misses.)
+/// poll is the backstop for what a Webhook misses.) A Delivery Note submitted or cancelled sets
+/// its order's delivered percentage and status the same way, so this Webhook also carries the
+/// shipments back to the shop (`sync::erp_to_woo`); a Delivery Note Webhook would add cost and
+/// nothing else.
 pub fn webhooks(plan: &SetupPlan) -> Vec<WebhookSpec> {
     let ours = format!(
         "doc.get(\"woocommerce_store\") == \"{}\"",

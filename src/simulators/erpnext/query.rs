@@ -281,16 +281,39 @@ pub fn parse_order_by(order_by: &str) -> Vec<(String, bool)> {
     order_by
         .split(',')
         .filter_map(|part| {
-            let mut words = part.split_whitespace();
-            let field = words.next()?;
+            let part = part.trim();
+            if part.is_empty() {
+                return None;
+            }
+            // The direction is the last word; the field may be `tabSome Doctype`.`column`.
+            let (field, descending) = match part.rsplit_once(char::is_whitespace) {
+                Some((field, word)) if word.eq_ignore_ascii_case("desc") => (field, true),
+                Some((field, word)) if word.eq_ignore_ascii_case("asc") => (field, false),
+                _ => (part, false),
+            };
             let (_, column) = split_field(field);
-            let descending = words
-                .next()
-                .map(|word| word.eq_ignore_ascii_case("desc"))
-                .unwrap_or(false);
             Some((column, descending))
         })
         .collect()
+}
+
+/// Whether an `order_by` names a standard column without its table (`creation asc`): with a
+/// child-table filter the query joins the child table, which has the same columns, and MariaDB
+/// refuses it (`Column 'creation' in ORDER BY is ambiguous`). Answers the first such column.
+pub fn ambiguous_order_column(order_by: &str, standard: &[&str]) -> Option<String> {
+    order_by.split(',').find_map(|part| {
+        let part = part.trim();
+        let field = match part.rsplit_once(char::is_whitespace) {
+            Some((field, word))
+                if word.eq_ignore_ascii_case("desc") || word.eq_ignore_ascii_case("asc") =>
+            {
+                field
+            }
+            _ => part,
+        };
+        let bare = field.trim().trim_matches('`');
+        (!field.contains('.') && standard.contains(&bare)).then(|| bare.to_string())
+    })
 }
 
 /// Projects one document into result rows (one per child row when child columns are asked).
@@ -325,6 +348,24 @@ pub fn project(doc: &Doc, fields: &[(Option<String>, String)]) -> Vec<Value> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn order_by_reads_qualified_names_with_spaces_and_finds_ambiguous_ones() {
+        assert_eq!(
+            parse_order_by("`tabDelivery Note`.`creation` asc, name DESC"),
+            vec![("creation".to_string(), false), ("name".to_string(), true)]
+        );
+        let standard = ["name", "creation"];
+        assert_eq!(
+            ambiguous_order_column("creation asc", &standard).as_deref(),
+            Some("creation")
+        );
+        assert_eq!(
+            ambiguous_order_column("`tabDelivery Note`.`creation` asc", &standard),
+            None
+        );
+        assert_eq!(ambiguous_order_column("posting_date desc", &standard), None);
+    }
 
     #[test]
     fn like_handles_wildcards_case_insensitively() {

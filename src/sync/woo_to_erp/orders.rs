@@ -861,7 +861,7 @@ fn failed_erp(error: ErpError) -> Outcome {
 }
 
 /// What the sync follows of an order after import: a change here is an update.
-fn order_fingerprint(order: &Order) -> String {
+pub fn order_fingerprint(order: &Order) -> String {
     let digest = Sha256::digest(format!("{}\n{}", order.status, order.customer_note).as_bytes());
     format!("{digest:x}")[..16].to_string()
 }

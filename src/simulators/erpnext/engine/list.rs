@@ -44,6 +44,12 @@ impl Site {
         if let Some(template) = self.templates.get(doctype) {
             fields.extend(template.keys().cloned());
         }
+        // The doctype's real columns (from the ERPNext sources), documents stored or not.
+        fields.extend(
+            crate::simulators::erpnext::meta::fields(doctype)
+                .iter()
+                .map(|field| field.fieldname.clone()),
+        );
         for (fieldname, _) in doctypes::rules(doctype).child_tables() {
             fields.insert(fieldname.to_string());
         }
@@ -87,6 +93,12 @@ impl Site {
             .chain(["parent", "parentfield", "parenttype"].iter())
             .map(|field| field.to_string())
             .collect();
+        // The child doctype's real columns (from the ERPNext sources), rows stored or not.
+        fields.extend(
+            crate::simulators::erpnext::meta::fields(child_doctype)
+                .iter()
+                .map(|field| field.fieldname.clone()),
+        );
         match self.templates.get(child_doctype) {
             Some(template) => fields.extend(template.keys().cloned()),
             None => {
@@ -152,6 +164,23 @@ impl Site {
             .iter()
             .chain(&request.or_filters)
             .any(|condition| condition.child_doctype.is_some());
+        if child_conditions {
+            if let Some(column) = request
+                .order_by
+                .as_deref()
+                .and_then(|order_by| query::ambiguous_order_column(order_by, STANDARD_FIELDS))
+            {
+                let mut failure = SiteError::bare(
+                    500,
+                    "OperationalError",
+                    Some(&format!(
+                        "(1052, \"Column '{column}' in ORDER BY is ambiguous\")"
+                    )),
+                );
+                failure.module = Some("pymysql.err");
+                return Err(failure);
+            }
+        }
         // Polls filter and sort on a few fields (`modified`, `docstatus`, keys):
         // those are kept unpacked, so scanning 100,000 orders parses none of them.
         let order_keys = request

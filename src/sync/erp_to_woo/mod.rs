@@ -1,0 +1,6 @@
+//! ERPNext → WooCommerce: a Sales Order's progress (status, shipments with carrier and tracking,
+//! invoices) written back to the WooCommerce order it came from. [`status`] decides, purely;
+//! [`write_back`] reads both sides, writes and remembers.
+
+pub mod status;
+pub mod write_back;
