@@ -208,10 +208,9 @@ async fn wait_for_event(side: &Side, source: &str, topic: Option<&str>, limit: D
             .recent_inbound(side.connection.id, 50)
             .await
             .unwrap();
-        if let Some(event) = events
-            .iter()
-            .find(|event| event.source == source && topic.is_none_or(|topic| event.topic == topic))
-        {
+        if let Some(event) = events.iter().find(|event| {
+            event.source == source && topic.map_or(true, |topic| event.topic == topic)
+        }) {
             return json!({"source": event.source, "topic": event.topic});
         }
         assert!(

@@ -18,10 +18,12 @@ use crate::config::Config;
 use crate::connection::{
     Connection, Credentials, InvoiceTrigger, Mappings, MissingSkuRule, PaymentTarget, WooAuth,
 };
+use crate::erpnext::ListQuery;
 use crate::jobs::{Queue, QueuePolicy};
 use crate::simulators::{erpnext, woocommerce};
 use crate::store::StoreError;
 use crate::sync::context::{CallSettings, ConnectionContext};
+use crate::sync::erp_to_woo::write_back::{StatusFlow, WriteBackOutcome};
 use crate::sync::reconcile::reconcile;
 use crate::sync::woo_to_erp::orders::OrderFlow;
 
@@ -168,6 +170,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode, CliError> 
     let report = reconcile(&ctx).await.map_err(anyhow::Error::from)?;
     print_reconcile(&report);
     let clean = report.is_clean() && summary.failed == 0;
+    ship_one_order(&ctx).await?;
 
     let bootstrap = match &throwaway {
         Some(dir) => format!("--data-dir {}", dir.path().display()),
@@ -221,6 +224,57 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode, CliError> 
     })
 }
 
+/// The other direction: one order is shipped in ERPNext (a Delivery Note with carrier and
+/// tracking number) and the shop's order follows (completed, with a note the customer sees).
+async fn ship_one_order(ctx: &ConnectionContext) -> Result<(), CliError> {
+    let waiting: Vec<serde_json::Value> = ctx
+        .erp
+        .list(
+            "Sales Order",
+            &ListQuery::default()
+                .fields(&["name"])
+                .filter("docstatus", "=", 1)
+                .filter("status", "=", "To Deliver and Bill")
+                .page(0, 1),
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
+    let Some(sales_order) = waiting.first().and_then(|row| row["name"].as_str()) else {
+        return Ok(());
+    };
+    let mut note = ctx
+        .erp
+        .call_method(
+            "erpnext.selling.doctype.sales_order.sales_order.make_delivery_note",
+            &serde_json::json!({ "source_name": sales_order }),
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
+    note["transporter_name"] = "DHL".into();
+    note["lr_no"] = "JD014600006281234567".into();
+    note["docstatus"] = 1.into();
+    let note: serde_json::Value = ctx
+        .erp
+        .insert("Delivery Note", &note)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let written = StatusFlow::new(ctx).follow_sales_order(sales_order).await;
+    println!();
+    println!(
+        "Shipped in ERPNext: Delivery Note {} (DHL, tracking JD014600006281234567) for {sales_order}.",
+        note["name"].as_str().unwrap_or_default()
+    );
+    match (written.order_id, &written.outcome) {
+        (Some(order_id), WriteBackOutcome::Written { status, notes, .. }) => println!(
+            "  WooCommerce order {order_id} followed: status {}, {} order note(s).",
+            status.as_deref().unwrap_or("unchanged"),
+            notes.len()
+        ),
+        (_, outcome) => println!("  WooCommerce order not changed: {outcome:?}"),
+    }
+    Ok(())
+}
+
 /// Listens on `address`, or on a free port of the same host when that port is taken.
 async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, CliError> {
     match tokio::net::TcpListener::bind(address).await {
@@ -253,6 +307,15 @@ pub(super) fn simulator_connection(
     api_secret: &str,
 ) -> Connection {
     let mut mappings = Mappings::default();
+    for (erpnext, shop) in [
+        ("To Bill", "completed"),
+        ("Completed", "completed"),
+        ("Cancelled", "cancelled"),
+    ] {
+        mappings
+            .status_to_woocommerce
+            .insert(erpnext.to_string(), shop.to_string());
+    }
     for (rate, account) in [
         (1, "ST 6.25% - TC"),
         (2, "ST 4% - TC"),
