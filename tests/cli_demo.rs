@@ -32,11 +32,13 @@ fn data_dir_named(stdout: &str) -> PathBuf {
     Path::new(file).parent().unwrap().to_path_buf()
 }
 
-/// Runs a command line the demo printed, as a user pasting it would (the program name is ours).
+/// Runs a command line the demo printed, as a user pasting it would: the program it names is the
+/// one that was started.
 async fn run_hint(cwd: &Path, hint: &str) -> (bool, String) {
     let mut words = hint.split_whitespace();
-    assert_eq!(words.next(), Some("woocommerce-sync"), "{hint}");
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_woocommerce-sync"))
+    let program = words.next().unwrap();
+    assert_eq!(program, env!("CARGO_BIN_EXE_woocommerce-sync"), "{hint}");
+    let output = tokio::process::Command::new(program)
         .current_dir(cwd)
         .args(words)
         .env_remove("WOOCOMMERCE_SYNC_DATABASE")

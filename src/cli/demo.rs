@@ -183,6 +183,11 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode, CliError> 
             crate::config::mask_database_password(&config.database_url)
         ),
     };
+    // The program as it was started (`target/release/woocommerce-sync` under `cargo run`), so
+    // the hints run when pasted.
+    let program = std::env::args()
+        .next()
+        .unwrap_or_else(|| "woocommerce-sync".to_string());
     println!();
     match service {
         Some(service) => {
@@ -194,7 +199,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode, CliError> 
                 }
             );
             println!(
-                "In another terminal, while this runs: woocommerce-sync {bootstrap} log --connection {CONNECTION}"
+                "In another terminal, while this runs: {program} {bootstrap} log --connection {CONNECTION}"
             );
             println!("Press Ctrl-C to stop{}.", match throwaway {
                 Some(_) => " (the demo's data is removed then; give --data-dir to keep it)",
@@ -212,7 +217,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode, CliError> 
             Some(_) => println!(
                 "The demo's data is removed now; to explore it afterwards, run the demo with --data-dir DIR."
             ),
-            None => println!("Explore: woocommerce-sync {bootstrap} log --connection {CONNECTION}"),
+            None => println!("Explore: {program} {bootstrap} log --connection {CONNECTION}"),
         },
     }
     store.close().await;
