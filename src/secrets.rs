@@ -144,16 +144,18 @@ pub fn new_webhook_secret() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
+/// Creates a new file only its owner can read (0600): the key file, a SQLite database.
+pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
-    options.mode(0o600);
-    let mut file = options
-        .open(path)
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut file = create_private_file(path)
         .with_context(|| format!("cannot create the secret key file {}", path.display()))?;
     file.write_all(contents.as_bytes())
         .with_context(|| format!("cannot write the secret key file {}", path.display()))

@@ -18,6 +18,7 @@ use crate::sync::context::{CallSettings, ConnectionContext};
 use crate::sync::erp_to_woo::write_back::{StatusFlow, WriteBackOutcome};
 use crate::sync::report::{Attempt, OrderReport, SyncError, SyncSummary};
 use crate::sync::woo_to_erp::orders::OrderFlow;
+use crate::sync::{erp_to_woo, woo_to_erp};
 
 /// Cursor holding the outcome of the last poll, as JSON [`PollStatus`].
 pub const LAST_POLL_CURSOR: &str = "orders.last_poll";
@@ -152,23 +153,8 @@ impl Dispatcher {
         };
         if let Err(error) = &result {
             tracing::warn!(connection = job.connection_id, %error, "order poll failed");
-            let entry = LogEntry {
-                connection_id: job.connection_id,
-                direction: "woocommerce_to_erpnext".to_string(),
-                object_kind: job.kind.clone(),
-                object_id: job.object_id.clone(),
-                order_id: None,
-                action: "poll_orders".to_string(),
-                outcome: LogOutcome::Failed,
-                message: error.clone(),
-                request_excerpt: None,
-                response_excerpt: None,
-                duration_ms: status.duration_ms as i64,
-                attempt: job.attempts,
-            };
-            if let Err(store_error) = self.store.append_log(&entry).await {
-                tracing::error!(error = %store_error, "cannot log the failed poll");
-            }
+            self.log_failed_poll(job, woo_to_erp::DIRECTION, "poll_orders", error, elapsed)
+                .await;
         } else {
             tracing::info!(
                 connection = job.connection_id,
@@ -202,6 +188,7 @@ impl Dispatcher {
 
     /// Like the order poll: a failure is logged, and the next scheduled poll is the retry.
     async fn run_poll_erpnext(&self, job: &StoredJob) -> Result<(), JobFailure> {
+        let started = Instant::now();
         let result = match self.context(job.connection_id).await {
             Ok(context) => StatusFlow::new(&context)
                 .poll(None)
@@ -219,26 +206,48 @@ impl Dispatcher {
             ),
             Err(error) => {
                 tracing::warn!(connection = job.connection_id, %error, "Sales Order poll failed");
-                let entry = LogEntry {
-                    connection_id: job.connection_id,
-                    direction: "erpnext_to_woocommerce".to_string(),
-                    object_kind: job.kind.clone(),
-                    object_id: job.object_id.clone(),
-                    order_id: None,
-                    action: "poll_sales_orders".to_string(),
-                    outcome: LogOutcome::Failed,
-                    message: error,
-                    request_excerpt: None,
-                    response_excerpt: None,
-                    duration_ms: 0,
-                    attempt: job.attempts,
-                };
-                if let Err(store_error) = self.store.append_log(&entry).await {
-                    tracing::error!(error = %store_error, "cannot log the failed poll");
-                }
+                let elapsed = started.elapsed();
+                self.log_failed_poll(
+                    job,
+                    erp_to_woo::DIRECTION,
+                    "poll_sales_orders",
+                    &error,
+                    elapsed,
+                )
+                .await;
             }
         }
         Ok(())
+    }
+}
+
+impl Dispatcher {
+    /// A failed poll in the sync log (its retry is the next scheduled poll).
+    async fn log_failed_poll(
+        &self,
+        job: &StoredJob,
+        direction: &str,
+        action: &str,
+        error: &str,
+        elapsed: std::time::Duration,
+    ) {
+        let entry = LogEntry {
+            connection_id: job.connection_id,
+            direction: direction.to_string(),
+            object_kind: job.kind.clone(),
+            object_id: job.object_id.clone(),
+            order_id: None,
+            action: action.to_string(),
+            outcome: LogOutcome::Failed,
+            message: error.to_string(),
+            request_excerpt: None,
+            response_excerpt: None,
+            duration_ms: elapsed.as_millis() as i64,
+            attempt: job.attempts,
+        };
+        if let Err(store_error) = self.store.append_log(&entry).await {
+            tracing::error!(error = %store_error, "cannot log the failed poll");
+        }
     }
 }
 

@@ -73,11 +73,7 @@ fn create_private_sqlite_file(url: &str) -> StoreResult<()> {
     if path.is_empty() || path.starts_with(':') || std::path::Path::new(path).exists() {
         return Ok(());
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
+    match crate::secrets::create_private_file(std::path::Path::new(path)) {
         Ok(_) => Ok(()),
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(error) => Err(StoreError::Database(sqlx::Error::Io(error))),

@@ -32,7 +32,7 @@ use crate::woocommerce::types::Order;
 pub const SALES_ORDERS_CURSOR: &str = "erpnext.sales_orders.modified";
 /// How far before the cursor each poll starts again (saves committed out of order).
 const POLL_OVERLAP_MINUTES: i64 = 2;
-const DIRECTION: &str = "erpnext_to_woocommerce";
+use super::DIRECTION;
 const ERP_TIME: &str = "%Y-%m-%d %H:%M:%S%.f";
 
 /// What happened to one Sales Order's WooCommerce order.

@@ -45,7 +45,7 @@ pub const ORDERS_CURSOR: &str = "orders.modified_gmt";
 /// How far before the cursor each poll starts again, for clock skew and
 /// orders saved while the previous poll was paging.
 pub const POLL_OVERLAP_MINUTES: i64 = 10;
-const DIRECTION: &str = "woocommerce_to_erpnext";
+use super::DIRECTION;
 /// Pages of orders synced at once during a poll.
 const PAGES_IN_FLIGHT: usize = 4;
 /// Passes over one poll window before the poll gives up for now (without moving the cursor).

@@ -31,7 +31,7 @@ use crate::sync::report::{
 use crate::woocommerce::client::{OrderBy, OrderQuery};
 use crate::woocommerce::types::Order;
 
-const DIRECTION: &str = "woocommerce_to_erpnext";
+use super::DIRECTION;
 
 /// Which billing steps a run covers (`sync invoices|payments|refunds|all`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

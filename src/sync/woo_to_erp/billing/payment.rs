@@ -135,7 +135,7 @@ impl Billing<'_> {
             .store
             .append_log(&LogEntry {
                 connection_id: self.ctx.connection_id,
-                direction: super::DIRECTION.to_string(),
+                direction: super::super::DIRECTION.to_string(),
                 object_kind: "order".to_string(),
                 object_id: order.id.to_string(),
                 order_id: Some(order.id.to_string()),
