@@ -1,18 +1,20 @@
 //! Exactly once across processes: two and three `woocommerce-sync sync orders` processes on one
 //! connection at once, on SQLite and on PostgreSQL, with dropped answers and deadlocks, and with
-//! one process killed (-9) mid-run. Every document kind is counted afterwards and must equal what
-//! one clean run of one process makes on an identical shop.
+//! one process killed (-9) mid-run; and two `serve` instances on one PostgreSQL database taking
+//! webhooks, one of them killed mid-job. Every document kind is counted afterwards and must equal
+//! what one clean run of one process makes on an identical shop.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use futures::StreamExt;
 use serde_json::Value;
 use sqlx::Connection as _;
 use woocommerce_sync::erpnext::client::ListQuery;
 use woocommerce_sync::simulators::{erpnext, woocommerce};
-use woocommerce_sync::store::Store;
+use woocommerce_sync::store::{JobState, Store};
 use woocommerce_sync::sync::context::erpnext_client;
 use woocommerce_sync::sync::setup::{install, SetupPlan};
 
@@ -312,6 +314,223 @@ async fn a_process_killed_mid_run_leaves_nothing_twice() {
     assert!(code == 0 || code == 3, "{output}");
     shop.converge().await;
     assert_eq!(shop.documents().await, expected, "after a kill -9");
+}
+
+/// A `serve` process on the shop's database, with short leases so a dead instance's jobs are
+/// taken over within seconds.
+struct Instance {
+    child: tokio::process::Child,
+    address: std::net::SocketAddr,
+    /// How its job claims name it ends with this.
+    claim_suffix: String,
+}
+
+impl Instance {
+    async fn start(shop: &Shop) -> Instance {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = shop
+            .command(&[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--workers",
+                "3",
+                "--poll-interval",
+                "1s",
+                "--job-lease",
+                "2s",
+            ])
+            .env(
+                "WOOCOMMERCE_SYNC_ADMIN_PASSWORD",
+                "instances-admin-password",
+            )
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let address = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(rest) = line.split("serving on http://").nth(1) {
+                    return rest.split('/').next().unwrap().parse().unwrap();
+                }
+            }
+            panic!("serve ended before it listened");
+        })
+        .await
+        .expect("serve listens within a minute");
+        // Keep reading what it says, so a full pipe never stalls it.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let claim_suffix = format!(" pid {}", child.id().unwrap());
+        Instance {
+            child,
+            address,
+            claim_suffix,
+        }
+    }
+
+    fn claimed(&self, job: &woocommerce_sync::store::Job) -> bool {
+        job.claimed_by
+            .as_deref()
+            .is_some_and(|by| by.ends_with(&self.claim_suffix))
+    }
+
+    /// Delivers an order as WooCommerce does (signed `order.created`); answers the status.
+    async fn deliver(&self, http: &reqwest::Client, order: &Value) -> u16 {
+        let body = serde_json::to_vec(order).unwrap();
+        let headers = woocommerce_sync::woocommerce::webhook::WebhookHeaders {
+            topic: "order.created".into(),
+            resource: "order".into(),
+            event: "created".into(),
+            webhook_id: 1,
+            delivery_id: format!("{:032x}", order["id"].as_u64().unwrap()),
+            source: "http://shop.example/".into(),
+            signature: woocommerce_sync::woocommerce::webhook::signature(
+                woocommerce::TEST_WEBHOOK_SECRET,
+                &body,
+            ),
+        };
+        let mut request = http
+            .post(format!("http://{}/webhooks/woocommerce/shop", self.address))
+            .header("Content-Type", "application/json");
+        for (name, value) in headers.to_pairs() {
+            request = request.header(name, value);
+        }
+        request.body(body).send().await.unwrap().status().as_u16()
+    }
+}
+
+/// Two `serve` instances share one PostgreSQL database: webhooks arrive at both (some orders at
+/// both), one instance is killed (-9) while it runs jobs; the survivor takes over the dead one's
+/// jobs once their lease runs out, the scheduled polls of the two never overlap, and every
+/// document exists exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serve_instances_share_the_work_and_finish_a_killed_ones_jobs() {
+    let Some(admin) = postgres_admin_url() else {
+        return;
+    };
+    let expected = reference().await;
+    let shop = shop(Some(fresh_postgres_database(&admin, "serve").await)).await;
+    shop.erp.set_faults(erpnext::Faults {
+        latency_ms: 25,
+        ..Default::default()
+    });
+    let mut victim = Instance::start(&shop).await;
+    let survivor = Instance::start(&shop).await;
+
+    let http = reqwest::Client::new();
+    let orders = shop.woo.orders();
+    let deliveries = orders.iter().enumerate().flat_map(|(index, order)| {
+        let first = if index % 2 == 0 { &victim } else { &survivor };
+        let second = (index % 3 == 0).then_some(if index % 2 == 0 { &survivor } else { &victim });
+        std::iter::once(first)
+            .chain(second)
+            .map(|instance| instance.deliver(&http, order))
+    });
+    let answers: Vec<u16> = futures::stream::iter(deliveries)
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    assert!(answers.iter().all(|status| *status == 200), "{answers:?}");
+
+    let store = Store::open(
+        &shop.database,
+        woocommerce_sync::secrets::SecretKey::from_base64(KEY).unwrap(),
+    )
+    .await
+    .unwrap();
+    let connection_id = store.connection("shop").await.unwrap().id;
+    let running = || async {
+        store
+            .jobs_in_state(connection_id, JobState::Running)
+            .await
+            .unwrap()
+    };
+    // Killed while it runs jobs, with the shop well under way.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let victims_jobs = running()
+            .await
+            .iter()
+            .filter(|job| victim.claimed(job))
+            .count();
+        if victims_jobs > 0 && shop.erp.count("Sales Order") >= 10 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the instance to kill never ran a job"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    victim.child.start_kill().unwrap();
+    victim.child.wait().await.unwrap();
+    let orphans: Vec<i64> = running()
+        .await
+        .iter()
+        .filter(|job| victim.claimed(job))
+        .map(|job| job.id)
+        .collect();
+    assert!(
+        !orphans.is_empty(),
+        "the victim died in the middle of a job"
+    );
+
+    // The survivor drains the queue, the dead instance's jobs included, and keeps polling.
+    let mut polls = BTreeMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(poll) = woocommerce_sync::jobs::last_poll(&store, connection_id)
+            .await
+            .unwrap()
+        {
+            polls.insert(poll.at, poll.duration_ms);
+        }
+        let jobs = store.jobs_of_kind(connection_id, "order").await.unwrap();
+        let drained =
+            jobs.len() == orders.len() && jobs.iter().all(|job| job.state == JobState::Done);
+        if drained && polls.len() >= 3 {
+            let mut every_job = Vec::new();
+            for kind in ["order", "poll", "poll_erpnext"] {
+                every_job.extend(store.jobs_of_kind(connection_id, kind).await.unwrap());
+            }
+            for id in &orphans {
+                let job = every_job.iter().find(|job| job.id == *id).unwrap();
+                assert!(
+                    survivor.claimed(job),
+                    "the killed instance's job {id} was taken over by the survivor: {job:?}"
+                );
+            }
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the survivor did not drain the queue within 2 minutes: {:?}",
+            jobs.iter()
+                .filter(|job| job.state != JobState::Done)
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // One scheduled poll per connection at a time: each seen poll started after the one
+    // before it had finished.
+    let spans: Vec<_> = polls
+        .iter()
+        .map(|(end, ms)| (*end - chrono::Duration::milliseconds(*ms as i64), *end))
+        .collect();
+    for pair in spans.windows(2) {
+        assert!(pair[1].0 >= pair[0].1, "two polls overlapped: {pair:?}");
+    }
+    eprintln!(
+        "{} of the killed instance's jobs taken over; {} polls seen, none overlapping",
+        orphans.len(),
+        polls.len()
+    );
+    drop(survivor);
+    store.close().await;
+    assert_eq!(
+        shop.documents().await,
+        expected,
+        "two instances, one killed mid-job"
+    );
 }
 
 fn postgres_admin_url() -> Option<String> {

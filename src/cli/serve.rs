@@ -9,6 +9,7 @@ use clap::Args;
 use super::{open_store, CliError};
 use crate::app::{Service, ServiceOptions};
 use crate::config::Config;
+use crate::jobs::QueuePolicy;
 
 pub(super) const ADMIN_PASSWORD_ENV: &str = "WOOCOMMERCE_SYNC_ADMIN_PASSWORD";
 
@@ -24,6 +25,11 @@ pub struct ServeArgs {
     /// for lost webhooks): `300`, `90s`, `5m`, `1h`; `0` turns polling off.
     #[arg(long, default_value = "5m", value_parser = parse_interval)]
     pub poll_interval: Duration,
+    /// How long a claimed job stays reserved for the instance running it: `300`, `90s`, `5m`.
+    /// A live instance renews it as it works, so this is how soon another instance sharing the
+    /// database takes over the jobs of one that died.
+    #[arg(long, default_value = "5m", value_parser = parse_lease)]
+    pub job_lease: Duration,
     /// Mark the web UI's session cookie Secure (browsers then send it over HTTPS only). It is
     /// already when a proxy in front says `X-Forwarded-Proto: https`.
     #[arg(long, env = "WOOCOMMERCE_SYNC_SECURE_COOKIES")]
@@ -53,6 +59,17 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(seconds))
 }
 
+/// A lease of at least a second: renewals come a third of a lease apart.
+fn parse_lease(text: &str) -> Result<Duration, String> {
+    let lease = parse_interval(text)?;
+    if lease < Duration::from_secs(1) {
+        return Err(format!(
+            "`{text}` is too short for a job lease; use 1s or more"
+        ));
+    }
+    Ok(lease)
+}
+
 pub async fn run(config: &Config, args: ServeArgs) -> Result<ExitCode, CliError> {
     let store = open_store(config).await?;
     let secret_key = config.secret_key()?;
@@ -70,6 +87,10 @@ pub async fn run(config: &Config, args: ServeArgs) -> Result<ExitCode, CliError>
         workers: args.workers.max(1),
         poll_interval: (!args.poll_interval.is_zero()).then_some(args.poll_interval),
         secure_cookies: args.secure_cookies,
+        queue: QueuePolicy {
+            lease: args.job_lease,
+            ..QueuePolicy::default()
+        },
         ..ServiceOptions::default()
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -131,6 +152,7 @@ mod tests {
         };
         assert_eq!(args.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(args.poll_interval, Duration::from_secs(300));
+        assert_eq!(args.job_lease, Duration::from_secs(300));
         let cli = crate::cli::Cli::try_parse_from([
             "woocommerce-sync",
             "serve",
@@ -159,5 +181,7 @@ mod tests {
         assert_eq!(parse_interval("1h"), Ok(Duration::from_secs(3600)));
         assert!(parse_interval("5 minutes").is_err());
         assert!(parse_interval("m").is_err());
+        assert_eq!(parse_lease("2s"), Ok(Duration::from_secs(2)));
+        assert!(parse_lease("0").unwrap_err().contains("1s or more"));
     }
 }

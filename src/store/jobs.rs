@@ -47,6 +47,8 @@ pub struct Job {
     pub attempts: i64,
     pub run_after: DateTime<Utc>,
     pub last_error: Option<String>,
+    /// The instance ([`Store::instance`]) that claimed it last.
+    pub claimed_by: Option<String>,
 }
 
 /// Which jobs a worker may claim: a one-shot command claims only its own connection's and kinds.
@@ -59,7 +61,7 @@ pub struct JobScope {
 }
 
 const JOB_COLUMNS: &str =
-    "id, connection_id, kind, object_id, state, attempts, run_after, last_error";
+    "id, connection_id, kind, object_id, state, attempts, run_after, last_error, claimed_by";
 
 impl Store {
     /// Queues work on an object. An existing job for the same object is reused:
@@ -199,12 +201,12 @@ impl Store {
             String::new()
         } else {
             let placeholders: Vec<String> = (0..scope.kinds.len())
-                .map(|index| format!("${}", index + 4))
+                .map(|index| format!("${}", index + 5))
                 .collect();
             format!("AND kind IN ({})", placeholders.join(", "))
         };
         let sql = format!(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = $1, updated_at = $2 \
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = $1, updated_at = $2, claimed_by = $4 \
              WHERE id = (SELECT id FROM jobs \
                          WHERE ((state = 'queued' AND run_after <= $2) OR (state = 'running' AND lease_until < $2)) \
                            AND ($3 IS NULL OR connection_id = $3) {kinds} \
@@ -214,7 +216,8 @@ impl Store {
         let mut query = sqlx::query(&sql)
             .bind(stamp(now + lease))
             .bind(stamp(now))
-            .bind(scope.connection_id);
+            .bind(scope.connection_id)
+            .bind(self.instance());
         for kind in &scope.kinds {
             query = query.bind(*kind);
         }
@@ -358,6 +361,7 @@ fn job_from_row(row: &sqlx::any::AnyRow) -> StoreResult<Job> {
         attempts: row.try_get("attempts")?,
         run_after: parse_stamp(&row.try_get::<String, _>("run_after")?)?,
         last_error: row.try_get("last_error")?,
+        claimed_by: row.try_get("claimed_by")?,
     })
 }
 

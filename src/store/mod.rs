@@ -86,6 +86,8 @@ pub struct Store {
     pool: AnyPool,
     engine: Engine,
     key: SecretKey,
+    /// This process, as job claims name it (`host pid N`).
+    instance: std::sync::Arc<str>,
 }
 
 impl Store {
@@ -126,7 +128,18 @@ impl Store {
             Engine::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Engine::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
-        Ok(Store { pool, engine, key })
+        Ok(Store {
+            pool,
+            engine,
+            key,
+            instance: instance_name().into(),
+        })
+    }
+
+    /// This process as the jobs it claims name it: with several instances on one database, whose
+    /// work a running job is.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     pub fn engine(&self) -> Engine {
@@ -172,4 +185,15 @@ pub(crate) fn parse_stamp(text: &str) -> StoreResult<DateTime<Utc>> {
 pub(crate) fn parse_decimal_column(text: &str) -> StoreResult<rust_decimal::Decimal> {
     rust_decimal::Decimal::from_str(text)
         .map_err(|_| StoreError::Corrupt(format!("`{text}` is not a decimal")))
+}
+
+/// `host pid N`: unique among the live processes sharing a database.
+fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host} pid {}", std::process::id())
 }
