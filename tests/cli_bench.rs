@@ -147,3 +147,40 @@ async fn bad_bench_flags_are_refused_with_advice() {
         "{stderr}"
     );
 }
+
+/// `bench --serve`: a `serve` child process takes a flood of signed deliveries (each order twice)
+/// and drains its queue; the report counts what happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_flood_bench_acknowledges_every_delivery_and_drains_the_queue() {
+    let (code, stdout, stderr) = bench(
+        &[
+            "--serve",
+            "--orders",
+            "40",
+            "--latency-ms",
+            "0",
+            "--concurrency",
+            "4",
+            "--json",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let report: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("{error}: {stdout}"));
+    let number = |field: &str| {
+        report[field]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no {field} in {report:#}"))
+    };
+    assert!(number("orders") > 30.0, "{report:#}");
+    assert_eq!(number("deliveries"), 2.0 * number("orders"), "{report:#}");
+    assert_eq!(number("orders_failed"), 0.0, "{report:#}");
+    assert!(number("drain_seconds") >= number("acknowledge_seconds"));
+    assert!(number("serve_peak_rss_mb") > 1.0, "{report:#}");
+    assert_eq!(report["database"], "sqlite");
+
+    let (code, _, stderr) = bench(&["--serve", "--listing"], None).await;
+    assert_eq!(code, 2, "{stderr}");
+}

@@ -15,6 +15,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{print_json, CliError};
+use crate::config::Config;
 use crate::secrets::SecretKey;
 use crate::simulators::{erpnext, woocommerce};
 use crate::store::Store;
@@ -42,6 +43,12 @@ pub struct BenchArgs {
     /// Only time a full paged listing of the orders through the WooCommerce client.
     #[arg(long)]
     pub listing: bool,
+    /// `serve` under a webhook flood: every order delivered as a signed webhook (created, then
+    /// updated), --concurrency deliveries in flight and as many workers; measures deliveries
+    /// acknowledged per second, time to drain the queue, and the service's memory and CPU
+    /// [default orders: 2000]. The store is --database when given (an empty database), else SQLite.
+    #[arg(long, conflicts_with_all = ["listing", "without_billing"])]
+    pub serve: bool,
     #[arg(long)]
     pub json: bool,
     /// Measure against this real ERPNext site instead of the ERPNext simulator: ERPNext's own
@@ -116,8 +123,14 @@ impl Drop for Children {
     }
 }
 
-pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
+pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode, CliError> {
     if let Some(url) = args.erpnext_url.clone() {
+        if args.serve {
+            return Err(CliError::Usage(
+                "--serve measures the service against the simulators; leave out --erpnext-url"
+                    .into(),
+            ));
+        }
         return super::bench_erpnext::run(args, url).await;
     }
     let real_only = [
@@ -130,6 +143,22 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
         return Err(CliError::Usage(format!(
             "{flag} is for a bench against a real ERPNext; add --erpnext-url URL (with --api-key and --api-secret)"
         )));
+    }
+    if args.serve {
+        let bench = super::bench_serve::FloodBench {
+            orders: args.orders.unwrap_or(2_000),
+            latency_ms: args.latency_ms.unwrap_or(20),
+            concurrency: args.concurrency.unwrap_or(16),
+            seed: args.seed,
+            json: args.json,
+        };
+        if bench.orders == 0 || bench.latency_ms > 10_000 || !(1..=256).contains(&bench.concurrency)
+        {
+            return Err(CliError::Usage(
+                "use --orders ≥ 1, --latency-ms ≤ 10000 and --concurrency from 1 to 256".into(),
+            ));
+        }
+        return super::bench_serve::run(config, bench).await;
     }
     let args = SimulatorBench {
         orders: args.orders.unwrap_or(10_000),
@@ -167,48 +196,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let woo_address = free_address()?;
-    let erp_address = free_address()?;
-    let program = std::env::current_exe().map_err(anyhow::Error::from)?;
-    let latency = args.latency_ms.to_string();
-    let spawn = |arguments: &[&str]| {
-        Command::new(&program)
-            .args(arguments)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(anyhow::Error::from)
-    };
-    let children = Children(vec![
-        spawn(&[
-            "sim",
-            "woocommerce",
-            "--listen",
-            &woo_address.to_string(),
-            "--orders",
-            &args.orders.to_string(),
-            "--seed-random",
-            &args.seed.to_string(),
-            "--latency-ms",
-            &latency,
-        ])?,
-        spawn(&[
-            "sim",
-            "erpnext",
-            "--listen",
-            &erp_address.to_string(),
-            "--latency-ms",
-            &latency,
-        ])?,
-    ]);
-    eprintln!(
-        "bench: generating {} orders in the WooCommerce simulator…",
-        args.orders
-    );
-    for address in [woo_address, erp_address] {
-        wait_until_listening(address, Duration::from_secs(600)).await?;
-    }
-
+    let simulators = Simulators::start(args.orders, args.seed, args.latency_ms).await?;
     let directory =
         std::env::temp_dir().join(format!("woocommerce-sync-bench-{}", std::process::id()));
     std::fs::create_dir_all(&directory).map_err(anyhow::Error::from)?;
@@ -218,48 +206,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
     )
     .await
     .map_err(anyhow::Error::from)?;
-    let mut connection = super::demo::simulator_connection(
-        "bench",
-        format!("http://{woo_address}/")
-            .parse()
-            .map_err(anyhow::Error::from)?,
-        format!("http://{erp_address}/")
-            .parse()
-            .map_err(anyhow::Error::from)?,
-        erpnext::DEFAULT_API_KEY,
-        erpnext::DEFAULT_API_SECRET,
-    );
-    // Basic auth, as a store behind HTTPS would use: OAuth signing is not what the bench measures.
-    connection.woocommerce_auth = crate::connection::WooAuth::Basic;
-    if args.without_billing {
-        connection.invoice_trigger = crate::connection::InvoiceTrigger::Never;
-        connection.record_payments = false;
-    }
-    let connection_id = store.insert_connection(&connection).await?;
-    let public_url: url::Url = "http://127.0.0.1:9/".parse().expect("a valid URL");
-    super::setup::set_up(
-        &connection,
-        &super::setup::SetupOptions::at(public_url.clone()),
-    )
-    .await
-    .map_err(anyhow::Error::from)?;
-    // No service listens during the bench: switch ERPNext's Webhooks off so the
-    // simulator does not spend the machine's CPU posting into the void.
-    let erp = crate::sync::context::erpnext_client(&connection, &CallSettings::default())
-        .map_err(anyhow::Error::from)?;
-    let plan = crate::sync::setup::SetupPlan {
-        connection_name: connection.name.clone(),
-        webhook_base_url: public_url
-            .join(&format!("webhooks/erpnext/{}", connection.name))
-            .map_err(anyhow::Error::from)?,
-        webhook_secret: String::new(),
-        update_webhook_secrets: false,
-    };
-    for webhook in crate::sync::setup::webhooks(&plan) {
-        erp.update("Webhook", &webhook.name, &serde_json::json!({"enabled": 0}))
-            .await
-            .map_err(anyhow::Error::from)?;
-    }
+    let (_, connection_id) = bench_connection(&store, &simulators, args.without_billing).await?;
     let settings = CallSettings {
         max_in_flight: args.concurrency,
         ..CallSettings::default()
@@ -292,12 +239,13 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
     let call_time = (sync.woo.time_in_calls() + sync.erp.time_in_calls())
         .saturating_sub(call_time_before)
         .as_secs_f64();
-    let simulator_cpu: Vec<f64> = children
+    let simulator_cpu: Vec<f64> = simulators
+        .children
         .0
         .iter()
         .map(|child| child_cpu_seconds(child.id()))
         .collect();
-    drop(children);
+    drop(simulators);
     store.close().await;
     let _ = std::fs::remove_dir_all(&directory);
 
@@ -361,6 +309,116 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, CliError> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The two simulators as child processes, the shop generated and both listening.
+pub(super) struct Simulators {
+    pub(super) children: Children,
+    pub(super) woocommerce: SocketAddr,
+    pub(super) erpnext: SocketAddr,
+}
+
+impl Simulators {
+    pub(super) async fn start(
+        orders: usize,
+        seed: u64,
+        latency_ms: u64,
+    ) -> Result<Simulators, CliError> {
+        let woo_address = free_address()?;
+        let erp_address = free_address()?;
+        let program = std::env::current_exe().map_err(anyhow::Error::from)?;
+        let latency = latency_ms.to_string();
+        let spawn = |arguments: &[&str]| {
+            Command::new(&program)
+                .args(arguments)
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .map_err(anyhow::Error::from)
+        };
+        let children = Children(vec![
+            spawn(&[
+                "sim",
+                "woocommerce",
+                "--listen",
+                &woo_address.to_string(),
+                "--orders",
+                &orders.to_string(),
+                "--seed-random",
+                &seed.to_string(),
+                "--latency-ms",
+                &latency,
+            ])?,
+            spawn(&[
+                "sim",
+                "erpnext",
+                "--listen",
+                &erp_address.to_string(),
+                "--latency-ms",
+                &latency,
+            ])?,
+        ]);
+        eprintln!("bench: generating {orders} orders in the WooCommerce simulator…");
+        for address in [woo_address, erp_address] {
+            wait_until_listening(address, Duration::from_secs(600)).await?;
+        }
+        Ok(Simulators {
+            children,
+            woocommerce: woo_address,
+            erpnext: erp_address,
+        })
+    }
+}
+
+/// The bench's connection to the simulators, stored and set up, with ERPNext's Webhooks switched
+/// off: no service listens for them, and the simulator would spend the machine's CPU posting
+/// into the void.
+pub(super) async fn bench_connection(
+    store: &Store,
+    simulators: &Simulators,
+    without_billing: bool,
+) -> Result<(crate::connection::Connection, i64), CliError> {
+    let mut connection = super::demo::simulator_connection(
+        "bench",
+        format!("http://{}/", simulators.woocommerce)
+            .parse()
+            .map_err(anyhow::Error::from)?,
+        format!("http://{}/", simulators.erpnext)
+            .parse()
+            .map_err(anyhow::Error::from)?,
+        erpnext::DEFAULT_API_KEY,
+        erpnext::DEFAULT_API_SECRET,
+    );
+    // Basic auth, as a store behind HTTPS would use: OAuth signing is not what the bench measures.
+    connection.woocommerce_auth = crate::connection::WooAuth::Basic;
+    if without_billing {
+        connection.invoice_trigger = crate::connection::InvoiceTrigger::Never;
+        connection.record_payments = false;
+    }
+    let connection_id = store.insert_connection(&connection).await?;
+    let public_url: url::Url = "http://127.0.0.1:9/".parse().expect("a valid URL");
+    super::setup::set_up(
+        &connection,
+        &super::setup::SetupOptions::at(public_url.clone()),
+    )
+    .await
+    .map_err(anyhow::Error::from)?;
+    let erp = crate::sync::context::erpnext_client(&connection, &CallSettings::default())
+        .map_err(anyhow::Error::from)?;
+    let plan = crate::sync::setup::SetupPlan {
+        connection_name: connection.name.clone(),
+        webhook_base_url: public_url
+            .join(&format!("webhooks/erpnext/{}", connection.name))
+            .map_err(anyhow::Error::from)?,
+        webhook_secret: String::new(),
+        update_webhook_secrets: false,
+    };
+    for webhook in crate::sync::setup::webhooks(&plan) {
+        erp.update("Webhook", &webhook.name, &serde_json::json!({"enabled": 0}))
+            .await
+            .map_err(anyhow::Error::from)?;
+    }
+    Ok((connection, connection_id))
 }
 
 pub(super) fn round(value: f64, places: i32) -> f64 {

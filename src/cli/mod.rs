@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_erpnext;
+mod bench_serve;
 mod connection;
 mod demo;
 mod log;
@@ -176,7 +177,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Demo(args) => demo::run(&config, args).await,
         Command::Serve(args) => serve::run(&config, args).await,
-        Command::Bench(args) => bench::run(args).await,
+        Command::Bench(args) => bench::run(&config, args).await,
         Command::Setup(args) => setup::run(&open_store(&config).await?, args).await,
         Command::Sync(command) => sync::run_sync(&open_store(&config).await?, command).await,
         Command::Reconcile(args) => sync::run_reconcile(&open_store(&config).await?, args).await,
