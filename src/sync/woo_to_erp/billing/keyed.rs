@@ -8,6 +8,10 @@
 //!    finished one — then insert; ERPNext refuses a second document with the key, and the
 //!    refusal is answered by looking the winner up;
 //! 4. record the finished link with what the step needs to know next time.
+//!
+//! A step that finds nothing left to do (the invoice owes nothing, nothing is left to credit)
+//! looks its key up before saying so: another process's insert may have landed between step 1
+//! and its call, and what follows the step must not wait for a link nobody would write.
 
 use serde_json::Value;
 

@@ -61,6 +61,14 @@ impl Billing<'_> {
         // is not read separately: a settled one gives a `Pay` entry of 0 (findings §14).
         let outstanding = decimal_of(&entry["references"][0]["outstanding_amount"]);
         if entry["payment_type"] != "Receive" || outstanding <= Decimal::ZERO {
+            // Settled, perhaps by our own entry: another process may have made it between our
+            // read of the links and this call. Link it, or the refunds that follow the payment
+            // would wait for a link nobody writes.
+            match self.look_up(&doc).await {
+                Ok(Some(found)) => return self.settle_payment(&doc, found, false).await,
+                Ok(None) => {}
+                Err(error) => return Ok(Step::from_erp(error)),
+            }
             return Ok(Step::Waiting(format!(
                 "Sales Invoice {invoice} has nothing outstanding"
             )));

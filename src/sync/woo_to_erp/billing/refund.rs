@@ -186,10 +186,20 @@ impl Billing<'_> {
             {
                 Ok(rows) => rows,
                 Err(error) => {
+                    // Nothing left to credit may mean our own credit note was made meanwhile
+                    // (another process, between our read of the links and of the invoice).
+                    match self.look_up(&doc).await {
+                        Ok(Some(found)) => {
+                            self.record_link(&doc, &found, Some(state)).await?;
+                            return Ok(Step::Found(found.name));
+                        }
+                        Ok(None) => {}
+                        Err(error) => return Ok(Step::from_erp(error)),
+                    }
                     return Ok(Step::Failed {
                         reason: error.to_string(),
                         retryable: false,
-                    })
+                    });
                 }
             };
         let remarks = format!(
