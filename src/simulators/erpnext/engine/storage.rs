@@ -60,6 +60,9 @@ pub(super) const HOT_FIELDS: &[&str] = &[
     "webhook_doctype",
     "webhook_docevent",
     "enabled",
+    // A credit note is made after reading what earlier ones returned against the invoice:
+    // without it, every refund unpacked every Sales Invoice of the site.
+    "return_against",
 ];
 
 /// Fields every child row copies from its parent (besides `parent` itself).
