@@ -84,7 +84,10 @@ impl Store {
     }
 }
 
-fn erpnext_order_from_row(connection_id: i64, row: &sqlx::any::AnyRow) -> StoreResult<ErpnextOrder> {
+fn erpnext_order_from_row(
+    connection_id: i64,
+    row: &sqlx::any::AnyRow,
+) -> StoreResult<ErpnextOrder> {
     let sales_order: String = row.try_get("sales_order")?;
     let order_id: Option<String> = row.try_get("order_id")?;
     let order_id = order_id

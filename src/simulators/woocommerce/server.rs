@@ -188,7 +188,10 @@ pub async fn handle(
         return control_endpoint(&app, &method, control, &body);
     }
 
-    let fault = pick_fault(&app);
+    let fault = pick_fault(
+        &app,
+        &format!("{method} {}", path.trim_start_matches("/wp-json/wc/v3")),
+    );
     let latency = app.lock().faults.latency_ms;
     crate::simulators::add_latency(latency).await;
     match fault {
@@ -230,13 +233,21 @@ pub async fn handle(
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
-fn pick_fault(app: &App) -> Option<FaultKind> {
+fn pick_fault(app: &App, route: &str) -> Option<FaultKind> {
     let mut shop = app.lock();
     shop.requests_served += 1;
     // Every request draws the same two numbers, pushed fault or not, so a seed replays the
     // same faults for the same sequence of requests whatever the knobs.
     let mut roll = shop.fault_dice.uniform();
     let error_kind = shop.fault_dice.index(3);
+    if let Some(index) = shop
+        .faults
+        .next_on
+        .iter()
+        .position(|(wanted, _)| wanted == route)
+    {
+        return shop.faults.next_on.remove(index).map(|(_, kind)| kind);
+    }
     if let Some(next) = shop.faults.next.pop_front() {
         return Some(next);
     }
@@ -1604,8 +1615,14 @@ pub fn create_order(
         .filter(|line| line["method_id"] != "free_shipping" && line.get("method_title").is_some())
         .map(|line| {
             (
-                line["method_id"].as_str().unwrap_or("flat_rate").to_string(),
-                line["method_title"].as_str().unwrap_or_default().to_string(),
+                line["method_id"]
+                    .as_str()
+                    .unwrap_or("flat_rate")
+                    .to_string(),
+                line["method_title"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
             )
         });
     let cart = Cart {

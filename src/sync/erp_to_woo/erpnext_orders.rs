@@ -55,14 +55,20 @@ const ERP_TIME: &str = "%Y-%m-%d %H:%M:%S%.f";
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ShopOrderOutcome {
     /// Created in the shop now (in a dry run: would be, with this status and total).
-    Created { status: String, total: Decimal },
+    Created {
+        status: String,
+        total: Decimal,
+    },
     /// Found in the shop under its key (an earlier attempt made it) and linked.
     Found,
     /// Made earlier; nothing to do.
     Linked,
     /// Not a Sales Order of this connection born in ERPNext (or not submitted).
     NotOurs,
-    Failed { reason: String, retryable: bool },
+    Failed {
+        reason: String,
+        retryable: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -71,6 +77,16 @@ pub struct ShopOrderReport {
     pub order_id: Option<u64>,
     #[serde(flatten)]
     pub outcome: ShopOrderOutcome,
+    /// Whether the Sales Order could be read (or was known already).
+    #[serde(skip)]
+    pub read: bool,
+}
+
+impl ShopOrderReport {
+    /// The Sales Order itself could not be read (no such one, or ERPNext is down).
+    pub fn sales_order_unread(&self) -> bool {
+        !self.read
+    }
 }
 
 /// Counts of a run.
@@ -264,10 +280,7 @@ impl<'c> ErpnextOrderFlow<'c> {
     /// Every submitted Sales Order of this connection born in ERPNext and modified since the
     /// cursor (or `since`); then the cursor moves to the newest one handled, or the oldest that
     /// failed for a passing reason.
-    pub async fn poll(
-        &self,
-        since: Option<NaiveDateTime>,
-    ) -> Result<ShopOrderSummary, SyncError> {
+    pub async fn poll(&self, since: Option<NaiveDateTime>) -> Result<ShopOrderSummary, SyncError> {
         let start = match since {
             Some(since) => Some(since),
             None => self
@@ -313,7 +326,10 @@ impl<'c> ErpnextOrderFlow<'c> {
                         ..
                     }
                 ) {
-                    if oldest_failed.as_ref().map_or(true, |oldest| modified < *oldest) {
+                    if oldest_failed
+                        .as_ref()
+                        .map_or(true, |oldest| modified < *oldest)
+                    {
                         oldest_failed = Some(modified);
                     }
                 } else if newest.as_ref().map_or(true, |latest| modified > *latest) {
@@ -341,6 +357,7 @@ impl<'c> ErpnextOrderFlow<'c> {
             sales_order: name.to_string(),
             order_id: None,
             outcome: ShopOrderOutcome::NotOurs,
+            read: false,
         };
         match self.create(name, &mut report).await {
             Ok(outcome) => report.outcome = outcome,
@@ -375,9 +392,11 @@ impl<'c> ErpnextOrderFlow<'c> {
             .await?;
         if let Some(order_id) = known.as_ref().and_then(|known| known.order_id) {
             report.order_id = Some(order_id);
+            report.read = true;
             return Ok(ShopOrderOutcome::Linked);
         }
         let sales_order: SalesOrderWire = self.ctx.erp.get("Sales Order", name).await?;
+        report.read = true;
         if !sales_order.born_for(self.ctx.name()) {
             return Ok(ShopOrderOutcome::NotOurs);
         }
@@ -448,9 +467,9 @@ impl<'c> ErpnextOrderFlow<'c> {
             .woo
             .list_all_orders(&OrderQuery::modified_since(since))
             .await?;
-        Ok(orders.into_iter().find(|order| {
-            order.meta(keys::SHOP_ORDER_META).and_then(Value::as_str) == Some(key)
-        }))
+        Ok(orders
+            .into_iter()
+            .find(|order| order.meta(keys::SHOP_ORDER_META).and_then(Value::as_str) == Some(key)))
     }
 
     /// Links the shop order both ways in the store: the Sales Order's record, the order's link

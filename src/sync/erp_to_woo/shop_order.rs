@@ -182,8 +182,7 @@ pub fn shop_order(
     }
     let mut shipping_lines = Vec::new();
     let mut fee_lines = Vec::new();
-    let untaxed_fee =
-        |name: &str, amount: Decimal| json!({ "name": name, "total": money(amount), "tax_status": "none" });
+    let untaxed_fee = |name: &str, amount: Decimal| json!({ "name": name, "total": money(amount), "tax_status": "none" });
     for charge in &order.charges {
         if charge.amount.is_zero() {
             continue;
@@ -360,12 +359,18 @@ mod tests {
         assert_eq!(made.total, dec("33.00"));
         let fees = made.body["fee_lines"].as_array().unwrap().clone();
         assert_eq!(fees[1]["total"], "-5.00");
-        assert_eq!(fees[2], json!({"name": "Rounding", "total": "0.05", "tax_status": "none"}));
+        assert_eq!(
+            fees[2],
+            json!({"name": "Rounding", "total": "0.05", "tax_status": "none"})
+        );
 
         let mut wrong = order();
         wrong.grand_total = dec("40.00");
         let error = shop_order(&wrong, &products(), &buyer(), &rules()).unwrap_err();
-        assert!(error.to_string().contains("totals 40.00 in ERPNext"), "{error}");
+        assert!(
+            error.to_string().contains("totals 40.00 in ERPNext"),
+            "{error}"
+        );
         assert!(error.to_string().contains("add up to 37.95"), "{error}");
     }
 
