@@ -628,83 +628,149 @@ async fn sync_status_writes_a_shipment_back_once_and_its_dry_run_writes_nothing(
     assert!(again["seen"].as_u64().unwrap() >= 1);
     let (code, _, stderr) = cli(dir.path(), &["sync", "status", "--connection", "nope"]).await;
     assert_eq!(code, 2, "{stderr}");
+
+    // An order born in ERPNext: planned by the dry run, made once by the run.
+    let born = erpnext_order(&erp, "cli", "SIM-001", false).await;
+    let orders_before = woo.order_count();
+    let (code, out, stderr) = cli(
+        dir.path(),
+        &[
+            "sync",
+            "erpnext-orders",
+            "--connection",
+            "shop",
+            "--dry-run",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let planned: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(planned["created"], 1, "{planned}");
+    assert_eq!(planned["reports"][0]["sales_order"], born.as_str());
+    assert_eq!(planned["reports"][0]["total"], "26.20", "{planned}");
+    assert!(stderr.contains("would create 1"), "{stderr}");
+    assert_eq!(
+        woo.order_count(),
+        orders_before,
+        "a dry run creates nothing"
+    );
+    let (code, out, stderr) = cli(
+        dir.path(),
+        &["sync", "erpnext-orders", "--connection", "shop", "--json"],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{stderr}");
+    let made: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (made["created"].as_u64(), made["failed"].as_u64()),
+        (Some(1), Some(0)),
+        "{made}"
+    );
+    assert_eq!(woo.order_count(), orders_before + 1);
+    let (code, out, _) = cli(
+        dir.path(),
+        &[
+            "sync",
+            "erpnext-orders",
+            "--connection",
+            "shop",
+            "--since",
+            "2000-01-01",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0);
+    assert!(out.contains("created 0"), "{out}");
+    assert_eq!(woo.order_count(), orders_before + 1);
+    let (code, _, stderr) = cli(
+        dir.path(),
+        &[
+            "sync",
+            "erpnext-orders",
+            "--connection",
+            "shop",
+            "--sales-order",
+            "SAL-ORD-NOPE",
+        ],
+    )
+    .await;
+    assert_eq!(code, 2, "{stderr}");
 }
 
 // ----- orders born in ERPNext -----
 
+/// A phone order made in ERPNext for the shop: SIM-001 × 2 at 10.00, freight 5.00 and 6%
+/// sales tax (26.20), to a buyer in New York (where the shop would add its own tax), its
+/// `woocommerce_store` naming the connection. Drafted and then submitted, as a user does
+/// (the submit fires ERPNext's Webhook), or inserted submitted when `draft_first` is false
+/// (no Webhook fires for an insert; the poll finds it). Answers its name.
+async fn erpnext_order(erp: &ErpClient, buyer: &str, item_code: &str, draft_first: bool) -> String {
+    if erp
+        .get_optional::<Value>("Item", item_code)
+        .await
+        .unwrap()
+        .is_none()
+    {
+        let _: Value = erp
+            .insert(
+                "Item",
+                &json!({"item_code": item_code, "item_name": format!("{item_code} item"),
+                        "item_group": "Products", "stock_uom": "Nos", "is_stock_item": 0}),
+            )
+            .await
+            .unwrap();
+    }
+    let customer: Value = erp
+        .insert(
+            "Customer",
+            &json!({"customer_name": format!("Ada {buyer}"), "customer_type": "Individual",
+                    "customer_group": "Individual", "territory": "All Territories"}),
+        )
+        .await
+        .unwrap();
+    let customer = customer["name"].as_str().unwrap().to_string();
+    let address: Value = erp
+        .insert(
+            "Address",
+            &json!({"address_title": format!("Ada {buyer}"), "address_type": "Billing",
+                    "address_line1": "1 Broadway", "city": "New York", "state": "NY",
+                    "pincode": "10004", "country": "United States",
+                    "email_id": format!("{buyer}@example.test"),
+                    "links": [{"link_doctype": "Customer", "link_name": customer}]}),
+        )
+        .await
+        .unwrap();
+    let today = chrono::Utc::now().date_naive().to_string();
+    let order: Value = erp
+        .insert(
+            "Sales Order",
+            &json!({
+                "customer": customer, "company": "Test Company", "currency": "USD",
+                "transaction_date": today, "delivery_date": today,
+                "customer_address": address["name"], "woocommerce_store": "shop",
+                "docstatus": if draft_first { 0 } else { 1 },
+                "items": [{"item_code": item_code, "qty": 2, "rate": 10.0,
+                           "warehouse": "Stores - TC"}],
+                "taxes": [
+                    {"charge_type": "Actual", "account_head": "Freight and Forwarding Charges - TC",
+                     "description": "Freight", "tax_amount": 5.0},
+                    {"charge_type": "On Net Total", "account_head": "ST 6% - TC",
+                     "description": "Sales tax 6%", "rate": 6.0}
+                ]
+            }),
+        )
+        .await
+        .unwrap();
+    let name = order["name"].as_str().unwrap().to_string();
+    if draft_first {
+        erp.submit("Sales Order", &name).await.unwrap();
+    }
+    name
+}
+
 impl Story {
-    /// A phone order made in ERPNext for the shop: SIM-001 × 2 at 10.00, freight 5.00 and 6%
-    /// sales tax (26.20), to a buyer in New York (where the shop would add its own tax), its
-    /// `woocommerce_store` naming the connection. Drafted and then submitted, as a user does
-    /// (the submit fires ERPNext's Webhook), or inserted submitted when `draft_first` is false
-    /// (no Webhook fires for an insert; the poll finds it). Answers its name.
     async fn erpnext_order(&self, buyer: &str, item_code: &str, draft_first: bool) -> String {
-        if self
-            .erp
-            .get_optional::<Value>("Item", item_code)
-            .await
-            .unwrap()
-            .is_none()
-        {
-            let _: Value = self
-                .erp
-                .insert(
-                    "Item",
-                    &json!({"item_code": item_code, "item_name": format!("{item_code} item"),
-                            "item_group": "Products", "stock_uom": "Nos", "is_stock_item": 0}),
-                )
-                .await
-                .unwrap();
-        }
-        let customer: Value = self
-            .erp
-            .insert(
-                "Customer",
-                &json!({"customer_name": format!("Ada {buyer}"), "customer_type": "Individual",
-                        "customer_group": "Individual", "territory": "All Territories"}),
-            )
-            .await
-            .unwrap();
-        let customer = customer["name"].as_str().unwrap().to_string();
-        let address: Value = self
-            .erp
-            .insert(
-                "Address",
-                &json!({"address_title": format!("Ada {buyer}"), "address_type": "Billing",
-                        "address_line1": "1 Broadway", "city": "New York", "state": "NY",
-                        "pincode": "10004", "country": "United States",
-                        "email_id": format!("{buyer}@example.test"),
-                        "links": [{"link_doctype": "Customer", "link_name": customer}]}),
-            )
-            .await
-            .unwrap();
-        let today = chrono::Utc::now().date_naive().to_string();
-        let order: Value = self
-            .erp
-            .insert(
-                "Sales Order",
-                &json!({
-                    "customer": customer, "company": "Test Company", "currency": "USD",
-                    "transaction_date": today, "delivery_date": today,
-                    "customer_address": address["name"], "woocommerce_store": "shop",
-                    "docstatus": if draft_first { 0 } else { 1 },
-                    "items": [{"item_code": item_code, "qty": 2, "rate": 10.0,
-                               "warehouse": "Stores - TC"}],
-                    "taxes": [
-                        {"charge_type": "Actual", "account_head": "Freight and Forwarding Charges - TC",
-                         "description": "Freight", "tax_amount": 5.0},
-                        {"charge_type": "On Net Total", "account_head": "ST 6% - TC",
-                         "description": "Sales tax 6%", "rate": 6.0}
-                    ]
-                }),
-            )
-            .await
-            .unwrap();
-        let name = order["name"].as_str().unwrap().to_string();
-        if draft_first {
-            self.erp.submit("Sales Order", &name).await.unwrap();
-        }
-        name
+        erpnext_order(&self.erp, buyer, item_code, draft_first).await
     }
 
     /// The shop's orders carrying the Sales Order's key.

@@ -235,9 +235,11 @@ pub fn shop_order(
             { "key": META_SALES_ORDER, "value": order.name },
         ],
     });
+    let mut total = round_money(order.total(), 2);
+    total.rescale(2);
     Ok(ShopOrder {
         body,
-        total: round_money(order.total(), 2),
+        total,
         status,
     })
 }
