@@ -15,6 +15,7 @@ use woocommerce_sync::store::{JobState, LogFilter};
 use woocommerce_sync::sync::context::{erpnext_client, woocommerce_client};
 use woocommerce_sync::sync::erp_to_woo::erpnext_orders::{ErpnextOrderFlow, ShopOrderOutcome};
 use woocommerce_sync::sync::erp_to_woo::write_back::StatusFlow;
+use woocommerce_sync::sync::reconcile::reconcile;
 use woocommerce_sync::sync::setup::{install, remove_webhooks, SetupPlan};
 use woocommerce_sync::woocommerce::types::NewWebhook;
 
@@ -980,4 +981,47 @@ async fn an_erpnext_order_with_an_item_the_shop_does_not_sell_fails_naming_the_i
             .unwrap(),
         None
     );
+}
+
+#[tokio::test]
+async fn reconcile_lists_a_shop_order_whose_status_lags_erpnext_until_the_write_back_runs() {
+    // No webhooks: nothing is written back until the poll runs.
+    let story = story_with(false).await;
+    let (order_id, sales_order) = story.paid_order(2).await;
+    let born = story.erpnext_order("reconciled", "SIM-001", false).await;
+    let ctx = story.world.context(4).await;
+    let made = ErpnextOrderFlow::new(&ctx).poll(None).await.unwrap();
+    assert_eq!(made.created, 1, "{made:?}");
+    let born_id = made.reports[0].order_id.unwrap();
+    story.deliver(&sales_order, 2, "1Z-LAG").await;
+
+    let report = reconcile(&ctx).await.unwrap();
+    let lag = report
+        .status_lags
+        .iter()
+        .find(|lag| lag.order_id == order_id)
+        .unwrap_or_else(|| panic!("the delivered order lags: {report:#?}"));
+    assert_eq!(
+        (
+            lag.sales_order.as_str(),
+            lag.woocommerce_status.as_str(),
+            lag.expected.as_str()
+        ),
+        (sales_order.as_str(), "processing", "completed"),
+        "{lag:?}"
+    );
+    // The order born in ERPNext is matched by its key: not missing, not a duplicate, not owed
+    // an invoice from the shop, its total the same, and its status in step.
+    assert!(
+        !report.missing_sales_orders.contains(&born_id),
+        "{report:#?}"
+    );
+    assert!(!report.missing_invoices.contains(&born_id), "{report:#?}");
+    assert!(report.duplicates.is_empty() && report.total_mismatches.is_empty());
+    assert!(!report.status_lags.iter().any(|lag| lag.sales_order == born));
+
+    let written = StatusFlow::new(&ctx).poll(None).await.unwrap();
+    assert!(written.statuses_written >= 1, "{written:?}");
+    let report = reconcile(&ctx).await.unwrap();
+    assert!(report.status_lags.is_empty(), "{report:#?}");
 }

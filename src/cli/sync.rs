@@ -721,6 +721,12 @@ pub fn print_reconcile(report: &ReconcileReport) {
     for order in &report.missing_payments {
         println!("  order {order}: paid in WooCommerce, no Payment Entry");
     }
+    for lag in &report.status_lags {
+        println!(
+            "  order {}: `{}` in WooCommerce, but {} is {} in ERPNext (`{}` expected)",
+            lag.order_id, lag.woocommerce_status, lag.sales_order, lag.erpnext_status, lag.expected
+        );
+    }
     for refund in &report.refunds_without_credit_note {
         println!(
             "  order {} refund {}: refunded {}, {} credit note(s) giving back {}",
