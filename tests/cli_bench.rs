@@ -178,6 +178,10 @@ async fn the_status_bench_writes_every_delivery_back_once_and_counts_its_calls()
     // Each update reads the order, its Delivery Notes and the new one; writes notes and status.
     assert!(number("erpnext_calls_per_update") >= 3.0, "{report:#}");
     assert!(number("woocommerce_calls_per_update") >= 3.0, "{report:#}");
-    assert_eq!(number("rerun_updates"), 0.0, "a rerun writes nothing: {report:#}");
+    assert_eq!(
+        number("rerun_updates"),
+        0.0,
+        "a rerun writes nothing: {report:#}"
+    );
     assert!(number("rerun_calls_per_sales_order") < number("calls_per_update"));
 }

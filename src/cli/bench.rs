@@ -481,7 +481,7 @@ async fn status_bench(
     let seconds = started.elapsed().as_secs_f64();
     let after = calls();
     let rerun = StatusFlow::new(sync)
-        .poll(Some(chrono::NaiveDate::MIN.and_hms_opt(0, 0, 0).unwrap_or_default()))
+        .poll(chrono::NaiveDate::from_ymd_opt(2000, 1, 1).and_then(|day| day.and_hms_opt(0, 0, 0)))
         .await
         .map_err(anyhow::Error::from)?;
     let rerun_calls = (calls().0 - after.0) + (calls().1 - after.1);
