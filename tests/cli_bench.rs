@@ -148,6 +148,44 @@ async fn bad_bench_flags_are_refused_with_advice() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_bench_writes_every_delivery_back_once_and_counts_its_calls() {
+    let (code, stdout, stderr) = bench(
+        &[
+            "--status",
+            "--orders",
+            "40",
+            "--latency-ms",
+            "0",
+            "--concurrency",
+            "4",
+            "--json",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let report: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("{error}: {stdout}"));
+    let number = |field: &str| {
+        report[field]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no {field} in {report:#}"))
+    };
+    assert!(number("delivered") > 0.0, "{report:#}");
+    assert_eq!(number("updates"), number("delivered"), "{report:#}");
+    assert_eq!(number("failed"), 0.0, "{report:#}");
+    // Each update reads the order, its Delivery Notes and the new one; writes notes and status.
+    assert!(number("erpnext_calls_per_update") >= 3.0, "{report:#}");
+    assert!(number("woocommerce_calls_per_update") >= 3.0, "{report:#}");
+    assert_eq!(
+        number("rerun_updates"),
+        0.0,
+        "a rerun writes nothing: {report:#}"
+    );
+    assert!(number("rerun_calls_per_sales_order") < number("calls_per_update"));
+}
+
 /// `bench --serve`: a `serve` child process takes a flood of signed deliveries (each order twice)
 /// and drains its queue; the report counts what happened.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

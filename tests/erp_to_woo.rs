@@ -8,12 +8,14 @@ mod common;
 
 use common::{spawn_app, spawn_world, TestApp, World};
 use serde_json::{json, Value};
-use woocommerce_sync::erpnext::client::ErpClient;
+use woocommerce_sync::erpnext::client::{ErpClient, ListQuery};
 use woocommerce_sync::jobs::{enqueue, Job};
-use woocommerce_sync::simulators::woocommerce::{self, WooSimOptions};
+use woocommerce_sync::simulators::woocommerce::{self, FaultKind, WooSimOptions};
 use woocommerce_sync::store::{JobState, LogFilter};
 use woocommerce_sync::sync::context::{erpnext_client, woocommerce_client};
+use woocommerce_sync::sync::erp_to_woo::erpnext_orders::{ErpnextOrderFlow, ShopOrderOutcome};
 use woocommerce_sync::sync::erp_to_woo::write_back::StatusFlow;
+use woocommerce_sync::sync::reconcile::reconcile;
 use woocommerce_sync::sync::setup::{install, remove_webhooks, SetupPlan};
 use woocommerce_sync::woocommerce::types::NewWebhook;
 
@@ -627,4 +629,399 @@ async fn sync_status_writes_a_shipment_back_once_and_its_dry_run_writes_nothing(
     assert!(again["seen"].as_u64().unwrap() >= 1);
     let (code, _, stderr) = cli(dir.path(), &["sync", "status", "--connection", "nope"]).await;
     assert_eq!(code, 2, "{stderr}");
+
+    // An order born in ERPNext: planned by the dry run, made once by the run.
+    let born = erpnext_order(&erp, "cli", "SIM-001", false).await;
+    let orders_before = woo.order_count();
+    let (code, out, stderr) = cli(
+        dir.path(),
+        &[
+            "sync",
+            "erpnext-orders",
+            "--connection",
+            "shop",
+            "--dry-run",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let planned: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(planned["created"], 1, "{planned}");
+    assert_eq!(planned["reports"][0]["sales_order"], born.as_str());
+    assert_eq!(planned["reports"][0]["total"], "26.20", "{planned}");
+    assert!(stderr.contains("would create 1"), "{stderr}");
+    assert_eq!(
+        woo.order_count(),
+        orders_before,
+        "a dry run creates nothing"
+    );
+    let (code, out, stderr) = cli(
+        dir.path(),
+        &["sync", "erpnext-orders", "--connection", "shop", "--json"],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{stderr}");
+    let made: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (made["created"].as_u64(), made["failed"].as_u64()),
+        (Some(1), Some(0)),
+        "{made}"
+    );
+    assert_eq!(woo.order_count(), orders_before + 1);
+    let (code, out, _) = cli(
+        dir.path(),
+        &[
+            "sync",
+            "erpnext-orders",
+            "--connection",
+            "shop",
+            "--since",
+            "2000-01-01",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0);
+    assert!(out.contains("created 0"), "{out}");
+    assert_eq!(woo.order_count(), orders_before + 1);
+    let (code, _, stderr) = cli(
+        dir.path(),
+        &[
+            "sync",
+            "erpnext-orders",
+            "--connection",
+            "shop",
+            "--sales-order",
+            "SAL-ORD-NOPE",
+        ],
+    )
+    .await;
+    assert_eq!(code, 2, "{stderr}");
+}
+
+// ----- orders born in ERPNext -----
+
+/// A phone order made in ERPNext for the shop: SIM-001 × 2 at 10.00, freight 5.00 and 6%
+/// sales tax (26.20), to a buyer in New York (where the shop would add its own tax), its
+/// `woocommerce_store` naming the connection. Drafted and then submitted, as a user does
+/// (the submit fires ERPNext's Webhook), or inserted submitted when `draft_first` is false
+/// (no Webhook fires for an insert; the poll finds it). Answers its name.
+async fn erpnext_order(erp: &ErpClient, buyer: &str, item_code: &str, draft_first: bool) -> String {
+    if erp
+        .get_optional::<Value>("Item", item_code)
+        .await
+        .unwrap()
+        .is_none()
+    {
+        let _: Value = erp
+            .insert(
+                "Item",
+                &json!({"item_code": item_code, "item_name": format!("{item_code} item"),
+                        "item_group": "Products", "stock_uom": "Nos", "is_stock_item": 0}),
+            )
+            .await
+            .unwrap();
+    }
+    let customer: Value = erp
+        .insert(
+            "Customer",
+            &json!({"customer_name": format!("Ada {buyer}"), "customer_type": "Individual",
+                    "customer_group": "Individual", "territory": "All Territories"}),
+        )
+        .await
+        .unwrap();
+    let customer = customer["name"].as_str().unwrap().to_string();
+    let address: Value = erp
+        .insert(
+            "Address",
+            &json!({"address_title": format!("Ada {buyer}"), "address_type": "Billing",
+                    "address_line1": "1 Broadway", "city": "New York", "state": "NY",
+                    "pincode": "10004", "country": "United States",
+                    "email_id": format!("{buyer}@example.test"),
+                    "links": [{"link_doctype": "Customer", "link_name": customer}]}),
+        )
+        .await
+        .unwrap();
+    let today = chrono::Utc::now().date_naive().to_string();
+    let order: Value = erp
+        .insert(
+            "Sales Order",
+            &json!({
+                "customer": customer, "company": "Test Company", "currency": "USD",
+                "transaction_date": today, "delivery_date": today,
+                "customer_address": address["name"], "woocommerce_store": "shop",
+                "docstatus": if draft_first { 0 } else { 1 },
+                "items": [{"item_code": item_code, "qty": 2, "rate": 10.0,
+                           "warehouse": "Stores - TC"}],
+                "taxes": [
+                    {"charge_type": "Actual", "account_head": "Freight and Forwarding Charges - TC",
+                     "description": "Freight", "tax_amount": 5.0},
+                    {"charge_type": "On Net Total", "account_head": "ST 6% - TC",
+                     "description": "Sales tax 6%", "rate": 6.0}
+                ]
+            }),
+        )
+        .await
+        .unwrap();
+    let name = order["name"].as_str().unwrap().to_string();
+    if draft_first {
+        erp.submit("Sales Order", &name).await.unwrap();
+    }
+    name
+}
+
+impl Story {
+    async fn erpnext_order(&self, buyer: &str, item_code: &str, draft_first: bool) -> String {
+        erpnext_order(&self.erp, buyer, item_code, draft_first).await
+    }
+
+    /// The shop's orders carrying the Sales Order's key.
+    fn shop_orders_for(&self, sales_order: &str) -> Vec<Value> {
+        let key = format!("shop:{sales_order}");
+        self.world
+            .woo
+            .orders()
+            .into_iter()
+            .filter(|order| {
+                order["meta_data"].as_array().unwrap().iter().any(|entry| {
+                    entry["key"] == "erpnext_sales_order_key" && entry["value"] == key.as_str()
+                })
+            })
+            .collect()
+    }
+
+    /// Submitted Sales Orders in ERPNext.
+    async fn submitted_sales_orders(&self) -> usize {
+        let rows: Vec<Value> = self
+            .erp
+            .list(
+                "Sales Order",
+                &ListQuery::default()
+                    .fields(&["name"])
+                    .filter("docstatus", "=", 1)
+                    .all_rows(),
+            )
+            .await
+            .unwrap();
+        rows.len()
+    }
+}
+
+#[tokio::test]
+async fn an_order_made_in_erpnext_for_the_shop_appears_there_once_with_its_total_and_follows_like_any_other(
+) {
+    let story = story().await;
+    let sales_order = story.erpnext_order("phone", "SIM-001", true).await;
+    story.settle().await;
+
+    let made = story.shop_orders_for(&sales_order);
+    assert_eq!(made.len(), 1, "exactly one shop order: {made:#?}");
+    let order = &made[0];
+    let order_id = order["id"].as_u64().unwrap();
+    let erp_order: Value = story
+        .erp
+        .get_document("Sales Order", &sales_order)
+        .await
+        .unwrap();
+    assert_eq!(erp_order["grand_total"], json!(26.2));
+    assert_eq!(order["total"], "26.20", "the same total: {order:#}");
+    assert_eq!(
+        order["total_tax"], "0.00",
+        "the shop added no tax of its own"
+    );
+    assert_eq!(order["status"], "processing");
+    assert_eq!(order["billing"]["email"], "phone@example.test");
+    assert_eq!(order["billing"]["country"], "US");
+    assert_eq!(order["line_items"][0]["sku"], "SIM-001");
+    assert_eq!(order["line_items"][0]["total"], "20.00");
+    assert_eq!(order["shipping_lines"][0]["method_title"], "Freight");
+    assert_eq!(order["shipping_lines"][0]["total"], "5.00");
+    assert_eq!(order["fee_lines"][0]["name"], "Sales tax 6%");
+    assert_eq!(order["fee_lines"][0]["total"], "1.20");
+    assert_eq!(
+        story.meta(order_id, "erpnext_sales_order").as_deref(),
+        Some(sales_order.as_str())
+    );
+
+    // The shop's webhooks for the new order made no second Sales Order, and no invoice: the
+    // order is ERPNext's, billed there.
+    assert_eq!(story.submitted_sales_orders().await, 1);
+    let writes = erp_writes(&story, order_id).await;
+    assert!(
+        !writes.iter().any(|action| action.starts_with("create_")),
+        "{writes:?}"
+    );
+    let link = story
+        .world
+        .store
+        .link(
+            story.world.connection.id,
+            "order",
+            &order_id.to_string(),
+            "Sales Order",
+        )
+        .await
+        .unwrap()
+        .expect("the shop order is linked to its Sales Order");
+    assert_eq!(link.erp_name, sales_order);
+
+    // It follows like any other order: delivered in ERPNext, completed in the shop with a
+    // tracking note.
+    story.deliver(&sales_order, 2, "1Z-PHONE").await;
+    story.settle().await;
+    assert_eq!(story.order(order_id)["status"], "completed");
+    assert!(story
+        .notes(order_id)
+        .iter()
+        .any(|note| note["customer_note"] == true
+            && note["note"]
+                .as_str()
+                .unwrap()
+                .contains("Tracking number: 1Z-PHONE.")));
+    assert_eq!(story.submitted_sales_orders().await, 1);
+    assert_eq!(story.shop_orders_for(&sales_order).len(), 1);
+
+    // The backstop poll from the start makes nothing again.
+    let ctx = story.world.context(4).await;
+    let again = ErpnextOrderFlow::new(&ctx)
+        .poll(Some("2000-01-01T00:00:00".parse().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.created, again.found, again.failed),
+        (0, 0, 0),
+        "{again:?}"
+    );
+    assert_eq!(again.unchanged, 1, "{again:?}");
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_the_shops_create_leaves_exactly_one_shop_order_and_one_sales_order() {
+    // No webhooks: the polls of both directions carry everything.
+    let story = story_with(false).await;
+    let sales_order = story.erpnext_order("dropped", "SIM-001", false).await;
+    story
+        .world
+        .woo
+        .push_fault_on("POST /orders", FaultKind::Drop);
+    let ctx = story.world.context(4).await;
+    let first = ErpnextOrderFlow::new(&ctx).poll(None).await.unwrap();
+    assert_eq!(first.failed, 1, "the answer was lost: {first:?}");
+    assert!(matches!(
+        first.reports[0].outcome,
+        ShopOrderOutcome::Failed {
+            retryable: true,
+            ..
+        }
+    ));
+    assert_eq!(
+        story.shop_orders_for(&sales_order).len(),
+        1,
+        "the shop made it"
+    );
+
+    // The shop's own poll meets the order first: it is linked to its Sales Order, not imported
+    // (the generated shop's one order is).
+    story.queue(&Job::Poll).await;
+    story.settle().await;
+    let order_id = story.shop_orders_for(&sales_order)[0]["id"]
+        .as_u64()
+        .unwrap();
+    let imported = story.world.sales_orders_by_order().await;
+    assert!(!imported.contains_key(&order_id), "{imported:#?}");
+    assert_eq!(story.submitted_sales_orders().await, imported.len() + 1);
+    assert_eq!(
+        erp_writes(&story, order_id).await,
+        vec!["link_erpnext_order".to_string()]
+    );
+
+    // The next attempt looks the shop up first and finds it.
+    let second = ErpnextOrderFlow::new(&ctx).poll(None).await.unwrap();
+    assert_eq!((second.found, second.created), (1, 0), "{second:?}");
+    assert_eq!(second.reports[0].order_id, Some(order_id));
+    let third = ErpnextOrderFlow::new(&ctx)
+        .poll(Some("2000-01-01T00:00:00".parse().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!((third.found, third.created, third.unchanged), (0, 0, 1));
+    assert_eq!(story.shop_orders_for(&sales_order).len(), 1);
+    assert_eq!(story.submitted_sales_orders().await, imported.len() + 1);
+}
+
+#[tokio::test]
+async fn an_erpnext_order_with_an_item_the_shop_does_not_sell_fails_naming_the_item() {
+    let story = story_with(false).await;
+    let sales_order = story.erpnext_order("ghost", "NOT-IN-SHOP", false).await;
+    let ctx = story.world.context(4).await;
+    let dry = ErpnextOrderFlow::new(&ctx)
+        .dry_run()
+        .poll(None)
+        .await
+        .unwrap();
+    assert_eq!(dry.failed, 1);
+    let report = ErpnextOrderFlow::new(&ctx).create_for(&sales_order).await;
+    match &report.outcome {
+        ShopOrderOutcome::Failed { reason, retryable } => {
+            assert!(!retryable);
+            assert!(
+                reason.contains("item NOT-IN-SHOP (NOT-IN-SHOP item)")
+                    && reason.contains("no product with SKU `NOT-IN-SHOP`"),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(story.shop_orders_for(&sales_order).is_empty());
+    // Nothing pending was recorded for it: nothing was attempted in the shop.
+    assert_eq!(
+        story
+            .world
+            .store
+            .erpnext_order(story.world.connection.id, &sales_order)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn reconcile_lists_a_shop_order_whose_status_lags_erpnext_until_the_write_back_runs() {
+    // No webhooks: nothing is written back until the poll runs.
+    let story = story_with(false).await;
+    let (order_id, sales_order) = story.paid_order(2).await;
+    let born = story.erpnext_order("reconciled", "SIM-001", false).await;
+    let ctx = story.world.context(4).await;
+    let made = ErpnextOrderFlow::new(&ctx).poll(None).await.unwrap();
+    assert_eq!(made.created, 1, "{made:?}");
+    let born_id = made.reports[0].order_id.unwrap();
+    story.deliver(&sales_order, 2, "1Z-LAG").await;
+
+    let report = reconcile(&ctx).await.unwrap();
+    let lag = report
+        .status_lags
+        .iter()
+        .find(|lag| lag.order_id == order_id)
+        .unwrap_or_else(|| panic!("the delivered order lags: {report:#?}"));
+    assert_eq!(
+        (
+            lag.sales_order.as_str(),
+            lag.woocommerce_status.as_str(),
+            lag.expected.as_str()
+        ),
+        (sales_order.as_str(), "processing", "completed"),
+        "{lag:?}"
+    );
+    // The order born in ERPNext is matched by its key: not missing, not a duplicate, not owed
+    // an invoice from the shop, its total the same, and its status in step.
+    assert!(
+        !report.missing_sales_orders.contains(&born_id),
+        "{report:#?}"
+    );
+    assert!(!report.missing_invoices.contains(&born_id), "{report:#?}");
+    assert!(report.duplicates.is_empty() && report.total_mismatches.is_empty());
+    assert!(!report.status_lags.iter().any(|lag| lag.sales_order == born));
+
+    let written = StatusFlow::new(&ctx).poll(None).await.unwrap();
+    assert!(written.statuses_written >= 1, "{written:?}");
+    let report = reconcile(&ctx).await.unwrap();
+    assert!(report.status_lags.is_empty(), "{report:#?}");
 }

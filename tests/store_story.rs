@@ -441,9 +441,49 @@ async fn story(store: Store) {
     assert_eq!(store.woo_write_back(id, 727).await.unwrap(), Some(written));
     assert_eq!(store.woo_write_back(other_id, 727).await.unwrap(), None);
 
+    // Orders born in ERPNext: pending before the create (a second start keeps the first's
+    // time), finished with the shop order's id, never turned back into a pending one.
+    assert_eq!(
+        store.erpnext_order(id, "SAL-ORD-2026-00009").await.unwrap(),
+        None
+    );
+    let pending = store
+        .start_erpnext_order(id, "SAL-ORD-2026-00009")
+        .await
+        .unwrap();
+    assert_eq!(pending.order_id, None);
+    let again = store
+        .start_erpnext_order(id, "SAL-ORD-2026-00009")
+        .await
+        .unwrap();
+    assert_eq!(again, pending);
+    store
+        .finish_erpnext_order(id, "SAL-ORD-2026-00009", 1166)
+        .await
+        .unwrap();
+    let finished = store
+        .start_erpnext_order(id, "SAL-ORD-2026-00009")
+        .await
+        .unwrap();
+    assert_eq!(
+        (finished.order_id, finished.started_at),
+        (Some(1166), pending.started_at)
+    );
+    assert_eq!(
+        store
+            .erpnext_order(other_id, "SAL-ORD-2026-00009")
+            .await
+            .unwrap(),
+        None
+    );
+
     // Removing a connection removes what was recorded for it.
     store.delete_connection("main-shop").await.unwrap();
     assert_eq!(store.woo_write_back(id, 727).await.unwrap(), None);
+    assert_eq!(
+        store.erpnext_order(id, "SAL-ORD-2026-00009").await.unwrap(),
+        None
+    );
     assert!(store
         .link(id, "order", "727", "Sales Order")
         .await

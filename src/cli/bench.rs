@@ -49,6 +49,11 @@ pub struct BenchArgs {
     /// [default orders: 2000]. The store is --database when given (an empty database), else SQLite.
     #[arg(long, conflicts_with_all = ["listing", "without_billing"])]
     pub serve: bool,
+    /// ERPNext → WooCommerce: sync the orders, deliver every open Sales Order in ERPNext, then
+    /// time the status poll that writes the shipments back (calls and time per update), and a
+    /// rerun that finds nothing new [default orders: 1000].
+    #[arg(long, conflicts_with = "listing")]
+    pub status: bool,
     #[arg(long)]
     pub json: bool,
     /// Measure against this real ERPNext site instead of the ERPNext simulator: ERPNext's own
@@ -108,6 +113,7 @@ struct SimulatorBench {
     seed: u64,
     without_billing: bool,
     listing: bool,
+    status: bool,
     json: bool,
 }
 
@@ -161,12 +167,15 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode, CliError>
         return super::bench_serve::run(config, bench).await;
     }
     let args = SimulatorBench {
-        orders: args.orders.unwrap_or(10_000),
+        orders: args
+            .orders
+            .unwrap_or(if args.status { 1_000 } else { 10_000 }),
         latency_ms: args.latency_ms.unwrap_or(20),
         concurrency: args.concurrency.unwrap_or(16),
         seed: args.seed,
         without_billing: args.without_billing,
         listing: args.listing,
+        status: args.status,
         json: args.json,
     };
     if args.orders == 0
@@ -206,7 +215,8 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode, CliError>
     )
     .await
     .map_err(anyhow::Error::from)?;
-    let (_, connection_id) = bench_connection(&store, &simulators, args.without_billing).await?;
+    let (connection, connection_id) =
+        bench_connection(&store, &simulators, args.without_billing).await?;
     let settings = CallSettings {
         max_in_flight: args.concurrency,
         ..CallSettings::default()
@@ -234,6 +244,21 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode, CliError>
     .map_err(anyhow::Error::from)?
     .map_err(anyhow::Error::from)?;
     let seconds = started.elapsed().as_secs_f64();
+    if args.status {
+        let erp = crate::sync::context::erpnext_client(&connection, &CallSettings::default())
+            .map_err(anyhow::Error::from)?;
+        let result = status_bench(&sync, &erp, &args).await;
+        drop(simulators);
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&directory);
+        let report = result?;
+        if args.json {
+            print_json(&report)?;
+        } else {
+            print_status_report(&report);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let cpu = cpu_time() - cpu_before;
     let calls = sync.woo.calls_made() + sync.erp.calls_made() - calls_before;
     let call_time = (sync.woo.time_in_calls() + sync.erp.time_in_calls())
@@ -419,6 +444,156 @@ pub(super) async fn bench_connection(
             .map_err(anyhow::Error::from)?;
     }
     Ok((connection, connection_id))
+}
+
+/// What `bench --status` measured.
+#[derive(Debug, Serialize)]
+pub struct StatusBenchReport {
+    /// Sales Orders of the connection the poll followed.
+    pub sales_orders: u64,
+    /// Of them, delivered in full in ERPNext before the measured poll.
+    pub delivered: u64,
+    /// Shop orders written to by the measured poll (status, notes, meta).
+    pub updates: u64,
+    pub statuses_written: u64,
+    pub notes_written: u64,
+    pub failed: u64,
+    pub seconds: f64,
+    pub updates_per_second: f64,
+    /// Wall time per update at this latency and concurrency.
+    pub ms_per_update: f64,
+    pub erpnext_calls_per_update: f64,
+    pub woocommerce_calls_per_update: f64,
+    pub calls_per_update: f64,
+    /// The rerun (nothing new): calls per Sales Order followed, and what it wrote.
+    pub rerun_calls_per_sales_order: f64,
+    pub rerun_updates: u64,
+    pub latency_ms: u64,
+    pub concurrency: usize,
+}
+
+#[derive(serde::Deserialize)]
+struct OpenSalesOrder {
+    name: String,
+}
+
+/// Delivers every open Sales Order of the synced shop in ERPNext (a first poll has written back
+/// their submission already), then times the poll that carries the shipments to the shop and a
+/// rerun that finds nothing new.
+async fn status_bench(
+    sync: &ConnectionContext,
+    erp: &crate::erpnext::client::ErpClient,
+    args: &SimulatorBench,
+) -> Result<StatusBenchReport, CliError> {
+    use crate::erpnext::client::ListQuery;
+    use crate::sync::erp_to_woo::write_back::StatusFlow;
+    use futures::stream::{self, StreamExt};
+
+    eprintln!("bench: writing back what the import made (not measured)…");
+    StatusFlow::new(sync)
+        .poll(None)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let open: Vec<OpenSalesOrder> = erp
+        .list(
+            "Sales Order",
+            &ListQuery::default()
+                .fields(&["name"])
+                .filter("woocommerce_store", "=", sync.name())
+                .filter("docstatus", "=", 1)
+                .filter("per_delivered", "<", 100)
+                .filter("status", "in", vec!["To Deliver and Bill", "To Deliver"])
+                .all_rows(),
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
+    eprintln!("bench: delivering {} Sales Orders in ERPNext…", open.len());
+    let delivered: Vec<bool> = stream::iter(open)
+        .map(|order| async move {
+            let Ok(mut note) = erp
+                .call_method(
+                    "erpnext.selling.doctype.sales_order.sales_order.make_delivery_note",
+                    &serde_json::json!({ "source_name": order.name }),
+                )
+                .await
+            else {
+                return false;
+            };
+            note["transporter_name"] = serde_json::json!("DHL");
+            note["lr_no"] = serde_json::json!(format!("BENCH-{}", order.name));
+            note["docstatus"] = serde_json::json!(1);
+            erp.insert::<serde_json::Value>("Delivery Note", &note)
+                .await
+                .is_ok()
+        })
+        .buffer_unordered(args.concurrency)
+        .collect()
+        .await;
+    let delivered = delivered.into_iter().filter(|done| *done).count() as u64;
+
+    eprintln!("bench: writing the shipments back…");
+    let calls = || (sync.erp.calls_made(), sync.woo.calls_made());
+    let before = calls();
+    let started = Instant::now();
+    let summary = StatusFlow::new(sync)
+        .poll(None)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let after = calls();
+    let rerun = StatusFlow::new(sync)
+        .poll(chrono::NaiveDate::from_ymd_opt(2000, 1, 1).and_then(|day| day.and_hms_opt(0, 0, 0)))
+        .await
+        .map_err(anyhow::Error::from)?;
+    let rerun_calls = (calls().0 - after.0) + (calls().1 - after.1);
+
+    let updates = summary.written.max(1) as f64;
+    let (erp_calls, woo_calls) = (after.0 - before.0, after.1 - before.1);
+    Ok(StatusBenchReport {
+        sales_orders: summary.seen,
+        delivered,
+        updates: summary.written,
+        statuses_written: summary.statuses_written,
+        notes_written: summary.notes_written,
+        failed: summary.failed,
+        seconds: round(seconds, 2),
+        updates_per_second: round(summary.written as f64 / seconds, 1),
+        ms_per_update: round(seconds * 1000.0 / updates, 2),
+        erpnext_calls_per_update: round(erp_calls as f64 / updates, 3),
+        woocommerce_calls_per_update: round(woo_calls as f64 / updates, 3),
+        calls_per_update: round((erp_calls + woo_calls) as f64 / updates, 3),
+        rerun_calls_per_sales_order: round(rerun_calls as f64 / rerun.seen.max(1) as f64, 3),
+        rerun_updates: rerun.written,
+        latency_ms: args.latency_ms,
+        concurrency: args.concurrency,
+    })
+}
+
+fn print_status_report(report: &StatusBenchReport) {
+    println!(
+        "{} Sales Orders followed, {} delivered in ERPNext: {} shop orders updated ({} statuses, {} notes, {} failed) in {:.2} s",
+        report.sales_orders,
+        report.delivered,
+        report.updates,
+        report.statuses_written,
+        report.notes_written,
+        report.failed,
+        report.seconds
+    );
+    println!(
+        "{:.3} API calls per update ({:.3} ERPNext, {:.3} WooCommerce); {:.2} ms per update, {:.1} updates/s at {} ms latency and concurrency {}",
+        report.calls_per_update,
+        report.erpnext_calls_per_update,
+        report.woocommerce_calls_per_update,
+        report.ms_per_update,
+        report.updates_per_second,
+        report.latency_ms,
+        report.concurrency
+    );
+    println!(
+        "a rerun with nothing new: {:.3} calls per Sales Order, {} updates",
+        report.rerun_calls_per_sales_order, report.rerun_updates
+    );
 }
 
 pub(super) fn round(value: f64, places: i32) -> f64 {

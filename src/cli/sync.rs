@@ -15,6 +15,9 @@ use crate::jobs::{drain, Dispatcher, Job, Queue, QueuePolicy};
 use crate::metrics::Metrics;
 use crate::store::{JobState, Store};
 use crate::sync::context::{CallSettings, ConnectionContext};
+use crate::sync::erp_to_woo::erpnext_orders::{
+    ErpnextOrderFlow, ShopOrderOutcome, ShopOrderSummary,
+};
 use crate::sync::erp_to_woo::write_back::{StatusFlow, WriteBackOutcome, WriteBackSummary};
 use crate::sync::mapping::{map_order, OrderAction, OrderMapping, ResolvedMasters};
 use crate::sync::reconcile::{reconcile, ReconcileReport};
@@ -37,6 +40,9 @@ pub enum SyncCommand {
     /// ERPNext → WooCommerce: each linked Sales Order's status, shipments (carrier, tracking)
     /// and invoices written back to its WooCommerce order.
     Status(SyncStatusArgs),
+    /// ERPNext → WooCommerce: submitted Sales Orders made in ERPNext whose `WooCommerce Store`
+    /// names the connection, created in the shop once each.
+    ErpnextOrders(SyncStatusArgs),
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +166,7 @@ pub async fn run_sync(store: &Store, command: SyncCommand) -> Result<ExitCode, C
     let (args, steps) = match command {
         SyncCommand::Orders(args) => return run_sync_orders(store, args).await,
         SyncCommand::Status(args) => return run_sync_status(store, args).await,
+        SyncCommand::ErpnextOrders(args) => return run_sync_erpnext_orders(store, args).await,
         SyncCommand::Invoices(args) => (
             args,
             BillingSteps {
@@ -321,6 +328,76 @@ async fn run_sync_status(store: &Store, args: SyncStatusArgs) -> Result<ExitCode
             .iter()
             .filter_map(|report| match &report.outcome {
                 WriteBackOutcome::Failed { reason, .. } => {
+                    Some(format!("  Sales Order {}: {reason}", report.sales_order))
+                }
+                _ => None,
+            });
+        if args.dry_run {
+            eprintln!("{counts}");
+            failures.for_each(|line| eprintln!("{line}"));
+        } else {
+            println!("{counts}");
+            failures.for_each(|line| println!("{line}"));
+        }
+    }
+    Ok(if summary.failed > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `sync erpnext-orders`: exit 0 when every Sales Order born in ERPNext is in the shop, 3 when
+/// some failed (logged; the next run or poll tries them again, looking the shop up first), 1 when
+/// ERPNext or the shop could not be read at all.
+async fn run_sync_erpnext_orders(
+    store: &Store,
+    args: SyncStatusArgs,
+) -> Result<ExitCode, CliError> {
+    let ctx = context(store, &args.connection, args.concurrency).await?;
+    let flow = if args.dry_run {
+        ErpnextOrderFlow::new(&ctx).dry_run()
+    } else {
+        ErpnextOrderFlow::new(&ctx)
+    };
+    let summary = match &args.sales_order {
+        Some(name) => {
+            let report = flow.create_for(name).await;
+            if let (ShopOrderOutcome::Failed { reason, retryable }, None) =
+                (&report.outcome, report.order_id)
+            {
+                if report.sales_order_unread() {
+                    return Err(if *retryable {
+                        CliError::Failed(anyhow::anyhow!("Sales Order {name}: {reason}"))
+                    } else {
+                        CliError::Usage(format!("Sales Order {name}: {reason}"))
+                    });
+                }
+            }
+            let mut summary = ShopOrderSummary::default();
+            summary.add(report);
+            summary
+        }
+        None => flow.poll(args.since).await.map_err(anyhow::Error::from)?,
+    };
+    if args.json || args.dry_run {
+        print_json(&summary)?;
+    }
+    if !args.json {
+        let counts = format!(
+            "sales orders born in ERPNext seen {}: {} {}, found in the shop {}, already there {}, failed {}",
+            summary.seen,
+            if args.dry_run { "would create" } else { "created" },
+            summary.created,
+            summary.found,
+            summary.unchanged,
+            summary.failed
+        );
+        let failures = summary
+            .reports
+            .iter()
+            .filter_map(|report| match &report.outcome {
+                ShopOrderOutcome::Failed { reason, .. } => {
                     Some(format!("  Sales Order {}: {reason}", report.sales_order))
                 }
                 _ => None,
@@ -643,6 +720,12 @@ pub fn print_reconcile(report: &ReconcileReport) {
     }
     for order in &report.missing_payments {
         println!("  order {order}: paid in WooCommerce, no Payment Entry");
+    }
+    for lag in &report.status_lags {
+        println!(
+            "  order {}: `{}` in WooCommerce, but {} is {} in ERPNext (`{}` expected)",
+            lag.order_id, lag.woocommerce_status, lag.sales_order, lag.erpnext_status, lag.expected
+        );
     }
     for refund in &report.refunds_without_credit_note {
         println!(

@@ -83,6 +83,10 @@ pub struct SalesOrder {
     pub modified: String,
     #[serde(default)]
     pub woocommerce_order_key: Option<String>,
+    /// The connection the order belongs to (set by the sync, or by a user for an order born in
+    /// ERPNext).
+    #[serde(default)]
+    pub woocommerce_store: Option<String>,
     #[serde(default)]
     pub items: Vec<SalesOrderItem>,
 }

@@ -15,6 +15,7 @@ use super::{Job, JobFailure, JobHandler, Queue, QueuePolicy};
 use crate::metrics::Metrics;
 use crate::store::{Job as StoredJob, LogEntry, LogOutcome, Store, StoreError, StoreResult};
 use crate::sync::context::{CallSettings, ConnectionContext};
+use crate::sync::erp_to_woo::erpnext_orders::{ErpnextOrderFlow, ShopOrderOutcome};
 use crate::sync::erp_to_woo::write_back::{StatusFlow, WriteBackOutcome};
 use crate::sync::report::{Attempt, OrderReport, SyncError, SyncSummary};
 use crate::sync::woo_to_erp::orders::OrderFlow;
@@ -182,6 +183,18 @@ impl Dispatcher {
                 retryable: true,
             } => Err(JobFailure::Retryable(reason)),
             WriteBackOutcome::Failed { reason, .. } => Err(JobFailure::Permanent(reason)),
+            // Not followed yet: perhaps born in ERPNext and not in the shop yet.
+            WriteBackOutcome::NotOurs => {
+                let report = ErpnextOrderFlow::new(&context).create_for(name).await;
+                match report.outcome {
+                    ShopOrderOutcome::Failed {
+                        reason,
+                        retryable: true,
+                    } => Err(JobFailure::Retryable(reason)),
+                    ShopOrderOutcome::Failed { reason, .. } => Err(JobFailure::Permanent(reason)),
+                    _ => Ok(()),
+                }
+            }
             _ => Ok(()),
         }
     }
@@ -190,10 +203,22 @@ impl Dispatcher {
     async fn run_poll_erpnext(&self, job: &StoredJob) -> Result<(), JobFailure> {
         let started = Instant::now();
         let result = match self.context(job.connection_id).await {
-            Ok(context) => StatusFlow::new(&context)
-                .poll(None)
-                .await
-                .map_err(|error| context.redact(&error.to_string())),
+            Ok(context) => {
+                let born = ErpnextOrderFlow::new(&context).poll(None).await;
+                let followed = StatusFlow::new(&context).poll(None).await;
+                match (born, followed) {
+                    (Ok(born), Ok(summary)) => {
+                        tracing::info!(
+                            connection = job.connection_id,
+                            created = born.created,
+                            failed = born.failed,
+                            "poll of Sales Orders born in ERPNext done"
+                        );
+                        Ok(summary)
+                    }
+                    (Err(error), _) | (_, Err(error)) => Err(context.redact(&error.to_string())),
+                }
+            }
             Err(failure) => Err(failure.message().to_string()),
         };
         match result {

@@ -19,6 +19,8 @@ pub const ERPNEXT: &str = "erpnext";
 /// connection's order key: another connection's order on the same site is not ours) queues the
 /// order; a Sales Order of ours also queues the write-back of its progress to the shop, and a
 /// Delivery Note queues that of each Sales Order it delivers against (the job checks whose it is).
+/// A Sales Order born in ERPNext (`woocommerce_store` is this connection, no order id) queues its
+/// write-back, which creates it in the shop first.
 pub fn jobs_for_event(connection_name: &str, source: &str, topic: &str, body: &Value) -> Vec<Job> {
     if source == ERPNEXT && topic == "Delivery Note" {
         let mut jobs: Vec<Job> = Vec::new();
@@ -38,6 +40,25 @@ pub fn jobs_for_event(connection_name: &str, source: &str, topic: &str, body: &V
             }
         }
         return jobs;
+    }
+    // A Sales Order born in ERPNext for this connection (no shop order id): its write-back job
+    // creates it in the shop once, then follows it (see `sync::erp_to_woo::erpnext_orders`).
+    if source == ERPNEXT
+        && topic == "Sales Order"
+        && body.get("woocommerce_store").and_then(Value::as_str) == Some(connection_name)
+        && body
+            .get("woocommerce_order_id")
+            .map_or(true, |id| id.is_null() || id.as_str() == Some(""))
+    {
+        return body
+            .get("name")
+            .and_then(Value::as_str)
+            .map(|name| {
+                vec![Job::SalesOrderChanged {
+                    name: name.to_string(),
+                }]
+            })
+            .unwrap_or_default();
     }
     let order = match source {
         WOOCOMMERCE => {
@@ -135,5 +156,14 @@ mod tests {
         assert!(
             jobs_for_event("shop", ERPNEXT, "Sales Order", &json!({"name": "SO-1"})).is_empty()
         );
+        let born =
+            json!({"name": "SO-2", "woocommerce_store": "shop", "woocommerce_order_id": null});
+        assert_eq!(
+            jobs_for_event("shop", ERPNEXT, "Sales Order", &born),
+            vec![Job::SalesOrderChanged {
+                name: "SO-2".into()
+            }]
+        );
+        assert!(jobs_for_event("other", ERPNEXT, "Sales Order", &born).is_empty());
     }
 }

@@ -5,6 +5,7 @@
 
 mod connections;
 mod cursors;
+mod erpnext_orders;
 mod inbox;
 mod jobs;
 mod links;
@@ -21,6 +22,7 @@ use sqlx::{AnyPool, Executor};
 use crate::secrets::SecretKey;
 
 pub use connections::StoredConnection;
+pub use erpnext_orders::ErpnextOrder;
 pub use inbox::{InboundEvent, InboxOutcome};
 pub use jobs::{Job, JobScope, JobState};
 pub use links::Link;

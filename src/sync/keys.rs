@@ -28,6 +28,22 @@ pub fn cancellation(connection: &str, order_id: u64) -> String {
     format!("{connection}:cancel:{order_id}")
 }
 
+/// The key a WooCommerce order made for a Sales Order born in ERPNext carries in its meta
+/// ([`SHOP_ORDER_META`]): `<connection>:<Sales Order>`.
+pub fn shop_order(connection: &str, sales_order: &str) -> String {
+    format!("{connection}:{sales_order}")
+}
+
+/// The meta key of [`shop_order`] on the WooCommerce order.
+pub const SHOP_ORDER_META: &str = "erpnext_sales_order_key";
+
+/// The Sales Order a WooCommerce order was made for, when its meta key is this connection's.
+pub fn sales_order_of_shop_order<'k>(connection: &str, key: &'k str) -> Option<&'k str> {
+    key.strip_prefix(connection)?
+        .strip_prefix(':')
+        .filter(|name| !name.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -35,5 +51,12 @@ mod tests {
         assert_eq!(super::sales_order("shop", 17), "shop:17");
         assert_eq!(super::refund("shop", 26), "shop:refund:26");
         assert_eq!(super::cancellation("shop", 17), "shop:cancel:17");
+        let key = super::shop_order("shop", "SAL-ORD-2026-00001");
+        assert_eq!(
+            super::sales_order_of_shop_order("shop", &key),
+            Some("SAL-ORD-2026-00001")
+        );
+        assert_eq!(super::sales_order_of_shop_order("shop2", &key), None);
+        assert_eq!(super::sales_order_of_shop_order("sho", &key), None);
     }
 }

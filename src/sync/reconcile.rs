@@ -2,7 +2,11 @@
 //! every difference: imported orders without a Sales Order, totals that differ,
 //! orders with more than one Sales Order, cancellations not followed; and for
 //! billing, orders due an invoice without one, invoice totals that differ, paid
-//! orders without a payment, refunds without a credit note of their amount.
+//! orders without a payment, refunds without a credit note of their amount; and
+//! shop orders whose status lags what ERPNext's progress implies
+//! ([`crate::sync::erp_to_woo::status::lagging_status`]). A shop order made for
+//! a Sales Order born in ERPNext is matched by the key in its meta, and its
+//! billing is ERPNext's own.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +18,7 @@ use crate::connection::Connection;
 use crate::erpnext::client::{ErpClient, ListQuery};
 use crate::money::parse_decimal;
 use crate::sync::context::ConnectionContext;
+use crate::sync::erp_to_woo::status::{lagging_status, SalesOrderFacts};
 use crate::sync::keys;
 use crate::sync::mapping::{is_paid, OrderAction};
 use crate::sync::report::SyncError;
@@ -41,6 +46,19 @@ pub struct ReconcileReport {
     pub missing_payments: Vec<u64>,
     /// Refunds of invoiced orders without exactly one credit note of their amount.
     pub refunds_without_credit_note: Vec<RefundProblem>,
+    /// Shop orders whose status is behind the one `status_to_woocommerce` names for their Sales
+    /// Order's progress (a write-back not yet made, or a status the shop moved back).
+    pub status_lags: Vec<StatusLag>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusLag {
+    pub order_id: u64,
+    pub sales_order: String,
+    pub erpnext_status: String,
+    pub woocommerce_status: String,
+    /// What ERPNext's progress implies for the shop's order.
+    pub expected: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -102,12 +120,14 @@ impl ReconcileReport {
             + self.invoice_total_mismatches.len()
             + self.missing_payments.len()
             + self.refunds_without_credit_note.len()
+            + self.status_lags.len()
     }
 }
 
 struct ErpOrder {
     name: String,
     grand_total: Decimal,
+    progress: SalesOrderFacts,
 }
 
 /// Reads both sides whole and compares them. `action` says what the
@@ -121,32 +141,77 @@ pub async fn reconcile(ctx: &ConnectionContext) -> Result<ReconcileReport, SyncE
         .list(
             "Sales Order",
             &ListQuery::default()
-                .fields(&["name", "woocommerce_order_id", "grand_total"])
+                .fields(&[
+                    "name",
+                    "woocommerce_order_id",
+                    "grand_total",
+                    "docstatus",
+                    "status",
+                    "per_delivered",
+                ])
                 .filter("woocommerce_store", "=", connection_name)
-                .filter("docstatus", "=", 1)
+                .filter("docstatus", "in", vec![1, 2])
                 .all_rows(),
         )
         .await?;
+    // Submitted Sales Orders per shop order id (those born in ERPNext by name: they carry no
+    // order id), and the cancelled ones apart (they only tell a status).
     let mut by_order: BTreeMap<u64, Vec<ErpOrder>> = BTreeMap::new();
+    let mut born: BTreeMap<String, ErpOrder> = BTreeMap::new();
+    let mut cancelled: BTreeMap<u64, ErpOrder> = BTreeMap::new();
+    let mut submitted = 0;
     for row in &rows {
-        let Some(order_id) = row["woocommerce_order_id"]
-            .as_str()
-            .and_then(|id| id.parse().ok())
-        else {
-            continue;
+        let number = |field: &str| parse_decimal(&row[field].to_string()).unwrap_or_default();
+        let name = row["name"].as_str().unwrap_or_default().to_string();
+        let is_cancelled = row["docstatus"].as_i64() == Some(2);
+        let erp_order = ErpOrder {
+            name: name.clone(),
+            grand_total: number("grand_total"),
+            progress: SalesOrderFacts {
+                name: name.clone(),
+                cancelled: is_cancelled,
+                status: row["status"].as_str().unwrap_or_default().to_string(),
+                per_delivered: number("per_delivered"),
+                per_billed: Decimal::ZERO,
+            },
         };
-        let grand_total = parse_decimal(&row["grand_total"].to_string()).unwrap_or_default();
-        by_order.entry(order_id).or_default().push(ErpOrder {
-            name: row["name"].as_str().unwrap_or_default().to_string(),
-            grand_total,
-        });
+        submitted += u64::from(!is_cancelled);
+        let order_id = row["woocommerce_order_id"]
+            .as_str()
+            .and_then(|id| id.parse::<u64>().ok());
+        match (order_id, is_cancelled) {
+            (Some(order_id), false) => by_order.entry(order_id).or_default().push(erp_order),
+            (Some(order_id), true) => {
+                cancelled.insert(order_id, erp_order);
+            }
+            (None, false) => {
+                born.insert(name, erp_order);
+            }
+            (None, true) => {}
+        }
+    }
+    let born_key = |order: &Order| {
+        order
+            .meta(keys::SHOP_ORDER_META)
+            .and_then(Value::as_str)
+            .and_then(|key| keys::sales_order_of_shop_order(connection_name, key))
+            .map(str::to_string)
+    };
+    for order in &orders {
+        if let Some(erp_order) = born_key(order).and_then(|name| born.remove(&name)) {
+            by_order.entry(order.id).or_default().push(erp_order);
+        }
     }
     let mut report = ReconcileReport {
-        sales_orders_checked: rows.len() as u64,
+        sales_orders_checked: submitted,
         ..ReconcileReport::default()
     };
     let billing = Billing::read(erp, connection).await?;
     for order in &orders {
+        // Billing of an order born in ERPNext is ERPNext's own.
+        if born_key(order).is_some() {
+            continue;
+        }
         // Refunded orders (status ignored) still owe their credit notes.
         let followed = match action(&order.status) {
             OrderAction::Import => by_order.contains_key(&order.id),
@@ -192,6 +257,30 @@ pub async fn reconcile(ctx: &ConnectionContext) -> Result<ReconcileReport, SyncE
                 }
             }
             OrderAction::Ignore => {}
+        }
+        let progress = match sales_orders.map(Vec::as_slice) {
+            Some([one]) => Some(one),
+            None | Some([]) => cancelled.get(&order.id),
+            Some(_) => None,
+        };
+        if let Some(erp_order) = progress {
+            if let Some(expected) = lagging_status(
+                &erp_order.progress,
+                &order.status,
+                &connection.mappings.status_to_woocommerce,
+            ) {
+                report.status_lags.push(StatusLag {
+                    order_id: order.id,
+                    sales_order: erp_order.name.clone(),
+                    erpnext_status: if erp_order.progress.cancelled {
+                        "Cancelled".to_string()
+                    } else {
+                        erp_order.progress.status.clone()
+                    },
+                    woocommerce_status: order.status.clone(),
+                    expected,
+                });
+            }
         }
     }
     Ok(report)

@@ -224,12 +224,17 @@ pub fn custom_fields() -> Vec<CustomFieldSpec> {
             "WooCommerce Order Number",
             "woocommerce_order_id",
         ),
-        info_field(
-            "Sales Order",
-            "woocommerce_store",
-            "WooCommerce Store",
-            "woocommerce_order_number",
-        ),
+        // Editable: a user marks an order made in ERPNext (phone, B2B) for a store by naming the
+        // connection here before submitting it; the sync then creates it in the shop.
+        CustomFieldSpec {
+            read_only: false,
+            ..info_field(
+                "Sales Order",
+                "woocommerce_store",
+                "WooCommerce Store",
+                "woocommerce_order_number",
+            )
+        },
         info_field(
             "Sales Order",
             "woocommerce_payment_method",

@@ -521,6 +521,17 @@ impl WooClient {
             .await
     }
 
+    /// The shop's customers with this e-mail (WooCommerce matches it exactly).
+    pub async fn find_customers_by_email(&self, email: &str) -> Result<Vec<Customer>, WooError> {
+        self.call(
+            Method::GET,
+            "customers",
+            vec![("email".into(), email.into())],
+            None,
+        )
+        .await
+    }
+
     pub async fn list_customers_page(&self, page: u32) -> Result<Page<Customer>, WooError> {
         let params = vec![("per_page".to_string(), MAX_PER_PAGE.to_string())];
         self.list_page("customers", params, page).await

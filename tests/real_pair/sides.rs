@@ -294,6 +294,19 @@ impl Side {
         }
     }
 
+    /// The same systems and connection with an empty store of its own (a second service, or
+    /// this one after losing what it recorded).
+    pub async fn on_a_fresh_store(&self) -> Side {
+        Side::with_connection(
+            self.label,
+            self.connection.connection.clone(),
+            self.accounts.clone(),
+            None,
+            None,
+        )
+        .await
+    }
+
     pub async fn context(&self) -> ConnectionContext {
         ConnectionContext::prepare(self.store.clone(), self.connection.clone(), &calls(), 4)
             .await

@@ -98,6 +98,9 @@ pub struct CartLine {
     pub quantity: u32,
     pub tax_class: String,
     pub meta: Vec<(String, String, String)>,
+    /// The `subtotal` and `total` a REST create gave for the line (the store keeps them instead of
+    /// pricing the line from the catalog).
+    pub given: Option<(Decimal, Decimal)>,
 }
 
 #[derive(Debug, Clone)]
@@ -111,6 +114,8 @@ pub struct Fee {
     pub name: String,
     /// Negative for a discount given as a fee (never taxed here).
     pub amount: Decimal,
+    /// `tax_status: none` leaves a fee untaxed.
+    pub taxable: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +134,10 @@ pub struct Cart {
     pub shipping: Shipping,
     /// The state taxes are based on (the shipping address).
     pub state: String,
+    /// The order's `is_vat_exempt` meta is `yes`: WooCommerce computes no tax at all.
+    pub vat_exempt: bool,
+    /// The flat-rate line's `method_id` and `method_title`, when a REST create named them.
+    pub shipping_method: Option<(String, String)>,
 }
 
 /// The parts of an order that are not priced.
@@ -170,12 +179,19 @@ fn take_item_id(shop: &mut Shop) -> u64 {
 /// Prices a cart the way WooCommerce does (coupon per line, taxes per line and
 /// rate rounded to cents) and returns the order JSON.
 pub fn build_order(shop: &mut Shop, header: &OrderHeader, cart: &Cart) -> Value {
-    let rates = tax_rates();
+    let rates = if cart.vat_exempt {
+        Vec::new()
+    } else {
+        tax_rates()
+    };
     let hundred = Decimal::ONE_HUNDRED;
     let subtotals: Vec<Decimal> = cart
         .lines
         .iter()
-        .map(|line| line.unit_price * Decimal::from(line.quantity))
+        .map(|line| match line.given {
+            Some((subtotal, _)) => subtotal,
+            None => line.unit_price * Decimal::from(line.quantity),
+        })
         .collect();
     let cart_subtotal: Decimal = subtotals.iter().sum();
 
@@ -223,7 +239,10 @@ pub fn build_order(shop: &mut Shop, header: &OrderHeader, cart: &Cart) -> Value 
         (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
     for (index, line) in cart.lines.iter().enumerate() {
         let subtotal = subtotals[index];
-        let total = subtotal - discounts[index];
+        let total = match line.given {
+            Some((_, total)) => total,
+            None => subtotal - discounts[index],
+        };
         let mut taxes = Vec::new();
         let (mut subtotal_tax, mut total_tax) = (Decimal::ZERO, Decimal::ZERO);
         for rate in rates_for(&rates, &cart.state, &line.tax_class) {
@@ -276,7 +295,7 @@ pub fn build_order(shop: &mut Shop, header: &OrderHeader, cart: &Cart) -> Value 
     let mut fee_lines = Vec::new();
     let mut fees_total = Decimal::ZERO;
     for fee in &cart.fees {
-        let taxable = fee.amount > Decimal::ZERO;
+        let taxable = fee.taxable && fee.amount > Decimal::ZERO;
         let mut taxes = Vec::new();
         let mut fee_tax = Decimal::ZERO;
         if taxable {
@@ -326,8 +345,12 @@ pub fn build_order(shop: &mut Shop, header: &OrderHeader, cart: &Cart) -> Value 
                 }
             }
             shipping_total = *amount;
+            let (method_id, method_title) = cart
+                .shipping_method
+                .clone()
+                .unwrap_or_else(|| ("flat_rate".to_string(), "Flat rate".to_string()));
             shipping_lines.push(json!({
-                "id": take_item_id(shop), "method_title": "Flat rate", "method_id": "flat_rate",
+                "id": take_item_id(shop), "method_title": method_title, "method_id": method_id,
                 "instance_id": "1", "total": money(*amount), "total_tax": money(shipping_tax),
                 "taxes": taxes, "tax_status": "taxable", "meta_data": [],
             }));
@@ -654,6 +677,7 @@ pub fn generate_tagged_shop(shop: &mut Shop, order_count: usize, seed: u64, tag:
                     .size
                     .map(|size| vec![("size".to_string(), size.to_string(), "Size".to_string())])
                     .unwrap_or_default(),
+                given: None,
             });
         }
         let items_subtotal: Decimal = lines
@@ -684,12 +708,14 @@ pub fn generate_tagged_shop(shop: &mut Shop, order_count: usize, seed: u64, tag:
             fees.push(Fee {
                 name: "Gift wrap".into(),
                 amount: Decimal::new(250, 2),
+                taxable: true,
             });
         }
         if rng.gen_bool(0.03) && items_subtotal >= Decimal::from(30) {
             fees.push(Fee {
                 name: "Loyalty discount".into(),
                 amount: Decimal::new(-300, 2),
+                taxable: true,
             });
         }
         let shipping = if rng.gen_bool(0.05) {
@@ -705,6 +731,8 @@ pub fn generate_tagged_shop(shop: &mut Shop, order_count: usize, seed: u64, tag:
             fees,
             shipping,
             state: buyer.place.0.to_string(),
+            vat_exempt: false,
+            shipping_method: None,
         };
         let gateway = GATEWAYS[rng.gen_range(0..GATEWAYS.len())];
         let header = OrderHeader {

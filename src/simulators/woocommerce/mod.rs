@@ -187,6 +187,7 @@ pub async fn start(options: WooSimOptions) -> anyhow::Result<WooSimHandle> {
         timeout_rate: options.timeout_rate,
         drop_rate: options.drop_rate,
         next: Default::default(),
+        next_on: Default::default(),
         seed: None,
     });
     let app = server::App {
@@ -308,6 +309,15 @@ impl WooSimHandle {
     /// Forces faults on the next API requests, in order.
     pub fn push_faults(&self, kinds: &[FaultKind]) {
         self.app.lock().faults.next.extend(kinds.iter().copied());
+    }
+
+    /// Queues a fault for the next request to one route (`"POST /orders"`), whatever comes first.
+    pub fn push_fault_on(&self, route: &str, kind: FaultKind) {
+        self.app
+            .lock()
+            .faults
+            .next_on
+            .push_back((route.to_string(), kind));
     }
 
     /// API requests answered so far (faulted ones included).

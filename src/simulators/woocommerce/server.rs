@@ -188,7 +188,10 @@ pub async fn handle(
         return control_endpoint(&app, &method, control, &body);
     }
 
-    let fault = pick_fault(&app);
+    let fault = pick_fault(
+        &app,
+        &format!("{method} {}", path.trim_start_matches("/wp-json/wc/v3")),
+    );
     let latency = app.lock().faults.latency_ms;
     crate::simulators::add_latency(latency).await;
     match fault {
@@ -230,13 +233,21 @@ pub async fn handle(
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
-fn pick_fault(app: &App) -> Option<FaultKind> {
+fn pick_fault(app: &App, route: &str) -> Option<FaultKind> {
     let mut shop = app.lock();
     shop.requests_served += 1;
     // Every request draws the same two numbers, pushed fault or not, so a seed replays the
     // same faults for the same sequence of requests whatever the knobs.
     let mut roll = shop.fault_dice.uniform();
     let error_kind = shop.fault_dice.index(3);
+    if let Some(index) = shop
+        .faults
+        .next_on
+        .iter()
+        .position(|(wanted, _)| wanted == route)
+    {
+        return shop.faults.next_on.remove(index).map(|(_, kind)| kind);
+    }
     if let Some(next) = shop.faults.next.pop_front() {
         return Some(next);
     }
@@ -600,7 +611,19 @@ async fn route_request(
         }
         ("GET", ["customers"]) => {
             let shop = context.app.lock();
-            let customers: Vec<&Value> = shop.customers.values().collect();
+            // `email` matches the whole address, ignoring case (MySQL's collation).
+            let email = context.params.get("email");
+            let customers: Vec<&Value> = shop
+                .customers
+                .values()
+                .filter(|customer| {
+                    email.map_or(true, |email| {
+                        customer["email"]
+                            .as_str()
+                            .is_some_and(|known| known.eq_ignore_ascii_case(email))
+                    })
+                })
+                .collect();
             paged_values(context, "customers", &customers)
         }
         ("GET", ["customers", id]) => {
@@ -1420,6 +1443,15 @@ pub fn create_order(
             .and_then(Value::as_u64)
             .unwrap_or(0);
         let product_id = entry.get("product_id").and_then(Value::as_u64).unwrap_or(0);
+        // Like the real store: a line's own `total` (and `subtotal`, which defaults to it) wins
+        // over the catalog price.
+        let given = entry.get("total").map(|total| {
+            let total = money_field(Some(total));
+            let subtotal = entry
+                .get("subtotal")
+                .map_or(total, |subtotal| money_field(Some(subtotal)));
+            (subtotal, total)
+        });
         let product = shop
             .products
             .get(&if variation_id > 0 {
@@ -1461,6 +1493,7 @@ pub fn create_order(
                         .unwrap_or_default()
                         .to_string(),
                     meta,
+                    given,
                 }
             }
             None => CartLine {
@@ -1473,6 +1506,7 @@ pub fn create_order(
                 quantity,
                 tax_class: String::new(),
                 meta: Vec::new(),
+                given,
             },
         };
         lines.push(line);
@@ -1504,6 +1538,7 @@ pub fn create_order(
         .map(|fee| Fee {
             name: fee["name"].as_str().unwrap_or("Fee").to_string(),
             amount: money_field(fee.get("total")),
+            taxable: fee["tax_status"] != "none",
         })
         .collect();
     let shipping = match body
@@ -1569,12 +1604,35 @@ pub fn create_order(
             .to_string(),
         meta_data,
     };
+    let vat_exempt = body["meta_data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|entry| entry["key"] == "is_vat_exempt" && entry["value"] == "yes");
+    let shipping_method = body["shipping_lines"]
+        .as_array()
+        .and_then(|lines| lines.first())
+        .filter(|line| line["method_id"] != "free_shipping" && line.get("method_title").is_some())
+        .map(|line| {
+            (
+                line["method_id"]
+                    .as_str()
+                    .unwrap_or("flat_rate")
+                    .to_string(),
+                line["method_title"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        });
     let cart = Cart {
         lines,
         coupon,
         fees,
         shipping,
         state,
+        vat_exempt,
+        shipping_method,
     };
     let mut order = build_order(shop, &header, &cart);
     let target = if set_paid { "processing" } else { status };

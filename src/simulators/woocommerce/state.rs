@@ -135,6 +135,9 @@ pub struct Faults {
     pub drop_rate: f64,
     /// Faults for the next requests, in order, before the rates apply.
     pub next: VecDeque<FaultKind>,
+    /// Faults for the next request to one route, e.g. `("POST /orders", Drop)`: each is used
+    /// once, by the first request it matches, before `next` and the rates.
+    pub next_on: VecDeque<(String, FaultKind)>,
     /// The fault generator's seed. Reading answers the seed in use; setting `Some` restarts
     /// the generator from that seed (the same requests in the same order then meet the same
     /// faults); setting `None` keeps the generator going.

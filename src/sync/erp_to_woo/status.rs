@@ -139,6 +139,28 @@ pub fn moves_forward(from: &str, to: &str) -> bool {
     }
 }
 
+/// The status ERPNext's progress implies for the shop's order when the shop's status is behind
+/// it (for `reconcile`, which compares from scratch): the one the map names for the Sales
+/// Order's status, if that moves the order forward, and `completed` only once everything was
+/// delivered. `None` when the shop's status is where ERPNext's implies, or ahead of it.
+pub fn lagging_status(
+    so: &SalesOrderFacts,
+    woo_status: &str,
+    map: &BTreeMap<String, String>,
+) -> Option<String> {
+    let erp_status = if so.cancelled {
+        "Cancelled"
+    } else {
+        so.status.as_str()
+    };
+    let target = map.get(erp_status)?;
+    let delivered = so.per_delivered >= Decimal::from(100) || erp_status == "Completed";
+    if target == "completed" && !delivered {
+        return None;
+    }
+    moves_forward(woo_status, target).then(|| target.clone())
+}
+
 /// Decides what to write. `map` is the connection's `status_to_woocommerce`.
 pub fn decide(
     erp: &ErpFacts,
@@ -518,5 +540,53 @@ mod tests {
         // No map entry: notes and meta only.
         let plan = decide(&erp, &woo("processing", 0), None, &BTreeMap::new());
         assert_eq!((plan.status, plan.status_left), (None, None));
+    }
+
+    #[test]
+    fn a_shop_status_behind_erpnext_lags_and_one_ahead_or_not_delivered_does_not() {
+        let map: BTreeMap<String, String> = [
+            ("To Deliver and Bill", "processing"),
+            ("To Bill", "completed"),
+            ("Cancelled", "cancelled"),
+        ]
+        .into_iter()
+        .map(|(erp, woo)| (erp.to_string(), woo.to_string()))
+        .collect();
+        let so = |status: &str, delivered: i64, cancelled: bool| SalesOrderFacts {
+            name: "SO-1".into(),
+            cancelled,
+            status: status.into(),
+            per_delivered: Decimal::from(delivered),
+            per_billed: Decimal::ZERO,
+        };
+        assert_eq!(
+            lagging_status(&so("To Bill", 100, false), "processing", &map).as_deref(),
+            Some("completed")
+        );
+        assert_eq!(
+            lagging_status(&so("To Deliver and Bill", 0, false), "pending", &map).as_deref(),
+            Some("processing")
+        );
+        assert_eq!(
+            lagging_status(&so("Draft", 0, true), "processing", &map).as_deref(),
+            Some("cancelled")
+        );
+        // In step, ahead, not mapped, or `completed` before everything was delivered.
+        assert_eq!(
+            lagging_status(&so("To Bill", 100, false), "completed", &map),
+            None
+        );
+        assert_eq!(
+            lagging_status(&so("To Deliver and Bill", 0, false), "completed", &map),
+            None
+        );
+        assert_eq!(
+            lagging_status(&so("On Hold", 0, false), "pending", &map),
+            None
+        );
+        assert_eq!(
+            lagging_status(&so("To Bill", 50, false), "processing", &map),
+            None
+        );
     }
 }

@@ -168,11 +168,8 @@ impl<'c> StatusFlow<'c> {
         };
         let mut query = ListQuery::default()
             .fields(&["name", "modified"])
-            .filter(
-                "woocommerce_order_key",
-                "like",
-                format!("{}:%", self.ctx.name()),
-            )
+            // The shop's orders and those born in ERPNext alike.
+            .filter("woocommerce_store", "=", self.ctx.name())
             .filter("docstatus", "in", vec![1, 2])
             .order_by("modified asc")
             .all_rows();
@@ -266,11 +263,26 @@ impl<'c> StatusFlow<'c> {
     ) -> Result<WriteBackOutcome, SyncError> {
         let sales_order: SalesOrder = self.ctx.erp.get("Sales Order", name).await?;
         let prefix = format!("{}:", self.ctx.name());
-        let order_id = sales_order
+        let mut order_id = sales_order
             .woocommerce_order_key
             .as_deref()
             .and_then(|key| key.strip_prefix(&prefix))
             .and_then(|id| id.parse::<u64>().ok());
+        // Born in ERPNext: its shop order is the one the store recorded for it (none yet: the
+        // ERPNext-born flow creates it).
+        if sales_order
+            .woocommerce_order_key
+            .as_deref()
+            .map_or(true, |key| key.trim().is_empty())
+            && sales_order.woocommerce_store.as_deref() == Some(self.ctx.name())
+        {
+            order_id = self
+                .ctx
+                .store
+                .erpnext_order(self.ctx.connection_id, name)
+                .await?
+                .and_then(|record| record.order_id);
+        }
         let Some(order_id) = order_id.filter(|_| sales_order.docstatus != DocStatus::Draft) else {
             return Ok(WriteBackOutcome::NotOurs);
         };

@@ -102,6 +102,11 @@ enum Plan {
     Cancel {
         sales_order: Option<String>,
     },
+    /// The shop order was made for a Sales Order born in ERPNext (its meta says which): link it
+    /// to that Sales Order, never create another.
+    Adopt {
+        sales_order: String,
+    },
     Done(Outcome),
 }
 
@@ -411,6 +416,10 @@ impl<'c> OrderFlow<'c> {
         outcome: &Outcome,
         attempt: Attempt,
     ) -> Result<BillingReport, StoreError> {
+        // A Sales Order born in ERPNext is invoiced and paid there, not from the shop.
+        if self.born_in_erpnext(order).is_some() {
+            return Ok(BillingReport::default());
+        }
         let sales_order = match outcome {
             // A Sales Order made just now has no invoice yet; nothing to follow until one is due.
             Outcome::Created { .. } | Outcome::Found { .. }
@@ -444,9 +453,23 @@ impl<'c> OrderFlow<'c> {
             .await
     }
 
+    /// The Sales Order born in ERPNext this shop order was made for, when it is one of this
+    /// connection's (see [`crate::sync::erp_to_woo::erpnext_orders`]).
+    fn born_in_erpnext<'o>(&self, order: &'o Order) -> Option<&'o str> {
+        let key = order.meta(keys::SHOP_ORDER_META)?.as_str()?;
+        keys::sales_order_of_shop_order(self.ctx.name(), key)
+    }
+
     /// What the order's status and our links say to do.
     fn plan(&self, order: &Order, link: Option<Link>) -> Plan {
         let linked = link.as_ref().filter(|link| !link.erp_name.is_empty());
+        if linked.is_none() {
+            if let Some(sales_order) = self.born_in_erpnext(order) {
+                return Plan::Adopt {
+                    sales_order: sales_order.to_string(),
+                };
+            }
+        }
         match (self.ctx.action_for(&order.status), linked) {
             (OrderAction::Import, Some(link)) => {
                 if link.fingerprint.as_deref() == Some(order_fingerprint(order).as_str()) {
@@ -507,6 +530,10 @@ impl<'c> OrderFlow<'c> {
                     .await;
                 ("create_sales_order", outcome, excerpt)
             }
+            Plan::Adopt { sales_order } => {
+                writes.link(self.order_link(order, &sales_order, Some(order.total)));
+                ("link_erpnext_order", Outcome::Found { sales_order }, None)
+            }
             Plan::Update { sales_order } => (
                 "update_sales_order",
                 self.update(writes, order, &sales_order).await,
@@ -541,6 +568,10 @@ impl<'c> OrderFlow<'c> {
             Outcome::Created { sales_order } => {
                 (LogOutcome::Ok, format!("Sales Order {sales_order} created"))
             }
+            Outcome::Found { sales_order } if action == "link_erpnext_order" => (
+                LogOutcome::Ok,
+                format!("made in the shop for Sales Order {sales_order}, born in ERPNext; linked to it"),
+            ),
             Outcome::Found { sales_order } => (
                 LogOutcome::Ok,
                 format!("Sales Order {sales_order} found in ERPNext under the order's key (made by an earlier attempt)"),
