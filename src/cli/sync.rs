@@ -37,6 +37,9 @@ pub enum SyncCommand {
     /// ERPNext → WooCommerce: each linked Sales Order's status, shipments (carrier, tracking)
     /// and invoices written back to its WooCommerce order.
     Status(SyncStatusArgs),
+    /// ERPNext → WooCommerce: the stock of every linked stock item (of the connection's
+    /// warehouses, less what the shop sold that ERPNext does not reserve yet), changed ones only.
+    Stock(super::catalogue::SyncStockArgs),
 }
 
 #[derive(Debug, Args)]
@@ -139,7 +142,7 @@ pub fn parse_since(text: &str) -> Result<NaiveDateTime, String> {
 
 /// A connection's context for a one-shot command: what fails is settled with the job queue, so
 /// the service (or the next run) retries it.
-async fn context(
+pub(super) async fn context(
     store: &Store,
     name: &str,
     concurrency: usize,
@@ -160,6 +163,7 @@ pub async fn run_sync(store: &Store, command: SyncCommand) -> Result<ExitCode, C
     let (args, steps) = match command {
         SyncCommand::Orders(args) => return run_sync_orders(store, args).await,
         SyncCommand::Status(args) => return run_sync_status(store, args).await,
+        SyncCommand::Stock(args) => return super::catalogue::run_sync_stock(store, args).await,
         SyncCommand::Invoices(args) => (
             args,
             BillingSteps {

@@ -31,6 +31,7 @@ pub(crate) mod sales_invoice;
 pub(crate) mod sales_order;
 mod setup;
 mod stock_entry;
+mod stock_reconciliation;
 mod tax_category;
 pub(crate) mod webhook;
 
@@ -208,6 +209,7 @@ static REGISTRY: &[&dyn DoctypeRules] = &[
     &payment_entry::PaymentEntry,
     &delivery_note::DeliveryNote,
     &stock_entry::StockEntry,
+    &stock_reconciliation::StockReconciliation,
     &customer::Customer,
     &contact::Contact,
     &address::Address,
