@@ -120,6 +120,7 @@ pub struct Mappings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exempt_tax_category: Option<String>,
     /// ERPNext → WooCommerce stock (and prices): the `[catalogue]` table.
+    #[serde(skip_serializing_if = "CatalogueSettings::is_default")]
     pub catalogue: CatalogueSettings,
 }
 
@@ -152,6 +153,12 @@ pub struct CatalogueSettings {
     /// are divided and rounded down; items not listed are sold in their stock unit.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub shop_units: BTreeMap<String, u32>,
+}
+
+impl CatalogueSettings {
+    fn is_default(&self) -> bool {
+        *self == CatalogueSettings::default()
+    }
 }
 
 impl Connection {
