@@ -291,3 +291,58 @@ async fn an_order_arriving_during_a_push_is_not_put_back_in_stock() {
     assert_eq!(summary.written, 1);
     assert_eq!(shop_product(&world, "SIM-001")["stock_quantity"], 10);
 }
+
+/// Items the order sync creates for shop products are linked as they are made: a stock count
+/// reaches the shop without a link run, and a later link run keeps what was pushed.
+#[tokio::test]
+async fn items_the_order_sync_creates_are_linked_as_they_are_made() {
+    let world = spawn_world(WooSimOptions {
+        orders: 12,
+        ..WooSimOptions::default()
+    })
+    .await;
+    let erp = erpnext_client(&world.connection.connection, &fast_calls()).unwrap();
+    let ctx = world.context(2).await;
+    let summary = woocommerce_sync::sync::woo_to_erp::orders::OrderFlow::new(&ctx)
+        .poll(None, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(summary.failed, 0, "{:#?}", summary.failures);
+    let links = world.store.product_links(ctx.connection_id).await.unwrap();
+    assert!(!links.is_empty());
+    for link in &links {
+        let sold = world
+            .woo
+            .product(if link.variation_id == 0 {
+                link.product_id
+            } else {
+                link.variation_id
+            })
+            .unwrap();
+        assert_eq!(sold["sku"], link.item_code.as_str());
+        if link.variation_id != 0 {
+            assert_eq!(sold["parent_id"], link.product_id);
+        }
+        assert!(link.is_stock_item);
+    }
+    let code = links[0].item_code.clone();
+    count_stock(&erp, &code, 50).await;
+    let flow = CatalogueFlow::new(&ctx);
+    let pushed = flow
+        .push_stock(StockOptions::default(), &no_progress)
+        .await
+        .unwrap();
+    // The synced orders reserve their units: the count less what they reserve is offered.
+    let reserved: Decimal = pushed
+        .writes
+        .iter()
+        .filter(|write| write.item_code == code)
+        .map(|write| Decimal::from(50 - write.quantity))
+        .sum();
+    assert!(reserved > Decimal::ZERO, "{pushed:?}");
+    let report = flow.link_products(false).await.unwrap();
+    assert_eq!(report.matched.len(), links.len());
+    let kept = world.store.product_links(ctx.connection_id).await.unwrap();
+    let first = kept.iter().find(|link| link.item_code == code).unwrap();
+    assert!(first.pushed_stock.is_some());
+}
