@@ -153,6 +153,11 @@ pub struct CatalogueSettings {
     /// are divided and rounded down; items not listed are sold in their stock unit.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub shop_units: BTreeMap<String, u32>,
+    /// A selling price list whose Item Prices, while valid, are the shop's sale prices (with
+    /// the sale's dates); without it the price push leaves sale prices alone. Regular prices
+    /// come from the connection's price list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sale_price_list: Option<String>,
 }
 
 impl CatalogueSettings {
@@ -415,6 +420,14 @@ impl Connection {
                 "catalogue.shop_units",
                 format!("`{code}` needs an item code and a number of stock units above 0, e.g. \"SCREW-M4\" = 1000"),
             ));
+        }
+        if let Some(list) = &catalogue.sale_price_list {
+            if list.trim().is_empty() || *list == self.price_list {
+                return Err(invalid(
+                    "catalogue.sale_price_list",
+                    format!("`{list}` cannot hold the sale prices; name a selling price list other than the connection's ({}), or leave it out", self.price_list),
+                ));
+            }
         }
         if let MissingSkuRule::UseItem(code) = &self.missing_sku {
             if code.trim().is_empty() {

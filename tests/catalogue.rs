@@ -189,6 +189,7 @@ async fn a_refused_entry_in_a_batch_is_logged_and_the_others_are_written() {
                 variation_id: 0,
                 is_stock_item: true,
                 pushed_stock: None,
+                pushed_prices: None,
             }],
         )
         .await

@@ -1,14 +1,16 @@
-//! `woocommerce-sync products link` and `sync stock`: the catalogue from ERPNext to the shop.
+//! `woocommerce-sync products link`, `sync stock` and `sync prices`: the catalogue from ERPNext
+//! to the shop.
 
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use indicatif::ProgressStyle;
+use indicatif::{ProgressBar, ProgressStyle};
 
 use super::sync::{context, progress_bar};
 use super::{print_json, CliError};
 use crate::store::Store;
-use crate::sync::catalogue::flow::{CatalogueFlow, StockOptions};
+use crate::sync::catalogue::flow::{describe_prices, CatalogueFlow, StockOptions};
+use crate::sync::context::ConnectionContext;
 use crate::sync::catalogue::links::LinkReport;
 
 #[derive(Debug, Subcommand)]
@@ -38,6 +40,20 @@ pub struct SyncStockArgs {
     pub dry_run: bool,
     /// Write every linked stock item's quantity, not only those that changed since the last
     /// push.
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncPricesArgs {
+    #[arg(long)]
+    pub connection: String,
+    /// Print the prices that would be written, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write every linked product's prices, not only those that changed since the last push.
     #[arg(long)]
     pub all: bool,
     #[arg(long)]
@@ -129,21 +145,87 @@ fn shop_name(product_id: u64, variation_id: u64) -> String {
     }
 }
 
-/// `sync stock`: exit 0 when every quantity was written, 3 when the shop refused some (logged;
-/// the next push tries them again), 1 when a side could not be read.
-pub async fn run_sync_stock(store: &Store, args: SyncStockArgs) -> Result<ExitCode, CliError> {
-    let ctx = context(store, &args.connection, 1).await?;
+/// The connection's context, or bad input when it has no links to push to.
+async fn linked_context(store: &Store, name: &str) -> Result<ConnectionContext, CliError> {
+    let ctx = context(store, name, 1).await?;
     if store.product_links(ctx.connection_id).await?.is_empty() {
         return Err(CliError::Usage(format!(
-            "connection `{}` has no product links yet; link the shop's products to ERPNext Items first (products link)",
-            args.connection
+            "connection `{name}` has no product links yet; link the shop's products to ERPNext Items first (products link)"
         )));
     }
-    let bar = progress_bar(args.json);
+    Ok(ctx)
+}
+
+fn product_bar(quiet: bool) -> ProgressBar {
+    let bar = progress_bar(quiet);
     bar.set_style(
         ProgressStyle::with_template("{spinner} products {pos}/{len} [{bar:40}] eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    bar
+}
+
+/// `sync prices`: exit codes as `sync stock`.
+pub async fn run_sync_prices(store: &Store, args: SyncPricesArgs) -> Result<ExitCode, CliError> {
+    let ctx = linked_context(store, &args.connection).await?;
+    let bar = product_bar(args.json);
+    let on_progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let summary = CatalogueFlow::new(&ctx)
+        .push_prices(
+            StockOptions {
+                dry_run: args.dry_run,
+                all: args.all,
+            },
+            &on_progress,
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
+    bar.finish_and_clear();
+    if args.json {
+        print_json(&summary)?;
+    } else {
+        if args.dry_run {
+            for write in &summary.writes {
+                println!(
+                    "  {} ({}): {}",
+                    write.item_code,
+                    shop_name(write.product_id, write.variation_id),
+                    describe_prices(&write.prices)
+                );
+            }
+        }
+        println!(
+            "linked products {}: {} {}, unchanged or without a price {}, failed {} ({} batch requests)",
+            summary.linked,
+            if args.dry_run { "would write" } else { "written" },
+            if args.dry_run {
+                summary.to_write
+            } else {
+                summary.written
+            },
+            summary.linked.saturating_sub(summary.to_write),
+            summary.failed,
+            summary.write_calls
+        );
+        for (code, reason) in &summary.failures {
+            println!("  {code}: {reason}");
+        }
+    }
+    Ok(if summary.failed > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `sync stock`: exit 0 when every quantity was written, 3 when the shop refused some (logged;
+/// the next push tries them again), 1 when a side could not be read.
+pub async fn run_sync_stock(store: &Store, args: SyncStockArgs) -> Result<ExitCode, CliError> {
+    let ctx = linked_context(store, &args.connection).await?;
+    let bar = product_bar(args.json);
     let on_progress = |done: u64, total: u64| {
         bar.set_length(total);
         bar.set_position(done);

@@ -40,6 +40,9 @@ pub enum SyncCommand {
     /// ERPNext → WooCommerce: the stock of every linked stock item (of the connection's
     /// warehouses, less what the shop sold that ERPNext does not reserve yet), changed ones only.
     Stock(super::catalogue::SyncStockArgs),
+    /// ERPNext → WooCommerce: the regular price (the connection's price list) and, with a sale
+    /// price list, the sale price and dates of every linked product, changed ones only.
+    Prices(super::catalogue::SyncPricesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +167,7 @@ pub async fn run_sync(store: &Store, command: SyncCommand) -> Result<ExitCode, C
         SyncCommand::Orders(args) => return run_sync_orders(store, args).await,
         SyncCommand::Status(args) => return run_sync_status(store, args).await,
         SyncCommand::Stock(args) => return super::catalogue::run_sync_stock(store, args).await,
+        SyncCommand::Prices(args) => return super::catalogue::run_sync_prices(store, args).await,
         SyncCommand::Invoices(args) => (
             args,
             BillingSteps {

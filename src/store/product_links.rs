@@ -20,6 +20,8 @@ pub struct ProductLink {
     pub is_stock_item: bool,
     /// The stock quantity last written to the shop; `None` before the first push.
     pub pushed_stock: Option<Decimal>,
+    /// The prices last written to the shop (the price push's own text); `None` before.
+    pub pushed_prices: Option<String>,
 }
 
 fn id_column(value: u64) -> i64 {
@@ -35,14 +37,15 @@ impl Store {
         connection_id: i64,
         links: &[ProductLink],
     ) -> StoreResult<()> {
-        let kept: HashMap<(String, u64, u64), Option<Decimal>> = self
+        type Pushed = (Option<Decimal>, Option<String>);
+        let kept: HashMap<(String, u64, u64), Pushed> = self
             .product_links(connection_id)
             .await?
             .into_iter()
             .map(|link| {
                 (
                     (link.item_code, link.product_id, link.variation_id),
-                    link.pushed_stock,
+                    (link.pushed_stock, link.pushed_prices),
                 )
             })
             .collect();
@@ -55,21 +58,22 @@ impl Store {
         for chunk in links.chunks(100) {
             let sql = format!(
                 "INSERT INTO product_links (connection_id, item_code, product_id, variation_id, \
-                 is_stock_item, pushed_stock, linked_at) VALUES {}",
-                values_rows(chunk.len())
+                 is_stock_item, pushed_stock, pushed_prices, linked_at) VALUES {}",
+                super::values_rows(chunk.len(), 7)
             );
             // Each batch size is its own statement: not kept prepared (see `links`).
             let mut query = sqlx::query(&sql).persistent(false).bind(&now);
             for link in chunk {
                 let key = (link.item_code.clone(), link.product_id, link.variation_id);
-                let pushed = kept.get(&key).copied().flatten();
+                let (stock, prices) = kept.get(&key).cloned().unwrap_or_default();
                 query = query
                     .bind(connection_id)
                     .bind(&link.item_code)
                     .bind(id_column(link.product_id))
                     .bind(id_column(link.variation_id))
                     .bind(i32::from(link.is_stock_item))
-                    .bind(pushed.map(|quantity| quantity.to_string()));
+                    .bind(stock.map(|quantity| quantity.to_string()))
+                    .bind(prices);
             }
             query.execute(&mut *transaction).await?;
         }
@@ -105,7 +109,7 @@ impl Store {
     /// The connection's links, by item code.
     pub async fn product_links(&self, connection_id: i64) -> StoreResult<Vec<ProductLink>> {
         let rows = sqlx::query(
-            "SELECT item_code, product_id, variation_id, is_stock_item, pushed_stock \
+            "SELECT item_code, product_id, variation_id, is_stock_item, pushed_stock, pushed_prices \
              FROM product_links WHERE connection_id = $1 ORDER BY item_code",
         )
         .bind(connection_id)
@@ -122,6 +126,7 @@ impl Store {
                         .unwrap_or_default(),
                     is_stock_item: row.try_get::<i32, _>("is_stock_item")? != 0,
                     pushed_stock: pushed.as_deref().map(parse_decimal_column).transpose()?,
+                    pushed_prices: row.try_get("pushed_prices")?,
                 })
             })
             .collect()
@@ -141,6 +146,30 @@ impl Store {
                  WHERE connection_id = $3 AND item_code = $4",
             )
             .bind(quantity.to_string())
+            .bind(&now)
+            .bind(connection_id)
+            .bind(item_code)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Remembers the prices the shop accepted, per item code.
+    pub async fn record_pushed_prices(
+        &self,
+        connection_id: i64,
+        pushed: &[(String, String)],
+    ) -> StoreResult<()> {
+        let now = stamp(Utc::now());
+        let mut transaction = self.pool.begin().await?;
+        for (item_code, prices) in pushed {
+            sqlx::query(
+                "UPDATE product_links SET pushed_prices = $1, pushed_prices_at = $2 \
+                 WHERE connection_id = $3 AND item_code = $4",
+            )
+            .bind(prices)
             .bind(&now)
             .bind(connection_id)
             .bind(item_code)
@@ -174,9 +203,4 @@ impl Store {
             .map(|row| Ok((row.try_get("object_id")?, row.try_get("body")?)))
             .collect()
     }
-}
-
-/// `($2, $3, …, $7, $1)` per row: six bound columns then the shared time stamp.
-fn values_rows(rows: usize) -> String {
-    super::values_rows(rows, 6)
 }

@@ -823,7 +823,7 @@ fn generate_catalog(shop: &mut Shop, rng: &mut StdRng, created: NaiveDateTime) -
             "date_modified": local, "date_modified_gmt": gmt, "type": kind, "status": "publish",
             "featured": false, "catalog_visibility": "visible", "description": "", "short_description": "",
             "sku": sku, "price": price_text, "regular_price": price_text, "sale_price": "",
-            "on_sale": false, "purchasable": true, "total_sales": 0, "virtual": false,
+            "on_sale": false, "date_on_sale_from": null, "date_on_sale_to": null, "purchasable": true, "total_sales": 0, "virtual": false,
             "downloadable": false, "tax_status": "taxable", "tax_class": tax_class,
             "manage_stock": price.is_some(), "stock_quantity": price.map(|_| 100), "stock_status": "instock",
             "backorders": "no", "parent_id": parent_id, "attributes": [], "variations": [],

@@ -1138,7 +1138,7 @@ fn create_product(context: &Context<'_>) -> Result<Answer, ApiError> {
         "featured": false, "catalog_visibility": "visible", "description": "",
         "short_description": "", "sku": sku,
         "price": if sale.is_empty() { regular.clone() } else { sale.clone() },
-        "regular_price": regular, "sale_price": sale, "on_sale": !text("sale_price").is_empty(),
+        "regular_price": regular, "sale_price": sale, "date_on_sale_from": null, "date_on_sale_to": null, "on_sale": !text("sale_price").is_empty(),
         "purchasable": true, "total_sales": 0, "virtual": false, "downloadable": false,
         "tax_status": "taxable", "tax_class": text("tax_class"), "manage_stock": manage_stock,
         "stock_quantity": quantity, "stock_status": stock_status, "backorders": "no",
@@ -1323,7 +1323,20 @@ fn update_product(shop: &mut Shop, changes: &Value) -> (Value, Vec<PendingDelive
             product[field] = json!(text);
         }
     }
-    if changes.get("regular_price").is_some() || changes.get("sale_price").is_some() {
+    // The sale's dates in the store's time; `""` or null removes one.
+    for field in ["date_on_sale_from", "date_on_sale_to"] {
+        if let Some(date) = changes.get(field) {
+            let date = date.as_str().filter(|text| !text.is_empty());
+            product[field] = json!(date);
+        }
+    }
+    let price_fields = [
+        "regular_price",
+        "sale_price",
+        "date_on_sale_from",
+        "date_on_sale_to",
+    ];
+    if price_fields.iter().any(|field| changes.get(*field).is_some()) {
         let sale = product["sale_price"]
             .as_str()
             .unwrap_or_default()
@@ -1332,7 +1345,14 @@ fn update_product(shop: &mut Shop, changes: &Value) -> (Value, Vec<PendingDelive
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let on_sale = !sale.is_empty();
+        let now = local.format(DATE_FORMAT).to_string();
+        let started = product["date_on_sale_from"]
+            .as_str()
+            .map_or(true, |from| from <= now.as_str());
+        let not_ended = product["date_on_sale_to"]
+            .as_str()
+            .map_or(true, |to| to >= now.as_str());
+        let on_sale = !sale.is_empty() && started && not_ended;
         product["price"] = json!(if on_sale { sale } else { regular });
         product["on_sale"] = json!(on_sale);
     }

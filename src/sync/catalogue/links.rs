@@ -103,6 +103,7 @@ pub fn match_products(shop: &[ShopProduct], items: &[ErpItem]) -> LinkReport {
             variation_id: product.variation_id,
             is_stock_item: item.is_stock_item,
             pushed_stock: None,
+            pushed_prices: None,
         });
     }
     report.unmatched_in_erpnext = items_by_code

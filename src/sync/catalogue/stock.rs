@@ -154,6 +154,7 @@ mod tests {
             variation_id: 0,
             is_stock_item: stock,
             pushed_stock: pushed.map(Decimal::from),
+            pushed_prices: None,
         }
     }
 

@@ -669,6 +669,7 @@ impl<'c> OrderFlow<'c> {
                 variation_id: draft.woocommerce_variation_id,
                 is_stock_item: true,
                 pushed_stock: None,
+                pushed_prices: None,
             })
             .collect();
         if !links.is_empty() {

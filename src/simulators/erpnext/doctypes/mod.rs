@@ -27,6 +27,7 @@ pub(crate) mod delivery_note;
 mod item;
 mod item_price;
 pub(crate) mod payment_entry;
+mod price_list;
 pub(crate) mod sales_invoice;
 pub(crate) mod sales_order;
 mod setup;
@@ -215,6 +216,7 @@ static REGISTRY: &[&dyn DoctypeRules] = &[
     &address::Address,
     &item::Item,
     &item_price::ItemPrice,
+    &price_list::PriceList,
     &account::Account,
     &currency_exchange::CurrencyExchange,
     &custom_field::CustomField,
