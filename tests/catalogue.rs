@@ -347,3 +347,65 @@ async fn items_the_order_sync_creates_are_linked_as_they_are_made() {
     let first = kept.iter().find(|link| link.item_code == code).unwrap();
     assert!(first.pushed_stock.is_some());
 }
+
+/// Prices on the simulators alone (the real tier compares the same with the lab): the regular
+/// price of the connection's list reaches a product and a variation, a dry run writes nothing,
+/// an unchanged price is not written again, an item without a price is left alone.
+#[tokio::test]
+async fn item_prices_reach_the_shop_once() {
+    let (world, erp) = world().await;
+    item(&erp, "SIM-001", false).await;
+    item(&erp, "SIM-V01-M", true).await;
+    item(&erp, "SIM-002", true).await;
+    for (code, rate) in [("SIM-001", 19.5), ("SIM-V01-M", 30.0)] {
+        erp.insert::<Value>(
+            "Item Price",
+            &json!({"item_code": code, "price_list": "Standard Selling", "price_list_rate": rate}),
+        )
+        .await
+        .unwrap();
+    }
+    let ctx = world.context(1).await;
+    let flow = CatalogueFlow::new(&ctx);
+    flow.link_products(false).await.unwrap();
+    let shown_before = shop_product(&world, "SIM-002")["regular_price"].clone();
+
+    let dry = flow
+        .push_prices(
+            StockOptions {
+                dry_run: true,
+                all: false,
+            },
+            &no_progress,
+        )
+        .await
+        .unwrap();
+    assert_eq!(dry.to_write, 2);
+    assert_ne!(shop_product(&world, "SIM-001")["regular_price"], "19.5");
+    let pushed = flow
+        .push_prices(StockOptions::default(), &no_progress)
+        .await
+        .unwrap();
+    assert_eq!((pushed.written, pushed.write_calls), (2, 2));
+    assert_eq!(shop_product(&world, "SIM-001")["regular_price"], "19.5");
+    assert_eq!(shop_product(&world, "SIM-V01-M")["price"], "30");
+    assert_eq!(shop_product(&world, "SIM-002")["regular_price"], shown_before);
+    let again = flow
+        .push_prices(StockOptions::default(), &no_progress)
+        .await
+        .unwrap();
+    assert_eq!((again.to_write, again.write_calls), (0, 0));
+    let log = world
+        .store
+        .query_log(&LogFilter {
+            connection_id: Some(ctx.connection_id),
+            object_id: Some("SIM-001".into()),
+            ..LogFilter::default()
+        })
+        .await
+        .unwrap();
+    assert!(log
+        .iter()
+        .any(|record| record.entry.action == "push_prices"
+            && record.entry.message.contains("regular price 19.5")));
+}

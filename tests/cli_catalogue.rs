@@ -178,4 +178,24 @@ async fn link_then_push_stock_through_the_command_line() {
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("written 2"), "{stdout}");
     assert_eq!(sim_001(&woo), 2);
+
+    // Prices: the Item Price of the connection's list, once.
+    client
+        .insert::<Value>(
+            "Item Price",
+            &json!({"item_code": "SIM-004", "price_list": "Standard Selling", "price_list_rate": 7.25}),
+        )
+        .await
+        .unwrap();
+    let (code, stdout, stderr) = cli
+        .run(&["sync", "prices", "--connection", "shop", "--dry-run"])
+        .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("SIM-004") && stdout.contains("regular price 7.25"), "{stdout}");
+    let (code, stdout, _) = cli.run(&["sync", "prices", "--connection", "shop"]).await;
+    assert_eq!(code, 0);
+    assert!(stdout.contains("written 1"), "{stdout}");
+    let (code, stdout, _) = cli.run(&["sync", "prices", "--connection", "shop"]).await;
+    assert_eq!(code, 0);
+    assert!(stdout.contains("written 0"), "{stdout}");
 }
