@@ -4,6 +4,7 @@
 mod bench;
 mod catalogue;
 mod bench_erpnext;
+mod bench_stock;
 mod connection;
 mod demo;
 mod log;

@@ -229,6 +229,23 @@ static REGISTRY: &[&dyn DoctypeRules] = &[
     &setup::CUSTOMER_GROUP,
 ];
 
+/// `count` stock Items `CAT-00001`… with 1 to 50 units each in Stores - TC, for `bench --stock`.
+pub(crate) fn seed_catalogue(site: &mut Site, count: usize) -> anyhow::Result<()> {
+    for index in 1..=count {
+        let code = crate::simulators::woocommerce::generate::catalogue_sku(index);
+        let item = serde_json::json!({"item_code": code, "item_group": "Products",
+            "is_stock_item": 1, "stock_uom": "Nos"});
+        let Value::Object(item) = item else {
+            continue;
+        };
+        site.insert("Item", &item)
+            .map_err(|error| anyhow::anyhow!("seeding Item {code}: {error:?}"))?;
+        let units = rust_decimal::Decimal::from(index % 50 + 1);
+        bin::adjust(site, &code, "Stores - TC", units, rust_decimal::Decimal::ZERO);
+    }
+    Ok(())
+}
+
 pub(crate) fn registry() -> &'static [&'static dyn DoctypeRules] {
     REGISTRY
 }
