@@ -534,8 +534,7 @@ mod tests {
         assert_eq!(catalogue.warehouses, vec!["Stores - TC", "Shop - TC"]);
         assert_eq!(catalogue.stock_figure, StockFigure::Actual);
         assert_eq!(catalogue.shop_units["SCREW"], 1000);
-        let error =
-            parse_mappings_toml("[catalogue]\nstock_figure = \"free\"\n").unwrap_err();
+        let error = parse_mappings_toml("[catalogue]\nstock_figure = \"free\"\n").unwrap_err();
         assert!(error.problem.contains("available"), "{error}");
         assert_eq!(
             good.shipping_methods["flat_rate"],

@@ -389,7 +389,10 @@ async fn item_prices_reach_the_shop_once() {
     assert_eq!((pushed.written, pushed.write_calls), (2, 2));
     assert_eq!(shop_product(&world, "SIM-001")["regular_price"], "19.5");
     assert_eq!(shop_product(&world, "SIM-V01-M")["price"], "30");
-    assert_eq!(shop_product(&world, "SIM-002")["regular_price"], shown_before);
+    assert_eq!(
+        shop_product(&world, "SIM-002")["regular_price"],
+        shown_before
+    );
     let again = flow
         .push_prices(StockOptions::default(), &no_progress)
         .await
@@ -404,8 +407,6 @@ async fn item_prices_reach_the_shop_once() {
         })
         .await
         .unwrap();
-    assert!(log
-        .iter()
-        .any(|record| record.entry.action == "push_prices"
-            && record.entry.message.contains("regular price 19.5")));
+    assert!(log.iter().any(|record| record.entry.action == "push_prices"
+        && record.entry.message.contains("regular price 19.5")));
 }

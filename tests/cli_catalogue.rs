@@ -121,7 +121,10 @@ async fn link_then_push_stock_through_the_command_line() {
     assert_eq!(code, 0, "{stderr}");
     for code in ["SIM-001", "SIM-004"] {
         client
-            .insert::<Value>("Item", &json!({"item_code": code, "item_group": "Products"}))
+            .insert::<Value>(
+                "Item",
+                &json!({"item_code": code, "item_group": "Products"}),
+            )
             .await
             .unwrap();
         count_stock(&client, code, 6).await;
@@ -138,9 +141,7 @@ async fn link_then_push_stock_through_the_command_line() {
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["matched"].as_array().unwrap().len(), 2, "{report}");
     assert!(!report["unmatched_in_shop"].as_array().unwrap().is_empty());
-    let (code, stdout, _) = cli
-        .run(&["products", "link", "--connection", "shop"])
-        .await;
+    let (code, stdout, _) = cli.run(&["products", "link", "--connection", "shop"]).await;
     assert_eq!(code, 0);
     assert!(stdout.starts_with("linked 2 products"), "{stdout}");
 
@@ -148,7 +149,10 @@ async fn link_then_push_stock_through_the_command_line() {
         .run(&["sync", "stock", "--connection", "shop", "--dry-run"])
         .await;
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("SIM-001") && stdout.contains("never pushed → 6"), "{stdout}");
+    assert!(
+        stdout.contains("SIM-001") && stdout.contains("never pushed → 6"),
+        "{stdout}"
+    );
     assert!(stdout.contains("would write 2"), "{stdout}");
     let sim_001 = |woo: &woocommerce::WooSimHandle| {
         woo.products()
@@ -164,7 +168,10 @@ async fn link_then_push_stock_through_the_command_line() {
         .await;
     assert_eq!(code, 0, "{stderr}");
     let summary: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!((summary["written"].as_u64(), summary["write_calls"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        (summary["written"].as_u64(), summary["write_calls"].as_u64()),
+        (Some(2), Some(1))
+    );
     assert_eq!(sim_001(&woo), 6);
     let (code, stdout, _) = cli.run(&["sync", "stock", "--connection", "shop"]).await;
     assert_eq!(code, 0);
@@ -191,7 +198,10 @@ async fn link_then_push_stock_through_the_command_line() {
         .run(&["sync", "prices", "--connection", "shop", "--dry-run"])
         .await;
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("SIM-004") && stdout.contains("regular price 7.25"), "{stdout}");
+    assert!(
+        stdout.contains("SIM-004") && stdout.contains("regular price 7.25"),
+        "{stdout}"
+    );
     let (code, stdout, _) = cli.run(&["sync", "prices", "--connection", "shop"]).await;
     assert_eq!(code, 0);
     assert!(stdout.contains("written 1"), "{stdout}");

@@ -639,8 +639,10 @@ async fn receive_goods(erp: &ErpClient, note: &Value) {
         let code = row["item_code"].as_str().unwrap();
         let item = erp.get_document("Item", code).await.unwrap();
         if item["is_stock_item"] == 1 {
-            rows.push(json!({"item_code": code, "qty": row["qty"], "basic_rate": 1,
-                             "t_warehouse": row["warehouse"]}));
+            rows.push(
+                json!({"item_code": code, "qty": row["qty"], "basic_rate": 1,
+                             "t_warehouse": row["warehouse"]}),
+            );
         }
     }
     if !rows.is_empty() {

@@ -207,7 +207,8 @@ async fn price_story(side: &mut Side, sku: &str, sale_list: &str) -> Vec<Priced>
         .await
         .expect_err("valid_upto before valid_from");
     assert!(
-        backwards.to_string().contains("must be after") && backwards.to_string().contains("InvalidDates"),
+        backwards.to_string().contains("must be after")
+            && backwards.to_string().contains("InvalidDates"),
         "{}: {backwards}",
         side.label
     );
@@ -230,7 +231,11 @@ async fn price_story(side: &mut Side, sku: &str, sale_list: &str) -> Vec<Priced>
         match step {
             1 => {
                 side.erp
-                    .update("Item Price", &name(&regular), &json!({"price_list_rate": 14}))
+                    .update(
+                        "Item Price",
+                        &name(&regular),
+                        &json!({"price_list_rate": 14}),
+                    )
                     .await
                     .unwrap_or_else(|error| panic!("{}: new price: {error}", side.label));
             }
@@ -294,11 +299,20 @@ async fn an_item_price_and_a_sale_in_erpnext_reach_the_store_as_on_the_simulator
         }
     );
     assert_eq!(
-        (&expected[1].written, &expected[1].regular_price, &expected[1].price),
+        (
+            &expected[1].written,
+            &expected[1].regular_price,
+            &expected[1].price
+        ),
         (&1, &json!("14"), &json!("9.9"))
     );
     assert_eq!(
-        (&expected[2].written, &expected[2].sale_price, &expected[2].price, &expected[2].on_sale),
+        (
+            &expected[2].written,
+            &expected[2].sale_price,
+            &expected[2].price,
+            &expected[2].on_sale
+        ),
         (&1, &json!(""), &json!("14"), &json!(false))
     );
     assert_eq!(expected[3].written, 0);

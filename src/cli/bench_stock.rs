@@ -88,8 +88,10 @@ pub async fn run(
     for address in [woo_address, erp_address] {
         wait_until_listening(address, std::time::Duration::from_secs(600)).await?;
     }
-    let directory =
-        std::env::temp_dir().join(format!("woocommerce-sync-bench-stock-{}", std::process::id()));
+    let directory = std::env::temp_dir().join(format!(
+        "woocommerce-sync-bench-stock-{}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&directory).map_err(anyhow::Error::from)?;
     let store = Store::open(
         &format!("sqlite://{}", directory.join("bench.db").display()),

@@ -10,8 +10,8 @@ use super::sync::{context, progress_bar};
 use super::{print_json, CliError};
 use crate::store::Store;
 use crate::sync::catalogue::flow::{describe_prices, CatalogueFlow, StockOptions};
-use crate::sync::context::ConnectionContext;
 use crate::sync::catalogue::links::LinkReport;
+use crate::sync::context::ConnectionContext;
 
 #[derive(Debug, Subcommand)]
 pub enum ProductsCommand {
@@ -260,7 +260,11 @@ pub async fn run_sync_stock(store: &Store, args: SyncStockArgs) -> Result<ExitCo
         println!(
             "stock items {}: {} {}, unchanged {}, failed {} ({} batch requests)",
             summary.stock_items,
-            if args.dry_run { "would write" } else { "written" },
+            if args.dry_run {
+                "would write"
+            } else {
+                "written"
+            },
             if args.dry_run {
                 summary.to_write
             } else {

@@ -2,9 +2,9 @@
 //! Commands call into the library; no business logic lives here.
 
 mod bench;
-mod catalogue;
 mod bench_erpnext;
 mod bench_stock;
+mod catalogue;
 mod connection;
 mod demo;
 mod log;

@@ -1103,7 +1103,11 @@ fn create_product(context: &Context<'_>) -> Result<Answer, ApiError> {
     let mut shop = context.app.lock();
     let sku = body["sku"].as_str().unwrap_or_default().trim().to_string();
     if !sku.is_empty() {
-        if let Some(existing) = shop.products.values().find(|product| product["sku"] == sku.as_str()) {
+        if let Some(existing) = shop
+            .products
+            .values()
+            .find(|product| product["sku"] == sku.as_str())
+        {
             return Err(ApiError::with_data(
                 400,
                 "product_invalid_sku",
@@ -1336,7 +1340,10 @@ fn update_product(shop: &mut Shop, changes: &Value) -> (Value, Vec<PendingDelive
         "date_on_sale_from",
         "date_on_sale_to",
     ];
-    if price_fields.iter().any(|field| changes.get(*field).is_some()) {
+    if price_fields
+        .iter()
+        .any(|field| changes.get(*field).is_some())
+    {
         let sale = product["sale_price"]
             .as_str()
             .unwrap_or_default()

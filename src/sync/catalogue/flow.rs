@@ -235,7 +235,11 @@ impl<'a> CatalogueFlow<'a> {
         };
         let writes = plan_stock(&levels.links, &levels.bins, &inputs);
         let mut summary = StockPushSummary {
-            stock_items: levels.links.iter().filter(|link| link.is_stock_item).count(),
+            stock_items: levels
+                .links
+                .iter()
+                .filter(|link| link.is_stock_item)
+                .count(),
             to_write: writes.len(),
             dry_run: options.dry_run,
             ..StockPushSummary::default()
@@ -401,7 +405,8 @@ impl<'a> CatalogueFlow<'a> {
                             log.push(self.log_entry(entry, action, LogOutcome::Ok, String::new()));
                         }
                         Some(reason) => {
-                            sent.failures.insert(entry.item_code.clone(), reason.clone());
+                            sent.failures
+                                .insert(entry.item_code.clone(), reason.clone());
                             log.push(self.log_entry(entry, action, LogOutcome::Failed, reason));
                         }
                     }
@@ -558,7 +563,9 @@ struct ItemPriceWire {
 impl ItemPriceWire {
     fn into_row(self) -> ItemPriceRow {
         let date = |text: Option<String>| {
-            text.and_then(|text| chrono::NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok())
+            text.and_then(|text| {
+                chrono::NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()
+            })
         };
         let set = |text: &Option<String>| text.as_deref().is_some_and(|text| !text.is_empty());
         ItemPriceRow {
@@ -604,7 +611,8 @@ pub fn describe_prices(prices: &ShopPrices) -> String {
             "regular price {}, sale price {}{}{}",
             prices.regular,
             sale.price,
-            sale.from.map_or(String::new(), |day| format!(" from {day}")),
+            sale.from
+                .map_or(String::new(), |day| format!(" from {day}")),
             sale.to.map_or(String::new(), |day| format!(" to {day}"))
         ),
     }

@@ -87,7 +87,11 @@ fn valid_on(row: &ItemPriceRow, today: NaiveDate) -> bool {
 }
 
 /// The prices every linked product shows, and the writes that changes.
-pub fn plan_prices(links: &[ProductLink], rows: &[ItemPriceRow], inputs: &PriceInputs) -> Vec<PriceWrite> {
+pub fn plan_prices(
+    links: &[ProductLink],
+    rows: &[ItemPriceRow],
+    inputs: &PriceInputs,
+) -> Vec<PriceWrite> {
     let today = inputs.today.unwrap_or_default();
     // The latest valid_from wins, as ERPNext orders Item Prices by it.
     let mut current: HashMap<(&str, &str), &ItemPriceRow> = HashMap::new();
@@ -202,7 +206,12 @@ mod tests {
         ];
         let mut inputs = inputs(None);
         inputs.stock_uoms = HashMap::from([("D".to_string(), "Nos".to_string())]);
-        let links = [link("A", None), link("B", None), link("C", None), link("D", None)];
+        let links = [
+            link("A", None),
+            link("B", None),
+            link("C", None),
+            link("D", None),
+        ];
         let writes = plan_prices(&links, &rows, &inputs);
         assert_eq!(writes.len(), 1);
         assert_eq!(writes[0].prices.regular, Decimal::new(12, 0));
@@ -228,8 +237,10 @@ mod tests {
         ];
         let links = [link("A", None), link("B", None), link("C", None)];
         let writes = plan_prices(&links, &rows, &inputs(Some("Sale")));
-        let sales: Vec<Option<Option<Sale>>> =
-            writes.iter().map(|write| write.prices.sale.clone()).collect();
+        let sales: Vec<Option<Option<Sale>>> = writes
+            .iter()
+            .map(|write| write.prices.sale.clone())
+            .collect();
         assert_eq!(
             sales,
             [

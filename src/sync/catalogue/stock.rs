@@ -66,7 +66,11 @@ pub struct StockInputs {
 }
 
 /// The quantity each linked stock item is offered, and the writes that changes.
-pub fn plan_stock(links: &[ProductLink], bins: &[BinLevel], inputs: &StockInputs) -> Vec<StockWrite> {
+pub fn plan_stock(
+    links: &[ProductLink],
+    bins: &[BinLevel],
+    inputs: &StockInputs,
+) -> Vec<StockWrite> {
     let mut on_hand: HashMap<&str, Decimal> = HashMap::new();
     for bin in bins {
         *on_hand.entry(bin.item_code.as_str()).or_default() += bin.figure(inputs.figure);
@@ -99,7 +103,8 @@ fn offered(link: &ProductLink, on_hand: &HashMap<&str, Decimal>, inputs: &StockI
         .copied()
         .filter(|factor| *factor > Decimal::ZERO)
         .unwrap_or(Decimal::ONE);
-    let in_shop_units = (stock / factor).round_dp_with_strategy(0, RoundingStrategy::ToNegativeInfinity);
+    let in_shop_units =
+        (stock / factor).round_dp_with_strategy(0, RoundingStrategy::ToNegativeInfinity);
     let unreserved = inputs
         .unreserved
         .get(&link.item_code)

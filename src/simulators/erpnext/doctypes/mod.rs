@@ -241,7 +241,13 @@ pub(crate) fn seed_catalogue(site: &mut Site, count: usize) -> anyhow::Result<()
         site.insert("Item", &item)
             .map_err(|error| anyhow::anyhow!("seeding Item {code}: {error:?}"))?;
         let units = rust_decimal::Decimal::from(index % 50 + 1);
-        bin::adjust(site, &code, "Stores - TC", units, rust_decimal::Decimal::ZERO);
+        bin::adjust(
+            site,
+            &code,
+            "Stores - TC",
+            units,
+            rust_decimal::Decimal::ZERO,
+        );
     }
     Ok(())
 }

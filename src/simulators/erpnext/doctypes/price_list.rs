@@ -37,7 +37,10 @@ impl DoctypeRules for PriceList {
         mandatory(
             "Price List",
             doc,
-            &[("price_list_name", "Price List Name"), ("currency", "Currency")],
+            &[
+                ("price_list_name", "Price List Name"),
+                ("currency", "Currency"),
+            ],
         )?;
         let name = text_of(doc, "price_list_name").trim().to_string();
         if site.exists("Price List", &name) {

@@ -59,7 +59,12 @@ impl DoctypeRules for StockReconciliation {
             doc.insert("posting_date".into(), json!(today));
         }
         let provisional = site.peek_series(SERIES);
-        mandatory_named("Stock Reconciliation", &provisional, doc, &[("items", "Items")])?;
+        mandatory_named(
+            "Stock Reconciliation",
+            &provisional,
+            doc,
+            &[("items", "Items")],
+        )?;
         let default_warehouse = text_of(doc, "set_warehouse");
         let mut rows_out = Vec::new();
         for (index, row) in rows(doc, "items").into_iter().enumerate() {
