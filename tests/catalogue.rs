@@ -7,7 +7,7 @@ mod common;
 use common::{fast_calls, spawn_world, World};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use woocommerce_sync::erpnext::client::ErpClient;
+use woocommerce_sync::erpnext::client::{ErpClient, ListQuery};
 use woocommerce_sync::simulators::woocommerce::WooSimOptions;
 use woocommerce_sync::store::{LogFilter, LogOutcome, ProductLink};
 use woocommerce_sync::sync::catalogue::flow::{CatalogueFlow, StockOptions};
@@ -409,4 +409,53 @@ async fn item_prices_reach_the_shop_once() {
         .unwrap();
     assert!(log.iter().any(|record| record.entry.action == "push_prices"
         && record.entry.message.contains("regular price 19.5")));
+}
+
+/// A Stock Reconciliation sets the warehouse's stock to the counted quantity, refuses a count
+/// that changes nothing, and cancelling it takes back exactly what it moved.
+#[tokio::test]
+async fn a_stock_count_sets_the_bin_and_cancelling_takes_it_back() {
+    let (world, erp) = world().await;
+    item(&erp, "COUNTED", true).await;
+    let actual = |_: &World| async {
+        let bins: Vec<Value> = erp
+            .list(
+                "Bin",
+                &ListQuery::default()
+                    .fields(&["actual_qty"])
+                    .filter("item_code", "=", "COUNTED"),
+            )
+            .await
+            .unwrap();
+        bins.first().map(|bin| bin["actual_qty"].clone())
+    };
+    count_stock(&erp, "COUNTED", 12).await;
+    assert_eq!(actual(&world).await, Some(json!(12.0)));
+    let second: Value = erp
+        .insert(
+            "Stock Reconciliation",
+            &json!({"docstatus": 1, "items": [{"item_code": "COUNTED",
+                    "warehouse": "Stores - TC", "qty": 5, "valuation_rate": 5}]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(actual(&world).await, Some(json!(5.0)));
+    let unchanged = erp
+        .insert::<Value>(
+            "Stock Reconciliation",
+            &json!({"docstatus": 1, "items": [{"item_code": "COUNTED",
+                    "warehouse": "Stores - TC", "qty": 5, "valuation_rate": 5}]}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        unchanged
+            .to_string()
+            .contains("None of the items have any change"),
+        "{unchanged}"
+    );
+    erp.cancel("Stock Reconciliation", second["name"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(actual(&world).await, Some(json!(12.0)));
 }

@@ -99,6 +99,27 @@ async fn story(side: &Side, sku: &str) -> Vec<Step> {
             stock_status: shown.stock_status,
         });
     }
+    // A count that changes nothing is refused on both.
+    let connection = &side.connection.connection;
+    let unchanged = side
+        .erp
+        .insert::<Value>(
+            "Stock Reconciliation",
+            &json!({
+                "purpose": "Stock Reconciliation", "company": connection.company, "docstatus": 1,
+                "items": [{"item_code": sku, "warehouse": connection.default_warehouse,
+                           "qty": 4, "valuation_rate": 5}]
+            }),
+        )
+        .await
+        .expect_err("a count that changes nothing");
+    assert!(
+        unchanged
+            .to_string()
+            .contains("None of the items have any change in quantity or value"),
+        "{}: {unchanged}",
+        side.label
+    );
     steps
 }
 

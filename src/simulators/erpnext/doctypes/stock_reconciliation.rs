@@ -104,7 +104,7 @@ impl DoctypeRules for StockReconciliation {
             let mut error = SiteError::thrown(
                 417,
                 "EmptyStockReconciliationItemsError",
-                "None of the items have any change in quantity or value.".to_string(),
+                "None of the items have any change in quantity or value.",
             );
             error.exc_source = Some("erpnext (app)");
             error.module = Some("erpnext.stock.doctype.stock_reconciliation.stock_reconciliation");
@@ -118,16 +118,24 @@ impl DoctypeRules for StockReconciliation {
         &self,
         site: &mut Site,
         name: &str,
-        doc: Doc,
+        mut doc: Doc,
         _inserted: bool,
     ) -> Result<(), SiteError> {
+        let mut rows_out = Vec::new();
         for row in rows(&doc, "items") {
-            let code = text_of(row, "item_code");
-            let warehouse = text_of(row, "warehouse");
-            // The counted quantity, whatever moved since the draft was saved.
-            let difference = field_decimal(row, "qty") - bin::actual_qty(site, &code, &warehouse);
+            let mut row = row.clone();
+            let code = text_of(&row, "item_code");
+            let warehouse = text_of(&row, "warehouse");
+            // The counted quantity, whatever moved since the draft was saved; cancelling takes
+            // back exactly this move.
+            let current = bin::actual_qty(site, &code, &warehouse);
+            let difference = field_decimal(&row, "qty") - current;
+            set_float(&mut row, "current_qty", current);
+            set_float(&mut row, "quantity_difference", difference);
             bin::adjust(site, &code, &warehouse, difference, Decimal::ZERO);
+            rows_out.push(Value::Object(row));
         }
+        doc.insert("items".into(), Value::Array(rows_out));
         site.store(self.doctype(), name, doc);
         Ok(())
     }
