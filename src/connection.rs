@@ -119,6 +119,62 @@ pub struct Mappings {
     /// number (zero-rated or reverse-charge B2B sales), set on its Sales Order and invoice.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exempt_tax_category: Option<String>,
+    /// ERPNext → WooCommerce stock (and prices): the `[catalogue]` table.
+    #[serde(skip_serializing_if = "CatalogueSettings::is_default")]
+    pub catalogue: CatalogueSettings,
+}
+
+/// Which of ERPNext's stock figures (a Bin's) the shop is offered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StockFigure {
+    /// `actual − reserved`: what is on the shelf and not promised to a submitted Sales Order.
+    #[default]
+    Available,
+    /// `actual_qty`: what is on the shelf.
+    Actual,
+    /// `projected_qty`: actual − reserved + ordered from suppliers + planned + requested.
+    Projected,
+}
+
+/// What the stock push offers the shop. Written in the mappings file as
+/// `[catalogue]` with `warehouses = ["Stores - TC"]`, `stock_figure = "available"` and a
+/// `[catalogue.shop_units]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogueSettings {
+    /// The warehouses whose stock the shop sells, summed; empty means the connection's default
+    /// warehouse. A returns or quarantine warehouse is simply not listed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warehouses: Vec<String>,
+    pub stock_figure: StockFigure,
+    /// Items the shop sells in a bigger unit than ERPNext stocks them in: item code → stock
+    /// units per shop unit (`"SCREW-M4" = 1000` offers 52,900 pieces as 52 boxes). Quantities
+    /// are divided and rounded down; items not listed are sold in their stock unit.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub shop_units: BTreeMap<String, u32>,
+    /// A selling price list whose Item Prices, while valid, are the shop's sale prices (with
+    /// the sale's dates); without it the price push leaves sale prices alone. Regular prices
+    /// come from the connection's price list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sale_price_list: Option<String>,
+}
+
+impl CatalogueSettings {
+    fn is_default(&self) -> bool {
+        *self == CatalogueSettings::default()
+    }
+}
+
+impl Connection {
+    /// The warehouses the stock push sums over.
+    pub fn stock_warehouses(&self) -> Vec<String> {
+        if self.mappings.catalogue.warehouses.is_empty() {
+            vec![self.default_warehouse.clone()]
+        } else {
+            self.mappings.catalogue.warehouses.clone()
+        }
+    }
 }
 
 /// Tax rate ids are map keys, which TOML (and JSON) write as strings.
@@ -344,6 +400,35 @@ impl Connection {
                 "is empty; name an ERPNext Tax Category (e.g. \"Reverse Charge\") or leave it out",
             ));
         }
+        let catalogue = &self.mappings.catalogue;
+        if catalogue
+            .warehouses
+            .iter()
+            .any(|warehouse| warehouse.trim().is_empty())
+        {
+            return Err(invalid(
+                "catalogue.warehouses",
+                "holds an empty name; list ERPNext warehouses, e.g. warehouses = [\"Stores - TC\"]",
+            ));
+        }
+        if let Some((code, _)) = catalogue
+            .shop_units
+            .iter()
+            .find(|(code, units)| code.trim().is_empty() || **units == 0)
+        {
+            return Err(invalid(
+                "catalogue.shop_units",
+                format!("`{code}` needs an item code and a number of stock units above 0, e.g. \"SCREW-M4\" = 1000"),
+            ));
+        }
+        if let Some(list) = &catalogue.sale_price_list {
+            if list.trim().is_empty() || *list == self.price_list {
+                return Err(invalid(
+                    "catalogue.sale_price_list",
+                    format!("`{list}` cannot hold the sale prices; name a selling price list other than the connection's ({}), or leave it out", self.price_list),
+                ));
+            }
+        }
         if let MissingSkuRule::UseItem(code) = &self.missing_sku {
             if code.trim().is_empty() {
                 return Err(invalid("--missing-sku", "item:CODE needs an item code"));
@@ -441,6 +526,16 @@ mod tests {
         assert_eq!(good.tax_accounts[&1], "ST 4% - TC");
         assert_eq!(good.vat_meta_keys, vec!["_my_vat".to_string()]);
         assert_eq!(good.exempt_tax_category.as_deref(), Some("Reverse Charge"));
+        let catalogue = parse_mappings_toml(
+            "[catalogue]\nwarehouses = [\"Stores - TC\", \"Shop - TC\"]\nstock_figure = \"actual\"\n[catalogue.shop_units]\nSCREW = 1000\n",
+        )
+        .unwrap()
+        .catalogue;
+        assert_eq!(catalogue.warehouses, vec!["Stores - TC", "Shop - TC"]);
+        assert_eq!(catalogue.stock_figure, StockFigure::Actual);
+        assert_eq!(catalogue.shop_units["SCREW"], 1000);
+        let error = parse_mappings_toml("[catalogue]\nstock_figure = \"free\"\n").unwrap_err();
+        assert!(error.problem.contains("available"), "{error}");
         assert_eq!(
             good.shipping_methods["flat_rate"],
             ShippingTarget::Account("Freight - TC".into())

@@ -222,3 +222,38 @@ async fn the_webhook_flood_bench_acknowledges_every_delivery_and_drains_the_queu
     let (code, _, stderr) = bench(&["--serve", "--listing"], None).await;
     assert_eq!(code, 2, "{stderr}");
 }
+
+/// `bench --stock` on a small catalogue: the measured push writes exactly the changed products
+/// in ceil(changed / 100) batch calls, plus one Bin read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stock_bench_writes_only_the_changed_products_in_batches_of_100() {
+    let (code, stdout, stderr) = bench(
+        &[
+            "--stock",
+            "--products",
+            "1050",
+            "--changed-percent",
+            "20",
+            "--latency-ms",
+            "0",
+            "--json",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["linked"], 1050, "{report}");
+    assert_eq!(report["changed"], 210);
+    assert_eq!(report["written"], 210);
+    assert_eq!(report["write_calls"], 3);
+    assert_eq!(report["expected_write_calls"], 3);
+    assert_eq!(report["api_calls"], 4);
+    assert_eq!(report["first_push_write_calls"], 11);
+    let (code, _, stderr) = bench(&["--stock", "--orders", "5"], None).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--stock measures the stock push"),
+        "{stderr}"
+    );
+}

@@ -182,6 +182,7 @@ impl Story {
         note["transporter_name"] = json!("DHL");
         note["lr_no"] = json!(tracking);
         note["docstatus"] = json!(1);
+        receive_goods(&self.erp, &note).await;
         let note: Value = self.erp.insert("Delivery Note", &note).await.unwrap();
         note["name"].as_str().unwrap().to_string()
     }
@@ -565,6 +566,7 @@ async fn sync_status_writes_a_shipment_back_once_and_its_dry_run_writes_nothing(
     note["transporter_name"] = json!("UPS");
     note["lr_no"] = json!("1Z999AA10123456784");
     note["docstatus"] = json!(1);
+    receive_goods(&erp, &note).await;
     erp.insert::<Value>("Delivery Note", &note).await.unwrap();
 
     // A dry run says what it would write and writes nothing.
@@ -1024,4 +1026,28 @@ async fn reconcile_lists_a_shop_order_whose_status_lags_erpnext_until_the_write_
     assert!(written.statuses_written >= 1, "{written:?}");
     let report = reconcile(&ctx).await.unwrap();
     assert!(report.status_lags.is_empty(), "{report:#?}");
+}
+
+/// Receives the goods a Delivery Note takes (a Material Receipt of its stock items): ERPNext,
+/// real or simulated, delivers no more than the warehouse holds.
+async fn receive_goods(erp: &ErpClient, note: &Value) {
+    let mut rows = Vec::new();
+    for row in note["items"].as_array().into_iter().flatten() {
+        let code = row["item_code"].as_str().unwrap();
+        let item = erp.get_document("Item", code).await.unwrap();
+        if item["is_stock_item"] == 1 {
+            rows.push(
+                json!({"item_code": code, "qty": row["qty"], "basic_rate": 1,
+                             "t_warehouse": row["warehouse"]}),
+            );
+        }
+    }
+    if !rows.is_empty() {
+        erp.insert::<Value>(
+            "Stock Entry",
+            &json!({"stock_entry_type": "Material Receipt", "docstatus": 1, "items": rows}),
+        )
+        .await
+        .unwrap();
+    }
 }

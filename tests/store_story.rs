@@ -13,8 +13,8 @@ use woocommerce_sync::connection::{
 };
 use woocommerce_sync::secrets::SecretKey;
 use woocommerce_sync::store::{
-    InboxOutcome, JobScope, JobState, Link, LogEntry, LogFilter, LogOutcome, Store, StoreError,
-    WooWriteBack,
+    InboxOutcome, JobScope, JobState, Link, LogEntry, LogFilter, LogOutcome, ProductLink, Store,
+    StoreError, WooWriteBack,
 };
 
 fn sample_connection(name: &str) -> Connection {
@@ -476,9 +476,75 @@ async fn story(store: Store) {
             .unwrap(),
         None
     );
+    // Product links: replaced whole, what was pushed kept for a link that did not change, an
+    // order synced meanwhile no longer counted as sold-but-unreserved.
+    let product_link = |code: &str, product: u64, variation: u64| ProductLink {
+        item_code: code.into(),
+        product_id: product,
+        variation_id: variation,
+        is_stock_item: true,
+        pushed_stock: None,
+        pushed_prices: None,
+    };
+    store
+        .replace_product_links(
+            id,
+            &[product_link("MUG", 10, 0), product_link("TEE-S", 11, 12)],
+        )
+        .await
+        .unwrap();
+    store
+        .record_pushed_stock(id, &[("MUG".into(), Decimal::from(7))])
+        .await
+        .unwrap();
+    store
+        .record_pushed_prices(id, &[("TEE-S".into(), "{\"regular\":\"9\"}".into())])
+        .await
+        .unwrap();
+    store
+        .replace_product_links(
+            id,
+            &[product_link("MUG", 10, 0), product_link("TEE-S", 11, 13)],
+        )
+        .await
+        .unwrap();
+    store
+        .add_product_links(
+            id,
+            &[product_link("MUG", 99, 0), product_link("CAP", 14, 0)],
+        )
+        .await
+        .unwrap();
+    let links = store.product_links(id).await.unwrap();
+    assert_eq!(links.len(), 3);
+    assert_eq!(links[0].item_code, "CAP");
+    assert_eq!(
+        (links[1].product_id, links[1].pushed_stock),
+        (10, Some(Decimal::from(7)))
+    );
+    assert_eq!(
+        (links[2].variation_id, links[2].pushed_prices.as_deref()),
+        (13, None)
+    );
+    assert!(store.product_links(other_id).await.unwrap().is_empty());
+    let sold = r#"{"id": 727, "status": "processing", "line_items": []}"#;
+    let unsynced = store.orders_without_sales_order(id).await.unwrap();
+    assert!(
+        unsynced.iter().all(|(order, _)| order != "727"),
+        "{unsynced:?}"
+    );
+    store
+        .record_inbound(id, "woocommerce", "order.updated", "9999", sold)
+        .await
+        .unwrap();
+    let unsynced = store.orders_without_sales_order(id).await.unwrap();
+    assert!(unsynced
+        .iter()
+        .any(|(order, body)| order == "9999" && body == sold));
 
     // Removing a connection removes what was recorded for it.
     store.delete_connection("main-shop").await.unwrap();
+    assert!(store.product_links(id).await.unwrap().is_empty());
     assert_eq!(store.woo_write_back(id, 727).await.unwrap(), None);
     assert_eq!(
         store.erpnext_order(id, "SAL-ORD-2026-00009").await.unwrap(),

@@ -593,6 +593,7 @@ async fn products_by_sku_include_variations_and_stock_batches_apply() {
         stock_quantity: Some(7),
         manage_stock: Some(true),
         regular_price: Some(Decimal::new(2450, 2)),
+        ..StockPriceUpdate::default()
     };
     client
         .batch_update_variations(parent_id, &[update])
@@ -613,6 +614,7 @@ async fn products_by_sku_include_variations_and_stock_batches_apply() {
             stock_quantity: Some(1),
             manage_stock: None,
             regular_price: None,
+            ..StockPriceUpdate::default()
         })
         .collect();
     client.batch_update_products(&simple).await.unwrap();

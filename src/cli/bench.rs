@@ -56,6 +56,17 @@ pub struct BenchArgs {
     pub status: bool,
     #[arg(long)]
     pub json: bool,
+    /// Measure the stock push instead of the order sync: a catalogue of linked products, a
+    /// stock count changing a share of them, and the push that follows.
+    #[arg(long)]
+    pub stock: bool,
+    /// With --stock: linked products in the catalogue [default: 10000].
+    #[arg(long, requires = "stock")]
+    pub products: Option<usize>,
+    /// With --stock: the share of them whose stock changes before the measured push
+    /// [default: 10].
+    #[arg(long, requires = "stock")]
+    pub changed_percent: Option<u32>,
     /// Measure against this real ERPNext site instead of the ERPNext simulator: ERPNext's own
     /// rate for the same documents (plain inserts), then a first sync of the simulated shop by a
     /// connection made for the run, with its Webhooks installed, and the ratio of the two.
@@ -130,6 +141,20 @@ impl Drop for Children {
 }
 
 pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode, CliError> {
+    if args.stock {
+        if args.erpnext_url.is_some() || args.orders.is_some() || args.listing {
+            return Err(CliError::Usage(
+                "--stock measures the stock push on the simulators; leave out --erpnext-url, --orders and --listing".into(),
+            ));
+        }
+        return super::bench_stock::run(
+            args.products.unwrap_or(10_000),
+            args.changed_percent.unwrap_or(10),
+            args.latency_ms.unwrap_or(20),
+            args.json,
+        )
+        .await;
+    }
     if let Some(url) = args.erpnext_url.clone() {
         if args.serve {
             return Err(CliError::Usage(
@@ -519,6 +544,10 @@ async fn status_bench(
             else {
                 return false;
             };
+            // Like a real ERPNext, the simulator delivers only what it holds.
+            if super::demo::receive_goods(sync, &note).await.is_err() {
+                return false;
+            }
             note["transporter_name"] = serde_json::json!("DHL");
             note["lr_no"] = serde_json::json!(format!("BENCH-{}", order.name));
             note["docstatus"] = serde_json::json!(1);

@@ -229,6 +229,39 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode, CliError> 
     })
 }
 
+/// The simulated ERPNext starts with empty warehouses and, as a real one, delivers no more than
+/// it holds: the goods of the note's stock items are received first (a Material Receipt).
+pub(super) async fn receive_goods(
+    ctx: &ConnectionContext,
+    note: &serde_json::Value,
+) -> Result<(), CliError> {
+    let mut rows = Vec::new();
+    for row in note["items"].as_array().into_iter().flatten() {
+        let code = row["item_code"].as_str().unwrap_or_default();
+        let item = ctx
+            .erp
+            .get_document("Item", code)
+            .await
+            .map_err(anyhow::Error::from)?;
+        if item["is_stock_item"] == 1 {
+            rows.push(serde_json::json!({"item_code": code, "qty": row["qty"],
+                "basic_rate": 1, "t_warehouse": row["warehouse"]}));
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    ctx.erp
+        .insert::<serde_json::Value>(
+            "Stock Entry",
+            &serde_json::json!({"stock_entry_type": "Material Receipt", "docstatus": 1,
+                "company": ctx.connection.company, "items": rows}),
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok(())
+}
+
 /// The other direction: one order is shipped in ERPNext (a Delivery Note with carrier and
 /// tracking number) and the shop's order follows (completed, with a note the customer sees).
 async fn ship_one_order(ctx: &ConnectionContext) -> Result<(), CliError> {
@@ -258,6 +291,7 @@ async fn ship_one_order(ctx: &ConnectionContext) -> Result<(), CliError> {
     note["transporter_name"] = "DHL".into();
     note["lr_no"] = "JD014600006281234567".into();
     note["docstatus"] = 1.into();
+    receive_goods(ctx, &note).await?;
     let note: serde_json::Value = ctx
         .erp
         .insert("Delivery Note", &note)

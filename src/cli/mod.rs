@@ -4,6 +4,8 @@
 mod bench;
 mod bench_erpnext;
 mod bench_serve;
+mod bench_stock;
+mod catalogue;
 mod connection;
 mod demo;
 mod log;
@@ -51,6 +53,9 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Install the custom fields and Webhooks the sync needs in ERPNext (idempotent).
     Setup(setup::SetupArgs),
+    /// Link the shop's products to ERPNext Items by SKU.
+    #[command(subcommand)]
+    Products(catalogue::ProductsCommand),
     /// Sync now (one-shot, for scripts and cron).
     #[command(subcommand)]
     Sync(sync::SyncCommand),
@@ -179,6 +184,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Serve(args) => serve::run(&config, args).await,
         Command::Bench(args) => bench::run(&config, args).await,
         Command::Setup(args) => setup::run(&open_store(&config).await?, args).await,
+        Command::Products(command) => {
+            catalogue::run_products(&open_store(&config).await?, command).await
+        }
         Command::Sync(command) => sync::run_sync(&open_store(&config).await?, command).await,
         Command::Reconcile(args) => sync::run_reconcile(&open_store(&config).await?, args).await,
         Command::Sim(SimCommand::Woocommerce(options)) => {

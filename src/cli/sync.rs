@@ -43,6 +43,12 @@ pub enum SyncCommand {
     /// ERPNext → WooCommerce: submitted Sales Orders made in ERPNext whose `WooCommerce Store`
     /// names the connection, created in the shop once each.
     ErpnextOrders(SyncStatusArgs),
+    /// ERPNext → WooCommerce: the stock of every linked stock item (of the connection's
+    /// warehouses, less what the shop sold that ERPNext does not reserve yet), changed ones only.
+    Stock(super::catalogue::SyncStockArgs),
+    /// ERPNext → WooCommerce: the regular price (the connection's price list) and, with a sale
+    /// price list, the sale price and dates of every linked product, changed ones only.
+    Prices(super::catalogue::SyncPricesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -145,7 +151,7 @@ pub fn parse_since(text: &str) -> Result<NaiveDateTime, String> {
 
 /// A connection's context for a one-shot command: what fails is settled with the job queue, so
 /// the service (or the next run) retries it.
-async fn context(
+pub(super) async fn context(
     store: &Store,
     name: &str,
     concurrency: usize,
@@ -167,6 +173,8 @@ pub async fn run_sync(store: &Store, command: SyncCommand) -> Result<ExitCode, C
         SyncCommand::Orders(args) => return run_sync_orders(store, args).await,
         SyncCommand::Status(args) => return run_sync_status(store, args).await,
         SyncCommand::ErpnextOrders(args) => return run_sync_erpnext_orders(store, args).await,
+        SyncCommand::Stock(args) => return super::catalogue::run_sync_stock(store, args).await,
+        SyncCommand::Prices(args) => return super::catalogue::run_sync_prices(store, args).await,
         SyncCommand::Invoices(args) => (
             args,
             BillingSteps {

@@ -2,6 +2,7 @@
 //! direction has a folder of flows, every flow takes the one [`context::ConnectionContext`] of
 //! its connection, and the keys every document carries are built in [`keys`].
 
+pub mod catalogue;
 pub mod context;
 pub mod erp_to_woo;
 pub mod keys;

@@ -341,7 +341,7 @@ pub struct Product {
 }
 
 /// One entry of a stock/price batch update for products or variations.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StockPriceUpdate {
     pub id: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -354,6 +354,15 @@ pub struct StockPriceUpdate {
         with = "rust_decimal::serde::str_option"
     )]
     pub regular_price: Option<Decimal>,
+    /// `""` ends a sale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sale_price: Option<String>,
+    /// The sale's first and last moment in the store's time (`2026-12-01T00:00:00`); `""`
+    /// removes the date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_on_sale_from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_on_sale_to: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

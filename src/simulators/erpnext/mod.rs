@@ -91,6 +91,10 @@ pub struct ErpSimOptions {
     /// is at `/__sim/faults` and printed when a test holding the simulator fails).
     #[arg(long)]
     pub fault_seed: Option<u64>,
+    /// Also hold this many stock Items (`CAT-00001`…, as the WooCommerce simulator's
+    /// `--catalogue`), each with some stock in Stores - TC: for `bench --stock`.
+    #[arg(long, default_value_t = 0)]
+    pub catalogue: usize,
     /// Pretend the site's date is this day (YYYY-MM-DD), to replay recorded
     /// transcripts; the time of day stays real.
     #[arg(long)]
@@ -110,6 +114,7 @@ impl Default for ErpSimOptions {
             drop_rate: 0.0,
             deadlock_rate: 0.0,
             fault_seed: None,
+            catalogue: 0,
             today: None,
         }
     }
@@ -330,7 +335,11 @@ pub async fn start(options: ErpSimOptions) -> anyhow::Result<ErpSimHandle> {
         .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", options.listen))?;
     let address = listener.local_addr()?;
     let shared = Arc::new(Shared {
-        site: engine::SiteLock::new(seed::fresh_site(options.today)),
+        site: engine::SiteLock::new({
+            let mut site = seed::fresh_site(options.today);
+            doctypes::seed_catalogue(&mut site, options.catalogue)?;
+            site
+        }),
         faults: Mutex::new((
             Faults {
                 seed: None,

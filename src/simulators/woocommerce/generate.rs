@@ -851,7 +851,7 @@ fn generate_catalog(shop: &mut Shop, rng: &mut StdRng, created: NaiveDateTime) -
             "date_modified": local, "date_modified_gmt": gmt, "type": kind, "status": "publish",
             "featured": false, "catalog_visibility": "visible", "description": "", "short_description": "",
             "sku": sku, "price": price_text, "regular_price": price_text, "sale_price": "",
-            "on_sale": false, "purchasable": true, "total_sales": 0, "virtual": false,
+            "on_sale": false, "date_on_sale_from": null, "date_on_sale_to": null, "purchasable": true, "total_sales": 0, "virtual": false,
             "downloadable": false, "tax_status": "taxable", "tax_class": tax_class,
             "manage_stock": price.is_some(), "stock_quantity": price.map(|_| 100), "stock_status": "instock",
             "backorders": "no", "parent_id": parent_id, "attributes": [], "variations": [],
@@ -931,4 +931,34 @@ fn generate_catalog(shop: &mut Shop, rng: &mut StdRng, created: NaiveDateTime) -
     }
     shop.next_product_id = next_id;
     sellables
+}
+
+/// The SKU of the `index`-th (from 1) product of a generated catalogue, in both simulators.
+pub fn catalogue_sku(index: usize) -> String {
+    format!("CAT-{index:05}")
+}
+
+/// `count` simple products with SKUs `CAT-00001`…, stock managed and at 0, price 10.00.
+pub fn generate_catalogue(shop: &mut Shop, count: usize) {
+    let now = shop.now_gmt();
+    let local = shop.local(now).format(DATE_FORMAT).to_string();
+    let gmt = now.format(DATE_FORMAT).to_string();
+    for index in 1..=count {
+        let id = shop.next_product_id.max(10);
+        shop.next_product_id = id + 1;
+        let sku = catalogue_sku(index);
+        shop.products.insert(
+            id,
+            json!({
+                "id": id, "name": format!("Catalogue {sku}"), "type": "simple",
+                "status": "publish", "sku": sku, "price": "10.00", "regular_price": "10.00",
+                "sale_price": "", "date_on_sale_from": null, "date_on_sale_to": null,
+                "on_sale": false, "date_created": local, "date_created_gmt": gmt,
+                "date_modified": local, "date_modified_gmt": gmt, "tax_status": "taxable",
+                "tax_class": "", "manage_stock": true, "stock_quantity": 0,
+                "stock_status": "outofstock", "backorders": "no", "parent_id": 0,
+                "attributes": [], "variations": [], "meta_data": [],
+            }),
+        );
+    }
 }

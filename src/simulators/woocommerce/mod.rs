@@ -44,6 +44,10 @@ pub struct WooSimOptions {
     /// again meets none of the Items and Customers an earlier shop left in a real ERPNext.
     #[arg(long, default_value = "")]
     pub tag: String,
+    /// Also sell this many simple products (SKUs `CAT-00001`…, stock managed, 0 in stock):
+    /// a catalogue for `bench --stock`.
+    #[arg(long, default_value_t = 0)]
+    pub catalogue: usize,
     /// Serve these orders (a JSON file, or a folder like tests/fixtures/woocommerce-real/store-snapshot).
     #[arg(long)]
     pub load: Option<PathBuf>,
@@ -92,6 +96,7 @@ impl Default for WooSimOptions {
             orders: 0,
             seed_random: 1,
             tag: String::new(),
+            catalogue: 0,
             load: None,
             plain_http: false,
             consumer_key: TEST_CONSUMER_KEY.to_string(),
@@ -178,6 +183,7 @@ pub async fn start(options: WooSimOptions) -> anyhow::Result<WooSimHandle> {
             &options.tag,
         );
     }
+    generate::generate_catalogue(&mut shop, options.catalogue);
     shop.fault_dice = crate::simulators::FaultDice::new(options.fault_seed);
     shop.set_faults(Faults {
         latency_ms: options.latency_ms,

@@ -495,7 +495,7 @@ fn access_for(method: &Method, segments: &[&str]) -> Option<Access> {
     let update = matches!(method, "POST" | "PUT" | "PATCH");
     match segments {
         ["orders" | "products" | "customers" | "webhooks"] if method == "GET" => Some(Access::List),
-        ["orders" | "webhooks"] if method == "POST" => Some(Access::Create),
+        ["orders" | "webhooks" | "products"] if method == "POST" => Some(Access::Create),
         ["orders" | "products", "batch"] if update => Some(Access::Batch),
         ["products", id, "variations", "batch"] if update && is_id(id) => Some(Access::Batch),
         ["orders" | "products" | "customers" | "webhooks", id] if is_id(id) => match method {
@@ -582,6 +582,7 @@ async fn route_request(
         (_, ["orders", id, "notes"]) => notes(context, method, id_of(id)),
         (_, ["orders", id, "refunds"]) => refunds(context, method, id_of(id)),
         ("GET", ["products"]) => list_products(context, None),
+        ("POST", ["products"]) => create_product(context),
         ("GET", ["products", id, "variations"]) => list_products(context, Some(id_of(id))),
         ("GET", ["products", id] | ["products", _, "variations", id]) => {
             let shop = context.app.lock();
@@ -1118,6 +1119,66 @@ fn list_products(context: &Context<'_>, parent: Option<u64>) -> Result<Answer, A
     paged_values(context, &collection, &selected)
 }
 
+/// A simple product as WooCommerce creates one; a SKU another product or variation has is
+/// refused with that one's id, as the real store refuses it.
+fn create_product(context: &Context<'_>) -> Result<Answer, ApiError> {
+    let body = context.body;
+    let mut shop = context.app.lock();
+    let sku = body["sku"].as_str().unwrap_or_default().trim().to_string();
+    if !sku.is_empty() {
+        if let Some(existing) = shop
+            .products
+            .values()
+            .find(|product| product["sku"] == sku.as_str())
+        {
+            return Err(ApiError::with_data(
+                400,
+                "product_invalid_sku",
+                "Invalid or duplicated SKU.",
+                json!({"status": 400, "resource_id": existing["id"], "unique_sku": format!("{sku}-1")}),
+            ));
+        }
+    }
+    let id = shop.next_product_id.max(10);
+    shop.next_product_id = id + 1;
+    let now = shop.now_gmt();
+    let local = shop.local(now).format(DATE_FORMAT).to_string();
+    let gmt = now.format(DATE_FORMAT).to_string();
+    let text = |field: &str| match &body[field] {
+        Value::String(text) => text.clone(),
+        Value::Number(number) => number.to_string(),
+        _ => String::new(),
+    };
+    let regular = text("regular_price");
+    let sale = text("sale_price");
+    let manage_stock = body["manage_stock"].as_bool().unwrap_or(false);
+    let quantity = body["stock_quantity"].as_i64().filter(|_| manage_stock);
+    let stock_status = match quantity {
+        Some(quantity) if quantity <= 0 => "outofstock",
+        _ => "instock",
+    };
+    let product = json!({
+        "id": id, "name": text("name"), "slug": text("name").to_lowercase().replace(' ', "-"),
+        "permalink": format!("{}/?p={id}", shop.base_url), "date_created": local,
+        "date_created_gmt": gmt, "date_modified": local, "date_modified_gmt": gmt,
+        "type": body["type"].as_str().unwrap_or("simple"), "status": "publish",
+        "featured": false, "catalog_visibility": "visible", "description": "",
+        "short_description": "", "sku": sku,
+        "price": if sale.is_empty() { regular.clone() } else { sale.clone() },
+        "regular_price": regular, "sale_price": sale, "date_on_sale_from": null, "date_on_sale_to": null, "on_sale": !text("sale_price").is_empty(),
+        "purchasable": true, "total_sales": 0, "virtual": false, "downloadable": false,
+        "tax_status": "taxable", "tax_class": text("tax_class"), "manage_stock": manage_stock,
+        "stock_quantity": quantity, "stock_status": stock_status, "backorders": "no",
+        "parent_id": 0, "attributes": [], "variations": [], "meta_data": [],
+    });
+    shop.products.insert(id, product.clone());
+    let mut answer = Answer::value(201, &product);
+    answer
+        .headers
+        .push(("Location", format!("{}/products/{id}", context.base)));
+    Ok(answer)
+}
+
 fn delete_order(shop: &mut Shop, id: u64, force: bool) -> Result<Answer, ApiError> {
     let stored = shop
         .orders
@@ -1289,7 +1350,23 @@ fn update_product(shop: &mut Shop, changes: &Value) -> (Value, Vec<PendingDelive
             product[field] = json!(text);
         }
     }
-    if changes.get("regular_price").is_some() || changes.get("sale_price").is_some() {
+    // The sale's dates in the store's time; `""` or null removes one.
+    for field in ["date_on_sale_from", "date_on_sale_to"] {
+        if let Some(date) = changes.get(field) {
+            let date = date.as_str().filter(|text| !text.is_empty());
+            product[field] = json!(date);
+        }
+    }
+    let price_fields = [
+        "regular_price",
+        "sale_price",
+        "date_on_sale_from",
+        "date_on_sale_to",
+    ];
+    if price_fields
+        .iter()
+        .any(|field| changes.get(*field).is_some())
+    {
         let sale = product["sale_price"]
             .as_str()
             .unwrap_or_default()
@@ -1298,7 +1375,14 @@ fn update_product(shop: &mut Shop, changes: &Value) -> (Value, Vec<PendingDelive
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let on_sale = !sale.is_empty();
+        let now = local.format(DATE_FORMAT).to_string();
+        let started = product["date_on_sale_from"]
+            .as_str()
+            .map_or(true, |from| from <= now.as_str());
+        let not_ended = product["date_on_sale_to"]
+            .as_str()
+            .map_or(true, |to| to >= now.as_str());
+        let on_sale = !sale.is_empty() && started && not_ended;
         product["price"] = json!(if on_sale { sale } else { regular });
         product["on_sale"] = json!(on_sale);
     }

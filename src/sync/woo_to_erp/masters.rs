@@ -317,13 +317,14 @@ impl Masters {
         Ok(found)
     }
 
-    /// Creates the items the orders need and ERPNext lacks (when the connection allows).
+    /// Creates the items the orders need and ERPNext lacks (when the connection allows); returns
+    /// those this call created (or found made by an earlier, uncertain attempt).
     pub async fn ensure_items(
         &self,
         erp: &ErpClient,
         mapping: &OrderMapping,
         rules: &MappingRules,
-    ) -> Result<(), MasterError> {
+    ) -> Result<Vec<ItemDraft>, MasterError> {
         let to_create: Vec<ItemDraft> = {
             let mut items = self.items.lock().await;
             mapping
@@ -332,12 +333,14 @@ impl Masters {
                 .cloned()
                 .collect()
         };
+        let mut created = Vec::new();
         for draft in to_create {
-            self.item_locks
+            let made = self
+                .item_locks
                 .run(&draft.item_code, async {
                     // Made by the order this one waited for.
                     if self.items.lock().await.contains(&draft.item_code) {
-                        return Ok(());
+                        return Ok(false);
                     }
                     let body = serde_json::to_value(&draft).unwrap_or_default();
                     match erp.insert::<IgnoredAny>("Item", &body).await {
@@ -349,11 +352,14 @@ impl Masters {
                         }
                     }
                     self.items.lock().await.insert(draft.item_code.clone(), ());
-                    Ok(())
+                    Ok(true)
                 })
                 .await?;
+            if made {
+                created.push(draft);
+            }
         }
-        Ok(())
+        Ok(created)
     }
 
     /// What [`ensure_items`](Self::ensure_items) would create for this order, without creating

@@ -26,7 +26,7 @@ use crate::erpnext::client::ListQuery;
 use crate::erpnext::countries;
 use crate::erpnext::error::ErpError;
 use crate::erpnext::types::{DocStatus, Keyed, SalesOrder as SalesOrderDoc};
-use crate::store::{Link, LogEntry, LogOutcome, Store, StoreError};
+use crate::store::{Link, LogEntry, LogOutcome, ProductLink, Store, StoreError};
 use crate::sync::context::ConnectionContext;
 use crate::sync::keys;
 use crate::sync::mapping::{
@@ -684,10 +684,31 @@ impl<'c> OrderFlow<'c> {
     }
 
     async fn sales_order_body(&self, mapping: &OrderMapping) -> Result<SalesOrder, MasterError> {
-        self.ctx
+        let created = self
+            .ctx
             .masters
             .ensure_items(&self.ctx.erp, mapping, &self.ctx.rules)
             .await?;
+        // An Item made for a shop product is linked to it at once (the stock push needs no link
+        // run first). ERPNext keeps stock of a new Item unless told otherwise.
+        let links: Vec<ProductLink> = created
+            .iter()
+            .filter(|draft| draft.woocommerce_product_id != 0)
+            .map(|draft| ProductLink {
+                item_code: draft.item_code.clone(),
+                product_id: draft.woocommerce_product_id,
+                variation_id: draft.woocommerce_variation_id,
+                is_stock_item: true,
+                pushed_stock: None,
+                pushed_prices: None,
+            })
+            .collect();
+        if !links.is_empty() {
+            self.ctx
+                .store
+                .add_product_links(self.ctx.connection_id, &links)
+                .await?;
+        }
         let buyer = self
             .ctx
             .masters

@@ -43,10 +43,15 @@ impl DoctypeRules for Item {
         &self,
         site: &mut Site,
         doc: &mut Doc,
-        _input: &Doc,
+        input: &Doc,
         _notes: &mut Vec<Value>,
     ) -> Result<Naming, SiteError> {
         mandatory("Item", doc, &[("item_code", "Item Code")])?;
+        // "Maintain Stock" is on unless the request says otherwise (Item's field default is 1;
+        // the recorded blank document shows 0).
+        if !input.contains_key("is_stock_item") {
+            doc.insert("is_stock_item".into(), json!(1));
+        }
         let code = text_of(doc, "item_code").trim().to_string();
         if site.exists("Item", &code) {
             return Err(SiteError::duplicate_entry("Item", &code));

@@ -27,10 +27,12 @@ pub(crate) mod delivery_note;
 mod item;
 mod item_price;
 pub(crate) mod payment_entry;
+mod price_list;
 pub(crate) mod sales_invoice;
 pub(crate) mod sales_order;
 mod setup;
 mod stock_entry;
+mod stock_reconciliation;
 mod tax_category;
 pub(crate) mod webhook;
 
@@ -208,11 +210,13 @@ static REGISTRY: &[&dyn DoctypeRules] = &[
     &payment_entry::PaymentEntry,
     &delivery_note::DeliveryNote,
     &stock_entry::StockEntry,
+    &stock_reconciliation::StockReconciliation,
     &customer::Customer,
     &contact::Contact,
     &address::Address,
     &item::Item,
     &item_price::ItemPrice,
+    &price_list::PriceList,
     &account::Account,
     &currency_exchange::CurrencyExchange,
     &custom_field::CustomField,
@@ -224,6 +228,29 @@ static REGISTRY: &[&dyn DoctypeRules] = &[
     &setup::MODE_OF_PAYMENT,
     &setup::CUSTOMER_GROUP,
 ];
+
+/// `count` stock Items `CAT-00001`… with 1 to 50 units each in Stores - TC, for `bench --stock`.
+pub(crate) fn seed_catalogue(site: &mut Site, count: usize) -> anyhow::Result<()> {
+    for index in 1..=count {
+        let code = crate::simulators::woocommerce::generate::catalogue_sku(index);
+        let item = serde_json::json!({"item_code": code, "item_group": "Products",
+            "is_stock_item": 1, "stock_uom": "Nos"});
+        let Value::Object(item) = item else {
+            continue;
+        };
+        site.insert("Item", &item)
+            .map_err(|error| anyhow::anyhow!("seeding Item {code}: {error:?}"))?;
+        let units = rust_decimal::Decimal::from(index % 50 + 1);
+        bin::adjust(
+            site,
+            &code,
+            "Stores - TC",
+            units,
+            rust_decimal::Decimal::ZERO,
+        );
+    }
+    Ok(())
+}
 
 pub(crate) fn registry() -> &'static [&'static dyn DoctypeRules] {
     REGISTRY

@@ -1,0 +1,628 @@
+//! The catalogue's IO: the link run (reads the shop's products and variations and ERPNext's
+//! Items, stores the links) and the stock push (reads Bins and the orders not yet in ERPNext,
+//! writes the changed quantities in batches, remembers what the shop accepted).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::links::{match_products, ErpItem, LinkReport, ShopProduct};
+use super::prices::{plan_prices, ItemPriceRow, PriceInputs, PriceWrite, ShopPrices};
+use super::stock::{plan_stock, unreserved_units, BinLevel, StockInputs, StockWrite};
+use crate::erpnext::client::ListQuery;
+use crate::money::decimal;
+use crate::store::{LogEntry, LogOutcome, ProductLink};
+use crate::sync::context::ConnectionContext;
+use crate::sync::erp_to_woo::DIRECTION;
+use crate::sync::report::SyncError;
+use crate::woocommerce::types::{BatchResponse, StockPriceUpdate};
+
+/// How a stock push runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StockOptions {
+    /// Compute and report, write nothing.
+    pub dry_run: bool,
+    /// Write every linked stock item, not only those whose quantity changed.
+    pub all: bool,
+}
+
+/// What a stock push did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StockPushSummary {
+    /// Linked Items ERPNext keeps stock of.
+    pub stock_items: usize,
+    /// Quantities that differed from the last push (or all, with `--all`).
+    pub to_write: usize,
+    pub written: usize,
+    pub failed: usize,
+    /// Batch requests sent to the shop.
+    pub write_calls: usize,
+    pub dry_run: bool,
+    /// Every quantity planned (written, or that would be on a dry run).
+    pub writes: Vec<StockWrite>,
+    /// Item code → the shop's (or the transport's) reason.
+    pub failures: BTreeMap<String, String>,
+}
+
+/// What the push read before it writes: kept apart so that what arrives in between (an order)
+/// is seen by the write half.
+#[derive(Debug, Clone)]
+pub struct StockLevels {
+    links: Vec<ProductLink>,
+    bins: Vec<BinLevel>,
+    /// Orders without a Sales Order when the Bins were read.
+    unreserved_before: Vec<(String, String)>,
+}
+
+#[derive(Deserialize)]
+struct BinRow {
+    item_code: String,
+    warehouse: String,
+    #[serde(deserialize_with = "decimal")]
+    actual_qty: Decimal,
+    #[serde(deserialize_with = "decimal")]
+    reserved_qty: Decimal,
+    #[serde(deserialize_with = "decimal")]
+    projected_qty: Decimal,
+}
+
+#[derive(Deserialize)]
+struct ItemRow {
+    item_code: String,
+    #[serde(default)]
+    is_stock_item: i64,
+    #[serde(default)]
+    has_variants: i64,
+}
+
+/// The catalogue flows of one connection.
+pub struct CatalogueFlow<'a> {
+    ctx: &'a ConnectionContext,
+}
+
+impl<'a> CatalogueFlow<'a> {
+    pub fn new(ctx: &'a ConnectionContext) -> CatalogueFlow<'a> {
+        CatalogueFlow { ctx }
+    }
+
+    /// Matches the shop's products and variations with ERPNext's Items by SKU and (unless
+    /// `dry_run`) makes the stored links exactly the matches.
+    pub async fn link_products(&self, dry_run: bool) -> Result<LinkReport, SyncError> {
+        let shop = self.shop_products().await?;
+        let items: Vec<ItemRow> = self
+            .ctx
+            .erp
+            .list(
+                "Item",
+                &ListQuery::default()
+                    .fields(&["item_code", "is_stock_item", "has_variants"])
+                    .order_by("item_code asc")
+                    .all_rows(),
+            )
+            .await?;
+        let items: Vec<ErpItem> = items
+            .into_iter()
+            .map(|row| ErpItem {
+                item_code: row.item_code,
+                is_stock_item: row.is_stock_item != 0,
+                has_variants: row.has_variants != 0,
+            })
+            .collect();
+        let report = match_products(&shop, &items);
+        if !dry_run {
+            self.ctx
+                .store
+                .replace_product_links(self.ctx.connection_id, &report.matched)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    /// Every product, and the variations of every variable product, paged.
+    async fn shop_products(&self) -> Result<Vec<ShopProduct>, SyncError> {
+        let mut shop = Vec::new();
+        for product in self.ctx.woo.list_all_products().await? {
+            if product.product_type == "variable" {
+                for variation in self.ctx.woo.list_variations(product.id).await? {
+                    shop.push(ShopProduct {
+                        product_id: product.id,
+                        variation_id: variation.id,
+                        sku: variation.sku,
+                        name: variation.name,
+                        kind: "variation".into(),
+                    });
+                }
+            }
+            shop.push(ShopProduct {
+                product_id: product.id,
+                variation_id: 0,
+                sku: product.sku,
+                name: product.name,
+                kind: product.product_type,
+            });
+        }
+        Ok(shop)
+    }
+
+    /// Reads, then writes the quantities that changed (see `stock`).
+    pub async fn push_stock(
+        &self,
+        options: StockOptions,
+        on_progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<StockPushSummary, SyncError> {
+        let levels = self.read_stock_levels().await?;
+        self.write_stock(levels, options, on_progress).await
+    }
+
+    /// The first half of a push: the links, the orders not yet in ERPNext, then the Bins of the
+    /// connection's warehouses.
+    pub async fn read_stock_levels(&self) -> Result<StockLevels, SyncError> {
+        let store = &self.ctx.store;
+        let links = store.product_links(self.ctx.connection_id).await?;
+        let unreserved_before = store
+            .orders_without_sales_order(self.ctx.connection_id)
+            .await?;
+        let warehouses = self.ctx.connection.stock_warehouses();
+        let rows: Vec<BinRow> = self
+            .ctx
+            .erp
+            .list(
+                "Bin",
+                &ListQuery::default()
+                    .fields(&[
+                        "item_code",
+                        "warehouse",
+                        "actual_qty",
+                        "reserved_qty",
+                        "projected_qty",
+                    ])
+                    .filter("warehouse", "in", warehouses)
+                    .order_by("item_code asc")
+                    .all_rows(),
+            )
+            .await?;
+        let bins = rows
+            .into_iter()
+            .map(|row| BinLevel {
+                item_code: row.item_code,
+                warehouse: row.warehouse,
+                actual: row.actual_qty,
+                reserved: row.reserved_qty,
+                projected: row.projected_qty,
+            })
+            .collect();
+        Ok(StockLevels {
+            links,
+            bins,
+            unreserved_before,
+        })
+    }
+
+    /// The second half: the orders without a Sales Order are read again, and an order counted
+    /// before or after the Bins were read is taken off (one that was synced in between would
+    /// otherwise be in neither the Bins' reservations nor the list). Counting one twice offers
+    /// too few until the next push, never too many.
+    pub async fn write_stock(
+        &self,
+        levels: StockLevels,
+        options: StockOptions,
+        on_progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<StockPushSummary, SyncError> {
+        let after = self
+            .ctx
+            .store
+            .orders_without_sales_order(self.ctx.connection_id)
+            .await?;
+        let mut orders = levels.unreserved_before;
+        let seen_after: std::collections::HashSet<&str> =
+            after.iter().map(|(id, _)| id.as_str()).collect();
+        // An order still pending keeps its latest body (from `after`); one synced meanwhile keeps
+        // the body it had when the Bins were read.
+        orders.retain(|(id, _)| !seen_after.contains(id.as_str()));
+        orders.extend(after);
+        let catalogue = &self.ctx.connection.mappings.catalogue;
+        let inputs = StockInputs {
+            figure: catalogue.stock_figure,
+            shop_unit_factors: catalogue
+                .shop_units
+                .iter()
+                .map(|(code, units)| (code.clone(), Decimal::from(*units)))
+                .collect(),
+            unreserved: unreserved_units(&orders),
+            all: options.all,
+        };
+        let writes = plan_stock(&levels.links, &levels.bins, &inputs);
+        let mut summary = StockPushSummary {
+            stock_items: levels
+                .links
+                .iter()
+                .filter(|link| link.is_stock_item)
+                .count(),
+            to_write: writes.len(),
+            dry_run: options.dry_run,
+            ..StockPushSummary::default()
+        };
+        if options.dry_run {
+            summary.writes = writes;
+            return Ok(summary);
+        }
+        let entries = writes
+            .iter()
+            .map(|write| ShopWrite {
+                item_code: write.item_code.clone(),
+                product_id: write.product_id,
+                variation_id: write.variation_id,
+                update: StockPriceUpdate {
+                    id: shop_id(write.product_id, write.variation_id),
+                    stock_quantity: Some(write.quantity),
+                    manage_stock: Some(true),
+                    ..StockPriceUpdate::default()
+                },
+                remembered: Decimal::from(write.quantity).to_string(),
+                what: format!("stock {}", write.quantity),
+            })
+            .collect();
+        let sent = self.send(entries, "push_stock", on_progress).await?;
+        summary.written = sent.written;
+        summary.failed = sent.failures.len();
+        summary.failures = sent.failures;
+        summary.write_calls = sent.write_calls;
+        summary.writes = writes;
+        Ok(summary)
+    }
+
+    /// Writes the changed regular prices (and, with a sale price list, sale prices and their
+    /// dates) of every linked product (see `prices`).
+    pub async fn push_prices(
+        &self,
+        options: StockOptions,
+        on_progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<PricePushSummary, SyncError> {
+        let ctx = self.ctx;
+        let links = ctx.store.product_links(ctx.connection_id).await?;
+        let catalogue = &ctx.connection.mappings.catalogue;
+        let mut lists = vec![ctx.connection.price_list.clone()];
+        lists.extend(catalogue.sale_price_list.clone());
+        let items: Vec<ItemUomRow> = ctx
+            .erp
+            .list(
+                "Item",
+                &ListQuery::default()
+                    .fields(&["item_code", "stock_uom"])
+                    .order_by("item_code asc")
+                    .all_rows(),
+            )
+            .await?;
+        let rows: Vec<ItemPriceWire> = ctx
+            .erp
+            .list(
+                "Item Price",
+                &ListQuery::default()
+                    .fields(&[
+                        "item_code",
+                        "price_list",
+                        "uom",
+                        "price_list_rate",
+                        "valid_from",
+                        "valid_upto",
+                        "customer",
+                        "supplier",
+                        "batch_no",
+                    ])
+                    .filter("price_list", "in", lists)
+                    .order_by("item_code asc")
+                    .all_rows(),
+            )
+            .await?;
+        let site_zone = ctx.erp.site_time_zone().await?;
+        let today = chrono::Utc::now().with_timezone(&site_zone).date_naive();
+        let rows: Vec<ItemPriceRow> = rows.into_iter().map(ItemPriceWire::into_row).collect();
+        let inputs = PriceInputs {
+            today: Some(today),
+            price_list: ctx.connection.price_list.clone(),
+            sale_price_list: catalogue.sale_price_list.clone(),
+            stock_uoms: items
+                .into_iter()
+                .map(|item| (item.item_code, item.stock_uom))
+                .collect(),
+            shop_unit_factors: catalogue
+                .shop_units
+                .iter()
+                .map(|(code, units)| (code.clone(), Decimal::from(*units)))
+                .collect(),
+            all: options.all,
+        };
+        let writes = plan_prices(&links, &rows, &inputs);
+        let mut summary = PricePushSummary {
+            linked: links.len(),
+            to_write: writes.len(),
+            dry_run: options.dry_run,
+            ..PricePushSummary::default()
+        };
+        if options.dry_run {
+            summary.writes = writes;
+            return Ok(summary);
+        }
+        let entries = writes
+            .iter()
+            .map(|write| ShopWrite {
+                item_code: write.item_code.clone(),
+                product_id: write.product_id,
+                variation_id: write.variation_id,
+                update: price_update(write),
+                remembered: write.prices.remembered(),
+                what: describe_prices(&write.prices),
+            })
+            .collect();
+        let sent = self.send(entries, "push_prices", on_progress).await?;
+        summary.written = sent.written;
+        summary.failed = sent.failures.len();
+        summary.failures = sent.failures;
+        summary.write_calls = sent.write_calls;
+        summary.writes = writes;
+        Ok(summary)
+    }
+
+    /// Sends the writes in batches of 100 (simple products together, each variable product's
+    /// variations together), logs each entry, and remembers what the shop accepted.
+    async fn send(
+        &self,
+        entries: Vec<ShopWrite>,
+        action: &'static str,
+        on_progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<Sent, SyncError> {
+        // The shop's batch endpoints take products and each product's variations apart.
+        let mut groups: BTreeMap<u64, Vec<&ShopWrite>> = BTreeMap::new();
+        for entry in &entries {
+            let parent = if entry.variation_id == 0 {
+                0
+            } else {
+                entry.product_id
+            };
+            groups.entry(parent).or_default().push(entry);
+        }
+        let total = entries.len() as u64;
+        let mut done = 0u64;
+        let mut sent = Sent::default();
+        on_progress(done, total);
+        for (parent, group) in groups {
+            for chunk in group.chunks(crate::woocommerce::client::BATCH_LIMIT) {
+                let outcome = self.write_batch(parent, chunk).await;
+                sent.write_calls += 1;
+                let mut accepted = Vec::new();
+                let mut log = Vec::new();
+                for entry in chunk {
+                    let failure = match &outcome {
+                        Ok(refused) => refused.get(&entry.update.id).cloned(),
+                        Err(reason) => Some(reason.clone()),
+                    };
+                    match failure {
+                        None => {
+                            sent.written += 1;
+                            accepted.push((entry.item_code.clone(), entry.remembered.clone()));
+                            log.push(self.log_entry(entry, action, LogOutcome::Ok, String::new()));
+                        }
+                        Some(reason) => {
+                            sent.failures
+                                .insert(entry.item_code.clone(), reason.clone());
+                            log.push(self.log_entry(entry, action, LogOutcome::Failed, reason));
+                        }
+                    }
+                }
+                let store = &self.ctx.store;
+                if action == "push_stock" {
+                    let quantities: Vec<(String, Decimal)> = accepted
+                        .into_iter()
+                        .filter_map(|(code, text)| Some((code, text.parse().ok()?)))
+                        .collect();
+                    store
+                        .record_pushed_stock(self.ctx.connection_id, &quantities)
+                        .await?;
+                } else {
+                    store
+                        .record_pushed_prices(self.ctx.connection_id, &accepted)
+                        .await?;
+                }
+                store.append_logs(&log).await?;
+                done += chunk.len() as u64;
+                on_progress(done, total);
+            }
+        }
+        Ok(sent)
+    }
+
+    /// One batch request; the entries the shop refused, by id, or why the whole request failed.
+    async fn write_batch(
+        &self,
+        parent: u64,
+        chunk: &[&ShopWrite],
+    ) -> Result<HashMap<u64, String>, String> {
+        let updates: Vec<StockPriceUpdate> =
+            chunk.iter().map(|entry| entry.update.clone()).collect();
+        let started = Instant::now();
+        let answers: Result<Vec<BatchResponse>, _> = if parent == 0 {
+            self.ctx.woo.batch_update_products(&updates).await
+        } else {
+            self.ctx.woo.batch_update_variations(parent, &updates).await
+        };
+        tracing::debug!(
+            parent,
+            entries = chunk.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "catalogue batch"
+        );
+        let answers = answers.map_err(|error| error.to_string())?;
+        Ok(answers
+            .iter()
+            .flat_map(BatchResponse::failures)
+            .map(|(id, error)| (id, format!("{} ({})", error.message, error.code)))
+            .collect())
+    }
+
+    fn log_entry(
+        &self,
+        entry: &ShopWrite,
+        action: &str,
+        outcome: LogOutcome,
+        reason: String,
+    ) -> LogEntry {
+        let target = if entry.variation_id == 0 {
+            format!("product {}", entry.product_id)
+        } else {
+            format!(
+                "variation {} of product {}",
+                entry.variation_id, entry.product_id
+            )
+        };
+        let message = match outcome {
+            LogOutcome::Ok => format!("{target}: {} written", entry.what),
+            _ => format!(
+                "{target}: {} not written: {reason}; the next push tries again",
+                entry.what
+            ),
+        };
+        LogEntry {
+            connection_id: self.ctx.connection_id,
+            direction: DIRECTION.to_string(),
+            object_kind: "item".to_string(),
+            object_id: entry.item_code.clone(),
+            order_id: None,
+            action: action.to_string(),
+            outcome,
+            message,
+            request_excerpt: serde_json::to_string(&entry.update).ok(),
+            response_excerpt: None,
+            duration_ms: 0,
+            attempt: 1,
+        }
+    }
+}
+
+/// One entry of a batch write, as `send` takes it.
+struct ShopWrite {
+    item_code: String,
+    product_id: u64,
+    variation_id: u64,
+    update: StockPriceUpdate,
+    /// What the link remembers once the shop accepted it.
+    remembered: String,
+    /// What is written, in words, for the sync log.
+    what: String,
+}
+
+#[derive(Default)]
+struct Sent {
+    written: usize,
+    write_calls: usize,
+    failures: BTreeMap<String, String>,
+}
+
+/// What a price push did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PricePushSummary {
+    pub linked: usize,
+    /// Prices that differed from the last push (or all, with `--all`).
+    pub to_write: usize,
+    pub written: usize,
+    pub failed: usize,
+    pub write_calls: usize,
+    pub dry_run: bool,
+    pub writes: Vec<PriceWrite>,
+    pub failures: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct ItemUomRow {
+    item_code: String,
+    #[serde(default)]
+    stock_uom: String,
+}
+
+#[derive(Deserialize)]
+struct ItemPriceWire {
+    item_code: String,
+    price_list: String,
+    #[serde(default)]
+    uom: Option<String>,
+    #[serde(deserialize_with = "decimal")]
+    price_list_rate: Decimal,
+    #[serde(default)]
+    valid_from: Option<String>,
+    #[serde(default)]
+    valid_upto: Option<String>,
+    #[serde(default)]
+    customer: Option<String>,
+    #[serde(default)]
+    supplier: Option<String>,
+    #[serde(default)]
+    batch_no: Option<String>,
+}
+
+impl ItemPriceWire {
+    fn into_row(self) -> ItemPriceRow {
+        let date = |text: Option<String>| {
+            text.and_then(|text| {
+                chrono::NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()
+            })
+        };
+        let set = |text: &Option<String>| text.as_deref().is_some_and(|text| !text.is_empty());
+        ItemPriceRow {
+            restricted: set(&self.customer) || set(&self.supplier) || set(&self.batch_no),
+            item_code: self.item_code,
+            price_list: self.price_list,
+            uom: self.uom.unwrap_or_default(),
+            rate: self.price_list_rate,
+            valid_from: date(self.valid_from),
+            valid_upto: date(self.valid_upto),
+        }
+    }
+}
+
+/// The shop's fields for a product's prices: the sale's first day from its start, its last day
+/// to its end (the store's time, as WooCommerce reads these fields).
+fn price_update(write: &PriceWrite) -> StockPriceUpdate {
+    let mut update = StockPriceUpdate {
+        id: shop_id(write.product_id, write.variation_id),
+        regular_price: Some(write.prices.regular),
+        ..StockPriceUpdate::default()
+    };
+    if let Some(sale) = &write.prices.sale {
+        let day = |date: Option<chrono::NaiveDate>, time: &str| {
+            date.map_or(String::new(), |date| format!("{date}T{time}"))
+        };
+        update.sale_price = Some(
+            sale.as_ref()
+                .map_or(String::new(), |sale| sale.price.to_string()),
+        );
+        update.date_on_sale_from = Some(day(sale.as_ref().and_then(|sale| sale.from), "00:00:00"));
+        update.date_on_sale_to = Some(day(sale.as_ref().and_then(|sale| sale.to), "23:59:59"));
+    }
+    update
+}
+
+/// A product's prices in words (the sync log, the CLI's dry run).
+pub fn describe_prices(prices: &ShopPrices) -> String {
+    match &prices.sale {
+        None => format!("regular price {}", prices.regular),
+        Some(None) => format!("regular price {}, no sale", prices.regular),
+        Some(Some(sale)) => format!(
+            "regular price {}, sale price {}{}{}",
+            prices.regular,
+            sale.price,
+            sale.from
+                .map_or(String::new(), |day| format!(" from {day}")),
+            sale.to.map_or(String::new(), |day| format!(" to {day}"))
+        ),
+    }
+}
+
+/// The shop's id of what a write goes to: the variation, or the product.
+fn shop_id(product_id: u64, variation_id: u64) -> u64 {
+    if variation_id == 0 {
+        product_id
+    } else {
+        variation_id
+    }
+}

@@ -1,0 +1,342 @@
+//! Real-system tier, catalogue: a product made in the store and an Item of the same SKU in
+//! ERPNext are matched by the link run; a Stock Reconciliation (a stock count) in ERPNext reaches
+//! the store's stock through the stock push, a second count changes it again, and a push with
+//! nothing changed writes nothing. The real pair and the simulators must end the same. Skipped,
+//! and said so, when the real pair is not configured (see `tests/real_pair`).
+
+mod real_pair;
+
+use serde_json::{json, Value};
+use woocommerce_sync::store::ProductLink;
+use woocommerce_sync::sync::catalogue::flow::{CatalogueFlow, StockOptions};
+
+use real_pair::sides::{Accounts, Side};
+use real_pair::{real_pair, run_tag};
+
+/// What one step left: quantities written by the push, and the store's stock afterwards.
+#[derive(Debug, PartialEq)]
+struct Step {
+    written: usize,
+    failed: usize,
+    stock_quantity: Option<i64>,
+    stock_status: String,
+}
+
+async fn count_stock(side: &Side, item: &str, qty: i64) {
+    let connection = &side.connection.connection;
+    side.erp
+        .insert::<Value>(
+            "Stock Reconciliation",
+            &json!({
+                "purpose": "Stock Reconciliation", "company": connection.company, "docstatus": 1,
+                "items": [{"item_code": item, "warehouse": connection.default_warehouse,
+                           "qty": qty, "valuation_rate": 5}]
+            }),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{}: count {item}: {error}", side.label));
+}
+
+async fn story(side: &Side, sku: &str) -> Vec<Step> {
+    side.erp
+        .insert::<Value>(
+            "Item",
+            &json!({"item_code": sku, "item_name": format!("woocommerce-sync catalogue {sku}"),
+                    "item_group": "Products", "stock_uom": "Nos"}),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{}: Item {sku}: {error}", side.label));
+    let product = side
+        .woo
+        .create_product(&json!({
+            "name": format!("woocommerce-sync catalogue {sku}"), "type": "simple", "sku": sku,
+            "regular_price": "9.00", "manage_stock": true, "stock_quantity": 0,
+        }))
+        .await
+        .unwrap_or_else(|error| panic!("{}: product {sku}: {error}", side.label));
+    let ctx = side.context().await;
+    let flow = CatalogueFlow::new(&ctx);
+    // An Item made without saying keeps stock ("Maintain Stock" is on by default): it is linked
+    // as a stock item on both.
+    // The lab is shared: the link run only reads here, and only this run's product is linked,
+    // so no other product's stock is written.
+    let report = flow.link_products(true).await.unwrap();
+    let link = report
+        .matched
+        .iter()
+        .find(|link| link.item_code == sku)
+        .unwrap_or_else(|| panic!("{}: {sku} is not linked: {report:?}", side.label));
+    assert_eq!(
+        (link.product_id, link.variation_id, link.is_stock_item),
+        (product.id, 0, true),
+        "{}",
+        side.label
+    );
+    side.store
+        .add_product_links(
+            ctx.connection_id,
+            &[ProductLink {
+                pushed_stock: None,
+                ..link.clone()
+            }],
+        )
+        .await
+        .unwrap();
+    let mut steps = Vec::new();
+    for count in [Some(10), Some(4), None] {
+        if let Some(qty) = count {
+            count_stock(side, sku, qty).await;
+        }
+        let summary = flow
+            .push_stock(StockOptions::default(), &|_, _| {})
+            .await
+            .unwrap_or_else(|error| panic!("{}: push: {error}", side.label));
+        let shown = side.woo.get_product(product.id).await.unwrap();
+        steps.push(Step {
+            written: summary.written,
+            failed: summary.failed,
+            stock_quantity: shown.stock_quantity,
+            stock_status: shown.stock_status,
+        });
+    }
+    // A count that changes nothing is refused on both.
+    let connection = &side.connection.connection;
+    let unchanged = side
+        .erp
+        .insert::<Value>(
+            "Stock Reconciliation",
+            &json!({
+                "purpose": "Stock Reconciliation", "company": connection.company, "docstatus": 1,
+                "items": [{"item_code": sku, "warehouse": connection.default_warehouse,
+                           "qty": 4, "valuation_rate": 5}]
+            }),
+        )
+        .await
+        .expect_err("a count that changes nothing");
+    assert!(
+        unchanged
+            .to_string()
+            .contains("None of the items have any change in quantity or value"),
+        "{}: {unchanged}",
+        side.label
+    );
+    steps
+}
+
+#[tokio::test]
+async fn a_stock_count_in_erpnext_reaches_the_store_as_on_the_simulators() {
+    let Some((erp, woo)) = real_pair() else {
+        return;
+    };
+    let sku = format!("WSYNC-CAT-{}", run_tag());
+    let simulated = Side::simulated("catalogue", &[], &Accounts::new()).await;
+    let real = Side::real(&format!("cat{}", run_tag()), &erp, &woo, &Accounts::new()).await;
+    let expected = story(&simulated, &sku).await;
+    assert_eq!(
+        expected,
+        [
+            Step {
+                written: 1,
+                failed: 0,
+                stock_quantity: Some(10),
+                stock_status: "instock".into()
+            },
+            Step {
+                written: 1,
+                failed: 0,
+                stock_quantity: Some(4),
+                stock_status: "instock".into()
+            },
+            Step {
+                written: 0,
+                failed: 0,
+                stock_quantity: Some(4),
+                stock_status: "instock".into()
+            },
+        ]
+    );
+    assert_eq!(story(&real, &sku).await, expected);
+}
+
+/// What the store shows of a product's prices after a step.
+#[derive(Debug, PartialEq)]
+struct Priced {
+    written: usize,
+    regular_price: Value,
+    sale_price: Value,
+    price: Value,
+    on_sale: Value,
+    date_on_sale_from: Value,
+    date_on_sale_to: Value,
+}
+
+async fn price_story(side: &mut Side, sku: &str, sale_list: &str) -> Vec<Priced> {
+    let today = chrono::Utc::now().date_naive();
+    let day = |offset: i64| (today + chrono::Duration::days(offset)).to_string();
+    side.erp
+        .insert::<Value>(
+            "Price List",
+            &json!({"price_list_name": sale_list, "currency": "USD", "selling": 1}),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{}: Price List: {error}", side.label));
+    let mut connection = side.connection.connection.clone();
+    connection.mappings.catalogue.sale_price_list = Some(sale_list.to_string());
+    side.store.update_connection(&connection).await.unwrap();
+    side.connection = side.store.connection(&connection.name).await.unwrap();
+    side.erp
+        .insert::<Value>(
+            "Item",
+            &json!({"item_code": sku, "item_name": format!("woocommerce-sync prices {sku}"),
+                    "item_group": "Products", "stock_uom": "Nos", "is_stock_item": 0}),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{}: Item {sku}: {error}", side.label));
+    let product = side
+        .woo
+        .create_product(&json!({
+            "name": format!("woocommerce-sync prices {sku}"), "type": "simple", "sku": sku,
+            "regular_price": "1.00",
+        }))
+        .await
+        .unwrap_or_else(|error| panic!("{}: product {sku}: {error}", side.label));
+    let regular: Value = side
+        .erp
+        .insert(
+            "Item Price",
+            &json!({"item_code": sku, "price_list": connection.price_list, "price_list_rate": 12.5}),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{}: regular price: {error}", side.label));
+    let sale: Value = side
+        .erp
+        .insert(
+            "Item Price",
+            &json!({"item_code": sku, "price_list": sale_list, "price_list_rate": 9.9,
+                    "valid_from": day(-1), "valid_upto": day(10)}),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{}: sale price: {error}", side.label));
+    // A validity that ends before it starts is refused on both.
+    let backwards = side
+        .erp
+        .insert::<Value>(
+            "Item Price",
+            &json!({"item_code": sku, "price_list": sale_list, "price_list_rate": 8,
+                    "valid_from": day(5), "valid_upto": day(1)}),
+        )
+        .await
+        .expect_err("valid_upto before valid_from");
+    assert!(
+        backwards.to_string().contains("must be after")
+            && backwards.to_string().contains("InvalidDates"),
+        "{}: {backwards}",
+        side.label
+    );
+    let ctx = side.context().await;
+    let flow = CatalogueFlow::new(&ctx);
+    let report = flow.link_products(true).await.unwrap();
+    let link = report
+        .matched
+        .iter()
+        .find(|link| link.item_code == sku)
+        .unwrap_or_else(|| panic!("{}: {sku} is not linked", side.label))
+        .clone();
+    side.store
+        .add_product_links(ctx.connection_id, &[link])
+        .await
+        .unwrap();
+    let name = |doc: &Value| doc["name"].as_str().unwrap().to_string();
+    let mut steps = Vec::new();
+    for step in 0..4 {
+        match step {
+            1 => {
+                side.erp
+                    .update(
+                        "Item Price",
+                        &name(&regular),
+                        &json!({"price_list_rate": 14}),
+                    )
+                    .await
+                    .unwrap_or_else(|error| panic!("{}: new price: {error}", side.label));
+            }
+            2 => {
+                side.erp
+                    .update(
+                        "Item Price",
+                        &name(&sale),
+                        &json!({"valid_from": day(-10), "valid_upto": day(-2)}),
+                    )
+                    .await
+                    .unwrap_or_else(|error| panic!("{}: end the sale: {error}", side.label));
+            }
+            _ => {}
+        }
+        let summary = flow
+            .push_prices(StockOptions::default(), &|_, _| {})
+            .await
+            .unwrap_or_else(|error| panic!("{}: push prices: {error}", side.label));
+        assert_eq!(summary.failed, 0, "{}: {:?}", side.label, summary.failures);
+        let shown = side
+            .woo
+            .get_json(&format!("products/{}", product.id))
+            .await
+            .unwrap();
+        steps.push(Priced {
+            written: summary.written,
+            regular_price: shown["regular_price"].clone(),
+            sale_price: shown["sale_price"].clone(),
+            price: shown["price"].clone(),
+            on_sale: shown["on_sale"].clone(),
+            date_on_sale_from: shown["date_on_sale_from"].clone(),
+            date_on_sale_to: shown["date_on_sale_to"].clone(),
+        });
+    }
+    steps
+}
+
+#[tokio::test]
+async fn an_item_price_and_a_sale_in_erpnext_reach_the_store_as_on_the_simulators() {
+    let Some((erp, woo)) = real_pair() else {
+        return;
+    };
+    let sku = format!("WSYNC-PRICE-{}", run_tag());
+    let sale_list = format!("WSYNC Sale {}", run_tag());
+    let mut simulated = Side::simulated("prices", &[], &Accounts::new()).await;
+    let mut real = Side::real(&format!("pri{}", run_tag()), &erp, &woo, &Accounts::new()).await;
+    let expected = price_story(&mut simulated, &sku, &sale_list).await;
+    let today = chrono::Utc::now().date_naive();
+    let day = |offset: i64| (today + chrono::Duration::days(offset)).to_string();
+    assert_eq!(
+        expected[0],
+        Priced {
+            written: 1,
+            regular_price: json!("12.5"),
+            sale_price: json!("9.9"),
+            price: json!("9.9"),
+            on_sale: json!(true),
+            date_on_sale_from: json!(format!("{}T00:00:00", day(-1))),
+            date_on_sale_to: json!(format!("{}T23:59:59", day(10))),
+        }
+    );
+    assert_eq!(
+        (
+            &expected[1].written,
+            &expected[1].regular_price,
+            &expected[1].price
+        ),
+        (&1, &json!("14"), &json!("9.9"))
+    );
+    assert_eq!(
+        (
+            &expected[2].written,
+            &expected[2].sale_price,
+            &expected[2].price,
+            &expected[2].on_sale
+        ),
+        (&1, &json!(""), &json!("14"), &json!(false))
+    );
+    assert_eq!(expected[3].written, 0);
+    let observed = price_story(&mut real, &sku, &sale_list).await;
+    assert_eq!(observed, expected);
+}
