@@ -3,6 +3,7 @@
 //! its connection, and the keys every document carries are built in [`keys`].
 
 pub mod context;
+pub mod discovery;
 pub mod erp_to_woo;
 pub mod keys;
 pub mod mapping;

@@ -19,8 +19,8 @@ use super::auth::{
     ClientAddress, Session, MIN_PASSWORD_CHARS,
 };
 use super::render::{hourly_chart, message, page, STYLESHEET};
-use super::settings;
 use super::WebState;
+use super::{new_connection, settings};
 use crate::jobs::{last_poll, Job};
 use crate::store::{HourlyCounts, LogFilter, LogRecord, StoreError, StoredConnection};
 use crate::sync::order_state::{
@@ -41,6 +41,15 @@ pub fn routes() -> Router<WebState> {
         .route("/retry-cause", post(retry_cause))
         .route("/retry-failed", post(retry_failed))
         .route("/sync-now", post(sync_now))
+        .route(
+            "/connections/new",
+            get(new_connection::form).post(new_connection::explore_sites),
+        )
+        .route("/connections/new/save", post(new_connection::save))
+        .route(
+            "/connections/{connection}/progress",
+            get(new_connection::progress),
+        )
         .route("/settings", get(settings_index))
         .route(
             "/settings/{connection}",
@@ -306,6 +315,10 @@ async fn dashboard(State(state): State<WebState>, session: Session) -> Response 
         Ok(connections) => connections,
         Err(error) => return store_failure(error),
     };
+    if connections.is_empty() {
+        // Nothing to show before the first connection: making one is the first thing to do.
+        return Redirect::to("/connections/new").into_response();
+    }
     let mut panels = Vec::new();
     for connection in &connections {
         match connection_panel(&state, connection).await {
@@ -382,7 +395,7 @@ const STATE_FILTERS: [(&str, &str); 8] = [
 ];
 const ORDERS_SHOWN: usize = 500;
 
-fn encoded(text: &str) -> String {
+pub(super) fn encoded(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
@@ -842,10 +855,6 @@ async fn settings_index(State(state): State<WebState>, session: Session) -> Resp
         Ok(connections) => connections,
         Err(error) => return store_failure(error),
     };
-    if let [only] = connections.as_slice() {
-        return Redirect::to(&format!("/settings/{}", encoded(&only.connection.name)))
-            .into_response();
-    }
     let names: Vec<&str> = connections
         .iter()
         .map(|c| c.connection.name.as_str())

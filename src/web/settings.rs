@@ -43,6 +43,7 @@ const LABELS: &[(&str, &str)] = &[
     ("--import-statuses", "Which orders are imported"),
     ("--tax-account", "Tax rates → ERPNext accounts"),
     ("--payment-method", "Payment methods → Modes of Payment"),
+    ("public_url", "Address of this service"),
     ("--missing-sku", "Lines without a product"),
     ("status_from_woocommerce", "Status mapping from WooCommerce"),
     ("status_to_woocommerce", "Status mapping to WooCommerce"),
@@ -328,13 +329,14 @@ pub fn apply_form(
             let gateway = gateway.trim();
             let mode = modes.get(index).map(|m| m.trim()).unwrap_or("");
             let account = accounts.get(index).map(|a| a.trim()).unwrap_or("");
-            if gateway.is_empty() && mode.is_empty() {
+            // A row without a Mode of Payment maps nothing (emptying it removes a mapping).
+            if mode.is_empty() {
                 continue;
             }
-            if gateway.is_empty() || mode.is_empty() {
+            if gateway.is_empty() {
                 return Err(invalid(
                     "--payment-method",
-                    "each row needs both the WooCommerce payment method and the Mode of Payment",
+                    "each row with a Mode of Payment needs the WooCommerce payment method",
                 ));
             }
             mapped.insert(
