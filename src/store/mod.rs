@@ -10,6 +10,7 @@ mod jobs;
 mod links;
 mod sync_log;
 mod web_admin;
+mod webhook_rejections;
 mod write_backs;
 
 use std::str::FromStr;
@@ -26,6 +27,7 @@ pub use jobs::{Job, JobScope, JobState};
 pub use links::Link;
 pub use sync_log::{HourlyCounts, LatestOrderEntry, LogEntry, LogFilter, LogOutcome, LogRecord};
 pub use web_admin::WebSession;
+pub use webhook_rejections::WebhookRejection;
 pub use write_backs::WooWriteBack;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

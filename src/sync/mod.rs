@@ -8,6 +8,7 @@ pub mod erp_to_woo;
 pub mod keys;
 pub mod mapping;
 pub mod order_state;
+pub mod problems;
 pub mod reconcile;
 pub mod report;
 pub mod setup;

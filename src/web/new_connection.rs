@@ -104,7 +104,7 @@ fn value<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
 }
 
 /// The address the two sites post their webhooks to: this service as the browser reached it.
-fn public_url_guess(headers: &HeaderMap) -> String {
+pub(super) fn public_url_guess(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|host| host.to_str().ok())

@@ -26,6 +26,7 @@ use crate::store::{HourlyCounts, LogFilter, LogRecord, StoreError, StoredConnect
 use crate::sync::order_state::{
     cause_of, count_by_state, failure_causes, order_states, OrderState, OrderStatus,
 };
+use crate::sync::problems::connection_problems;
 
 pub fn routes() -> Router<WebState> {
     Router::new()
@@ -50,6 +51,7 @@ pub fn routes() -> Router<WebState> {
             "/connections/{connection}/progress",
             get(new_connection::progress),
         )
+        .route("/settings/{connection}/setup", post(settings::set_up_again))
         .route("/settings", get(settings_index))
         .route(
             "/settings/{connection}",
@@ -352,7 +354,14 @@ async fn connection_panel(
         })
         .min()
         .map(shown);
-    let poll = last_poll(store, stored.id).await?.map(|poll| {
+    let poll = last_poll(store, stored.id).await?;
+    let blocker = poll
+        .as_ref()
+        .filter(|poll| !poll.succeeded)
+        .and_then(|poll| poll.blocked_by.map(|blocker| (blocker, poll.at)));
+    let problems =
+        connection_problems(&store.webhook_rejections(stored.id).await?, blocker, &shown);
+    let poll = poll.map(|poll| {
         context! {
             at => poll.at.format("%Y-%m-%d %H:%M:%S").to_string(),
             succeeded => poll.succeeded,
@@ -369,7 +378,7 @@ async fn connection_panel(
         name => stored.connection.name,
         woocommerce_url => stored.connection.woocommerce_url.as_str(),
         erpnext_url => stored.connection.erpnext_url.as_str(),
-        counts, failing, next_retry, poll, chart,
+        counts, failing, next_retry, poll, chart, problems,
         causes => failure_causes(&orders),
     })
 }
