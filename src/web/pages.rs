@@ -390,6 +390,46 @@ struct OrdersQuery {
     state: Option<String>,
     /// A WooCommerce order id to open.
     order: Option<String>,
+    /// `newest` (default), `oldest`, `amount` or `state`.
+    sort: Option<String>,
+    /// From 1.
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
+const SORTS: [(&str, &str); 4] = [
+    ("newest", "newest order first"),
+    ("oldest", "oldest order first"),
+    ("amount", "largest amount first"),
+    ("state", "by state"),
+];
+const PER_PAGE: usize = 50;
+
+/// Orders as the list shows them: sorted as asked (newest order id first by default), then one
+/// page of them. Answers the page, the page number shown and how many pages there are.
+fn sorted_page<'a>(
+    mut orders: Vec<&'a OrderStatus>,
+    sort: &str,
+    page: usize,
+    per_page: usize,
+) -> (Vec<&'a OrderStatus>, usize, usize) {
+    let id = |status: &OrderStatus| status.order_id.parse::<u64>().unwrap_or(u64::MAX);
+    match sort {
+        "oldest" => orders.sort_by_key(|status| id(status)),
+        "amount" => orders.sort_by(|a, b| b.amount.cmp(&a.amount).then(id(b).cmp(&id(a)))),
+        "state" => {
+            orders.sort_by(|a, b| a.state.label().cmp(b.state.label()).then(id(b).cmp(&id(a))))
+        }
+        _ => orders.sort_by_key(|status| std::cmp::Reverse(id(status))),
+    }
+    let pages = orders.len().div_ceil(per_page).max(1);
+    let page = page.clamp(1, pages);
+    let shown = orders
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    (shown, page, pages)
 }
 
 const STATE_FILTERS: [(&str, &str); 8] = [
@@ -402,7 +442,6 @@ const STATE_FILTERS: [(&str, &str); 8] = [
     ("skipped", "skipped"),
     ("in progress", "in progress"),
 ];
-const ORDERS_SHOWN: usize = 500;
 
 pub(super) fn encoded(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
@@ -439,8 +478,16 @@ async fn orders(
         .into_response();
     }
     let state_filter = query.state.clone().unwrap_or_else(|| "all".into());
+    let sort = query
+        .sort
+        .as_deref()
+        .filter(|sort| SORTS.iter().any(|(value, _)| value == sort))
+        .unwrap_or("newest")
+        .to_string();
+    let per_page = query.per_page.unwrap_or(PER_PAGE).clamp(1, 500);
     let mut rows = Vec::new();
     let mut total = 0;
+    let (mut page_number, mut pages) = (1, 1);
     if let Some(name) = &selected {
         let Some(connection) = connections.iter().find(|c| &c.connection.name == name) else {
             return not_found(
@@ -461,11 +508,9 @@ async fn orders(
             })
             .collect();
         total = matching.len();
-        rows = matching
-            .into_iter()
-            .take(ORDERS_SHOWN)
-            .map(OrderRow::from)
-            .collect();
+        let (shown, page, count) = sorted_page(matching, &sort, query.page.unwrap_or(1), per_page);
+        (page_number, pages) = (page, count);
+        rows = shown.into_iter().map(OrderRow::from).collect();
     }
     let names: Vec<&str> = connections
         .iter()
@@ -477,8 +522,8 @@ async fn orders(
         context! {
             title => "Orders", csrf => session.csrf_token,
             connection_names => names, selected, state_filter,
-            state_filters => STATE_FILTERS,
-            more => total > rows.len(), total, orders => rows,
+            state_filters => STATE_FILTERS, sorts => SORTS, sort, per_page,
+            page => page_number, pages, total, orders => rows,
         },
     )
 }
