@@ -83,6 +83,8 @@ impl Service {
                 admin_password,
                 options.secure_cookies,
             )),
+            calls: options.calls.clone(),
+            new_connections: Arc::default(),
         };
         Service {
             store,

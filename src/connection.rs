@@ -262,6 +262,12 @@ fn invalid(field: &str, problem: impl Into<String>) -> InvalidSetting {
 impl Connection {
     /// Checks every field; the first problem found is returned with advice.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
+        self.validate_identity()?;
+        self.validate_settings()
+    }
+
+    /// The name and the credentials: what a new connection needs before its sites are asked.
+    pub fn validate_identity(&self) -> Result<(), InvalidSetting> {
         let name_ok = !self.name.is_empty()
             && self.name.len() <= 64
             && self
@@ -278,14 +284,6 @@ impl Connection {
             ));
         }
         for (field, value) in [
-            ("--company", &self.company),
-            ("--default-warehouse", &self.default_warehouse),
-            ("--naming-series", &self.naming_series),
-            ("--customer-group", &self.customer_group),
-            ("--territory", &self.territory),
-            ("--price-list", &self.price_list),
-            ("--item-group", &self.item_group),
-            ("--stock-uom", &self.stock_uom),
             ("--consumer-key", &self.credentials.consumer_key),
             ("--consumer-secret", &self.credentials.consumer_secret),
             ("--api-key", &self.credentials.api_key),
@@ -302,6 +300,24 @@ impl Connection {
                     "is too short to be safe; use at least {MIN_WEBHOOK_SECRET_CHARS} characters, or leave it out and a strong one is made"
                 ),
             ));
+        }
+        Ok(())
+    }
+
+    fn validate_settings(&self) -> Result<(), InvalidSetting> {
+        for (field, value) in [
+            ("--company", &self.company),
+            ("--default-warehouse", &self.default_warehouse),
+            ("--naming-series", &self.naming_series),
+            ("--customer-group", &self.customer_group),
+            ("--territory", &self.territory),
+            ("--price-list", &self.price_list),
+            ("--item-group", &self.item_group),
+            ("--stock-uom", &self.stock_uom),
+        ] {
+            if value.trim().is_empty() {
+                return Err(invalid(field, "is missing; give it a value"));
+            }
         }
         if self.rounding_tolerance < Decimal::ZERO || self.rounding_tolerance > Decimal::ONE {
             return Err(invalid(
@@ -435,6 +451,45 @@ impl Connection {
             }
         }
         Ok(())
+    }
+
+    /// A new connection with every setting at its default: what `connection add` and the
+    /// web UI's new-connection form start from. Company and warehouse are left empty (the
+    /// caller fills them, or validation names them).
+    pub fn with_defaults(
+        name: &str,
+        woocommerce_url: Url,
+        erpnext_url: Url,
+        credentials: Credentials,
+    ) -> Connection {
+        Connection {
+            name: name.to_string(),
+            woocommerce_url,
+            woocommerce_auth: WooAuth::Auto,
+            erpnext_url,
+            credentials,
+            company: String::new(),
+            default_warehouse: String::new(),
+            naming_series: "SAL-ORD-.YYYY.-".into(),
+            customer_group: "Individual".into(),
+            territory: "All Territories".into(),
+            price_list: "Standard Selling".into(),
+            item_group: "Products".into(),
+            stock_uom: "Nos".into(),
+            delivery_lead_days: 3,
+            imported_statuses: vec!["processing".into(), "on-hold".into(), "completed".into()],
+            invoice_trigger: InvoiceTrigger::Paid,
+            submit_invoices: true,
+            record_payments: true,
+            rounding_tolerance: Decimal::new(1, 2),
+            auto_create_items: false,
+            missing_sku: MissingSkuRule::Fail,
+            default_tax_account: None,
+            shipping_account: None,
+            fee_account: None,
+            rounding_account: None,
+            mappings: Mappings::default(),
+        }
     }
 
     /// The `(connection, order)` key written to ERPNext's unique custom field.

@@ -198,7 +198,7 @@ fn an_unmapped_tax_rate_without_default_fails_naming_the_rate() {
     let error = map_order(&order_17(), &rules, &country_name).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "order 17: tax rate 2 (\"CA County Tax\", US-CA-CA COUNTY TAX-2) has no ERPNext account; map it with `--tax-account 2=ACCOUNT` or set `--default-tax-account`"
+        "order 17: tax rate 2 (\"CA County Tax\", US-CA-CA COUNTY TAX-2) has no ERPNext account; map the rate to a Tax account in the connection's settings, or set an account for tax rates not mapped"
     );
     rules.default_tax_account = Some("ST 6% - TC".to_string());
     let mapping = map_order(&order_17(), &rules, &country_name).unwrap();

@@ -588,3 +588,75 @@ async fn a_missing_mapping_is_fixed_and_its_orders_retried_from_the_pages() {
     let (_, dashboard) = app.get_page("/", &cookie).await;
     assert!(!dashboard.contains("Why orders fail"), "{dashboard}");
 }
+
+#[tokio::test]
+async fn the_orders_list_pages_and_sorts_keeping_its_filters() {
+    let world = spawn_world(WooSimOptions {
+        orders: 7,
+        ..WooSimOptions::default()
+    })
+    .await;
+    let app = spawn_app(&world).await;
+    let cookie = app.login().await;
+    let (_, dashboard) = app.get_page("/", &cookie).await;
+    let csrf = csrf_token(&dashboard);
+    post_form(
+        &app,
+        "/sync-now",
+        &cookie,
+        &[("csrf", &csrf), ("connection", "shop")],
+    )
+    .await;
+    app.drain_jobs().await;
+    let mut ids: Vec<u64> =
+        woocommerce_sync::sync::order_state::order_states(&world.store, world.connection.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|status| status.order_id.parse().unwrap())
+            .collect();
+    ids.sort();
+    assert!(ids.len() >= 5, "{ids:?}");
+    let pages = ids.len().div_ceil(2);
+    let shown = |html: &str| -> Vec<u64> {
+        html.split("<a href=\"/orders/shop/")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next()?.parse().ok())
+            .collect()
+    };
+
+    let (status, html) = app
+        .get_page(
+            "/orders?connection=shop&sort=oldest&per_page=2&page=2",
+            &cookie,
+        )
+        .await;
+    let html = html.replace("&#x2f;", "/");
+    assert_eq!(status, 200);
+    assert_eq!(shown(&html), ids[2..4].to_vec(), "{html}");
+    assert!(
+        html.contains(&format!("Page 2 of {pages} ({} orders)", ids.len())),
+        "{html}"
+    );
+    let here = "/orders?connection=shop&amp;state=all&amp;sort=oldest&amp;per_page=2";
+    assert!(
+        html.contains(&format!("href=\"{here}&amp;page=1\" rel=\"prev\"")),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("href=\"{here}&amp;page=3\" rel=\"next\"")),
+        "{html}"
+    );
+
+    // Newest first by default; a page past the end shows the last one.
+    let (_, html) = app
+        .get_page("/orders?connection=shop&per_page=2", &cookie)
+        .await;
+    let newest: Vec<u64> = ids.iter().rev().take(2).copied().collect();
+    assert_eq!(shown(&html), newest, "{html}");
+    let (_, html) = app
+        .get_page("/orders?connection=shop&per_page=2&page=99", &cookie)
+        .await;
+    assert!(html.contains(&format!("Page {pages} of {pages}")), "{html}");
+    assert!(!html.contains("rel=\"next\""));
+}

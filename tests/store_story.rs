@@ -545,6 +545,40 @@ async fn story(store: Store) {
     // Removing a connection removes what was recorded for it.
     store.delete_connection("main-shop").await.unwrap();
     assert!(store.product_links(id).await.unwrap().is_empty());
+    // Refused webhooks are counted per source and reason, from the first to the last, and an
+    // accepted delivery of that source clears them.
+    let first: chrono::DateTime<chrono::Utc> = "2026-12-05T09:14:00Z".parse().unwrap();
+    let last: chrono::DateTime<chrono::Utc> = "2026-12-05T09:20:00Z".parse().unwrap();
+    for at in [first, first, last] {
+        store
+            .record_webhook_rejection(id, "erpnext", "no_secret", at)
+            .await
+            .unwrap();
+    }
+    store
+        .record_webhook_rejection(id, "woocommerce", "signature", last)
+        .await
+        .unwrap();
+    let refused = store.webhook_rejections(id).await.unwrap();
+    assert_eq!(refused.len(), 2);
+    assert_eq!(
+        (
+            refused[0].source.as_str(),
+            refused[0].reason.as_str(),
+            refused[0].refused
+        ),
+        ("erpnext", "no_secret", 3)
+    );
+    assert_eq!((refused[0].first_at, refused[0].last_at), (first, last));
+    assert!(store.webhook_rejections(other_id).await.unwrap().is_empty());
+    store.clear_webhook_rejections(id, "erpnext").await.unwrap();
+    let refused = store.webhook_rejections(id).await.unwrap();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].source, "woocommerce");
+
+    // Removing a connection removes what was recorded for it.
+    store.delete_connection("main-shop").await.unwrap();
+    assert!(store.webhook_rejections(id).await.unwrap().is_empty());
     assert_eq!(store.woo_write_back(id, 727).await.unwrap(), None);
     assert_eq!(
         store.erpnext_order(id, "SAL-ORD-2026-00009").await.unwrap(),

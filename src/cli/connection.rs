@@ -11,10 +11,11 @@ use serde_json::json;
 use super::{print_json, CliError};
 use crate::connection::{
     masked_view, parse_mappings_toml, parse_site_url, Connection, Credentials, InvoiceTrigger,
-    Mappings, MissingSkuRule, PaymentTarget, ShippingTarget, WooAuth,
+    MissingSkuRule, PaymentTarget, ShippingTarget, WooAuth,
 };
 use crate::store::Store;
-use crate::sync::context::{erpnext_client, woocommerce_client, CallSettings};
+use crate::sync::context::CallSettings;
+use crate::sync::discovery::{test_connection, SideCheck};
 
 #[derive(Debug, Subcommand)]
 pub enum ConnectionCommand {
@@ -221,46 +222,28 @@ pub async fn run(store: &Store, command: ConnectionCommand) -> Result<ExitCode, 
         }
         ConnectionCommand::Test { name } => {
             let connection = store.connection(&name).await?.connection;
-            let settings = CallSettings::default();
-            let woo = woocommerce_client(&connection, &settings).map_err(anyhow::Error::from)?;
-            let erp = erpnext_client(&connection, &settings).map_err(anyhow::Error::from)?;
-            let (woo_result, erp_result) = tokio::join!(woo.check_connection(), erp.logged_user());
+            let test = test_connection(&connection, &CallSettings::default()).await;
+            for (side, url, check) in [
+                (
+                    "WooCommerce",
+                    &connection.woocommerce_url,
+                    &test.woocommerce,
+                ),
+                ("ERPNext", &connection.erpnext_url, &test.erpnext),
+            ] {
+                match check {
+                    SideCheck::Ok(said) => println!("{side} {url}: ok ({said})"),
+                    SideCheck::Refused { error, .. } | SideCheck::Unreachable { error, .. } => {
+                        println!("{side} {url}: {error}")
+                    }
+                }
+            }
             // 2 when a side refuses what the connection says (URL, keys: the user fixes them),
             // 1 when a side could not be reached or failed (try again later).
-            let mut refused = false;
-            let mut unreachable = false;
-            match woo_result {
-                Ok(orders) => println!(
-                    "WooCommerce {}: ok ({orders} orders)",
-                    connection.woocommerce_url
-                ),
-                Err(error) => {
-                    if error.is_retryable() {
-                        unreachable = true;
-                    } else {
-                        refused = true;
-                    }
-                    println!("WooCommerce {}: {error}", connection.woocommerce_url);
-                }
-            }
-            match erp_result {
-                Ok(user) => println!(
-                    "ERPNext {}: ok (signed in as {user})",
-                    connection.erpnext_url
-                ),
-                Err(error) => {
-                    if error.is_retryable() {
-                        unreachable = true;
-                    } else {
-                        refused = true;
-                    }
-                    println!("ERPNext {}: {error}", connection.erpnext_url);
-                }
-            }
-            if refused {
+            if test.refused() {
                 return Ok(ExitCode::from(2));
             }
-            if unreachable {
+            if !test.passed() {
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -322,44 +305,22 @@ impl ConnectionFields {
             "--erpnext-url",
             &required("--erpnext-url", self.erpnext_url.clone())?,
         )?;
-        let mut connection = Connection {
-            name: self.name.clone(),
-            woocommerce_url,
-            woocommerce_auth: WooAuth::Auto,
-            erpnext_url,
-            credentials: Credentials {
-                consumer_key: required("--consumer-key", self.consumer_key.clone())?,
-                consumer_secret: required("--consumer-secret", self.consumer_secret.clone())?,
-                webhook_secret: self
-                    .webhook_secret
-                    .clone()
-                    .filter(|secret| !secret.trim().is_empty())
-                    .unwrap_or_else(crate::secrets::new_webhook_secret),
-                api_key: required("--api-key", self.api_key.clone())?,
-                api_secret: required("--api-secret", self.api_secret.clone())?,
-            },
-            company: required("--company", self.company.clone())?,
-            default_warehouse: required("--default-warehouse", self.default_warehouse.clone())?,
-            naming_series: "SAL-ORD-.YYYY.-".into(),
-            customer_group: "Individual".into(),
-            territory: "All Territories".into(),
-            price_list: "Standard Selling".into(),
-            item_group: "Products".into(),
-            stock_uom: "Nos".into(),
-            delivery_lead_days: 3,
-            imported_statuses: vec!["processing".into(), "on-hold".into(), "completed".into()],
-            invoice_trigger: InvoiceTrigger::Paid,
-            submit_invoices: true,
-            record_payments: true,
-            rounding_tolerance: Decimal::new(1, 2),
-            auto_create_items: false,
-            missing_sku: MissingSkuRule::Fail,
-            default_tax_account: None,
-            shipping_account: None,
-            fee_account: None,
-            rounding_account: None,
-            mappings: Mappings::default(),
+        let credentials = Credentials {
+            consumer_key: required("--consumer-key", self.consumer_key.clone())?,
+            consumer_secret: required("--consumer-secret", self.consumer_secret.clone())?,
+            webhook_secret: self
+                .webhook_secret
+                .clone()
+                .filter(|secret| !secret.trim().is_empty())
+                .unwrap_or_else(crate::secrets::new_webhook_secret),
+            api_key: required("--api-key", self.api_key.clone())?,
+            api_secret: required("--api-secret", self.api_secret.clone())?,
         };
+        let mut connection =
+            Connection::with_defaults(&self.name, woocommerce_url, erpnext_url, credentials);
+        connection.company = required("--company", self.company.clone())?;
+        connection.default_warehouse =
+            required("--default-warehouse", self.default_warehouse.clone())?;
         self.apply_to(&mut connection)?;
         connection.validate()?;
         Ok(connection)

@@ -17,6 +17,7 @@ use crate::store::{Job as StoredJob, LogEntry, LogOutcome, Store, StoreError, St
 use crate::sync::context::{CallSettings, ConnectionContext};
 use crate::sync::erp_to_woo::erpnext_orders::{ErpnextOrderFlow, ShopOrderOutcome};
 use crate::sync::erp_to_woo::write_back::{StatusFlow, WriteBackOutcome};
+use crate::sync::problems::Blocker;
 use crate::sync::report::{Attempt, OrderReport, SyncError, SyncSummary};
 use crate::sync::woo_to_erp::orders::OrderFlow;
 use crate::sync::{erp_to_woo, woo_to_erp};
@@ -35,6 +36,9 @@ pub struct PollStatus {
     pub updated: u64,
     pub failed: u64,
     pub error: Option<String>,
+    /// When the poll could not run at all: credentials refused or a site unreachable.
+    #[serde(default)]
+    pub blocked_by: Option<Blocker>,
 }
 
 /// The last poll's outcome, if the connection was ever polled by a service.
@@ -76,13 +80,23 @@ impl Dispatcher {
     /// The connection's context, rebuilt when its stored settings changed since it was built
     /// (so `connection edit` takes effect without a restart).
     async fn context(&self, connection_id: i64) -> Result<Arc<ConnectionContext>, JobFailure> {
+        self.context_or_blocker(connection_id)
+            .await
+            .map_err(|(failure, _)| failure)
+    }
+
+    /// [`Dispatcher::context`], with what stops the connection when it could not be built.
+    async fn context_or_blocker(
+        &self,
+        connection_id: i64,
+    ) -> Result<Arc<ConnectionContext>, (JobFailure, Option<Blocker>)> {
         let stored =
             self.store
                 .connection_by_id(connection_id)
                 .await
                 .map_err(|error| match error {
-                    StoreError::NotFound(message) => JobFailure::Permanent(message),
-                    other => JobFailure::Retryable(other.to_string()),
+                    StoreError::NotFound(message) => (JobFailure::Permanent(message), None),
+                    other => (JobFailure::Retryable(other.to_string()), None),
                 })?;
         if let Some(context) = self.contexts.lock().await.get(&connection_id) {
             if context.connection == stored.connection {
@@ -92,9 +106,12 @@ impl Dispatcher {
         let context =
             ConnectionContext::prepare(self.store.clone(), stored, &self.calls, self.concurrency)
                 .await
-                .map_err(|error| match error {
-                    SyncError::Setup(message) => JobFailure::Permanent(message),
-                    other => JobFailure::Retryable(other.to_string()),
+                .map_err(|error| {
+                    let blocker = Blocker::of(&error);
+                    match error {
+                        SyncError::Setup(message) => (JobFailure::Permanent(message), None),
+                        other => (JobFailure::Retryable(other.to_string()), blocker),
+                    }
                 })?
                 .handing_over_to(Queue::new(self.store.clone(), self.policy.clone()));
         let context = Arc::new(context);
@@ -130,13 +147,15 @@ impl Dispatcher {
     /// the retry.
     async fn run_poll(&self, job: &StoredJob) -> Result<(), JobFailure> {
         let started = Instant::now();
-        let result = match self.context(job.connection_id).await {
+        let result = match self.context_or_blocker(job.connection_id).await {
             Ok(context) => OrderFlow::new(&context)
                 .poll(None, &|_, _| {})
                 .await
-                .map_err(|error| error.to_string()),
-            Err(failure) => Err(failure.message().to_string()),
+                .map_err(|error| (error.to_string(), Blocker::of(&error))),
+            Err((failure, blocker)) => Err((failure.message().to_string(), blocker)),
         };
+        let blocked_by = result.as_ref().err().and_then(|(_, blocker)| *blocker);
+        let result = result.map_err(|(error, _)| error);
         let elapsed = started.elapsed();
         self.metrics
             .poll_finished(result.is_ok(), elapsed.as_secs_f64());
@@ -151,6 +170,7 @@ impl Dispatcher {
             updated: summary.updated,
             failed: summary.failed,
             error: result.as_ref().err().cloned(),
+            blocked_by,
         };
         if let Err(error) = &result {
             tracing::warn!(connection = job.connection_id, %error, "order poll failed");

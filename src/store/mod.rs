@@ -12,6 +12,7 @@ mod links;
 mod product_links;
 mod sync_log;
 mod web_admin;
+mod webhook_rejections;
 mod write_backs;
 
 use std::str::FromStr;
@@ -30,6 +31,7 @@ pub use links::Link;
 pub use product_links::ProductLink;
 pub use sync_log::{HourlyCounts, LatestOrderEntry, LogEntry, LogFilter, LogOutcome, LogRecord};
 pub use web_admin::WebSession;
+pub use webhook_rejections::WebhookRejection;
 pub use write_backs::WooWriteBack;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,10 +4,12 @@
 
 pub mod catalogue;
 pub mod context;
+pub mod discovery;
 pub mod erp_to_woo;
 pub mod keys;
 pub mod mapping;
 pub mod order_state;
+pub mod problems;
 pub mod reconcile;
 pub mod report;
 pub mod setup;

@@ -3,6 +3,7 @@
 //! and queues jobs, and the workers do the rest.
 
 mod auth;
+mod new_connection;
 mod pages;
 mod render;
 mod settings;
@@ -21,6 +22,8 @@ pub use crate::metrics::Metrics;
 pub use auth::{change_admin_password, ensure_admin_password, AdminAuth};
 
 use crate::store::Store;
+use crate::sync::context::CallSettings;
+pub use new_connection::NewConnections;
 
 /// What every handler shares. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -28,6 +31,9 @@ pub struct WebState {
     pub store: Store,
     pub metrics: Arc<Metrics>,
     pub auth: Arc<AdminAuth>,
+    /// Timeouts and retries of the calls the new-connection form makes.
+    pub calls: CallSettings,
+    pub new_connections: Arc<NewConnections>,
 }
 
 pub fn router(state: WebState) -> Router {

@@ -19,13 +19,14 @@ use super::auth::{
     ClientAddress, Session, MIN_PASSWORD_CHARS,
 };
 use super::render::{hourly_chart, message, page, STYLESHEET};
-use super::settings;
 use super::WebState;
+use super::{new_connection, settings};
 use crate::jobs::{last_poll, Job};
 use crate::store::{HourlyCounts, LogFilter, LogRecord, StoreError, StoredConnection};
 use crate::sync::order_state::{
     cause_of, count_by_state, failure_causes, order_states, OrderState, OrderStatus,
 };
+use crate::sync::problems::connection_problems;
 
 pub fn routes() -> Router<WebState> {
     Router::new()
@@ -41,6 +42,16 @@ pub fn routes() -> Router<WebState> {
         .route("/retry-cause", post(retry_cause))
         .route("/retry-failed", post(retry_failed))
         .route("/sync-now", post(sync_now))
+        .route(
+            "/connections/new",
+            get(new_connection::form).post(new_connection::explore_sites),
+        )
+        .route("/connections/new/save", post(new_connection::save))
+        .route(
+            "/connections/{connection}/progress",
+            get(new_connection::progress),
+        )
+        .route("/settings/{connection}/setup", post(settings::set_up_again))
         .route("/settings", get(settings_index))
         .route(
             "/settings/{connection}",
@@ -306,6 +317,10 @@ async fn dashboard(State(state): State<WebState>, session: Session) -> Response 
         Ok(connections) => connections,
         Err(error) => return store_failure(error),
     };
+    if connections.is_empty() {
+        // Nothing to show before the first connection: making one is the first thing to do.
+        return Redirect::to("/connections/new").into_response();
+    }
     let mut panels = Vec::new();
     for connection in &connections {
         match connection_panel(&state, connection).await {
@@ -339,7 +354,14 @@ async fn connection_panel(
         })
         .min()
         .map(shown);
-    let poll = last_poll(store, stored.id).await?.map(|poll| {
+    let poll = last_poll(store, stored.id).await?;
+    let blocker = poll
+        .as_ref()
+        .filter(|poll| !poll.succeeded)
+        .and_then(|poll| poll.blocked_by.map(|blocker| (blocker, poll.at)));
+    let problems =
+        connection_problems(&store.webhook_rejections(stored.id).await?, blocker, &shown);
+    let poll = poll.map(|poll| {
         context! {
             at => poll.at.format("%Y-%m-%d %H:%M:%S").to_string(),
             succeeded => poll.succeeded,
@@ -356,7 +378,7 @@ async fn connection_panel(
         name => stored.connection.name,
         woocommerce_url => stored.connection.woocommerce_url.as_str(),
         erpnext_url => stored.connection.erpnext_url.as_str(),
-        counts, failing, next_retry, poll, chart,
+        counts, failing, next_retry, poll, chart, problems,
         causes => failure_causes(&orders),
     })
 }
@@ -368,6 +390,46 @@ struct OrdersQuery {
     state: Option<String>,
     /// A WooCommerce order id to open.
     order: Option<String>,
+    /// `newest` (default), `oldest`, `amount` or `state`.
+    sort: Option<String>,
+    /// From 1.
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
+const SORTS: [(&str, &str); 4] = [
+    ("newest", "newest order first"),
+    ("oldest", "oldest order first"),
+    ("amount", "largest amount first"),
+    ("state", "by state"),
+];
+const PER_PAGE: usize = 50;
+
+/// Orders as the list shows them: sorted as asked (newest order id first by default), then one
+/// page of them. Answers the page, the page number shown and how many pages there are.
+fn sorted_page<'a>(
+    mut orders: Vec<&'a OrderStatus>,
+    sort: &str,
+    page: usize,
+    per_page: usize,
+) -> (Vec<&'a OrderStatus>, usize, usize) {
+    let id = |status: &OrderStatus| status.order_id.parse::<u64>().unwrap_or(u64::MAX);
+    match sort {
+        "oldest" => orders.sort_by_key(|status| id(status)),
+        "amount" => orders.sort_by(|a, b| b.amount.cmp(&a.amount).then(id(b).cmp(&id(a)))),
+        "state" => {
+            orders.sort_by(|a, b| a.state.label().cmp(b.state.label()).then(id(b).cmp(&id(a))))
+        }
+        _ => orders.sort_by_key(|status| std::cmp::Reverse(id(status))),
+    }
+    let pages = orders.len().div_ceil(per_page).max(1);
+    let page = page.clamp(1, pages);
+    let shown = orders
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    (shown, page, pages)
 }
 
 const STATE_FILTERS: [(&str, &str); 8] = [
@@ -380,9 +442,8 @@ const STATE_FILTERS: [(&str, &str); 8] = [
     ("skipped", "skipped"),
     ("in progress", "in progress"),
 ];
-const ORDERS_SHOWN: usize = 500;
 
-fn encoded(text: &str) -> String {
+pub(super) fn encoded(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
@@ -417,8 +478,16 @@ async fn orders(
         .into_response();
     }
     let state_filter = query.state.clone().unwrap_or_else(|| "all".into());
+    let sort = query
+        .sort
+        .as_deref()
+        .filter(|sort| SORTS.iter().any(|(value, _)| value == sort))
+        .unwrap_or("newest")
+        .to_string();
+    let per_page = query.per_page.unwrap_or(PER_PAGE).clamp(1, 500);
     let mut rows = Vec::new();
     let mut total = 0;
+    let (mut page_number, mut pages) = (1, 1);
     if let Some(name) = &selected {
         let Some(connection) = connections.iter().find(|c| &c.connection.name == name) else {
             return not_found(
@@ -439,11 +508,9 @@ async fn orders(
             })
             .collect();
         total = matching.len();
-        rows = matching
-            .into_iter()
-            .take(ORDERS_SHOWN)
-            .map(OrderRow::from)
-            .collect();
+        let (shown, page, count) = sorted_page(matching, &sort, query.page.unwrap_or(1), per_page);
+        (page_number, pages) = (page, count);
+        rows = shown.into_iter().map(OrderRow::from).collect();
     }
     let names: Vec<&str> = connections
         .iter()
@@ -455,8 +522,8 @@ async fn orders(
         context! {
             title => "Orders", csrf => session.csrf_token,
             connection_names => names, selected, state_filter,
-            state_filters => STATE_FILTERS,
-            more => total > rows.len(), total, orders => rows,
+            state_filters => STATE_FILTERS, sorts => SORTS, sort, per_page,
+            page => page_number, pages, total, orders => rows,
         },
     )
 }
@@ -842,10 +909,6 @@ async fn settings_index(State(state): State<WebState>, session: Session) -> Resp
         Ok(connections) => connections,
         Err(error) => return store_failure(error),
     };
-    if let [only] = connections.as_slice() {
-        return Redirect::to(&format!("/settings/{}", encoded(&only.connection.name)))
-            .into_response();
-    }
     let names: Vec<&str> = connections
         .iter()
         .map(|c| c.connection.name.as_str())

@@ -29,6 +29,18 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("log_table.html", include_str!("templates/log_table.html")),
         ("settings.html", include_str!("templates/settings.html")),
         (
+            "new_connection.html",
+            include_str!("templates/new_connection.html"),
+        ),
+        (
+            "new_connection_review.html",
+            include_str!("templates/new_connection_review.html"),
+        ),
+        (
+            "new_connection_progress.html",
+            include_str!("templates/new_connection_progress.html"),
+        ),
+        (
             "connection_settings.html",
             include_str!("templates/connection_settings.html"),
         ),

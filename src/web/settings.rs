@@ -5,13 +5,14 @@
 //! stored value, and no page ever shows one.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use minijinja::context;
 use rust_decimal::Decimal;
 
 use super::auth::{constant_time_eq, Session};
+use super::new_connection::public_url_guess;
 use super::pages::{csrf_refused, store_failure};
 use super::render::page;
 use super::WebState;
@@ -19,6 +20,7 @@ use crate::connection::{
     parse_site_url, Connection, InvalidSetting, InvoiceTrigger, PaymentTarget, WOO_STATUSES,
 };
 use crate::store::StoreError;
+use crate::sync::setup::{set_up, SetupOptions};
 
 /// Validation names a setting by its command-line flag or mapping table; the form by its label.
 const LABELS: &[(&str, &str)] = &[
@@ -43,6 +45,7 @@ const LABELS: &[(&str, &str)] = &[
     ("--import-statuses", "Which orders are imported"),
     ("--tax-account", "Tax rates → ERPNext accounts"),
     ("--payment-method", "Payment methods → Modes of Payment"),
+    ("public_url", "Address of this service"),
     ("--missing-sku", "Lines without a product"),
     ("status_from_woocommerce", "Status mapping from WooCommerce"),
     ("status_to_woocommerce", "Status mapping to WooCommerce"),
@@ -69,6 +72,7 @@ const INVOICE_TRIGGERS: [(&str, &str); 4] = [
 pub async fn form(
     State(state): State<WebState>,
     session: Session,
+    headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Response {
     let connection = match state.store.connection(&name).await {
@@ -83,12 +87,13 @@ pub async fn form(
         }
         Err(error) => return store_failure(error),
     };
-    settings_page(StatusCode::OK, &session, &connection, None, None)
+    settings_page(StatusCode::OK, &session, &headers, &connection, None, None)
 }
 
 fn settings_page(
     status: StatusCode,
     session: &Session,
+    headers: &HeaderMap,
     connection: &Connection,
     notice: Option<&str>,
     problem: Option<&str>,
@@ -135,7 +140,7 @@ fn settings_page(
             csrf => session.csrf_token,
             c => shown, secrets, tax_rows, payment_rows,
             statuses => WOO_STATUSES, invoice_triggers => INVOICE_TRIGGERS,
-            notice, problem,
+            notice, problem, public_url => public_url_guess(headers),
         },
     )
 }
@@ -143,6 +148,7 @@ fn settings_page(
 pub async fn save(
     State(state): State<WebState>,
     session: Session,
+    headers: HeaderMap,
     Path(name): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
@@ -169,6 +175,7 @@ pub async fn save(
         return settings_page(
             StatusCode::BAD_REQUEST,
             &session,
+            &headers,
             &changed,
             None,
             Some(&format!("Nothing was saved. {}", in_form_words(&problem))),
@@ -181,8 +188,98 @@ pub async fn save(
     settings_page(
         StatusCode::OK,
         &session,
+        &headers,
         &changed,
         Some("Saved. Orders that failed because of a setting can be retried from the dashboard."),
+        None,
+    )
+}
+
+/// `POST /settings/{connection}/setup`: installs again what setup installs on both sites, and
+/// gives both sites' webhooks the connection's current secret (after it was set or changed).
+pub async fn set_up_again(
+    State(state): State<WebState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    if !constant_time_eq(
+        value(&fields, "csrf").unwrap_or_default(),
+        &session.csrf_token,
+    ) {
+        return csrf_refused();
+    }
+    let stored = match state.store.connection(&name).await {
+        Ok(stored) => stored.connection,
+        Err(StoreError::NotFound(text)) => {
+            return super::render::message(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                &text,
+                Some(&session.csrf_token),
+            )
+        }
+        Err(error) => return store_failure(error),
+    };
+    let page_with = |status, notice: Option<&str>, problem: Option<&str>| {
+        settings_page(status, &session, &headers, &stored, notice, problem)
+    };
+    let public_url = match parse_site_url(
+        "public_url",
+        value(&fields, "public_url").unwrap_or_default(),
+    ) {
+        Ok(url) => url,
+        Err(problem) => {
+            return page_with(
+                StatusCode::BAD_REQUEST,
+                None,
+                Some(&format!("Nothing was set up. {}", in_form_words(&problem))),
+            )
+        }
+    };
+    let options = SetupOptions {
+        public_url,
+        update_webhook_secrets: true,
+        create_receivable_accounts: true,
+        calls: state.calls.clone(),
+    };
+    let outcome = match set_up(&stored, &options).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            tracing::warn!(connection = %name, %error, "setup from the web UI failed");
+            return page_with(
+                StatusCode::BAD_GATEWAY,
+                None,
+                Some(&format!(
+                    "Setting up the two sites did not finish ({error}). Check that both sites are up, the ERPNext user may create Custom Fields and Webhooks and the WooCommerce key has Read/Write permission, then try again."
+                )),
+            );
+        }
+    };
+    if outcome.connection != stored {
+        if let Err(error) = state.store.update_connection(&outcome.connection).await {
+            return store_failure(error);
+        }
+    }
+    let report = &outcome.report;
+    let mut notice = format!(
+        "Both sites were set up again: {} created, {} updated, {} already in place; their webhooks sign with the connection's secret.",
+        report.created.len(),
+        report.updated.len(),
+        report.unchanged.len()
+    );
+    if !outcome.missing.is_empty() {
+        notice.push_str(" Still missing: ");
+        notice.push_str(&outcome.missing.join("; "));
+    }
+    tracing::info!(connection = %name, "both sites set up again from the web UI");
+    settings_page(
+        StatusCode::OK,
+        &session,
+        &headers,
+        &outcome.connection,
+        Some(&notice),
         None,
     )
 }
@@ -328,13 +425,14 @@ pub fn apply_form(
             let gateway = gateway.trim();
             let mode = modes.get(index).map(|m| m.trim()).unwrap_or("");
             let account = accounts.get(index).map(|a| a.trim()).unwrap_or("");
-            if gateway.is_empty() && mode.is_empty() {
+            // A row without a Mode of Payment maps nothing (emptying it removes a mapping).
+            if mode.is_empty() {
                 continue;
             }
-            if gateway.is_empty() || mode.is_empty() {
+            if gateway.is_empty() {
                 return Err(invalid(
                     "--payment-method",
-                    "each row needs both the WooCommerce payment method and the Mode of Payment",
+                    "each row with a Mode of Payment needs the WooCommerce payment method",
                 ));
             }
             mapped.insert(

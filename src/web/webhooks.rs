@@ -35,6 +35,24 @@ fn refused() -> Response {
     error(StatusCode::UNAUTHORIZED, REFUSED)
 }
 
+/// Counts a refused delivery of a known connection in `/metrics` and in the store, where the
+/// dashboard finds it.
+async fn count_rejection(
+    state: &WebState,
+    connection: &StoredConnection,
+    source: &str,
+    reason: &str,
+) {
+    state.metrics.webhook_rejected(source, reason);
+    if let Err(store_error) = state
+        .store
+        .record_webhook_rejection(connection.id, source, reason, chrono::Utc::now())
+        .await
+    {
+        tracing::warn!(error = %store_error, source, reason, "cannot record a refused webhook");
+    }
+}
+
 /// The connection named in the address; `Ok(None)` when there is none.
 async fn load_connection(
     state: &WebState,
@@ -85,6 +103,14 @@ async fn record(
     raw: &str,
     body: &Value,
 ) -> Response {
+    // A signed, readable delivery: whatever refused this source's deliveries before is fixed.
+    if let Err(store_error) = state
+        .store
+        .clear_webhook_rejections(connection.id, source)
+        .await
+    {
+        tracing::warn!(error = %store_error, source, "cannot clear earlier webhook refusals");
+    }
     let outcome = match state
         .store
         .record_inbound(connection.id, source, topic, object_id, raw)
@@ -166,13 +192,13 @@ pub async fn woocommerce(
             return ping_answer(webhook_id);
         }
         Ok(WebhookRequest::Delivery { .. }) if secret.is_empty() => {
-            state.metrics.webhook_rejected(source, "no_secret");
+            count_rejection(&state, &connection, source, "no_secret").await;
             tracing::warn!(connection = %name, "WooCommerce webhook refused: the connection has no webhook secret; set one in its settings");
             return refused();
         }
         Ok(WebhookRequest::Delivery { headers }) => headers,
         Err(reason) => {
-            state.metrics.webhook_rejected(source, "signature");
+            count_rejection(&state, &connection, source, "signature").await;
             tracing::warn!(connection = %name, %reason, "WooCommerce webhook refused");
             return refused();
         }
@@ -180,12 +206,12 @@ pub async fn woocommerce(
     let value = match parse_json_body("WooCommerce", &body) {
         Ok(value) => value,
         Err(message) => {
-            state.metrics.webhook_rejected(source, "malformed");
+            count_rejection(&state, &connection, source, "malformed").await;
             return error(StatusCode::BAD_REQUEST, message);
         }
     };
     let Some(object_id) = value.get("id").and_then(Value::as_u64) else {
-        state.metrics.webhook_rejected(source, "malformed");
+        count_rejection(&state, &connection, source, "malformed").await;
         return error(
             StatusCode::BAD_REQUEST,
             format!(
@@ -223,7 +249,7 @@ pub async fn erpnext(
     };
     let secret = &connection.connection.credentials.webhook_secret;
     if secret.is_empty() {
-        state.metrics.webhook_rejected(source, "no_secret");
+        count_rejection(&state, &connection, source, "no_secret").await;
         tracing::warn!(connection = %name, "ERPNext webhook refused: the connection has no webhook secret; set one in its settings, then run setup with --update-webhook-secrets");
         return refused();
     }
@@ -231,24 +257,24 @@ pub async fn erpnext(
         .get(ERPNEXT_SIGNATURE_HEADER)
         .and_then(|value| value.to_str().ok())
     else {
-        state.metrics.webhook_rejected(source, "signature");
+        count_rejection(&state, &connection, source, "signature").await;
         tracing::warn!(connection = %name, "ERPNext webhook refused: no X-Frappe-Webhook-Signature header; the Webhook in ERPNext has no secret (run setup with --update-webhook-secrets)");
         return refused();
     };
     if verify_signature(secret, &body, signature).is_err() {
-        state.metrics.webhook_rejected(source, "signature");
+        count_rejection(&state, &connection, source, "signature").await;
         tracing::warn!(connection = %name, "ERPNext webhook refused: the signature does not match; the Webhook's secret in ERPNext differs from the connection's (run setup with --update-webhook-secrets)");
         return refused();
     }
     let value = match parse_json_body("ERPNext", &body) {
         Ok(value) => value,
         Err(message) => {
-            state.metrics.webhook_rejected(source, "malformed");
+            count_rejection(&state, &connection, source, "malformed").await;
             return error(StatusCode::BAD_REQUEST, message);
         }
     };
     let Some(document) = value.get("name").and_then(Value::as_str) else {
-        state.metrics.webhook_rejected(source, "malformed");
+        count_rejection(&state, &connection, source, "malformed").await;
         return error(
             StatusCode::BAD_REQUEST,
             "the ERPNext delivery has no document `name`; the Webhook's JSON must be `{{ doc | tojson }}`",

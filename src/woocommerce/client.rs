@@ -15,8 +15,9 @@ use url::Url;
 use super::error::{excerpt, WooError};
 use super::oauth::{new_nonce, OAuthSigner, SignatureMethod};
 use super::types::{
-    BatchResponse, Customer, NewRefund, NewWebhook, Order, OrderNote, Product, Refund,
-    StockPriceUpdate, Webhook, WooOrderId,
+    BatchResponse, Customer, NewRefund, NewWebhook, Order, OrderNote, OrderStatusTotal,
+    PaymentGatewayInfo, Product, Refund, ShippingMethodInfo, StockPriceUpdate, TaxRateInfo,
+    Webhook, WooOrderId,
 };
 use crate::remote::{parse_retry_after, ConcurrencyLimit, RetryPolicy};
 
@@ -540,6 +541,30 @@ impl WooClient {
     pub async fn list_webhooks(&self) -> Result<Vec<Webhook>, WooError> {
         let params = Ok(vec![("per_page".to_string(), MAX_PER_PAGE.to_string())]);
         collect_pages(self.pages("webhooks", params)).await
+    }
+
+    // ----- what the store has, for proposing a connection's mappings -----
+
+    /// Every tax rate of the store, all pages.
+    pub async fn list_tax_rates(&self) -> Result<Vec<TaxRateInfo>, WooError> {
+        let params = Ok(vec![("per_page".to_string(), MAX_PER_PAGE.to_string())]);
+        collect_pages(self.pages("taxes", params)).await
+    }
+
+    pub async fn list_shipping_methods(&self) -> Result<Vec<ShippingMethodInfo>, WooError> {
+        self.call(Method::GET, "shipping_methods", Vec::new(), None)
+            .await
+    }
+
+    pub async fn list_payment_gateways(&self) -> Result<Vec<PaymentGatewayInfo>, WooError> {
+        self.call(Method::GET, "payment_gateways", Vec::new(), None)
+            .await
+    }
+
+    /// The store's order statuses (custom ones too) with their order counts.
+    pub async fn order_status_totals(&self) -> Result<Vec<OrderStatusTotal>, WooError> {
+        self.call(Method::GET, "reports/orders/totals", Vec::new(), None)
+            .await
     }
 
     /// Registers a webhook; WooCommerce pings the URL during this call. Not retried.

@@ -465,3 +465,50 @@ impl BatchResponse {
             .collect()
     }
 }
+
+/// A tax rate of the store (WooCommerce → Settings → Tax), `GET /taxes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaxRateInfo {
+    pub id: u64,
+    #[serde(default)]
+    pub name: String,
+    /// Percent, sent as a string (`"8.8750"`).
+    #[serde(deserialize_with = "decimal")]
+    pub rate: Decimal,
+    #[serde(default)]
+    pub country: String,
+    #[serde(default)]
+    pub state: String,
+    /// `standard` or a class slug (`reduced-rate`).
+    #[serde(default)]
+    pub class: String,
+}
+
+/// A shipping method the store knows (`GET /shipping_methods`): `flat_rate`, `free_shipping`, …
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShippingMethodInfo {
+    pub id: String,
+    #[serde(default)]
+    pub title: String,
+}
+
+/// A payment gateway installed in the store (`GET /payment_gateways`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentGatewayInfo {
+    pub id: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub enabled: bool,
+}
+
+/// An order status with how many orders have it (`GET /reports/orders/totals`); the one REST
+/// listing of statuses, custom ones included.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderStatusTotal {
+    pub slug: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub total: u64,
+}

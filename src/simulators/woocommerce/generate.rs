@@ -527,7 +527,8 @@ const PLACES: [(&str, &str, &str, &str); 8] = [
     ("TX", "Austin", "73301", "Congress Ave"),
     ("CA", "San Diego", "92101", "Harbor Dr"),
 ];
-const GATEWAYS: [(&str, &str); 5] = [
+/// The payment gateways the simulated store has installed (id, title), all enabled.
+pub(crate) const GATEWAYS: [(&str, &str); 5] = [
     ("stripe", "Credit Card (Stripe)"),
     ("ppcp-gateway", "PayPal"),
     ("bacs", "Direct bank transfer"),

@@ -511,6 +511,10 @@ fn access_for(method: &Method, segments: &[&str]) -> Option<Access> {
         },
         ["products", id, "variations"] if is_id(id) && method == "GET" => Some(Access::List),
         ["settings", _, _] if method == "GET" => Some(Access::View),
+        ["taxes" | "shipping_methods" | "payment_gateways"] if method == "GET" => {
+            Some(Access::List)
+        }
+        ["reports", "orders", "totals"] if method == "GET" => Some(Access::View),
         ["products", id, "variations", variation]
             if is_id(id) && is_id(variation) && method == "GET" =>
         {
@@ -646,6 +650,17 @@ async fn route_request(
                 200,
                 &json!({"id": id, "value": value, "group_id": group}),
             ))
+        }
+        ("GET", ["taxes"]) => {
+            let rates = tax_rate_values();
+            let references: Vec<&Value> = rates.iter().collect();
+            paged_values(context, "taxes", &references)
+        }
+        ("GET", ["shipping_methods"]) => Ok(Answer::value(200, &shipping_method_values())),
+        ("GET", ["payment_gateways"]) => Ok(Answer::value(200, &payment_gateway_values())),
+        ("GET", ["reports", "orders", "totals"]) => {
+            let shop = context.app.lock();
+            Ok(Answer::value(200, &status_totals(&shop)))
         }
         ("GET", ["webhooks"]) => {
             let shop = context.app.lock();
@@ -1845,6 +1860,77 @@ async fn create_webhook(context: &Context<'_>) -> Result<Answer, ApiError> {
         .headers
         .push(("Location", format!("{}/webhooks/{id}", context.base)));
     Ok(answer)
+}
+
+/// `GET /taxes`: the rates orders are taxed at, shaped as a real store lists them.
+fn tax_rate_values() -> Vec<Value> {
+    super::generate::tax_rates()
+        .into_iter()
+        .map(|rate| {
+            json!({
+                "id": rate.id, "country": "US", "state": rate.state.unwrap_or(""),
+                "postcode": "", "city": "", "postcodes": [], "cities": [],
+                "rate": format!("{:.4}", rate.percent), "name": rate.label,
+                "priority": 1, "compound": false, "shipping": rate.shipping, "order": 0,
+                "class": if rate.class.is_empty() { "standard" } else { rate.class },
+            })
+        })
+        .collect()
+}
+
+/// `GET /shipping_methods`: WooCommerce's built-in methods, as a fresh real store lists them.
+fn shipping_method_values() -> Value {
+    json!([
+        {"id": "flat_rate", "title": "Flat rate", "description": "Lets you charge a fixed rate for shipping."},
+        {"id": "free_shipping", "title": "Free shipping", "description": "Free shipping is a special method which can be triggered with coupons and minimum spends."},
+        {"id": "local_pickup", "title": "Local pickup", "description": "Allow customers to pick up orders themselves. By default, when using local pickup store base taxes will apply regardless of customer address."},
+        {"id": "pickup_location", "title": "Local pickup", "description": "Allow customers to choose a local pickup location during checkout."},
+    ])
+}
+
+/// `GET /payment_gateways`: the gateways the simulated orders are paid with.
+fn payment_gateway_values() -> Value {
+    Value::Array(
+        super::generate::GATEWAYS
+            .iter()
+            .map(|(id, title)| {
+                json!({
+                    "id": id, "title": title, "description": "", "order": "", "enabled": true,
+                    "method_title": title, "method_description": "", "method_supports": ["products"],
+                    "settings": {},
+                })
+            })
+            .collect(),
+    )
+}
+
+/// `GET /reports/orders/totals`: every registered status but trash, with its order count.
+fn status_totals(shop: &Shop) -> Value {
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    for stored in shop.orders.values() {
+        *counts.entry(stored.status.as_str()).or_default() += 1;
+    }
+    Value::Array(
+        [
+            "pending",
+            "processing",
+            "on-hold",
+            "completed",
+            "cancelled",
+            "refunded",
+            "failed",
+            "checkout-draft",
+        ]
+        .into_iter()
+        .map(|slug| {
+            json!({
+                "slug": slug,
+                "name": super::state::status_label(slug),
+                "total": counts.get(slug).copied().unwrap_or(0),
+            })
+        })
+        .collect(),
+    )
 }
 
 #[cfg(test)]

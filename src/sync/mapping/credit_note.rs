@@ -129,7 +129,7 @@ pub enum CreditNoteError {
         refund_id: u64,
         item_code: String,
     },
-    #[error("refund {refund_id} of order {order_id} misses its amount {amount} by {difference} after rounding, and the connection has no rounding account to close it; set `--rounding-account`")]
+    #[error("refund {refund_id} of order {order_id} misses its amount {amount} by {difference} after rounding, and the connection has no rounding account to close it; set a rounding account in the connection's settings")]
     NoRoundingAccount {
         order_id: u64,
         refund_id: u64,

@@ -18,7 +18,7 @@ pub enum MappingError {
         variation_id: u64,
     },
 
-    #[error("order {order_id}: tax rate {rate_id} (\"{label}\", {rate_code}) has no ERPNext account; map it with `--tax-account {rate_id}=ACCOUNT` or set `--default-tax-account`")]
+    #[error("order {order_id}: tax rate {rate_id} (\"{label}\", {rate_code}) has no ERPNext account; map the rate to a Tax account in the connection's settings, or set an account for tax rates not mapped")]
     UnmappedTaxRate {
         order_id: WooOrderId,
         rate_id: u64,
