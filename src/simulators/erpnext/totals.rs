@@ -7,7 +7,9 @@ use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
-use super::values::{decimal_of, field_decimal, flt, money_in_words, set_float, text_of, Doc};
+use super::values::{
+    decimal_of, field_decimal, float_value, flt, money_in_words, set_float, text_of, Doc,
+};
 
 /// Facts about a currency the totals need.
 #[derive(Debug, Clone)]
@@ -271,7 +273,7 @@ fn apply_taxes(items: &mut [Doc], taxes: &mut [Doc], net_total: Decimal) -> (Dec
                     sum += share;
                     detail.insert(
                         text_of(item, "item_code"),
-                        Value::from(vec![to_float(rate), to_float(share)]),
+                        Value::from(vec![float_value(rate), float_value(share)]),
                     );
                 }
                 flt(sum, PRECISION)
@@ -355,10 +357,6 @@ fn nonzero(value: Decimal) -> Decimal {
     } else {
         value
     }
-}
-
-fn to_float(value: Decimal) -> f64 {
-    value.to_f64().unwrap_or(0.0)
 }
 
 #[cfg(test)]

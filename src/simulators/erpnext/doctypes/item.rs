@@ -8,7 +8,7 @@ use super::{DoctypeRules, Naming};
 use crate::simulators::erpnext::engine::{mandatory, Site};
 use crate::simulators::erpnext::error::SiteError;
 use crate::simulators::erpnext::seed::{COMPANY, COMPANY_CURRENCY};
-use crate::simulators::erpnext::values::{field_decimal, object, rows, text_of, Doc};
+use crate::simulators::erpnext::values::{field_decimal, float_value, object, rows, text_of, Doc};
 
 pub(crate) struct Item;
 
@@ -111,7 +111,7 @@ impl DoctypeRules for Item {
         }
         let price = object(json!({
             "item_code": name, "price_list": "Standard Selling", "uom": text_of(doc, "stock_uom"),
-            "price_list_rate": standard_rate.to_string().parse::<f64>().unwrap_or(0.0),
+            "price_list_rate": float_value(standard_rate),
             "item_name": text_of(doc, "item_name"), "currency": COMPANY_CURRENCY,
         }));
         site.insert("Item Price", &price).map(|_| ())
