@@ -161,6 +161,14 @@ pub struct CatalogueSettings {
 }
 
 impl CatalogueSettings {
+    /// `shop_units` as the pushes use it: item code → stock units per shop unit.
+    pub fn shop_unit_factors(&self) -> std::collections::HashMap<String, Decimal> {
+        self.shop_units
+            .iter()
+            .map(|(code, units)| (code.clone(), Decimal::from(*units)))
+            .collect()
+    }
+
     fn is_default(&self) -> bool {
         *self == CatalogueSettings::default()
     }

@@ -369,46 +369,48 @@ pub(super) struct Simulators {
 }
 
 impl Simulators {
+    /// A generated shop of `orders` orders (from `seed`) and an empty ERPNext site.
     pub(super) async fn start(
         orders: usize,
         seed: u64,
         latency_ms: u64,
     ) -> Result<Simulators, CliError> {
+        let (orders, seed) = (orders.to_string(), seed.to_string());
+        Simulators::spawn(
+            &["--orders", &orders, "--seed-random", &seed],
+            &[],
+            latency_ms,
+            &format!("generating {orders} orders in the WooCommerce simulator"),
+        )
+        .await
+    }
+
+    /// The simulators started with these extra arguments each, `latency_ms` on every call.
+    pub(super) async fn spawn(
+        shop: &[&str],
+        site: &[&str],
+        latency_ms: u64,
+        doing: &str,
+    ) -> Result<Simulators, CliError> {
         let woo_address = free_address()?;
         let erp_address = free_address()?;
         let program = std::env::current_exe().map_err(anyhow::Error::from)?;
         let latency = latency_ms.to_string();
-        let spawn = |arguments: &[&str]| {
+        let spawn = |simulator: &str, address: SocketAddr, extra: &[&str]| {
             Command::new(&program)
-                .args(arguments)
+                .args(["sim", simulator, "--listen", &address.to_string()])
+                .args(extra)
+                .args(["--latency-ms", &latency])
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
                 .spawn()
                 .map_err(anyhow::Error::from)
         };
         let children = Children(vec![
-            spawn(&[
-                "sim",
-                "woocommerce",
-                "--listen",
-                &woo_address.to_string(),
-                "--orders",
-                &orders.to_string(),
-                "--seed-random",
-                &seed.to_string(),
-                "--latency-ms",
-                &latency,
-            ])?,
-            spawn(&[
-                "sim",
-                "erpnext",
-                "--listen",
-                &erp_address.to_string(),
-                "--latency-ms",
-                &latency,
-            ])?,
+            spawn("woocommerce", woo_address, shop)?,
+            spawn("erpnext", erp_address, site)?,
         ]);
-        eprintln!("bench: generating {orders} orders in the WooCommerce simulator…");
+        eprintln!("bench: {doing}…");
         for address in [woo_address, erp_address] {
             wait_until_listening(address, Duration::from_secs(600)).await?;
         }

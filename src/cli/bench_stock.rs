@@ -3,12 +3,12 @@
 //! then a stock count changing a share of them and the push that is measured: write calls
 //! against `ceil(changed / 100)`, time, and the engine's CPU per linked product.
 
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::Instant;
 
 use serde::Serialize;
 
-use super::bench::{cpu_time, free_address, peak_rss_mb, round, wait_until_listening, Children};
+use super::bench::{cpu_time, peak_rss_mb, round, Simulators};
 use super::{print_json, CliError};
 use crate::secrets::SecretKey;
 use crate::simulators::erpnext;
@@ -49,45 +49,14 @@ pub async fn run(
             "use --products from 1 to 200000, --changed-percent from 0 to 100 and --latency-ms ≤ 10000".into(),
         ));
     }
-    let woo_address = free_address()?;
-    let erp_address = free_address()?;
-    let program = std::env::current_exe().map_err(anyhow::Error::from)?;
-    let latency = latency_ms.to_string();
     let catalogue = products.to_string();
-    let spawn = |arguments: &[&str]| {
-        Command::new(&program)
-            .args(arguments)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(anyhow::Error::from)
-    };
-    let children = Children(vec![
-        spawn(&[
-            "sim",
-            "woocommerce",
-            "--listen",
-            &woo_address.to_string(),
-            "--catalogue",
-            &catalogue,
-            "--latency-ms",
-            &latency,
-        ])?,
-        spawn(&[
-            "sim",
-            "erpnext",
-            "--listen",
-            &erp_address.to_string(),
-            "--catalogue",
-            &catalogue,
-            "--latency-ms",
-            &latency,
-        ])?,
-    ]);
-    eprintln!("bench: a catalogue of {products} products in both simulators…");
-    for address in [woo_address, erp_address] {
-        wait_until_listening(address, std::time::Duration::from_secs(600)).await?;
-    }
+    let simulators = Simulators::spawn(
+        &["--catalogue", &catalogue],
+        &["--catalogue", &catalogue],
+        latency_ms,
+        &format!("a catalogue of {products} products in both simulators"),
+    )
+    .await?;
     let directory = std::env::temp_dir().join(format!(
         "woocommerce-sync-bench-stock-{}",
         std::process::id()
@@ -101,10 +70,10 @@ pub async fn run(
     .map_err(anyhow::Error::from)?;
     let connection = super::demo::simulator_connection(
         "bench",
-        format!("http://{woo_address}/")
+        format!("http://{}/", simulators.woocommerce)
             .parse()
             .map_err(anyhow::Error::from)?,
-        format!("http://{erp_address}/")
+        format!("http://{}/", simulators.erpnext)
             .parse()
             .map_err(anyhow::Error::from)?,
         erpnext::DEFAULT_API_KEY,
@@ -171,7 +140,7 @@ pub async fn run(
     let seconds = started.elapsed().as_secs_f64();
     let cpu = cpu_time() - cpu_before;
     let api_calls = ctx.woo.calls_made() + ctx.erp.calls_made() - calls_before;
-    drop(children);
+    drop(simulators);
     store.close().await;
     let _ = std::fs::remove_dir_all(&directory);
 

@@ -340,19 +340,25 @@ async fn run_sync_status(store: &Store, args: SyncStatusArgs) -> Result<ExitCode
                 }
                 _ => None,
             });
-        if args.dry_run {
-            eprintln!("{counts}");
-            failures.for_each(|line| eprintln!("{line}"));
-        } else {
-            println!("{counts}");
-            failures.for_each(|line| println!("{line}"));
-        }
+        print_counts(args.dry_run, &counts, failures);
     }
     Ok(if summary.failed > 0 {
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Counts and failures of an ERPNext → WooCommerce run: a dry run's go to stderr, as the other
+/// dry runs' summaries do.
+fn print_counts(dry_run: bool, counts: &str, failures: impl Iterator<Item = String>) {
+    if dry_run {
+        eprintln!("{counts}");
+        failures.for_each(|line| eprintln!("{line}"));
+    } else {
+        println!("{counts}");
+        failures.for_each(|line| println!("{line}"));
+    }
 }
 
 /// `sync erpnext-orders`: exit 0 when every Sales Order born in ERPNext is in the shop, 3 when
@@ -410,13 +416,7 @@ async fn run_sync_erpnext_orders(
                 }
                 _ => None,
             });
-        if args.dry_run {
-            eprintln!("{counts}");
-            failures.for_each(|line| eprintln!("{line}"));
-        } else {
-            println!("{counts}");
-            failures.for_each(|line| println!("{line}"));
-        }
+        print_counts(args.dry_run, &counts, failures);
     }
     Ok(if summary.failed > 0 {
         ExitCode::from(3)

@@ -234,6 +234,18 @@ pub enum SyncError {
     Listing(String),
 }
 
+impl SyncError {
+    /// Whether another attempt may succeed: as the client that failed says; anything else (the
+    /// store, an incomplete listing, setup) is tried again.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SyncError::WooCommerce(error) => error.is_retryable(),
+            SyncError::Erpnext(error) => error.is_retryable(),
+            _ => true,
+        }
+    }
+}
+
 /// Which attempt at an object this is (from 1), for the log and for deciding to look a key up
 /// before creating anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

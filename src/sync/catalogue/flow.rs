@@ -225,11 +225,7 @@ impl<'a> CatalogueFlow<'a> {
         let catalogue = &self.ctx.connection.mappings.catalogue;
         let inputs = StockInputs {
             figure: catalogue.stock_figure,
-            shop_unit_factors: catalogue
-                .shop_units
-                .iter()
-                .map(|(code, units)| (code.clone(), Decimal::from(*units)))
-                .collect(),
+            shop_unit_factors: catalogue.shop_unit_factors(),
             unreserved: unreserved_units(&orders),
             all: options.all,
         };
@@ -327,11 +323,7 @@ impl<'a> CatalogueFlow<'a> {
                 .into_iter()
                 .map(|item| (item.item_code, item.stock_uom))
                 .collect(),
-            shop_unit_factors: catalogue
-                .shop_units
-                .iter()
-                .map(|(code, units)| (code.clone(), Decimal::from(*units)))
-                .collect(),
+            shop_unit_factors: catalogue.shop_unit_factors(),
             all: options.all,
         };
         let writes = plan_prices(&links, &rows, &inputs);

@@ -316,33 +316,23 @@ impl<'c> ErpnextOrderFlow<'c> {
             .collect()
             .await;
         let mut summary = ShopOrderSummary::default();
-        let (mut newest, mut oldest_failed): (Option<String>, Option<String>) = (None, None);
+        let mut cursor = super::PollCursor::default();
         for (modified, report) in reports {
-            if let Some(modified) = modified {
-                if matches!(
-                    report.outcome,
-                    ShopOrderOutcome::Failed {
-                        retryable: true,
-                        ..
-                    }
-                ) {
-                    if oldest_failed
-                        .as_ref()
-                        .map_or(true, |oldest| modified < *oldest)
-                    {
-                        oldest_failed = Some(modified);
-                    }
-                } else if newest.as_ref().map_or(true, |latest| modified > *latest) {
-                    newest = Some(modified);
+            let failed_retryably = matches!(
+                report.outcome,
+                ShopOrderOutcome::Failed {
+                    retryable: true,
+                    ..
                 }
-            }
+            );
+            cursor.saw(modified, failed_retryably);
             summary.add(report);
         }
         if !self.dry_run {
-            if let Some(cursor) = oldest_failed.or(newest) {
+            if let Some(resume_at) = cursor.resume_at() {
                 self.ctx
                     .store
-                    .set_cursor(self.ctx.connection_id, ERPNEXT_ORDERS_CURSOR, &cursor)
+                    .set_cursor(self.ctx.connection_id, ERPNEXT_ORDERS_CURSOR, &resume_at)
                     .await?;
             }
         }
@@ -362,14 +352,9 @@ impl<'c> ErpnextOrderFlow<'c> {
         match self.create(name, &mut report).await {
             Ok(outcome) => report.outcome = outcome,
             Err(error) => {
-                let retryable = match &error {
-                    SyncError::WooCommerce(error) => error.is_retryable(),
-                    SyncError::Erpnext(error) => error.is_retryable(),
-                    _ => true,
-                };
                 report.outcome = ShopOrderOutcome::Failed {
                     reason: self.ctx.redact(&error.to_string()),
-                    retryable,
+                    retryable: error.is_retryable(),
                 };
             }
         }

@@ -190,36 +190,23 @@ impl<'c> StatusFlow<'c> {
             .collect()
             .await;
         let mut summary = WriteBackSummary::default();
-        let mut newest: Option<String> = None;
-        let mut oldest_failed: Option<String> = None;
+        let mut cursor = super::PollCursor::default();
         for (modified, report) in reports {
-            if let Some(modified) = modified {
-                // A failure that may pass holds the cursor (the next poll reads it again); a
-                // permanent one (the shop order is gone) is logged and does not hold it forever.
-                if matches!(
-                    report.outcome,
-                    WriteBackOutcome::Failed {
-                        retryable: true,
-                        ..
-                    }
-                ) {
-                    if oldest_failed
-                        .as_ref()
-                        .map_or(true, |oldest| modified < *oldest)
-                    {
-                        oldest_failed = Some(modified);
-                    }
-                } else if newest.as_ref().map_or(true, |latest| modified > *latest) {
-                    newest = Some(modified);
+            let failed_retryably = matches!(
+                report.outcome,
+                WriteBackOutcome::Failed {
+                    retryable: true,
+                    ..
                 }
-            }
+            );
+            cursor.saw(modified, failed_retryably);
             summary.add(report);
         }
         if !self.dry_run {
-            if let Some(cursor) = oldest_failed.or(newest) {
+            if let Some(resume_at) = cursor.resume_at() {
                 self.ctx
                     .store
-                    .set_cursor(self.ctx.connection_id, SALES_ORDERS_CURSOR, &cursor)
+                    .set_cursor(self.ctx.connection_id, SALES_ORDERS_CURSOR, &resume_at)
                     .await?;
             }
         }
@@ -238,14 +225,9 @@ impl<'c> StatusFlow<'c> {
         match self.follow(name, &mut report).await {
             Ok(outcome) => report.outcome = outcome,
             Err(error) => {
-                let retryable = match &error {
-                    SyncError::WooCommerce(error) => error.is_retryable(),
-                    SyncError::Erpnext(error) => error.is_retryable(),
-                    _ => true,
-                };
                 report.outcome = WriteBackOutcome::Failed {
                     reason: self.ctx.redact(&error.to_string()),
-                    retryable,
+                    retryable: error.is_retryable(),
                 };
             }
         }
