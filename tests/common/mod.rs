@@ -314,3 +314,14 @@ impl TestApp {
         (status, response.text().await.unwrap())
     }
 }
+
+/// Whether a page names a command-line flag (` --connection`, `(--all`): the browser's words
+/// never do. A CSRF token or other base64 text may hold `--` inside a word; that is no flag.
+pub fn names_a_flag(page: &str) -> bool {
+    page.match_indices("--").any(|(at, _)| {
+        let before = page[..at].chars().next_back();
+        let after = page[at + 2..].chars().next();
+        before.map_or(true, |c| c.is_whitespace() || "(`'>".contains(c))
+            && after.is_some_and(|c| c.is_ascii_lowercase())
+    })
+}
