@@ -8,3 +8,4 @@ pub const DIRECTION: &str = "woocommerce_to_erpnext";
 pub mod billing;
 pub mod masters;
 pub mod orders;
+mod page;

@@ -11,7 +11,7 @@
 //! key up in ERPNext before it creates anything. A duplicate-key rejection from ERPNext (two syncs
 //! racing) is resolved the same way.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{Duration as ChronoDuration, NaiveDateTime, Timelike, Utc};
@@ -22,11 +22,12 @@ use sha2::{Digest, Sha256};
 
 use super::billing::{Billing, BillingSteps, Reversal};
 use super::masters::MasterError;
+use super::page::Page;
 use crate::erpnext::client::ListQuery;
 use crate::erpnext::countries;
 use crate::erpnext::error::ErpError;
 use crate::erpnext::types::{DocStatus, Keyed, SalesOrder as SalesOrderDoc};
-use crate::store::{Link, LogEntry, LogOutcome, ProductLink, Store, StoreError};
+use crate::store::{Link, LogEntry, LogOutcome, ProductLink, StoreError};
 use crate::sync::context::ConnectionContext;
 use crate::sync::keys;
 use crate::sync::mapping::{
@@ -50,45 +51,6 @@ use super::DIRECTION;
 const PAGES_IN_FLIGHT: usize = 4;
 /// Passes over one poll window before the poll gives up for now (without moving the cursor).
 const MAX_POLL_PASSES: usize = 5;
-
-/// The store writes of one batch of orders, made together at its end (one
-/// statement each instead of several per order). Only the *pending* links are
-/// written before the creates, because exactly-once depends on them.
-#[derive(Default)]
-struct Writes {
-    links: std::sync::Mutex<Vec<Link>>,
-    logs: std::sync::Mutex<Vec<LogEntry>>,
-}
-
-impl Writes {
-    fn link(&self, link: Link) {
-        self.links
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(link);
-    }
-
-    fn log(&self, entry: LogEntry) {
-        self.logs
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(entry);
-    }
-
-    async fn flush(self, store: &Store) -> Result<(), StoreError> {
-        let links = self
-            .links
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        store.put_links(&links).await?;
-        let logs = self
-            .logs
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        store.append_logs(&logs).await?;
-        Ok(())
-    }
-}
 
 /// One order's work: what to do with it, decided before any write.
 enum Plan {
@@ -298,18 +260,22 @@ impl<'c> OrderFlow<'c> {
         attempt: Attempt,
     ) -> Result<Vec<OrderReport>, SyncError> {
         let ids: Vec<String> = orders.iter().map(|order| order.id.to_string()).collect();
-        let mut links: HashMap<String, Link> = self
-            .ctx
-            .store
-            .links_for(self.ctx.connection_id, "order", "Sales Order", &ids)
-            .await?
-            .into_iter()
-            .map(|link| (link.woo_id.clone(), link))
-            .collect();
+        // Every link an order's steps read: its Sales Order's here, the billing documents' in
+        // [`Billing`].
+        let page = Page::fetch(
+            &self.ctx.store,
+            self.ctx.connection_id,
+            "order",
+            &["Sales Order", "Sales Invoice", "Payment Entry"],
+            &ids,
+        )
+        .await?;
         let plans: Vec<(Order, Plan)> = orders
             .into_iter()
             .map(|order| {
-                let link = links.remove(&order.id.to_string());
+                let link = page
+                    .known("order", &order.id.to_string(), "Sales Order")
+                    .flatten();
                 let plan = self.plan(&order, link);
                 (order, plan)
             })
@@ -325,30 +291,21 @@ impl<'c> OrderFlow<'c> {
             if let Err(error) = self.ctx.masters.prefetch(&self.ctx.erp, &mappings).await {
                 // Without the look-up every create of this batch would guess; fail them all softly.
                 let reason = error.to_string();
-                let writes = Writes::default();
                 let mut reports = Vec::new();
                 for (order, _) in &plans {
                     let outcome = Outcome::Failed {
                         reason: reason.clone(),
                         retryable: error.is_retryable(),
                     };
-                    self.finish(
-                        &writes,
-                        order,
-                        "prefetch_masters",
-                        &outcome,
-                        None,
-                        0,
-                        attempt,
-                    )
-                    .await;
+                    self.finish(&page, order, "prefetch_masters", &outcome, None, 0, attempt)
+                        .await;
                     reports.push(OrderReport {
                         order_id: order.id,
                         outcome,
                         billing: BillingReport::default(),
                     });
                 }
-                writes.flush(&self.ctx.store).await?;
+                page.flush(&self.ctx.store).await?;
                 return Ok(reports);
             }
         }
@@ -361,7 +318,6 @@ impl<'c> OrderFlow<'c> {
             .collect();
         // Only where there is no link: never over another process's finished one.
         self.ctx.store.put_pending_links(&pending).await?;
-        let writes = Writes::default();
         // Orders of one buyer run in sequence (they share a Customer and
         // Addresses); different buyers run concurrently.
         let mut groups: BTreeMap<String, Vec<(Order, Plan)>> = BTreeMap::new();
@@ -372,13 +328,15 @@ impl<'c> OrderFlow<'c> {
             };
             groups.entry(key).or_default().push((order, plan));
         }
-        let writes_ref = &writes;
+        let page_ref = &page;
         let results: Vec<Vec<OrderReport>> = stream::iter(groups.into_values())
             .map(|group| async move {
                 let mut reports = Vec::with_capacity(group.len());
                 for (order, plan) in group {
-                    let outcome = self.execute(writes_ref, &order, plan, attempt).await;
-                    let billing = self.follow_with_billing(&order, &outcome, attempt).await;
+                    let outcome = self.execute(page_ref, &order, plan, attempt).await;
+                    let billing = self
+                        .follow_with_billing(page_ref, &order, &outcome, attempt)
+                        .await;
                     reports.push(OrderReport {
                         order_id: order.id,
                         outcome,
@@ -390,7 +348,7 @@ impl<'c> OrderFlow<'c> {
             .buffer_unordered(self.ctx.concurrency)
             .collect()
             .await;
-        writes.flush(&self.ctx.store).await?;
+        page.flush(&self.ctx.store).await?;
         let mut reports: Vec<OrderReport> = results.into_iter().flatten().collect();
         reports.sort_by_key(|report| report.order_id);
         Ok(reports)
@@ -400,11 +358,12 @@ impl<'c> OrderFlow<'c> {
     /// (see [`crate::sync::billing`]).
     async fn follow_with_billing(
         &self,
+        page: &Page,
         order: &Order,
         outcome: &Outcome,
         attempt: Attempt,
     ) -> BillingReport {
-        match self.billing_after(order, outcome, attempt).await {
+        match self.billing_after(page, order, outcome, attempt).await {
             Ok(report) => report,
             Err(error) => BillingReport::store_failure(&error),
         }
@@ -412,6 +371,7 @@ impl<'c> OrderFlow<'c> {
 
     async fn billing_after(
         &self,
+        page: &Page,
         order: &Order,
         outcome: &Outcome,
         attempt: Attempt,
@@ -431,24 +391,15 @@ impl<'c> OrderFlow<'c> {
             | Outcome::Found { sales_order }
             | Outcome::Updated { sales_order } => sales_order.clone(),
             Outcome::Unchanged if self.ctx.action_for(&order.status) != OrderAction::Cancel => {
-                match self
-                    .ctx
-                    .store
-                    .link(
-                        self.ctx.connection_id,
-                        "order",
-                        &order.id.to_string(),
-                        "Sales Order",
-                    )
-                    .await?
-                {
-                    Some(link) if !link.erp_name.is_empty() => link.erp_name,
-                    _ => return Ok(BillingReport::default()),
+                let billing = Billing::in_page(self.ctx, page);
+                match billing.sales_order_of(order.id).await? {
+                    Some(sales_order) => sales_order,
+                    None => return Ok(BillingReport::default()),
                 }
             }
             _ => return Ok(BillingReport::default()),
         };
-        Billing::new(self.ctx)
+        Billing::in_page(self.ctx, page)
             .follow_order(order, &sales_order, BillingSteps::ALL, attempt)
             .await
     }
@@ -514,39 +465,33 @@ impl<'c> OrderFlow<'c> {
         }
     }
 
-    async fn execute(
-        &self,
-        writes: &Writes,
-        order: &Order,
-        plan: Plan,
-        attempt: Attempt,
-    ) -> Outcome {
+    async fn execute(&self, page: &Page, order: &Order, plan: Plan, attempt: Attempt) -> Outcome {
         let started = Instant::now();
         let (action, outcome, excerpt) = match plan {
             Plan::Done(outcome) => ("check_order", outcome, None),
             Plan::Create { mapping, pending } => {
                 let (outcome, excerpt) = self
-                    .create(writes, order, &mapping, pending || attempt.is_retry())
+                    .create(page, order, &mapping, pending || attempt.is_retry())
                     .await;
                 ("create_sales_order", outcome, excerpt)
             }
             Plan::Adopt { sales_order } => {
-                writes.link(self.order_link(order, &sales_order, Some(order.total)));
+                page.link(self.order_link(order, &sales_order, Some(order.total)));
                 ("link_erpnext_order", Outcome::Found { sales_order }, None)
             }
             Plan::Update { sales_order } => (
                 "update_sales_order",
-                self.update(writes, order, &sales_order).await,
+                self.update(page, order, &sales_order).await,
                 None,
             ),
             Plan::Cancel { sales_order } => (
                 "cancel_sales_order",
-                self.cancel(writes, order, sales_order, attempt).await,
+                self.cancel(page, order, sales_order, attempt).await,
                 None,
             ),
         };
         let elapsed = started.elapsed().as_millis() as i64;
-        self.finish(writes, order, action, &outcome, excerpt, elapsed, attempt)
+        self.finish(page, order, action, &outcome, excerpt, elapsed, attempt)
             .await;
         outcome
     }
@@ -556,7 +501,7 @@ impl<'c> OrderFlow<'c> {
     #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
-        writes: &Writes,
+        page: &Page,
         order: &Order,
         action: &str,
         outcome: &Outcome,
@@ -613,7 +558,7 @@ impl<'c> OrderFlow<'c> {
                 _ => {}
             }
         }
-        writes.log(LogEntry {
+        page.log(LogEntry {
             connection_id: self.ctx.connection_id,
             direction: DIRECTION.to_string(),
             object_kind: "order".to_string(),
@@ -631,7 +576,7 @@ impl<'c> OrderFlow<'c> {
 
     async fn create(
         &self,
-        writes: &Writes,
+        page: &Page,
         order: &Order,
         mapping: &OrderMapping,
         uncertain: bool,
@@ -639,7 +584,7 @@ impl<'c> OrderFlow<'c> {
         let key = keys::sales_order(self.ctx.name(), order.id);
         if uncertain {
             match self.find_by_key(&key).await {
-                Ok(Some(found)) => return (self.linked(writes, order, &found, false), None),
+                Ok(Some(found)) => return (self.linked(page, order, &found, false), None),
                 Ok(None) => {}
                 Err(error) => return (failed_erp(error), None),
             }
@@ -671,10 +616,10 @@ impl<'c> OrderFlow<'c> {
         };
         let request = body.get().to_string();
         let outcome = match self.ctx.erp.insert::<Keyed>("Sales Order", &body).await {
-            Ok(created) => self.linked(writes, order, &created, true),
+            Ok(created) => self.linked(page, order, &created, true),
             // Another sync created it first: link that one.
             Err(error) if error.is_duplicate() => match self.find_by_key(&key).await {
-                Ok(Some(found)) => self.linked(writes, order, &found, false),
+                Ok(Some(found)) => self.linked(page, order, &found, false),
                 Ok(None) => failed_erp(error),
                 Err(lookup) => failed_erp(lookup),
             },
@@ -739,7 +684,7 @@ impl<'c> OrderFlow<'c> {
         )?)
     }
 
-    async fn update(&self, writes: &Writes, order: &Order, sales_order: &str) -> Outcome {
+    async fn update(&self, page: &Page, order: &Order, sales_order: &str) -> Outcome {
         let changes = json!({
             "woocommerce_status": order.status,
             "woocommerce_customer_note": mapping::fit_bytes(&order.customer_note, mapping::TEXT_BYTES),
@@ -751,7 +696,7 @@ impl<'c> OrderFlow<'c> {
             .await
         {
             Ok(_) => {
-                writes.link(self.order_link(order, sales_order, None));
+                page.link(self.order_link(order, sales_order, None));
                 Outcome::Updated {
                     sales_order: sales_order.to_string(),
                 }
@@ -762,7 +707,7 @@ impl<'c> OrderFlow<'c> {
 
     async fn cancel(
         &self,
-        writes: &Writes,
+        page: &Page,
         order: &Order,
         sales_order: Option<String>,
         attempt: Attempt,
@@ -792,11 +737,11 @@ impl<'c> OrderFlow<'c> {
         };
         let billed = document.per_billed > Decimal::ZERO;
         if document.docstatus == DocStatus::Cancelled {
-            writes.link(self.order_link(order, &name, None));
+            page.link(self.order_link(order, &name, None));
             return Outcome::Unchanged;
         }
         // A credit note may have brought `per_billed` back to 0 already: our link says invoiced.
-        let billing = Billing::new(self.ctx);
+        let billing = Billing::in_page(self.ctx, page);
         let invoiced = match billing.may_have_invoice(order.id).await {
             Ok(invoiced) => invoiced,
             Err(error) => return failed_store(error),
@@ -811,7 +756,7 @@ impl<'c> OrderFlow<'c> {
                 // closed, so nothing more is delivered or billed from it.
                 Reversal::CreditNote(credit_note) => match self.ctx.erp.close_sales_order(&name).await {
                     Ok(()) => {
-                        writes.link(self.order_link(order, &name, None));
+                        page.link(self.order_link(order, &name, None));
                         Outcome::Reversed {
                             sales_order: name,
                             credit_note,
@@ -821,7 +766,7 @@ impl<'c> OrderFlow<'c> {
                 },
                 Reversal::NothingLeft => match self.ctx.erp.close_sales_order(&name).await {
                     Ok(()) => {
-                        writes.link(self.order_link(order, &name, None));
+                        page.link(self.order_link(order, &name, None));
                         Outcome::Unchanged
                     }
                     Err(error) => failed_erp(error),
@@ -832,17 +777,17 @@ impl<'c> OrderFlow<'c> {
                     ),
                     retryable: false,
                 },
-                Reversal::NoInvoice => self.cancel_sales_order(writes, order, name).await,
+                Reversal::NoInvoice => self.cancel_sales_order(page, order, name).await,
                 Reversal::Failed { reason, retryable } => Outcome::Failed { reason, retryable },
             };
         }
-        self.cancel_sales_order(writes, order, name).await
+        self.cancel_sales_order(page, order, name).await
     }
 
-    async fn cancel_sales_order(&self, writes: &Writes, order: &Order, name: String) -> Outcome {
+    async fn cancel_sales_order(&self, page: &Page, order: &Order, name: String) -> Outcome {
         match self.ctx.erp.cancel("Sales Order", &name).await {
             Ok(_) => {
-                writes.link(self.order_link(order, &name, None));
+                page.link(self.order_link(order, &name, None));
                 Outcome::Cancelled { sales_order: name }
             }
             Err(error) => failed_erp(error),
@@ -865,8 +810,8 @@ impl<'c> OrderFlow<'c> {
     }
 
     /// Records the Sales Order made now or found for `order`, and checks its total.
-    fn linked(&self, writes: &Writes, order: &Order, found: &Keyed, made: bool) -> Outcome {
-        writes.link(self.order_link(order, &found.name, found.grand_total));
+    fn linked(&self, page: &Page, order: &Order, found: &Keyed, made: bool) -> Outcome {
+        page.link(self.order_link(order, &found.name, found.grand_total));
         match found.grand_total {
             Some(total) if total != order.total => Outcome::Failed {
                 reason: format!(

@@ -107,19 +107,18 @@ impl Billing<'_> {
                 if let Err(error) = self.ctx.erp.delete("Sales Invoice", &invoice).await {
                     return Ok(failed(error));
                 }
-                // Back to "may have an invoice": a later attempt looks the key up first.
-                self.ctx
-                    .store
-                    .put_link(&Link {
-                        connection_id: self.ctx.connection_id,
-                        woo_kind: "order".into(),
-                        woo_id: order.id.to_string(),
-                        erp_doctype: "Sales Invoice".into(),
-                        erp_name: String::new(),
-                        fingerprint: None,
-                        amount: None,
-                    })
-                    .await?;
+                // Back to "may have an invoice": a later attempt looks the key up first. Written
+                // at once: a link to the deleted draft must not outlive a crash.
+                self.put_link_now(Link {
+                    connection_id: self.ctx.connection_id,
+                    woo_kind: "order".into(),
+                    woo_id: order.id.to_string(),
+                    erp_doctype: "Sales Invoice".into(),
+                    erp_name: String::new(),
+                    fingerprint: None,
+                    amount: None,
+                })
+                .await?;
                 return Ok(Reversal::NoInvoice);
             }
             Ok(document) if document.docstatus == DocStatus::Cancelled => {

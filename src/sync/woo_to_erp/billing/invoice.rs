@@ -43,9 +43,9 @@ impl Billing<'_> {
                     if let Err(error) = self.ctx.erp.submit("Sales Invoice", &link.erp_name).await {
                         return Ok(Step::from_erp(error));
                     }
-                    let mut link = link.clone();
-                    link.fingerprint = Some(SUBMITTED.to_string());
-                    self.ctx.store.put_link(&link).await?;
+                    let mut submitted = link.clone();
+                    submitted.fingerprint = Some(SUBMITTED.to_string());
+                    self.put_link(submitted).await?;
                 }
                 return Ok(Step::Exists(link.erp_name));
             }

@@ -98,9 +98,7 @@ impl Billing<'_> {
         fingerprint: Option<&str>,
     ) -> Result<(), StoreError> {
         let amount = found.grand_total.or(found.paid_amount);
-        self.ctx
-            .store
-            .put_link(&self.new_link(doc, &found.name, fingerprint, amount))
+        self.put_link(self.new_link(doc, &found.name, fingerprint, amount))
             .await
     }
 

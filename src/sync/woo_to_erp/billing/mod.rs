@@ -31,6 +31,7 @@ use crate::sync::report::{
 use crate::woocommerce::client::{OrderBy, OrderQuery};
 use crate::woocommerce::types::Order;
 
+use super::page::Page;
 use super::DIRECTION;
 
 /// Which billing steps a run covers (`sync invoices|payments|refunds|all`).
@@ -85,11 +86,29 @@ impl Step {
 /// The billing of one connection.
 pub struct Billing<'c> {
     ctx: &'c ConnectionContext,
+    /// The page of orders this billing runs in: links are read from and written (with the log)
+    /// to it, and it writes them all at its end. Without one, each goes to the store at once.
+    page: Option<&'c Page>,
 }
 
 impl<'c> Billing<'c> {
     pub fn new(ctx: &'c ConnectionContext) -> Billing<'c> {
-        Billing { ctx }
+        Billing { ctx, page: None }
+    }
+
+    pub(in crate::sync::woo_to_erp) fn in_page(
+        ctx: &'c ConnectionContext,
+        page: &'c Page,
+    ) -> Billing<'c> {
+        Billing {
+            ctx,
+            page: Some(page),
+        }
+    }
+
+    /// The order's Sales Order, when it has one.
+    pub async fn sales_order_of(&self, order_id: u64) -> Result<Option<String>, StoreError> {
+        self.linked_name(order_id, "order", "Sales Order").await
     }
 
     /// Invoice, payment and refunds of an order whose Sales Order exists, as far as each is due.
@@ -234,15 +253,48 @@ impl<'c> Billing<'c> {
         woo_kind: &str,
         doctype: &str,
     ) -> Result<Option<Link>, StoreError> {
+        let woo_id = woo_id.to_string();
+        if let Some(known) = self
+            .page
+            .and_then(|page| page.known(woo_kind, &woo_id, doctype))
+        {
+            return Ok(known);
+        }
         self.ctx
             .store
-            .link(
-                self.ctx.connection_id,
-                woo_kind,
-                &woo_id.to_string(),
-                doctype,
-            )
+            .link(self.ctx.connection_id, woo_kind, &woo_id, doctype)
             .await
+    }
+
+    /// Records a link: in the page when there is one, else in the store.
+    async fn put_link(&self, link: Link) -> Result<(), StoreError> {
+        match self.page {
+            Some(page) => {
+                page.link(link);
+                Ok(())
+            }
+            None => self.ctx.store.put_link(&link).await,
+        }
+    }
+
+    /// Records a link in the store at once (and in the page, which reads it back).
+    async fn put_link_now(&self, link: Link) -> Result<(), StoreError> {
+        self.ctx.store.put_link(&link).await?;
+        if let Some(page) = self.page {
+            page.link(link);
+        }
+        Ok(())
+    }
+
+    /// Adds an entry to the sync log: in the page when there is one, else in the store.
+    async fn append_log(&self, entry: LogEntry) -> Result<(), StoreError> {
+        match self.page {
+            Some(page) => {
+                page.log(entry);
+                Ok(())
+            }
+            None => self.ctx.store.append_log(&entry).await.map(|_| ()),
+        }
     }
 
     async fn linked_name(
@@ -314,23 +366,21 @@ impl<'c> Billing<'c> {
             Step::Exists(_) | Step::Waiting(_) => return Ok(()),
             Step::Failed { reason, .. } => (LogOutcome::Failed, reason.clone()),
         };
-        self.ctx
-            .store
-            .append_log(&LogEntry {
-                connection_id: self.ctx.connection_id,
-                direction: DIRECTION.to_string(),
-                object_kind: woo_kind.to_string(),
-                object_id: woo_id.to_string(),
-                order_id: Some(order_id.to_string()),
-                action: action.to_string(),
-                outcome,
-                message: self.ctx.redact(&message),
-                request_excerpt: None,
-                response_excerpt: None,
-                duration_ms,
-                attempt: attempt.number(),
-            })
-            .await?;
+        self.append_log(LogEntry {
+            connection_id: self.ctx.connection_id,
+            direction: DIRECTION.to_string(),
+            object_kind: woo_kind.to_string(),
+            object_id: woo_id.to_string(),
+            order_id: Some(order_id.to_string()),
+            action: action.to_string(),
+            outcome,
+            message: self.ctx.redact(&message),
+            request_excerpt: None,
+            response_excerpt: None,
+            duration_ms,
+            attempt: attempt.number(),
+        })
+        .await?;
         Ok(())
     }
 }

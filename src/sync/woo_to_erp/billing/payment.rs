@@ -139,25 +139,23 @@ impl Billing<'_> {
         why: &str,
         attempt: Attempt,
     ) -> Result<(), StoreError> {
-        self.ctx
-            .store
-            .append_log(&LogEntry {
-                connection_id: self.ctx.connection_id,
-                direction: super::super::DIRECTION.to_string(),
-                object_kind: "order".to_string(),
-                object_id: order.id.to_string(),
-                order_id: Some(order.id.to_string()),
-                action: "deduct_gateway_fee".to_string(),
-                outcome: LogOutcome::Skipped,
-                message: format!(
-                    "gateway fee not deducted ({why}); the payment is booked at the gross amount"
-                ),
-                request_excerpt: None,
-                response_excerpt: None,
-                duration_ms: 0,
-                attempt: attempt.number(),
-            })
-            .await?;
+        self.append_log(LogEntry {
+            connection_id: self.ctx.connection_id,
+            direction: super::super::DIRECTION.to_string(),
+            object_kind: "order".to_string(),
+            object_id: order.id.to_string(),
+            order_id: Some(order.id.to_string()),
+            action: "deduct_gateway_fee".to_string(),
+            outcome: LogOutcome::Skipped,
+            message: format!(
+                "gateway fee not deducted ({why}); the payment is booked at the gross amount"
+            ),
+            request_excerpt: None,
+            response_excerpt: None,
+            duration_ms: 0,
+            attempt: attempt.number(),
+        })
+        .await?;
         Ok(())
     }
 

@@ -268,7 +268,7 @@ impl Billing<'_> {
         if step.name().is_some() {
             let mut done = credit_link.clone();
             done.fingerprint = Some(REFUND_DONE.to_string());
-            self.ctx.store.put_link(&done).await?;
+            self.put_link(done).await?;
         }
         Ok(step)
     }
