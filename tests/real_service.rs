@@ -150,8 +150,8 @@ async fn setup_twice_installs_the_same_once_on_both() {
     );
     assert_eq!(
         on_real["erpnext_webhooks"].as_array().unwrap().len(),
-        1,
-        "one ERPNext Webhook: Sales Order on_change"
+        3,
+        "three ERPNext Webhooks: Sales Order on_change, Stock Ledger Entry after_insert, Item Price on_update"
     );
     assert_eq!(
         on_real["woocommerce_webhooks"],

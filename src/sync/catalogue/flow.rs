@@ -2,8 +2,10 @@
 //! Items, stores the links) and the stock push (reads Bins and the orders not yet in ERPNext,
 //! writes the changed quantities in batches, remembers what the shop accepted).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
+
+use chrono::NaiveDateTime;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -11,13 +13,35 @@ use serde::{Deserialize, Serialize};
 use super::links::{match_products, ErpItem, LinkReport, ShopProduct};
 use super::prices::{plan_prices, ItemPriceRow, PriceInputs, PriceWrite, ShopPrices};
 use super::stock::{plan_stock, unreserved_units, BinLevel, StockInputs, StockWrite};
-use crate::erpnext::client::ListQuery;
+use crate::erpnext::client::{in_filter_groups, url_encoded_len, ListQuery, IN_FILTER_BUDGET};
 use crate::money::decimal;
 use crate::store::{LogEntry, LogOutcome, ProductLink};
 use crate::sync::context::ConnectionContext;
 use crate::sync::erp_to_woo::DIRECTION;
 use crate::sync::report::SyncError;
 use crate::woocommerce::types::{BatchResponse, StockPriceUpdate};
+
+/// Cursors of the scheduled passes: the newest `modified` (ERPNext site time) of the Bins, and
+/// of the Item Prices, the last pass read.
+pub const STOCK_CURSOR: &str = "catalogue.bins_modified";
+pub const PRICES_CURSOR: &str = "catalogue.item_prices_modified";
+const PASS_OVERLAP_MINUTES: i64 = 1;
+const ERP_TIME: &str = "%Y-%m-%d %H:%M:%S%.f";
+
+/// A Bin or Item Price: its item and when it last changed.
+#[derive(Deserialize)]
+struct ModifiedRow {
+    item_code: String,
+    #[serde(default)]
+    modified: Option<String>,
+}
+
+/// `day` (`YYYY-MM-DD`) moved by `days`; unchanged when it is not a date.
+fn shift_day(day: &str, days: i64) -> String {
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .map(|date| (date + chrono::Duration::days(days)).to_string())
+        .unwrap_or_else(|_| day.to_string())
+}
 
 /// How a stock push runs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -159,30 +183,34 @@ impl<'a> CatalogueFlow<'a> {
     /// The first half of a push: the links, the orders not yet in ERPNext, then the Bins of the
     /// connection's warehouses.
     pub async fn read_stock_levels(&self) -> Result<StockLevels, SyncError> {
+        let links = self.ctx.store.product_links(self.ctx.connection_id).await?;
+        self.read_levels_of(links, None).await
+    }
+
+    /// [`CatalogueFlow::read_stock_levels`] for these links, reading only the Bins of `items`
+    /// when given (in as many calls as the request line needs).
+    async fn read_levels_of(
+        &self,
+        links: Vec<ProductLink>,
+        items: Option<Vec<String>>,
+    ) -> Result<StockLevels, SyncError> {
         let store = &self.ctx.store;
-        let links = store.product_links(self.ctx.connection_id).await?;
         let unreserved_before = store
             .orders_without_sales_order(self.ctx.connection_id)
             .await?;
         let warehouses = self.ctx.connection.stock_warehouses();
-        let rows: Vec<BinRow> = self
-            .ctx
-            .erp
-            .list(
-                "Bin",
-                &ListQuery::default()
-                    .fields(&[
-                        "item_code",
-                        "warehouse",
-                        "actual_qty",
-                        "reserved_qty",
-                        "projected_qty",
-                    ])
-                    .filter("warehouse", "in", warehouses)
-                    .order_by("item_code asc")
-                    .all_rows(),
-            )
-            .await?;
+        let query = ListQuery::default()
+            .fields(&[
+                "item_code",
+                "warehouse",
+                "actual_qty",
+                "reserved_qty",
+                "projected_qty",
+            ])
+            .filter("warehouse", "in", warehouses)
+            .order_by("item_code asc")
+            .all_rows();
+        let rows: Vec<BinRow> = self.list_of_items("Bin", query, items).await?;
         let bins = rows
             .into_iter()
             .map(|row| BinLevel {
@@ -198,6 +226,102 @@ impl<'a> CatalogueFlow<'a> {
             bins,
             unreserved_before,
         })
+    }
+
+    /// The rows of `query`, all of them or (with `items`) those of these item codes, asked in
+    /// parts that fit the request line.
+    async fn list_of_items<T: serde::de::DeserializeOwned>(
+        &self,
+        doctype: &str,
+        query: ListQuery,
+        items: Option<Vec<String>>,
+    ) -> Result<Vec<T>, SyncError> {
+        let Some(items) = items else {
+            return Ok(self.ctx.erp.list(doctype, &query).await?);
+        };
+        let mut rows = Vec::new();
+        for group in in_filter_groups(items, IN_FILTER_BUDGET, |code| url_encoded_len(code)) {
+            let part: Vec<T> = self
+                .ctx
+                .erp
+                .list(doctype, &query.clone().filter("item_code", "in", group))
+                .await?;
+            rows.extend(part);
+        }
+        Ok(rows)
+    }
+
+    /// The scheduled (and webhook-queued) stock pass: the items whose Bins in the connection's
+    /// warehouses changed since the last pass (ERPNext advances `Bin.modified` with every move)
+    /// and linked items never pushed, pushed as `sync stock` does; never a full push. The cursor
+    /// moves to the newest Bin read once every entry was accepted (a refused one is read again
+    /// next time); the first pass reads every Bin.
+    pub async fn push_changed_stock(&self) -> Result<StockPushSummary, SyncError> {
+        let ctx = self.ctx;
+        let links = ctx.store.product_links(ctx.connection_id).await?;
+        // A connection that never linked its products asks ERPNext nothing.
+        if links.is_empty() {
+            return Ok(StockPushSummary::default());
+        }
+        let since = self.pass_start(STOCK_CURSOR).await?;
+        let mut query = ListQuery::default()
+            .fields(&["item_code", "modified"])
+            .filter("warehouse", "in", ctx.connection.stock_warehouses())
+            .order_by("modified asc")
+            .all_rows();
+        if let Some(since) = &since {
+            query = query.filter("modified", ">=", since.clone());
+        }
+        let changed: Vec<ModifiedRow> = ctx.erp.list("Bin", &query).await?;
+        let newest = changed.iter().filter_map(|row| row.modified.clone()).max();
+        let mut items: BTreeSet<String> = changed.into_iter().map(|row| row.item_code).collect();
+        items.extend(
+            links
+                .iter()
+                .filter(|link| link.is_stock_item && link.pushed_stock.is_none())
+                .map(|link| link.item_code.clone()),
+        );
+        let links: Vec<ProductLink> = links
+            .into_iter()
+            .filter(|link| link.is_stock_item && items.contains(&link.item_code))
+            .collect();
+        let summary = if links.is_empty() {
+            StockPushSummary::default()
+        } else {
+            // The first pass reads every Bin in one listing rather than item by item.
+            let codes = since.is_some().then(|| {
+                let codes: BTreeSet<String> =
+                    links.iter().map(|link| link.item_code.clone()).collect();
+                codes.into_iter().collect()
+            });
+            let levels = self.read_levels_of(links, codes).await?;
+            self.write_stock(levels, StockOptions::default(), &|_, _| {})
+                .await?
+        };
+        if summary.failed == 0 {
+            if let Some(newest) = newest {
+                ctx.store
+                    .set_cursor(ctx.connection_id, STOCK_CURSOR, &newest)
+                    .await?;
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Where a pass starts: its cursor less a minute (a write committed late with an earlier
+    /// `modified` is still read; what was read twice is unchanged and not written).
+    async fn pass_start(&self, cursor: &str) -> Result<Option<String>, SyncError> {
+        Ok(self
+            .ctx
+            .store
+            .cursor(self.ctx.connection_id, cursor)
+            .await?
+            .and_then(|text| NaiveDateTime::parse_from_str(&text, ERP_TIME).ok())
+            .map(|at| {
+                (at - chrono::Duration::minutes(PASS_OVERLAP_MINUTES))
+                    .format("%Y-%m-%d %H:%M:%S%.6f")
+                    .to_string()
+            }))
     }
 
     /// The second half: the orders without a Sales Order are read again, and an order counted
@@ -276,26 +400,119 @@ impl<'a> CatalogueFlow<'a> {
         options: StockOptions,
         on_progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<PricePushSummary, SyncError> {
+        let links = self.ctx.store.product_links(self.ctx.connection_id).await?;
+        self.push_prices_of(links, None, options, on_progress).await
+    }
+
+    /// The scheduled (and webhook-queued) price pass: the items whose Item Prices in the
+    /// connection's lists changed since the last pass (`Item Price.modified` advances with each
+    /// save), whose validity starts or ends between the last pass's day and today (no save marks
+    /// a sale's first or last day), and linked items never pushed. A deleted Item Price leaves
+    /// nothing to read: the next `sync prices` writes what remains.
+    pub async fn push_changed_prices(&self) -> Result<PricePushSummary, SyncError> {
         let ctx = self.ctx;
         let links = ctx.store.product_links(ctx.connection_id).await?;
+        // A connection that never linked its products asks ERPNext nothing.
+        if links.is_empty() {
+            return Ok(PricePushSummary::default());
+        }
+        let since = self.pass_start(PRICES_CURSOR).await?;
+        let lists = self.price_lists();
+        let base = ListQuery::default()
+            .fields(&["item_code", "modified"])
+            .filter("price_list", "in", lists)
+            .order_by("modified asc")
+            .all_rows();
+        let mut query = base.clone();
+        if let Some(since) = &since {
+            query = query.filter("modified", ">=", since.clone());
+        }
+        let changed: Vec<ModifiedRow> = ctx.erp.list("Item Price", &query).await?;
+        let newest = changed.iter().filter_map(|row| row.modified.clone()).max();
+        let mut items: BTreeSet<String> = changed.into_iter().map(|row| row.item_code).collect();
+        if let Some(since) = &since {
+            let site_zone = ctx.erp.site_time_zone().await?;
+            let today = chrono::Utc::now().with_timezone(&site_zone).date_naive();
+            let last_day = since.get(..10).unwrap_or_default().to_string();
+            // A sale's last day is `valid_upto`: it ends the day after.
+            for field in ["valid_from", "valid_upto"] {
+                let boundary: Vec<ModifiedRow> = ctx
+                    .erp
+                    .list(
+                        "Item Price",
+                        &base
+                            .clone()
+                            .filter(field, ">=", shift_day(&last_day, -1))
+                            .filter(field, "<=", today.to_string()),
+                    )
+                    .await?;
+                items.extend(boundary.into_iter().map(|row| row.item_code));
+            }
+        }
+        items.extend(
+            links
+                .iter()
+                .filter(|link| link.pushed_prices.is_none())
+                .map(|link| link.item_code.clone()),
+        );
+        let links: Vec<ProductLink> = links
+            .into_iter()
+            .filter(|link| items.contains(&link.item_code))
+            .collect();
+        let summary = if links.is_empty() {
+            PricePushSummary::default()
+        } else {
+            let codes = since.is_some().then(|| {
+                let codes: BTreeSet<String> =
+                    links.iter().map(|link| link.item_code.clone()).collect();
+                codes.into_iter().collect()
+            });
+            self.push_prices_of(links, codes, StockOptions::default(), &|_, _| {})
+                .await?
+        };
+        if summary.failed == 0 {
+            if let Some(newest) = newest {
+                ctx.store
+                    .set_cursor(ctx.connection_id, PRICES_CURSOR, &newest)
+                    .await?;
+            }
+        }
+        Ok(summary)
+    }
+
+    /// The connection's price list, then its sale price list.
+    fn price_lists(&self) -> Vec<String> {
+        let mut lists = vec![self.ctx.connection.price_list.clone()];
+        lists.extend(self.ctx.connection.mappings.catalogue.sale_price_list.clone());
+        lists
+    }
+
+    /// The price push of these links, reading only the Items and Item Prices of `items` when
+    /// given.
+    async fn push_prices_of(
+        &self,
+        links: Vec<ProductLink>,
+        items: Option<Vec<String>>,
+        options: StockOptions,
+        on_progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<PricePushSummary, SyncError> {
+        let ctx = self.ctx;
         let catalogue = &ctx.connection.mappings.catalogue;
-        let mut lists = vec![ctx.connection.price_list.clone()];
-        lists.extend(catalogue.sale_price_list.clone());
-        let items: Vec<ItemUomRow> = ctx
-            .erp
-            .list(
+        let lists = self.price_lists();
+        let item_rows: Vec<ItemUomRow> = self
+            .list_of_items(
                 "Item",
-                &ListQuery::default()
+                ListQuery::default()
                     .fields(&["item_code", "stock_uom"])
                     .order_by("item_code asc")
                     .all_rows(),
+                items.clone(),
             )
             .await?;
-        let rows: Vec<ItemPriceWire> = ctx
-            .erp
-            .list(
+        let rows: Vec<ItemPriceWire> = self
+            .list_of_items(
                 "Item Price",
-                &ListQuery::default()
+                ListQuery::default()
                     .fields(&[
                         "item_code",
                         "price_list",
@@ -310,6 +527,7 @@ impl<'a> CatalogueFlow<'a> {
                     .filter("price_list", "in", lists)
                     .order_by("item_code asc")
                     .all_rows(),
+                items,
             )
             .await?;
         let site_zone = ctx.erp.site_time_zone().await?;
@@ -319,7 +537,7 @@ impl<'a> CatalogueFlow<'a> {
             today: Some(today),
             price_list: ctx.connection.price_list.clone(),
             sale_price_list: catalogue.sale_price_list.clone(),
-            stock_uoms: items
+            stock_uoms: item_rows
                 .into_iter()
                 .map(|item| (item.item_code, item.stock_uom))
                 .collect(),
