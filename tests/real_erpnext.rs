@@ -14,8 +14,7 @@ mod real_pair;
 
 use erpnext_http::{
     customer, event_webhooks, name_of, normalise, sales_order_events, service_item,
-    stock_and_price_events, stock_event_webhooks, Erp, Receiver,
-    Reply,
+    stock_and_price_events, stock_event_webhooks, Erp, Receiver, Reply,
 };
 use serde_json::{json, Value};
 use woocommerce_sync::simulators::erpnext::ErpSimOptions;
@@ -1166,8 +1165,7 @@ async fn stock_events_on(erp: Erp, tag: String) -> Value {
     let receiver = Receiver::start().await;
     let names = stock_event_webhooks(&tag);
     let cleanup = erp.simulator.is_none().then(real).flatten();
-    let scenario =
-        tokio::spawn(async move { stock_and_price_events(&erp, &receiver, &tag).await });
+    let scenario = tokio::spawn(async move { stock_and_price_events(&erp, &receiver, &tag).await });
     match scenario.await {
         Ok(seen) => seen,
         Err(failure) => {
@@ -1186,7 +1184,10 @@ async fn stock_and_price_events_match_the_real_site() {
     let tag = tag("stockev");
     let simulated = stock_events_on(Erp::simulator().await, tag.clone()).await;
     // What the service relies on holds on the simulator whatever the real site says.
-    assert_eq!(simulated["bin_modified_advances_with_each_move"], json!(true));
+    assert_eq!(
+        simulated["bin_modified_advances_with_each_move"],
+        json!(true)
+    );
     let Some(real) = real() else { return };
     let real_seen = stock_events_on(real, tag).await;
     assert_eq!(

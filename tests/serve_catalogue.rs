@@ -178,9 +178,14 @@ async fn the_scheduled_pass_pushes_only_the_items_whose_bins_changed() {
     let (world, erp, app) = linked_world().await;
     // No catalogue Webhooks: only the schedule carries changes.
     let pass = || async {
-        enqueue(&world.store, world.connection.id, &Job::PushStock, chrono::Utc::now())
-            .await
-            .unwrap();
+        enqueue(
+            &world.store,
+            world.connection.id,
+            &Job::PushStock,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
         let report = app.drain_jobs().await;
         assert_eq!((report.succeeded, report.parked), (1, 0));
     };

@@ -470,7 +470,10 @@ async fn bad_input_is_refused_with_advice_in_the_forms_words_and_nothing_is_save
             html.contains(advice),
             "{changes:?} should say `{advice}`: {html}"
         );
-        assert!(!common::names_a_flag(&html), "{changes:?}: a flag is named: {html}");
+        assert!(
+            !common::names_a_flag(&html),
+            "{changes:?}: a flag is named: {html}"
+        );
         assert_no_secret(&html, &bench);
         // What was typed (but no secret) is kept in the form.
         assert!(

@@ -277,15 +277,23 @@ impl Dispatcher {
             Ok(context) => {
                 let flow = CatalogueFlow::new(&context);
                 if job.kind == Job::PushStock.kind() {
-                    let result = flow.push_changed_stock().await.map(|summary| {
-                        (summary.to_write, summary.written, summary.failed)
-                    });
-                    ("push_stock", result.map_err(|error| context.redact(&error.to_string())))
+                    let result = flow
+                        .push_changed_stock()
+                        .await
+                        .map(|summary| (summary.to_write, summary.written, summary.failed));
+                    (
+                        "push_stock",
+                        result.map_err(|error| context.redact(&error.to_string())),
+                    )
                 } else {
-                    let result = flow.push_changed_prices().await.map(|summary| {
-                        (summary.to_write, summary.written, summary.failed)
-                    });
-                    ("push_prices", result.map_err(|error| context.redact(&error.to_string())))
+                    let result = flow
+                        .push_changed_prices()
+                        .await
+                        .map(|summary| (summary.to_write, summary.written, summary.failed));
+                    (
+                        "push_prices",
+                        result.map_err(|error| context.redact(&error.to_string())),
+                    )
                 }
             }
             Err(failure) => ("push_catalogue", Err(failure.message().to_string())),
@@ -301,8 +309,14 @@ impl Dispatcher {
             ),
             Err(error) => {
                 tracing::warn!(connection = job.connection_id, kind = %job.kind, %error, "catalogue pass failed");
-                self.log_failed_poll(job, erp_to_woo::DIRECTION, action, &error, started.elapsed())
-                    .await;
+                self.log_failed_poll(
+                    job,
+                    erp_to_woo::DIRECTION,
+                    action,
+                    &error,
+                    started.elapsed(),
+                )
+                .await;
             }
         }
         Ok(())

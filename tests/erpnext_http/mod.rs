@@ -546,9 +546,17 @@ pub async fn stock_and_price_events(erp: &Erp, receiver: &Receiver, tag: &str) -
         json!({"purpose": "Stock Reconciliation", "company": "Test Company", "docstatus": 1,
                "items": [{"item_code": item, "warehouse": "Stores - TC", "qty": qty, "valuation_rate": 5}]})
     };
-    let first = name_of(&erp.insert("Stock Reconciliation", &count(10)).await.ok("count 10"));
+    let first = name_of(
+        &erp.insert("Stock Reconciliation", &count(10))
+            .await
+            .ok("count 10"),
+    );
     let after_first = bin_modified().await;
-    let second = name_of(&erp.insert("Stock Reconciliation", &count(4)).await.ok("count 4"));
+    let second = name_of(
+        &erp.insert("Stock Reconciliation", &count(4))
+            .await
+            .ok("count 4"),
+    );
     let after_second = bin_modified().await;
     erp.method(
         "frappe.client.cancel",
@@ -557,12 +565,14 @@ pub async fn stock_and_price_events(erp: &Erp, receiver: &Receiver, tag: &str) -
     .await
     .ok("cancel count 4");
     let after_cancel = bin_modified().await;
-    let price = |rate: f64| {
-        json!({"item_code": item, "price_list": "Standard Selling", "price_list_rate": rate})
-    };
+    let price = |rate: f64| json!({"item_code": item, "price_list": "Standard Selling", "price_list_rate": rate});
     let made = erp.insert("Item Price", &price(12.0)).await.ok("price 12");
     let changed = erp
-        .update("Item Price", &name_of(&made), &json!({"price_list_rate": 13.0}))
+        .update(
+            "Item Price",
+            &name_of(&made),
+            &json!({"price_list_rate": 13.0}),
+        )
         .await
         .ok("price 13");
     let deleted = erp.delete("Item Price", &name_of(&made)).await;

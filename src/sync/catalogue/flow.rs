@@ -483,7 +483,14 @@ impl<'a> CatalogueFlow<'a> {
     /// The connection's price list, then its sale price list.
     fn price_lists(&self) -> Vec<String> {
         let mut lists = vec![self.ctx.connection.price_list.clone()];
-        lists.extend(self.ctx.connection.mappings.catalogue.sale_price_list.clone());
+        lists.extend(
+            self.ctx
+                .connection
+                .mappings
+                .catalogue
+                .sale_price_list
+                .clone(),
+        );
         lists
     }
 
