@@ -15,7 +15,7 @@ use woocommerce_sync::app::{Service, ServiceOptions};
 use woocommerce_sync::erpnext::client::ListQuery;
 use woocommerce_sync::secrets::SecretKey;
 use woocommerce_sync::store::ProductLink;
-use woocommerce_sync::sync::catalogue::flow::{CatalogueFlow, StockOptions};
+use woocommerce_sync::sync::catalogue::flow::{CatalogueFlow, StockOptions, LINKED_CURSOR};
 use woocommerce_sync::sync::setup::{install, CatalogueWatch, SetupPlan};
 
 use real_pair::sides::{Accounts, Side};
@@ -407,6 +407,12 @@ async fn served_story(side: &Side, sku: &str) -> (String, Option<i64>) {
                 pushed_prices: None,
             }],
         )
+        .await
+        .unwrap();
+    // As a link run leaves it: the catalogue is in use (the run itself would link every match on
+    // the shared store).
+    side.store
+        .set_cursor(side.connection.id, LINKED_CURSOR, "2026-01-01T00:00:00Z")
         .await
         .unwrap();
     let service = Arc::new(Service::new(

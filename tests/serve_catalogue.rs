@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use woocommerce_sync::erpnext::client::ErpClient;
 use woocommerce_sync::jobs::{enqueue, Job};
 use woocommerce_sync::simulators::woocommerce::{self, WooSimOptions};
-use woocommerce_sync::store::{JobState, LogFilter, LogOutcome};
+use woocommerce_sync::store::{JobState, LogFilter, LogOutcome, ProductLink};
 use woocommerce_sync::sync::catalogue::flow::{CatalogueFlow, StockOptions, STOCK_CURSOR};
 use woocommerce_sync::sync::context::erpnext_client;
 use woocommerce_sync::sync::setup::{install, CatalogueWatch, SetupPlan};
@@ -225,4 +225,51 @@ async fn the_scheduled_pass_pushes_only_the_items_whose_bins_changed() {
     // Nothing changed since: nothing written.
     pass().await;
     assert_eq!(written(&world, "push_stock").await.len(), 3);
+}
+
+#[tokio::test]
+async fn items_the_order_sync_linked_are_not_pushed_before_a_link_run() {
+    let world = spawn_world(WooSimOptions {
+        orders: 1,
+        ..WooSimOptions::default()
+    })
+    .await;
+    let erp = erpnext_client(&world.connection.connection, &fast_calls()).unwrap();
+    item(&erp, "SIM-001").await;
+    count_stock(&erp, "SIM-001", 3).await;
+    let shown = shop_product(&world, "SIM-001");
+    // As the order sync links an Item it makes.
+    world
+        .store
+        .add_product_links(
+            world.connection.id,
+            &[ProductLink {
+                item_code: "SIM-001".into(),
+                product_id: shown["id"].as_u64().unwrap(),
+                variation_id: 0,
+                is_stock_item: true,
+                pushed_stock: None,
+                pushed_prices: None,
+            }],
+        )
+        .await
+        .unwrap();
+    let app = spawn_app(&world).await;
+    for job in [Job::PushStock, Job::PushPrices] {
+        enqueue(&world.store, world.connection.id, &job, chrono::Utc::now())
+            .await
+            .unwrap();
+    }
+    assert_eq!(app.drain_jobs().await.succeeded, 2);
+    assert_eq!(
+        shop_product(&world, "SIM-001")["stock_quantity"],
+        shown["stock_quantity"],
+        "the shop's own figure stays until a person linked the products"
+    );
+    assert!(written(&world, "push_stock").await.is_empty());
+    let ctx = world.context(1).await;
+    let report = woocommerce_sync::sync::reconcile::reconcile(&ctx)
+        .await
+        .unwrap();
+    assert_eq!(report.catalogue_differences, []);
 }

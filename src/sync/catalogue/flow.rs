@@ -19,12 +19,16 @@ use crate::store::{LogEntry, LogOutcome, ProductLink};
 use crate::sync::context::ConnectionContext;
 use crate::sync::erp_to_woo::DIRECTION;
 use crate::sync::report::SyncError;
-use crate::woocommerce::types::{BatchResponse, StockPriceUpdate};
+use crate::woocommerce::types::{BatchResponse, Product, StockPriceUpdate};
 
 /// Cursors of the scheduled passes: the newest `modified` (ERPNext site time) of the Bins, and
 /// of the Item Prices, the last pass read.
 pub const STOCK_CURSOR: &str = "catalogue.bins_modified";
 pub const PRICES_CURSOR: &str = "catalogue.item_prices_modified";
+/// When the connection's products were last linked by a link run: the catalogue is in use. Items
+/// the order sync makes are linked as they are made, but until a person linked the products, the
+/// service pushes nothing on its own and `reconcile` compares no catalogue.
+pub const LINKED_CURSOR: &str = "catalogue.linked_at";
 const PASS_OVERLAP_MINUTES: i64 = 1;
 const ERP_TIME: &str = "%Y-%m-%d %H:%M:%S%.f";
 
@@ -139,6 +143,14 @@ impl<'a> CatalogueFlow<'a> {
             self.ctx
                 .store
                 .replace_product_links(self.ctx.connection_id, &report.matched)
+                .await?;
+            self.ctx
+                .store
+                .set_cursor(
+                    self.ctx.connection_id,
+                    LINKED_CURSOR,
+                    &chrono::Utc::now().to_rfc3339(),
+                )
                 .await?;
         }
         Ok(report)
@@ -258,8 +270,8 @@ impl<'a> CatalogueFlow<'a> {
     /// next time); the first pass reads every Bin.
     pub async fn push_changed_stock(&self) -> Result<StockPushSummary, SyncError> {
         let ctx = self.ctx;
-        let links = ctx.store.product_links(ctx.connection_id).await?;
-        // A connection that never linked its products asks ERPNext nothing.
+        let links = self.links_in_use().await?;
+        // A connection whose products were never linked asks ERPNext nothing.
         if links.is_empty() {
             return Ok(StockPushSummary::default());
         }
@@ -306,6 +318,20 @@ impl<'a> CatalogueFlow<'a> {
             }
         }
         Ok(summary)
+    }
+
+    /// The connection's links once a link run made the catalogue in use (see [`LINKED_CURSOR`]),
+    /// else none.
+    async fn links_in_use(&self) -> Result<Vec<ProductLink>, SyncError> {
+        let store = &self.ctx.store;
+        if store
+            .cursor(self.ctx.connection_id, LINKED_CURSOR)
+            .await?
+            .is_none()
+        {
+            return Ok(Vec::new());
+        }
+        Ok(store.product_links(self.ctx.connection_id).await?)
     }
 
     /// Where a pass starts: its cursor less a minute (a write committed late with an earlier
@@ -411,8 +437,8 @@ impl<'a> CatalogueFlow<'a> {
     /// nothing to read: the next `sync prices` writes what remains.
     pub async fn push_changed_prices(&self) -> Result<PricePushSummary, SyncError> {
         let ctx = self.ctx;
-        let links = ctx.store.product_links(ctx.connection_id).await?;
-        // A connection that never linked its products asks ERPNext nothing.
+        let links = self.links_in_use().await?;
+        // A connection whose products were never linked asks ERPNext nothing.
         if links.is_empty() {
             return Ok(PricePushSummary::default());
         }
@@ -582,6 +608,111 @@ impl<'a> CatalogueFlow<'a> {
         Ok(summary)
     }
 
+    /// Linked products whose stock or prices in the shop differ from what a push of every link
+    /// would write now (ERPNext's figures, less what the shop sold that ERPNext does not reserve
+    /// yet): `reconcile`'s catalogue half. Reads only; nothing is written or remembered.
+    pub async fn differences(&self) -> Result<Vec<CatalogueDifference>, SyncError> {
+        let links = self.links_in_use().await?;
+        if links.is_empty() {
+            return Ok(Vec::new());
+        }
+        let everything = StockOptions {
+            dry_run: true,
+            all: true,
+        };
+        let stock = self.push_stock(everything, &|_, _| {}).await?;
+        let prices = self.push_prices(everything, &|_, _| {}).await?;
+        // What the shop holds now, by the id a write goes to.
+        let mut shown: HashMap<u64, Product> = HashMap::new();
+        for product in self.ctx.woo.list_all_products().await? {
+            shown.insert(product.id, product);
+        }
+        let parents: BTreeSet<u64> = links
+            .iter()
+            .filter(|link| link.variation_id != 0)
+            .map(|link| link.product_id)
+            .collect();
+        for parent in parents {
+            for variation in self.ctx.woo.list_variations(parent).await? {
+                shown.insert(variation.id, variation);
+            }
+        }
+        let mut differences = Vec::new();
+        let mut differ = |item_code: &str,
+                          product_id: u64,
+                          variation_id: u64,
+                          field: &str,
+                          shop: String,
+                          erpnext: String| {
+            if shop != erpnext {
+                differences.push(CatalogueDifference {
+                    item_code: item_code.to_string(),
+                    product_id,
+                    variation_id,
+                    field: field.to_string(),
+                    shop,
+                    erpnext,
+                });
+            }
+        };
+        let missing = "no product".to_string();
+        for write in &stock.writes {
+            let product = shown.get(&shop_id(write.product_id, write.variation_id));
+            let shop = product.map_or(missing.clone(), |product| {
+                product
+                    .stock_quantity
+                    .map_or("not managed".to_string(), |quantity| quantity.to_string())
+            });
+            let (code, product_id, variation_id) =
+                (&write.item_code, write.product_id, write.variation_id);
+            differ(
+                code,
+                product_id,
+                variation_id,
+                "stock",
+                shop,
+                write.quantity.to_string(),
+            );
+        }
+        for write in &prices.writes {
+            let product = shown.get(&shop_id(write.product_id, write.variation_id));
+            let (code, product_id, variation_id) =
+                (&write.item_code, write.product_id, write.variation_id);
+            let price = |field: fn(&Product) -> Decimal| {
+                product.map_or(missing.clone(), |product| {
+                    let value = field(product).normalize();
+                    if value.is_zero() {
+                        "none".to_string()
+                    } else {
+                        value.to_string()
+                    }
+                })
+            };
+            differ(
+                code,
+                product_id,
+                variation_id,
+                "regular price",
+                price(|product| product.regular_price),
+                write.prices.regular.normalize().to_string(),
+            );
+            if let Some(sale) = &write.prices.sale {
+                let wanted = sale.as_ref().map_or("none".to_string(), |sale| {
+                    sale.price.normalize().to_string()
+                });
+                differ(
+                    code,
+                    product_id,
+                    variation_id,
+                    "sale price",
+                    price(|product| product.sale_price),
+                    wanted,
+                );
+            }
+        }
+        Ok(differences)
+    }
+
     /// Sends the writes in batches of 100 (simple products together, each variable product's
     /// variations together), logs each entry, and remembers what the shop accepted.
     async fn send(
@@ -715,6 +846,21 @@ impl<'a> CatalogueFlow<'a> {
             attempt: 1,
         }
     }
+}
+
+/// A linked product whose shop figure differs from ERPNext's (see `CatalogueFlow::differences`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CatalogueDifference {
+    pub item_code: String,
+    pub product_id: u64,
+    /// 0 for a simple product.
+    pub variation_id: u64,
+    /// `stock`, `regular price` or `sale price`.
+    pub field: String,
+    /// What the shop shows now.
+    pub shop: String,
+    /// What the next push would write.
+    pub erpnext: String,
 }
 
 /// One entry of a batch write, as `send` takes it.
