@@ -324,6 +324,31 @@ impl Dispatcher {
 }
 
 impl Dispatcher {
+    /// A link run (or check) asked for in the UI: its report, or why it did not finish, is
+    /// recorded for the page (`sync::catalogue::flow::LINK_REPORT_CURSOR`); a person runs it
+    /// again, so a failure is not retried.
+    async fn run_link_products(&self, job: &StoredJob, link: bool) -> Result<(), JobFailure> {
+        let result = match self.context(job.connection_id).await {
+            Ok(context) => CatalogueFlow::new(&context)
+                .link_and_record(!link)
+                .await
+                .map(|_| ())
+                .map_err(|error| context.redact(&error.to_string())),
+            Err(failure) => Err(failure.message().to_string()),
+        };
+        if let Err(error) = result {
+            tracing::warn!(connection = job.connection_id, %error, "product link run failed");
+            let record = crate::sync::catalogue::flow::LinkRun::failed(!link, &error);
+            record
+                .save(&self.store, job.connection_id)
+                .await
+                .map_err(|error| JobFailure::Retryable(error.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Dispatcher {
     /// A failed poll in the sync log (its retry is the next scheduled poll).
     async fn log_failed_poll(
         &self,
@@ -372,6 +397,7 @@ impl JobHandler for Dispatcher {
                 Ok(Job::SalesOrderChanged { name }) => self.run_sales_order(job, &name).await,
                 Ok(Job::PollErpnext) => self.run_poll_erpnext(job).await,
                 Ok(Job::PushStock | Job::PushPrices) => self.run_catalogue_pass(job).await,
+                Ok(Job::LinkProducts { link }) => self.run_link_products(job, link).await,
                 Err(reason) => Err(JobFailure::Permanent(reason)),
             };
             let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);

@@ -40,6 +40,9 @@ pub enum Job {
     PushStock,
     /// Push the prices of the linked items whose Item Prices changed since the last pass.
     PushPrices,
+    /// Match the shop's products with ERPNext's Items and record the report for the UI; with
+    /// `link`, store the links too (a check changes nothing).
+    LinkProducts { link: bool },
 }
 
 const ORDER: &str = "order";
@@ -52,6 +55,9 @@ const PUSH_STOCK: &str = "push_stock";
 const PUSH_STOCK_OBJECT: &str = "stock";
 const PUSH_PRICES: &str = "push_prices";
 const PUSH_PRICES_OBJECT: &str = "prices";
+const LINK_PRODUCTS: &str = "link_products";
+const LINK_PRODUCTS_CHECK: &str = "check";
+const LINK_PRODUCTS_LINK: &str = "link";
 
 impl Job {
     pub fn kind(&self) -> &'static str {
@@ -62,6 +68,7 @@ impl Job {
             Job::PollErpnext => POLL_ERPNEXT,
             Job::PushStock => PUSH_STOCK,
             Job::PushPrices => PUSH_PRICES,
+            Job::LinkProducts { .. } => LINK_PRODUCTS,
         }
     }
 
@@ -73,6 +80,8 @@ impl Job {
             Job::PollErpnext => POLL_ERPNEXT_OBJECT.to_string(),
             Job::PushStock => PUSH_STOCK_OBJECT.to_string(),
             Job::PushPrices => PUSH_PRICES_OBJECT.to_string(),
+            Job::LinkProducts { link: true } => LINK_PRODUCTS_LINK.to_string(),
+            Job::LinkProducts { link: false } => LINK_PRODUCTS_CHECK.to_string(),
         }
     }
 
@@ -91,6 +100,12 @@ impl Job {
             POLL_ERPNEXT if object_id == POLL_ERPNEXT_OBJECT => Ok(Job::PollErpnext),
             PUSH_STOCK if object_id == PUSH_STOCK_OBJECT => Ok(Job::PushStock),
             PUSH_PRICES if object_id == PUSH_PRICES_OBJECT => Ok(Job::PushPrices),
+            LINK_PRODUCTS if object_id == LINK_PRODUCTS_CHECK => {
+                Ok(Job::LinkProducts { link: false })
+            }
+            LINK_PRODUCTS if object_id == LINK_PRODUCTS_LINK => {
+                Ok(Job::LinkProducts { link: true })
+            }
             other => Err(format!(
                 "a job of kind `{other}` on `{object_id}` is not one this version runs"
             )),
@@ -187,6 +202,8 @@ mod tests {
             Job::PollErpnext,
             Job::PushStock,
             Job::PushPrices,
+            Job::LinkProducts { link: false },
+            Job::LinkProducts { link: true },
         ] {
             assert_eq!(Job::parse(job.kind(), &job.object_id()), Ok(job));
         }

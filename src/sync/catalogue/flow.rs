@@ -156,6 +156,23 @@ impl<'a> CatalogueFlow<'a> {
         Ok(report)
     }
 
+    /// [`CatalogueFlow::link_products`], its report (or why it did not finish) recorded for the
+    /// UI's link page.
+    pub async fn link_and_record(&self, dry_run: bool) -> Result<LinkReport, SyncError> {
+        let result = self.link_products(dry_run).await;
+        let record = match &result {
+            Ok(report) => LinkRun {
+                at: chrono::Utc::now(),
+                dry_run,
+                report: serde_json::to_value(report).ok(),
+                error: None,
+            },
+            Err(error) => LinkRun::failed(dry_run, &self.ctx.redact(&error.to_string())),
+        };
+        record.save(&self.ctx.store, self.ctx.connection_id).await?;
+        result
+    }
+
     /// Every product, and the variations of every variable product, paged.
     async fn shop_products(&self) -> Result<Vec<ShopProduct>, SyncError> {
         let mut shop = Vec::new();
@@ -861,6 +878,54 @@ pub struct CatalogueDifference {
     pub shop: String,
     /// What the next push would write.
     pub erpnext: String,
+}
+
+/// The last link run (or check) the UI asked for, as its page shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinkRun {
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// A check: nothing was stored.
+    pub dry_run: bool,
+    /// The [`LinkReport`] as JSON.
+    pub report: Option<serde_json::Value>,
+    /// Why the run did not finish.
+    pub error: Option<String>,
+}
+
+/// Where the last [`LinkRun`] is kept.
+pub const LINK_REPORT_CURSOR: &str = "catalogue.link_report";
+
+impl LinkRun {
+    pub fn failed(dry_run: bool, error: &str) -> LinkRun {
+        LinkRun {
+            at: chrono::Utc::now(),
+            dry_run,
+            report: None,
+            error: Some(error.to_string()),
+        }
+    }
+
+    pub async fn save(
+        &self,
+        store: &crate::store::Store,
+        connection_id: i64,
+    ) -> crate::store::StoreResult<()> {
+        let text = serde_json::to_string(self).unwrap_or_default();
+        store
+            .set_cursor(connection_id, LINK_REPORT_CURSOR, &text)
+            .await
+    }
+
+    /// The connection's last run, if the UI ever asked for one.
+    pub async fn last(
+        store: &crate::store::Store,
+        connection_id: i64,
+    ) -> crate::store::StoreResult<Option<LinkRun>> {
+        Ok(store
+            .cursor(connection_id, LINK_REPORT_CURSOR)
+            .await?
+            .and_then(|text| serde_json::from_str(&text).ok()))
+    }
 }
 
 /// One entry of a batch write, as `send` takes it.
