@@ -1241,7 +1241,8 @@ async fn sync_phase(
             .map_err(anyhow::Error::from)?,
         webhook_secret: String::new(),
         update_webhook_secrets: false,
-        catalogue: None,
+        // What `set_up` installed: the catalogue's Webhooks cost nothing on a Sales Order save.
+        catalogue: Some(setup::CatalogueWatch::of(connection)),
     };
     let installed = setup::webhooks(&plan);
     match settings.webhooks {
