@@ -12,6 +12,8 @@ use woocommerce_sync::simulators::woocommerce::WooSimOptions;
 use woocommerce_sync::store::{LogFilter, LogOutcome, ProductLink};
 use woocommerce_sync::sync::catalogue::flow::{CatalogueFlow, StockOptions};
 use woocommerce_sync::sync::context::erpnext_client;
+use woocommerce_sync::sync::reconcile::reconcile;
+use woocommerce_sync::woocommerce::types::StockPriceUpdate;
 
 async fn world() -> (World, ErpClient) {
     let world = spawn_world(WooSimOptions {
@@ -458,4 +460,98 @@ async fn a_stock_count_sets_the_bin_and_cancelling_takes_it_back() {
         .await
         .unwrap();
     assert_eq!(actual(&world).await, Some(json!(12.0)));
+}
+
+#[tokio::test]
+async fn reconcile_lists_linked_products_whose_shop_stock_or_price_differs_and_writes_nothing() {
+    let (world, erp) = world().await;
+    item(&erp, "SIM-001", true).await;
+    item(&erp, "SIM-V01-M", true).await;
+    count_stock(&erp, "SIM-001", 10).await;
+    count_stock(&erp, "SIM-V01-M", 7).await;
+    erp.insert::<Value>(
+        "Item Price",
+        &json!({"item_code": "SIM-001", "price_list": "Standard Selling", "price_list_rate": 19.5}),
+    )
+    .await
+    .unwrap();
+    let ctx = world.context(1).await;
+    let flow = CatalogueFlow::new(&ctx);
+    flow.link_products(false).await.unwrap();
+    flow.push_stock(StockOptions::default(), &no_progress)
+        .await
+        .unwrap();
+    flow.push_prices(StockOptions::default(), &no_progress)
+        .await
+        .unwrap();
+    let clean = reconcile(&ctx).await.unwrap();
+    assert_eq!(clean.catalogue_differences, []);
+
+    // Changed by hand in the shop: the variation's stock and the product's regular price.
+    let variation = shop_product(&world, "SIM-V01-M");
+    let (parent, variation_id) = (
+        variation["parent_id"].as_u64().unwrap(),
+        variation["id"].as_u64().unwrap(),
+    );
+    ctx.woo
+        .batch_update_variations(
+            parent,
+            &[StockPriceUpdate {
+                id: variation_id,
+                stock_quantity: Some(99),
+                ..StockPriceUpdate::default()
+            }],
+        )
+        .await
+        .unwrap();
+    let product_id = shop_product(&world, "SIM-001")["id"].as_u64().unwrap();
+    ctx.woo
+        .batch_update_products(&[StockPriceUpdate {
+            id: product_id,
+            regular_price: Some(Decimal::new(2500, 2)),
+            ..StockPriceUpdate::default()
+        }])
+        .await
+        .unwrap();
+    let links_before = world.store.product_links(ctx.connection_id).await.unwrap();
+    let report = reconcile(&ctx).await.unwrap();
+    let seen: Vec<(String, u64, String, String, String)> = report
+        .catalogue_differences
+        .iter()
+        .map(|difference| {
+            (
+                difference.item_code.clone(),
+                difference.variation_id,
+                difference.field.clone(),
+                difference.shop.clone(),
+                difference.erpnext.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "SIM-V01-M".to_string(),
+                variation_id,
+                "stock".to_string(),
+                "99".to_string(),
+                "7".to_string()
+            ),
+            (
+                "SIM-001".to_string(),
+                0,
+                "regular price".to_string(),
+                "25".to_string(),
+                "19.5".to_string()
+            ),
+        ]
+    );
+    assert!(!report.is_clean());
+    // Read-only: the shop and what the links remember are as they were.
+    assert_eq!(shop_product(&world, "SIM-V01-M")["stock_quantity"], 99);
+    assert_eq!(
+        world.store.product_links(ctx.connection_id).await.unwrap(),
+        links_before
+    );
 }

@@ -77,8 +77,9 @@ async fn the_real_erpnext_bench_reports_both_rates_and_leaves_no_webhook_behind(
     // The connection's Webhooks were installed for the sync and are gone now.
     let connection = report["connection"].as_str().unwrap();
     assert!(connection.starts_with("bench-"), "{connection}");
-    assert_eq!(report["webhooks"]["installed"], 1);
-    assert_eq!(report["webhooks"]["removed"], 1);
+    // Sales Order, and the catalogue's Stock Ledger Entry and Item Price.
+    assert_eq!(report["webhooks"]["installed"], 3);
+    assert_eq!(report["webhooks"]["removed"], 3);
     let client = ErpClient::new(ErpConfig::new(
         site.base_url().clone(),
         site.api_key(),

@@ -64,6 +64,7 @@ async fn story_with(webhooks: bool) -> Story {
             webhook_base_url: "http://127.0.0.1:9/webhooks/erpnext/shop".parse().unwrap(),
             webhook_secret: "erp-webhook-secret".into(),
             update_webhook_secrets: false,
+            catalogue: None,
         },
     )
     .await
@@ -83,6 +84,7 @@ async fn story_with(webhooks: bool) -> Story {
             webhook_base_url: app.url("/webhooks/erpnext/shop").parse().unwrap(),
             webhook_secret: woocommerce::TEST_WEBHOOK_SECRET.into(),
             update_webhook_secrets: false,
+            catalogue: None,
         },
     )
     .await

@@ -23,6 +23,7 @@ fn plan() -> SetupPlan {
         webhook_base_url: Url::parse("http://127.0.0.1:9/webhooks/erpnext/shop1").unwrap(),
         webhook_secret: "whsec-test-123".into(),
         update_webhook_secrets: false,
+        catalogue: None,
     }
 }
 

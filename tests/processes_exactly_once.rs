@@ -66,6 +66,7 @@ async fn shop(database: Option<String>) -> Shop {
             webhook_base_url: "http://127.0.0.1:9/webhooks/erpnext/shop".parse().unwrap(),
             webhook_secret: "erp-webhook-secret-0123".into(),
             update_webhook_secrets: false,
+            catalogue: None,
         },
     )
     .await

@@ -1,14 +1,22 @@
 //! Real-system tier, catalogue: a product made in the store and an Item of the same SKU in
 //! ERPNext are matched by the link run; a Stock Reconciliation (a stock count) in ERPNext reaches
 //! the store's stock through the stock push, a second count changes it again, and a push with
-//! nothing changed writes nothing. The real pair and the simulators must end the same. Skipped,
+//! nothing changed writes nothing; the same count reaches the store through the running service
+//! (the catalogue's Webhook, one queued pass). The real pair and the simulators must end the same. Skipped,
 //! and said so, when the real pair is not configured (see `tests/real_pair`).
 
 mod real_pair;
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use serde_json::{json, Value};
+use woocommerce_sync::app::{Service, ServiceOptions};
+use woocommerce_sync::erpnext::client::ListQuery;
+use woocommerce_sync::secrets::SecretKey;
 use woocommerce_sync::store::ProductLink;
-use woocommerce_sync::sync::catalogue::flow::{CatalogueFlow, StockOptions};
+use woocommerce_sync::sync::catalogue::flow::{CatalogueFlow, StockOptions, LINKED_CURSOR};
+use woocommerce_sync::sync::setup::{install, CatalogueWatch, SetupPlan};
 
 use real_pair::sides::{Accounts, Side};
 use real_pair::{real_pair, run_tag};
@@ -339,4 +347,154 @@ async fn an_item_price_and_a_sale_in_erpnext_reach_the_store_as_on_the_simulator
     assert_eq!(expected[3].written, 0);
     let observed = price_story(&mut real, &sku, &sale_list).await;
     assert_eq!(observed, expected);
+}
+
+/// Removes the Webhooks installed for the connection's service (a Webhook left pointing at a
+/// receiver that is gone costs the real site's worker seconds per delivery).
+async fn remove_erpnext_webhooks(erp: &woocommerce_sync::erpnext::ErpClient, connection: &str) {
+    let hooks: Vec<Value> = erp
+        .list(
+            "Webhook",
+            &ListQuery::default()
+                .fields(&["name"])
+                .filter(
+                    "request_url",
+                    "like",
+                    format!("%/webhooks/erpnext/{connection}?%"),
+                )
+                .all_rows(),
+        )
+        .await
+        .unwrap_or_default();
+    for hook in hooks {
+        let _ = erp
+            .delete("Webhook", hook["name"].as_str().unwrap_or_default())
+            .await;
+    }
+}
+
+/// The service with the catalogue's ERPNext Webhooks pointing at it: a stock count in ERPNext is
+/// delivered as a Stock Ledger Entry, queues the stock pass, and the pass writes the store's
+/// stock. Answers the topic delivered and the store's stock after the job ran.
+async fn served_story(side: &Side, sku: &str) -> (String, Option<i64>) {
+    side.erp
+        .insert::<Value>(
+            "Item",
+            &json!({"item_code": sku, "item_name": format!("woocommerce-sync served {sku}"),
+                    "item_group": "Products", "stock_uom": "Nos"}),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{}: Item {sku}: {error}", side.label));
+    let product = side
+        .woo
+        .create_product(&json!({
+            "name": format!("woocommerce-sync served {sku}"), "type": "simple", "sku": sku,
+            "regular_price": "9.00", "manage_stock": true, "stock_quantity": 0,
+        }))
+        .await
+        .unwrap_or_else(|error| panic!("{}: product {sku}: {error}", side.label));
+    let connection = &side.connection.connection;
+    // Only this run's product is linked: the pass writes nothing else on the shared store.
+    side.store
+        .add_product_links(
+            side.connection.id,
+            &[ProductLink {
+                item_code: sku.to_string(),
+                product_id: product.id,
+                variation_id: 0,
+                is_stock_item: true,
+                pushed_stock: Some(0.into()),
+                pushed_prices: None,
+            }],
+        )
+        .await
+        .unwrap();
+    // As a link run leaves it: the catalogue is in use (the run itself would link every match on
+    // the shared store).
+    side.store
+        .set_cursor(side.connection.id, LINKED_CURSOR, "2026-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let service = Arc::new(Service::new(
+        side.store.clone(),
+        &SecretKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap(),
+        "admin password for the tier",
+        ServiceOptions {
+            poll_interval: None,
+            calls: real_pair::sides::calls(),
+            ..ServiceOptions::default()
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base: url::Url = format!("http://{}/", listener.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    let router = service.router();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    install(
+        &side.erp,
+        &SetupPlan {
+            connection_name: connection.name.clone(),
+            webhook_base_url: base
+                .join(&format!("webhooks/erpnext/{}", connection.name))
+                .unwrap(),
+            webhook_secret: connection.credentials.webhook_secret.clone(),
+            update_webhook_secrets: false,
+            catalogue: Some(CatalogueWatch::of(connection)),
+        },
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{}: install the Webhooks: {error}", side.label));
+    count_stock(side, sku, 6).await;
+    // The real site's worker delivers in the background (about a second per delivery, other
+    // runs' deliveries queued before ours).
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let topic = loop {
+        let events = side
+            .store
+            .recent_inbound(side.connection.id, 200)
+            .await
+            .unwrap();
+        let ours = events.iter().find(|event| {
+            serde_json::from_str::<Value>(&event.body)
+                .is_ok_and(|body| body["item_code"] == json!(sku))
+        });
+        if let Some(event) = ours {
+            break event.topic.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: no stock move of {sku} reached the service",
+            side.label
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let drained = service.drain_jobs().await.unwrap();
+    server.abort();
+    assert_eq!(drained.parked, 0, "{}", side.label);
+    let shown = side.woo.get_product(product.id).await.unwrap();
+    (topic, shown.stock_quantity)
+}
+
+#[tokio::test]
+async fn a_stock_count_in_erpnext_reaches_the_store_through_the_services_webhook_as_on_the_simulators(
+) {
+    let sku = format!("WSYNC-SRV-{}", run_tag());
+    let simulated = Side::simulated("served", &[], &Accounts::new()).await;
+    let expected = served_story(&simulated, &sku).await;
+    assert_eq!(expected, ("Stock Ledger Entry".to_string(), Some(6)));
+    let Some((erp, woo)) = real_pair() else {
+        return;
+    };
+    let name = format!("srv{}", run_tag());
+    let real = Side::real(&name, &erp, &woo, &Accounts::new()).await;
+    let cleanup = real.erp.clone();
+    let outcome = tokio::spawn(async move { served_story(&real, &sku).await }).await;
+    remove_erpnext_webhooks(&cleanup, &name).await;
+    match outcome {
+        Ok(seen) => assert_eq!(seen, expected, "simulators (right), real systems (left)"),
+        Err(failure) => std::panic::resume_unwind(failure.into_panic()),
+    }
 }

@@ -13,8 +13,8 @@ mod erpnext_http;
 mod real_pair;
 
 use erpnext_http::{
-    customer, event_webhooks, name_of, normalise, sales_order_events, service_item, Erp, Receiver,
-    Reply,
+    customer, event_webhooks, name_of, normalise, sales_order_events, service_item,
+    stock_and_price_events, stock_event_webhooks, Erp, Receiver, Reply,
 };
 use serde_json::{json, Value};
 use woocommerce_sync::simulators::erpnext::ErpSimOptions;
@@ -1154,5 +1154,44 @@ async fn webhook_events_match_the_real_site() {
         Value::Array(simulated),
         Value::Array(real_seen),
         "Sales Order events, simulator (left) and real ERPNext (right)"
+    );
+}
+
+/// Which events a stock move and a price change really deliver, and whether `Bin.modified` and
+/// `Item Price.modified` advance: what `setup`'s catalogue Webhooks and the scheduled pass's
+/// changed-since cursor rest on (`sync::setup::webhooks`, `sync::catalogue::flow`). Removes its
+/// Webhooks even when the scenario fails.
+async fn stock_events_on(erp: Erp, tag: String) -> Value {
+    let receiver = Receiver::start().await;
+    let names = stock_event_webhooks(&tag);
+    let cleanup = erp.simulator.is_none().then(real).flatten();
+    let scenario = tokio::spawn(async move { stock_and_price_events(&erp, &receiver, &tag).await });
+    match scenario.await {
+        Ok(seen) => seen,
+        Err(failure) => {
+            if let Some(real) = cleanup {
+                for name in &names {
+                    real.delete("Webhook", name).await;
+                }
+            }
+            std::panic::resume_unwind(failure.into_panic())
+        }
+    }
+}
+
+#[tokio::test]
+async fn stock_and_price_events_match_the_real_site() {
+    let tag = tag("stockev");
+    let simulated = stock_events_on(Erp::simulator().await, tag.clone()).await;
+    // What the service relies on holds on the simulator whatever the real site says.
+    assert_eq!(
+        simulated["bin_modified_advances_with_each_move"],
+        json!(true)
+    );
+    let Some(real) = real() else { return };
+    let real_seen = stock_events_on(real, tag).await;
+    assert_eq!(
+        simulated, real_seen,
+        "stock and price events, simulator (left) and real ERPNext (right)"
     );
 }

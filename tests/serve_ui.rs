@@ -16,6 +16,7 @@ const PAGES: &[&str] = &[
     "/log",
     "/log?failed=on",
     "/settings/shop",
+    "/settings/shop/products",
     "/password",
 ];
 
@@ -659,4 +660,103 @@ async fn the_orders_list_pages_and_sorts_keeping_its_filters() {
         .await;
     assert!(html.contains(&format!("Page {pages} of {pages}")), "{html}");
     assert!(!html.contains("rel=\"next\""));
+}
+
+#[tokio::test]
+async fn the_product_links_page_shows_the_report_and_queues_a_check_and_a_link_run() {
+    let world = spawn_world(WooSimOptions {
+        orders: 1,
+        ..WooSimOptions::default()
+    })
+    .await;
+    let erp = woocommerce_sync::sync::context::erpnext_client(
+        &world.connection.connection,
+        &common::fast_calls(),
+    )
+    .unwrap();
+    for (code, stock) in [("SIM-001", 1), ("SIM-002", 0), ("BOLT-ONLY-IN-ERP", 1)] {
+        erp.insert::<Value>(
+            "Item",
+            &serde_json::json!({"item_code": code, "item_group": "Products",
+                                "stock_uom": "Nos", "is_stock_item": stock}),
+        )
+        .await
+        .unwrap();
+    }
+    let app = spawn_app(&world).await;
+    let cookie = app.login().await;
+    let (_, settings) = app.get_page("/settings/shop", &cookie).await;
+    assert!(settings.contains("href=\"/settings/shop/products\""));
+    let (status, page) = app.get_page("/settings/shop/products", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("No check has run yet"), "{page}");
+    let token = csrf_token(&page);
+
+    let response = post_form(
+        &app,
+        "/settings/shop/products",
+        &cookie,
+        &[("csrf", "not-the-token"), ("run", "check")],
+    )
+    .await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(world.store.pending_job_count().await.unwrap(), 0);
+
+    let response = post_form(
+        &app,
+        "/settings/shop/products",
+        &cookie,
+        &[("csrf", &token), ("run", "check")],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/settings/shop/products");
+    let (_, page) = app.get_page("/settings/shop/products", &cookie).await;
+    assert!(page.contains("A run is queued or running"), "{page}");
+    assert_eq!(app.drain_jobs().await.succeeded, 1);
+    let (_, page) = app.get_page("/settings/shop/products", &cookie).await;
+    assert!(page.contains("nothing stored"), "{page}");
+    assert!(!page.contains("A run is queued or running"));
+    // The report's lists: what would be linked, the non-stock Item, ERPNext's Item the shop
+    // does not sell, and shop products without an Item.
+    assert!(page.contains("<td>SIM-001</td>"), "{page}");
+    assert!(page.contains("<li>SIM-002</li>"), "{page}");
+    assert!(page.contains("<li>BOLT-ONLY-IN-ERP</li>"), "{page}");
+    assert!(page.contains("<td>SIM-003</td>"), "{page}");
+    assert!(world
+        .store
+        .product_links(world.connection.id)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let response = post_form(
+        &app,
+        "/settings/shop/products",
+        &cookie,
+        &[("csrf", &token), ("run", "link")],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(app.drain_jobs().await.succeeded, 1);
+    let (_, page) = app.get_page("/settings/shop/products", &cookie).await;
+    assert!(page.contains("links stored"), "{page}");
+    let linked: Vec<String> = world
+        .store
+        .product_links(world.connection.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|link| link.item_code)
+        .collect();
+    assert_eq!(linked, ["SIM-001", "SIM-002"]);
+
+    let response = post_form(
+        &app,
+        "/settings/shop/products",
+        &cookie,
+        &[("csrf", &token), ("run", "everything")],
+    )
+    .await;
+    assert_eq!(response.status(), 400);
 }

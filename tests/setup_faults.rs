@@ -83,7 +83,11 @@ async fn setup_gets_through_faults_on_both_sides_and_installs_everything_once() 
         missing_custom_fields(&erp_client).await.unwrap(),
         Vec::<String>::new()
     );
-    assert_eq!(erp.count("Webhook"), 1, "one ERPNext Webhook");
+    assert_eq!(
+        erp.count("Webhook"),
+        3,
+        "three ERPNext Webhooks: Sales Order, Stock Ledger Entry, Item Price"
+    );
     let hooks = woocommerce_client(&connection, &fast_calls())
         .unwrap()
         .list_webhooks()

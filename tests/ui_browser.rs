@@ -403,6 +403,16 @@ async fn a_person_makes_a_connection_fixes_a_mapping_and_retries_it_in_a_real_br
         .await;
     tour.page_done("orders-synced").await;
 
+    // The product links: a check queued from the page, its report once the worker ran it.
+    tour.goto("/settings/browser/products").await;
+    tour.click(Locator::XPath(
+        "//button[text()='Check again (changes nothing)']",
+    ))
+    .await;
+    tour.wait_for_text("nothing stored", true, Duration::from_secs(30))
+        .await;
+    tour.page_done("product-links").await;
+
     // Log out: the session ends.
     tour.click(Locator::XPath("//button[text()='Log out']"))
         .await;

@@ -44,9 +44,12 @@ async fn dashboard(app: &TestApp, cookie: &str) -> String {
 }
 
 /// Waits (bounded) until the dashboard says, or stops saying, `text`: the simulators deliver
-/// their webhooks in the background.
+/// their webhooks in the background, in order, a refused one tried three times (1 s and 4 s
+/// apart, as Frappe does) before the next. The Items the sync makes with their prices deliver
+/// Item Price events to the catalogue's Webhook too: six refused deliveries, 30 s, come before
+/// the first one signed with the new secret.
 async fn wait_for_dashboard(app: &TestApp, cookie: &str, text: &str, present: bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let page = dashboard(app, cookie).await;
         if page.contains(text) == present {

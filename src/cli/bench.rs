@@ -464,6 +464,7 @@ pub(super) async fn bench_connection(
             .map_err(anyhow::Error::from)?,
         webhook_secret: String::new(),
         update_webhook_secrets: false,
+        catalogue: None,
     };
     for webhook in crate::sync::setup::webhooks(&plan) {
         erp.update("Webhook", &webhook.name, &serde_json::json!({"enabled": 0}))

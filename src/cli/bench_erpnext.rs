@@ -177,6 +177,7 @@ pub async fn run(args: BenchArgs, erpnext_url: Url) -> Result<ExitCode, CliError
             .map_err(anyhow::Error::from)?,
         webhook_secret: String::new(),
         update_webhook_secrets: false,
+        catalogue: None,
     };
     let measured = tokio::select! {
         measured = measure(&settings, &site, &tag, &connection_name, &erp, &receiver) => measured,
@@ -311,6 +312,7 @@ async fn remove_abandoned_webhooks(erp: &ErpClient) -> Result<Vec<String>, ErpEr
         .expect("a valid URL"),
         webhook_secret: String::new(),
         update_webhook_secrets: false,
+        catalogue: None,
     };
     let rows: Vec<Value> = erp
         .list(
@@ -1239,6 +1241,8 @@ async fn sync_phase(
             .map_err(anyhow::Error::from)?,
         webhook_secret: String::new(),
         update_webhook_secrets: false,
+        // What `set_up` installed: the catalogue's Webhooks cost nothing on a Sales Order save.
+        catalogue: Some(setup::CatalogueWatch::of(connection)),
     };
     let installed = setup::webhooks(&plan);
     match settings.webhooks {

@@ -735,6 +735,24 @@ pub fn print_reconcile(report: &ReconcileReport) {
             lag.order_id, lag.woocommerce_status, lag.sales_order, lag.erpnext_status, lag.expected
         );
     }
+    for difference in &report.catalogue_differences {
+        let product = if difference.variation_id == 0 {
+            format!("product {}", difference.product_id)
+        } else {
+            format!(
+                "variation {} of product {}",
+                difference.variation_id, difference.product_id
+            )
+        };
+        println!(
+            "  item {} ({product}): {} {} in WooCommerce, {} from ERPNext (`sync {}` writes ERPNext's)",
+            difference.item_code,
+            difference.field,
+            difference.shop,
+            difference.erpnext,
+            if difference.field == "stock" { "stock --all" } else { "prices --all" }
+        );
+    }
     for refund in &report.refunds_without_credit_note {
         println!(
             "  order {} refund {}: refunded {}, {} credit note(s) giving back {}",

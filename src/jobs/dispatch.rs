@@ -14,6 +14,7 @@ use tokio::sync::Mutex;
 use super::{Job, JobFailure, JobHandler, Queue, QueuePolicy};
 use crate::metrics::Metrics;
 use crate::store::{Job as StoredJob, LogEntry, LogOutcome, Store, StoreError, StoreResult};
+use crate::sync::catalogue::flow::CatalogueFlow;
 use crate::sync::context::{CallSettings, ConnectionContext};
 use crate::sync::erp_to_woo::erpnext_orders::{ErpnextOrderFlow, ShopOrderOutcome};
 use crate::sync::erp_to_woo::write_back::{StatusFlow, WriteBackOutcome};
@@ -267,6 +268,87 @@ impl Dispatcher {
 }
 
 impl Dispatcher {
+    /// The stock or price pass (`sync::catalogue::flow`). Like a poll, a failure is logged and
+    /// the next pass (scheduled, or queued by the next webhook) is the retry; an entry the shop
+    /// refused is in the sync log and read again by the next pass.
+    async fn run_catalogue_pass(&self, job: &StoredJob) -> Result<(), JobFailure> {
+        let started = Instant::now();
+        let (action, result) = match self.context(job.connection_id).await {
+            Ok(context) => {
+                let flow = CatalogueFlow::new(&context);
+                if job.kind == Job::PushStock.kind() {
+                    let result = flow
+                        .push_changed_stock()
+                        .await
+                        .map(|summary| (summary.to_write, summary.written, summary.failed));
+                    (
+                        "push_stock",
+                        result.map_err(|error| context.redact(&error.to_string())),
+                    )
+                } else {
+                    let result = flow
+                        .push_changed_prices()
+                        .await
+                        .map(|summary| (summary.to_write, summary.written, summary.failed));
+                    (
+                        "push_prices",
+                        result.map_err(|error| context.redact(&error.to_string())),
+                    )
+                }
+            }
+            Err(failure) => ("push_catalogue", Err(failure.message().to_string())),
+        };
+        match result {
+            Ok((changed, written, failed)) => tracing::info!(
+                connection = job.connection_id,
+                kind = %job.kind,
+                changed,
+                written,
+                failed,
+                "catalogue pass done"
+            ),
+            Err(error) => {
+                tracing::warn!(connection = job.connection_id, kind = %job.kind, %error, "catalogue pass failed");
+                self.log_failed_poll(
+                    job,
+                    erp_to_woo::DIRECTION,
+                    action,
+                    &error,
+                    started.elapsed(),
+                )
+                .await;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Dispatcher {
+    /// A link run (or check) asked for in the UI: its report, or why it did not finish, is
+    /// recorded for the page (`sync::catalogue::flow::LINK_REPORT_CURSOR`); a person runs it
+    /// again, so a failure is not retried.
+    async fn run_link_products(&self, job: &StoredJob, link: bool) -> Result<(), JobFailure> {
+        let result = match self.context(job.connection_id).await {
+            Ok(context) => CatalogueFlow::new(&context)
+                .link_and_record(!link)
+                .await
+                .map(|_| ())
+                .map_err(|error| context.redact(&error.to_string())),
+            Err(failure) => Err(failure.message().to_string()),
+        };
+        if let Err(error) = result {
+            tracing::warn!(connection = job.connection_id, %error, "product link run failed");
+            let record = crate::sync::catalogue::flow::LinkRun::failed(!link, &error);
+            record
+                .save(&self.store, job.connection_id)
+                .await
+                .map_err(|error| JobFailure::Retryable(error.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Dispatcher {
     /// A failed poll in the sync log (its retry is the next scheduled poll).
     async fn log_failed_poll(
         &self,
@@ -314,6 +396,8 @@ impl JobHandler for Dispatcher {
                 Ok(Job::Poll) => self.run_poll(job).await,
                 Ok(Job::SalesOrderChanged { name }) => self.run_sales_order(job, &name).await,
                 Ok(Job::PollErpnext) => self.run_poll_erpnext(job).await,
+                Ok(Job::PushStock | Job::PushPrices) => self.run_catalogue_pass(job).await,
+                Ok(Job::LinkProducts { link }) => self.run_link_products(job, link).await,
                 Err(reason) => Err(JobFailure::Permanent(reason)),
             };
             let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);

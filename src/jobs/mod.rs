@@ -35,6 +35,14 @@ pub enum Job {
     /// Poll ERPNext for the connection's Sales Orders changed since its cursor, and write each
     /// one's progress back (the backstop for lost ERPNext webhooks).
     PollErpnext,
+    /// Push the stock of the linked items whose Bins changed since the last pass (queued by a
+    /// stock move's webhook and by the schedule; one per connection at a time).
+    PushStock,
+    /// Push the prices of the linked items whose Item Prices changed since the last pass.
+    PushPrices,
+    /// Match the shop's products with ERPNext's Items and record the report for the UI; with
+    /// `link`, store the links too (a check changes nothing).
+    LinkProducts { link: bool },
 }
 
 const ORDER: &str = "order";
@@ -43,6 +51,13 @@ const POLL_OBJECT: &str = "orders";
 const SALES_ORDER_STATUS: &str = "sales_order_status";
 const POLL_ERPNEXT: &str = "poll_erpnext";
 const POLL_ERPNEXT_OBJECT: &str = "sales_orders";
+const PUSH_STOCK: &str = "push_stock";
+const PUSH_STOCK_OBJECT: &str = "stock";
+const PUSH_PRICES: &str = "push_prices";
+const PUSH_PRICES_OBJECT: &str = "prices";
+const LINK_PRODUCTS: &str = "link_products";
+const LINK_PRODUCTS_CHECK: &str = "check";
+const LINK_PRODUCTS_LINK: &str = "link";
 
 impl Job {
     pub fn kind(&self) -> &'static str {
@@ -51,6 +66,9 @@ impl Job {
             Job::Poll => POLL,
             Job::SalesOrderChanged { .. } => SALES_ORDER_STATUS,
             Job::PollErpnext => POLL_ERPNEXT,
+            Job::PushStock => PUSH_STOCK,
+            Job::PushPrices => PUSH_PRICES,
+            Job::LinkProducts { .. } => LINK_PRODUCTS,
         }
     }
 
@@ -60,6 +78,10 @@ impl Job {
             Job::Poll => POLL_OBJECT.to_string(),
             Job::SalesOrderChanged { name } => name.clone(),
             Job::PollErpnext => POLL_ERPNEXT_OBJECT.to_string(),
+            Job::PushStock => PUSH_STOCK_OBJECT.to_string(),
+            Job::PushPrices => PUSH_PRICES_OBJECT.to_string(),
+            Job::LinkProducts { link: true } => LINK_PRODUCTS_LINK.to_string(),
+            Job::LinkProducts { link: false } => LINK_PRODUCTS_CHECK.to_string(),
         }
     }
 
@@ -76,6 +98,14 @@ impl Job {
                 name: object_id.to_string(),
             }),
             POLL_ERPNEXT if object_id == POLL_ERPNEXT_OBJECT => Ok(Job::PollErpnext),
+            PUSH_STOCK if object_id == PUSH_STOCK_OBJECT => Ok(Job::PushStock),
+            PUSH_PRICES if object_id == PUSH_PRICES_OBJECT => Ok(Job::PushPrices),
+            LINK_PRODUCTS if object_id == LINK_PRODUCTS_CHECK => {
+                Ok(Job::LinkProducts { link: false })
+            }
+            LINK_PRODUCTS if object_id == LINK_PRODUCTS_LINK => {
+                Ok(Job::LinkProducts { link: true })
+            }
             other => Err(format!(
                 "a job of kind `{other}` on `{object_id}` is not one this version runs"
             )),
@@ -170,6 +200,10 @@ mod tests {
                 name: "SAL-ORD-2026-00001".into(),
             },
             Job::PollErpnext,
+            Job::PushStock,
+            Job::PushPrices,
+            Job::LinkProducts { link: false },
+            Job::LinkProducts { link: true },
         ] {
             assert_eq!(Job::parse(job.kind(), &job.object_id()), Ok(job));
         }

@@ -12,6 +12,10 @@ use crate::sync::keys;
 pub const WOOCOMMERCE: &str = "woocommerce";
 pub const ERPNEXT: &str = "erpnext";
 
+/// The ERPNext doctypes whose events ask for the catalogue's passes (see `sync::setup::webhooks`).
+pub const STOCK_LEDGER_ENTRY: &str = "Stock Ledger Entry";
+pub const ITEM_PRICE: &str = "Item Price";
+
 /// The jobs an inbound event asks for.
 ///
 /// WooCommerce: `order.created`, `order.updated` and `order.restored` carry the order. ERPNext: a
@@ -20,8 +24,17 @@ pub const ERPNEXT: &str = "erpnext";
 /// order; a Sales Order of ours also queues the write-back of its progress to the shop, and a
 /// Delivery Note queues that of each Sales Order it delivers against (the job checks whose it is).
 /// A Sales Order born in ERPNext (`woocommerce_store` is this connection, no order id) queues its
-/// write-back, which creates it in the shop first.
+/// write-back, which creates it in the shop first. A Stock Ledger Entry (a stock move in one of
+/// the connection's warehouses: the Webhook's condition) queues the stock pass, an Item Price of
+/// its lists the price pass: one job per connection, however many moves arrive before it runs.
 pub fn jobs_for_event(connection_name: &str, source: &str, topic: &str, body: &Value) -> Vec<Job> {
+    if source == ERPNEXT {
+        match topic {
+            STOCK_LEDGER_ENTRY => return vec![Job::PushStock],
+            ITEM_PRICE => return vec![Job::PushPrices],
+            _ => {}
+        }
+    }
     if source == ERPNEXT && topic == "Delivery Note" {
         let mut jobs: Vec<Job> = Vec::new();
         let rows = body.get("items").and_then(Value::as_array);
@@ -165,5 +178,15 @@ mod tests {
             }]
         );
         assert!(jobs_for_event("other", ERPNEXT, "Sales Order", &born).is_empty());
+        let moved = json!({"name": "a1b2c3", "item_code": "SIM-001", "warehouse": "Stores - TC"});
+        assert_eq!(
+            jobs_for_event("shop", ERPNEXT, "Stock Ledger Entry", &moved),
+            vec![Job::PushStock]
+        );
+        assert_eq!(
+            jobs_for_event("shop", ERPNEXT, "Item Price", &moved),
+            vec![Job::PushPrices]
+        );
+        assert!(jobs_for_event("shop", WOOCOMMERCE, "Item Price", &moved).is_empty());
     }
 }

@@ -1,6 +1,7 @@
 //! The backstop for lost webhooks: every interval (and once at start) the inbox is replayed and
 //! two polls are queued per connection (the shop's orders, and ERPNext's Sales Orders whose
-//! progress goes back to the shop). Several instances on one PostgreSQL store queue the same poll
+//! progress goes back to the shop), with the catalogue's stock and price passes (what changed
+//! since the last pass; nothing asked of ERPNext before the connection's products are linked). Several instances on one PostgreSQL store queue the same poll
 //! row, which the queue coalesces and one worker claims: one poll per connection at a time, and no
 //! leader election (a poll is idempotent anyway).
 
@@ -78,7 +79,7 @@ pub async fn run_scheduler(store: Store, interval: Duration, mut shutdown: watch
         match store.connections().await {
             Ok(connections) => {
                 for connection in connections {
-                    for job in [Job::Poll, Job::PollErpnext] {
+                    for job in [Job::Poll, Job::PollErpnext, Job::PushStock, Job::PushPrices] {
                         if let Err(error) = enqueue(&store, connection.id, &job, Utc::now()).await {
                             tracing::warn!(%error, connection = %connection.connection.name, kind = job.kind(), "cannot queue the scheduled poll");
                         }

@@ -6,7 +6,9 @@
 //! shop orders whose status lags what ERPNext's progress implies
 //! ([`crate::sync::erp_to_woo::status::lagging_status`]). A shop order made for
 //! a Sales Order born in ERPNext is matched by the key in its meta, and its
-//! billing is ERPNext's own.
+//! billing is ERPNext's own. With product links, linked products whose shop
+//! stock or prices differ from what a push would write now
+//! ([`crate::sync::catalogue::flow::CatalogueFlow::differences`]).
 
 use std::collections::BTreeMap;
 
@@ -17,6 +19,7 @@ use serde_json::Value;
 use crate::connection::Connection;
 use crate::erpnext::client::{ErpClient, ListQuery};
 use crate::money::parse_decimal;
+use crate::sync::catalogue::flow::{CatalogueDifference, CatalogueFlow};
 use crate::sync::context::ConnectionContext;
 use crate::sync::erp_to_woo::status::{lagging_status, SalesOrderFacts};
 use crate::sync::keys;
@@ -49,6 +52,8 @@ pub struct ReconcileReport {
     /// Shop orders whose status is behind the one `status_to_woocommerce` names for their Sales
     /// Order's progress (a write-back not yet made, or a status the shop moved back).
     pub status_lags: Vec<StatusLag>,
+    /// Linked products whose shop stock or prices differ from what a push would write now.
+    pub catalogue_differences: Vec<CatalogueDifference>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -121,6 +126,7 @@ impl ReconcileReport {
             + self.missing_payments.len()
             + self.refunds_without_credit_note.len()
             + self.status_lags.len()
+            + self.catalogue_differences.len()
     }
 }
 
@@ -283,6 +289,7 @@ pub async fn reconcile(ctx: &ConnectionContext) -> Result<ReconcileReport, SyncE
             }
         }
     }
+    report.catalogue_differences = CatalogueFlow::new(ctx).differences().await?;
     Ok(report)
 }
 

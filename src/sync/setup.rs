@@ -31,6 +31,38 @@ pub struct SetupPlan {
     /// Write the secret into webhooks that already exist (ERPNext never shows a
     /// stored secret, so a changed secret cannot be detected).
     pub update_webhook_secrets: bool,
+    /// The catalogue's Webhooks (stock moves, price changes), when the plan installs them.
+    pub catalogue: Option<CatalogueWatch>,
+}
+
+/// What the catalogue's Webhooks follow: stock moves in these warehouses, Item Prices of these
+/// price lists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogueWatch {
+    pub warehouses: Vec<String>,
+    pub price_lists: Vec<String>,
+}
+
+impl CatalogueWatch {
+    /// The connection's stock warehouses, its price list and its sale price list.
+    pub fn of(connection: &Connection) -> CatalogueWatch {
+        let mut price_lists = vec![connection.price_list.clone()];
+        price_lists.extend(connection.mappings.catalogue.sale_price_list.clone());
+        CatalogueWatch {
+            warehouses: connection.stock_warehouses(),
+            price_lists,
+        }
+    }
+}
+
+/// `doc.<field> == "a" or doc.<field> == "b"`: the condition form both Frappe and the simulator
+/// evaluate.
+fn any_of(field: &str, values: &[String]) -> String {
+    values
+        .iter()
+        .map(|value| format!("doc.{field} == {}", serde_json::Value::from(value.as_str())))
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 impl fmt::Debug for SetupPlan {
@@ -41,6 +73,7 @@ impl fmt::Debug for SetupPlan {
             .field("webhook_base_url", &self.webhook_base_url.as_str())
             .field("webhook_secret", &"********")
             .field("update_webhook_secrets", &self.update_webhook_secrets)
+            .field("catalogue", &self.catalogue)
             .finish()
     }
 }
@@ -364,7 +397,8 @@ pub fn custom_fields() -> Vec<CustomFieldSpec> {
     ]
 }
 
-/// The Webhooks: one, `on_change` of this connection's Sales Orders.
+/// The Webhooks: `on_change` of this connection's Sales Orders, and (with `catalogue`) a stock
+/// move in its warehouses and a change of its Item Prices.
 ///
 /// `on_change` is what the service needs to hear: ERPNext changes an order's status with
 /// `db_set` when it is delivered, invoiced or closed, which fires only `on_change`; a cancel
@@ -389,7 +423,31 @@ pub fn webhooks(plan: &SetupPlan) -> Vec<WebhookSpec> {
         "doc.get(\"woocommerce_store\") == \"{}\"",
         plan.connection_name
     );
-    [("Sales Order", "on_change", ours)]
+    let mut wanted = vec![("Sales Order", "on_change", ours)];
+    // The catalogue's, as the real site raises them (`tests/real_erpnext.rs`, stock events):
+    // every stock move inserts a Stock Ledger Entry (Stock Reconciliation, Stock Entry, Delivery
+    // Note, Purchase Receipt, their cancels alike), while a Bin raises events only when it is
+    // made, later moves updating it in SQL. One Webhook on the ledger rather than one per
+    // stock document: a move of any kind is heard, and the receiver coalesces a flood of moves
+    // into one pass. An Item Price raises `on_update` when made and when saved. (A deletion is
+    // not followed: it leaves nothing for a pass to read, and `sync prices` writes what remains.)
+    if let Some(catalogue) = &plan.catalogue {
+        if !catalogue.warehouses.is_empty() {
+            wanted.push((
+                "Stock Ledger Entry",
+                "after_insert",
+                any_of("warehouse", &catalogue.warehouses),
+            ));
+        }
+        if !catalogue.price_lists.is_empty() {
+            wanted.push((
+                "Item Price",
+                "on_update",
+                any_of("price_list", &catalogue.price_lists),
+            ));
+        }
+    }
+    wanted
         .into_iter()
         .map(|(doctype, event, condition)| {
             let mut url = plan.webhook_base_url.clone();
@@ -998,6 +1056,7 @@ async fn set_up_once(
         webhook_base_url: base("erpnext")?,
         webhook_secret: connection.credentials.webhook_secret.clone(),
         update_webhook_secrets: options.update_webhook_secrets,
+        catalogue: Some(CatalogueWatch::of(connection)),
     };
     let installed = install(&erp, &plan).await?;
     report.merge(installed);

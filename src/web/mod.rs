@@ -5,6 +5,7 @@
 mod auth;
 mod new_connection;
 mod pages;
+mod products;
 mod render;
 mod settings;
 pub mod webhooks;

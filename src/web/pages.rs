@@ -20,7 +20,7 @@ use super::auth::{
 };
 use super::render::{hourly_chart, message, page, STYLESHEET};
 use super::WebState;
-use super::{new_connection, settings};
+use super::{new_connection, products, settings};
 use crate::jobs::{last_poll, Job};
 use crate::store::{HourlyCounts, LogFilter, LogRecord, StoreError, StoredConnection};
 use crate::sync::order_state::{
@@ -52,6 +52,10 @@ pub fn routes() -> Router<WebState> {
             get(new_connection::progress),
         )
         .route("/settings/{connection}/setup", post(settings::set_up_again))
+        .route(
+            "/settings/{connection}/products",
+            get(products::report).post(products::run),
+        )
         .route("/settings", get(settings_index))
         .route(
             "/settings/{connection}",

@@ -28,6 +28,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("log.html", include_str!("templates/log.html")),
         ("log_table.html", include_str!("templates/log_table.html")),
         ("settings.html", include_str!("templates/settings.html")),
+        ("products.html", include_str!("templates/products.html")),
         (
             "new_connection.html",
             include_str!("templates/new_connection.html"),

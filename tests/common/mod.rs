@@ -111,6 +111,7 @@ pub async fn spawn_world(woo_options: woocommerce::WooSimOptions) -> World {
             webhook_base_url: "http://127.0.0.1:9/webhooks/erpnext/shop".parse().unwrap(),
             webhook_secret: "erp-webhook-secret".into(),
             update_webhook_secrets: false,
+            catalogue: None,
         },
     )
     .await

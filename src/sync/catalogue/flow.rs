@@ -2,8 +2,10 @@
 //! Items, stores the links) and the stock push (reads Bins and the orders not yet in ERPNext,
 //! writes the changed quantities in batches, remembers what the shop accepted).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
+
+use chrono::NaiveDateTime;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -11,13 +13,39 @@ use serde::{Deserialize, Serialize};
 use super::links::{match_products, ErpItem, LinkReport, ShopProduct};
 use super::prices::{plan_prices, ItemPriceRow, PriceInputs, PriceWrite, ShopPrices};
 use super::stock::{plan_stock, unreserved_units, BinLevel, StockInputs, StockWrite};
-use crate::erpnext::client::ListQuery;
+use crate::erpnext::client::{in_filter_groups, url_encoded_len, ListQuery, IN_FILTER_BUDGET};
 use crate::money::decimal;
 use crate::store::{LogEntry, LogOutcome, ProductLink};
 use crate::sync::context::ConnectionContext;
 use crate::sync::erp_to_woo::DIRECTION;
 use crate::sync::report::SyncError;
-use crate::woocommerce::types::{BatchResponse, StockPriceUpdate};
+use crate::woocommerce::types::{BatchResponse, Product, StockPriceUpdate};
+
+/// Cursors of the scheduled passes: the newest `modified` (ERPNext site time) of the Bins, and
+/// of the Item Prices, the last pass read.
+pub const STOCK_CURSOR: &str = "catalogue.bins_modified";
+pub const PRICES_CURSOR: &str = "catalogue.item_prices_modified";
+/// When the connection's products were last linked by a link run: the catalogue is in use. Items
+/// the order sync makes are linked as they are made, but until a person linked the products, the
+/// service pushes nothing on its own and `reconcile` compares no catalogue.
+pub const LINKED_CURSOR: &str = "catalogue.linked_at";
+const PASS_OVERLAP_MINUTES: i64 = 1;
+const ERP_TIME: &str = "%Y-%m-%d %H:%M:%S%.f";
+
+/// A Bin or Item Price: its item and when it last changed.
+#[derive(Deserialize)]
+struct ModifiedRow {
+    item_code: String,
+    #[serde(default)]
+    modified: Option<String>,
+}
+
+/// `day` (`YYYY-MM-DD`) moved by `days`; unchanged when it is not a date.
+fn shift_day(day: &str, days: i64) -> String {
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .map(|date| (date + chrono::Duration::days(days)).to_string())
+        .unwrap_or_else(|_| day.to_string())
+}
 
 /// How a stock push runs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -116,8 +144,33 @@ impl<'a> CatalogueFlow<'a> {
                 .store
                 .replace_product_links(self.ctx.connection_id, &report.matched)
                 .await?;
+            self.ctx
+                .store
+                .set_cursor(
+                    self.ctx.connection_id,
+                    LINKED_CURSOR,
+                    &chrono::Utc::now().to_rfc3339(),
+                )
+                .await?;
         }
         Ok(report)
+    }
+
+    /// [`CatalogueFlow::link_products`], its report (or why it did not finish) recorded for the
+    /// UI's link page.
+    pub async fn link_and_record(&self, dry_run: bool) -> Result<LinkReport, SyncError> {
+        let result = self.link_products(dry_run).await;
+        let record = match &result {
+            Ok(report) => LinkRun {
+                at: chrono::Utc::now(),
+                dry_run,
+                report: serde_json::to_value(report).ok(),
+                error: None,
+            },
+            Err(error) => LinkRun::failed(dry_run, &self.ctx.redact(&error.to_string())),
+        };
+        record.save(&self.ctx.store, self.ctx.connection_id).await?;
+        result
     }
 
     /// Every product, and the variations of every variable product, paged.
@@ -159,30 +212,34 @@ impl<'a> CatalogueFlow<'a> {
     /// The first half of a push: the links, the orders not yet in ERPNext, then the Bins of the
     /// connection's warehouses.
     pub async fn read_stock_levels(&self) -> Result<StockLevels, SyncError> {
+        let links = self.ctx.store.product_links(self.ctx.connection_id).await?;
+        self.read_levels_of(links, None).await
+    }
+
+    /// [`CatalogueFlow::read_stock_levels`] for these links, reading only the Bins of `items`
+    /// when given (in as many calls as the request line needs).
+    async fn read_levels_of(
+        &self,
+        links: Vec<ProductLink>,
+        items: Option<Vec<String>>,
+    ) -> Result<StockLevels, SyncError> {
         let store = &self.ctx.store;
-        let links = store.product_links(self.ctx.connection_id).await?;
         let unreserved_before = store
             .orders_without_sales_order(self.ctx.connection_id)
             .await?;
         let warehouses = self.ctx.connection.stock_warehouses();
-        let rows: Vec<BinRow> = self
-            .ctx
-            .erp
-            .list(
-                "Bin",
-                &ListQuery::default()
-                    .fields(&[
-                        "item_code",
-                        "warehouse",
-                        "actual_qty",
-                        "reserved_qty",
-                        "projected_qty",
-                    ])
-                    .filter("warehouse", "in", warehouses)
-                    .order_by("item_code asc")
-                    .all_rows(),
-            )
-            .await?;
+        let query = ListQuery::default()
+            .fields(&[
+                "item_code",
+                "warehouse",
+                "actual_qty",
+                "reserved_qty",
+                "projected_qty",
+            ])
+            .filter("warehouse", "in", warehouses)
+            .order_by("item_code asc")
+            .all_rows();
+        let rows: Vec<BinRow> = self.list_of_items("Bin", query, items).await?;
         let bins = rows
             .into_iter()
             .map(|row| BinLevel {
@@ -198,6 +255,116 @@ impl<'a> CatalogueFlow<'a> {
             bins,
             unreserved_before,
         })
+    }
+
+    /// The rows of `query`, all of them or (with `items`) those of these item codes, asked in
+    /// parts that fit the request line.
+    async fn list_of_items<T: serde::de::DeserializeOwned>(
+        &self,
+        doctype: &str,
+        query: ListQuery,
+        items: Option<Vec<String>>,
+    ) -> Result<Vec<T>, SyncError> {
+        let Some(items) = items else {
+            return Ok(self.ctx.erp.list(doctype, &query).await?);
+        };
+        let mut rows = Vec::new();
+        for group in in_filter_groups(items, IN_FILTER_BUDGET, |code| url_encoded_len(code)) {
+            let part: Vec<T> = self
+                .ctx
+                .erp
+                .list(doctype, &query.clone().filter("item_code", "in", group))
+                .await?;
+            rows.extend(part);
+        }
+        Ok(rows)
+    }
+
+    /// The scheduled (and webhook-queued) stock pass: the items whose Bins in the connection's
+    /// warehouses changed since the last pass (ERPNext advances `Bin.modified` with every move)
+    /// and linked items never pushed, pushed as `sync stock` does; never a full push. The cursor
+    /// moves to the newest Bin read once every entry was accepted (a refused one is read again
+    /// next time); the first pass reads every Bin.
+    pub async fn push_changed_stock(&self) -> Result<StockPushSummary, SyncError> {
+        let ctx = self.ctx;
+        let links = self.links_in_use().await?;
+        // A connection whose products were never linked asks ERPNext nothing.
+        if links.is_empty() {
+            return Ok(StockPushSummary::default());
+        }
+        let since = self.pass_start(STOCK_CURSOR).await?;
+        let mut query = ListQuery::default()
+            .fields(&["item_code", "modified"])
+            .filter("warehouse", "in", ctx.connection.stock_warehouses())
+            .order_by("modified asc")
+            .all_rows();
+        if let Some(since) = &since {
+            query = query.filter("modified", ">=", since.clone());
+        }
+        let changed: Vec<ModifiedRow> = ctx.erp.list("Bin", &query).await?;
+        let newest = changed.iter().filter_map(|row| row.modified.clone()).max();
+        let mut items: BTreeSet<String> = changed.into_iter().map(|row| row.item_code).collect();
+        items.extend(
+            links
+                .iter()
+                .filter(|link| link.is_stock_item && link.pushed_stock.is_none())
+                .map(|link| link.item_code.clone()),
+        );
+        let links: Vec<ProductLink> = links
+            .into_iter()
+            .filter(|link| link.is_stock_item && items.contains(&link.item_code))
+            .collect();
+        let summary = if links.is_empty() {
+            StockPushSummary::default()
+        } else {
+            // The first pass reads every Bin in one listing rather than item by item.
+            let codes = since.is_some().then(|| {
+                let codes: BTreeSet<String> =
+                    links.iter().map(|link| link.item_code.clone()).collect();
+                codes.into_iter().collect()
+            });
+            let levels = self.read_levels_of(links, codes).await?;
+            self.write_stock(levels, StockOptions::default(), &|_, _| {})
+                .await?
+        };
+        if summary.failed == 0 {
+            if let Some(newest) = newest {
+                ctx.store
+                    .set_cursor(ctx.connection_id, STOCK_CURSOR, &newest)
+                    .await?;
+            }
+        }
+        Ok(summary)
+    }
+
+    /// The connection's links once a link run made the catalogue in use (see [`LINKED_CURSOR`]),
+    /// else none.
+    async fn links_in_use(&self) -> Result<Vec<ProductLink>, SyncError> {
+        let store = &self.ctx.store;
+        if store
+            .cursor(self.ctx.connection_id, LINKED_CURSOR)
+            .await?
+            .is_none()
+        {
+            return Ok(Vec::new());
+        }
+        Ok(store.product_links(self.ctx.connection_id).await?)
+    }
+
+    /// Where a pass starts: its cursor less a minute (a write committed late with an earlier
+    /// `modified` is still read; what was read twice is unchanged and not written).
+    async fn pass_start(&self, cursor: &str) -> Result<Option<String>, SyncError> {
+        Ok(self
+            .ctx
+            .store
+            .cursor(self.ctx.connection_id, cursor)
+            .await?
+            .and_then(|text| NaiveDateTime::parse_from_str(&text, ERP_TIME).ok())
+            .map(|at| {
+                (at - chrono::Duration::minutes(PASS_OVERLAP_MINUTES))
+                    .format("%Y-%m-%d %H:%M:%S%.6f")
+                    .to_string()
+            }))
     }
 
     /// The second half: the orders without a Sales Order are read again, and an order counted
@@ -276,26 +443,126 @@ impl<'a> CatalogueFlow<'a> {
         options: StockOptions,
         on_progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<PricePushSummary, SyncError> {
+        let links = self.ctx.store.product_links(self.ctx.connection_id).await?;
+        self.push_prices_of(links, None, options, on_progress).await
+    }
+
+    /// The scheduled (and webhook-queued) price pass: the items whose Item Prices in the
+    /// connection's lists changed since the last pass (`Item Price.modified` advances with each
+    /// save), whose validity starts or ends between the last pass's day and today (no save marks
+    /// a sale's first or last day), and linked items never pushed. A deleted Item Price leaves
+    /// nothing to read: the next `sync prices` writes what remains.
+    pub async fn push_changed_prices(&self) -> Result<PricePushSummary, SyncError> {
         let ctx = self.ctx;
-        let links = ctx.store.product_links(ctx.connection_id).await?;
+        let links = self.links_in_use().await?;
+        // A connection whose products were never linked asks ERPNext nothing.
+        if links.is_empty() {
+            return Ok(PricePushSummary::default());
+        }
+        let since = self.pass_start(PRICES_CURSOR).await?;
+        let lists = self.price_lists();
+        let base = ListQuery::default()
+            .fields(&["item_code", "modified"])
+            .filter("price_list", "in", lists)
+            .order_by("modified asc")
+            .all_rows();
+        let mut query = base.clone();
+        if let Some(since) = &since {
+            query = query.filter("modified", ">=", since.clone());
+        }
+        let changed: Vec<ModifiedRow> = ctx.erp.list("Item Price", &query).await?;
+        let newest = changed.iter().filter_map(|row| row.modified.clone()).max();
+        let mut items: BTreeSet<String> = changed.into_iter().map(|row| row.item_code).collect();
+        if let Some(since) = &since {
+            let site_zone = ctx.erp.site_time_zone().await?;
+            let today = chrono::Utc::now().with_timezone(&site_zone).date_naive();
+            let last_day = since.get(..10).unwrap_or_default().to_string();
+            // A sale's last day is `valid_upto`: it ends the day after.
+            for field in ["valid_from", "valid_upto"] {
+                let boundary: Vec<ModifiedRow> = ctx
+                    .erp
+                    .list(
+                        "Item Price",
+                        &base
+                            .clone()
+                            .filter(field, ">=", shift_day(&last_day, -1))
+                            .filter(field, "<=", today.to_string()),
+                    )
+                    .await?;
+                items.extend(boundary.into_iter().map(|row| row.item_code));
+            }
+        }
+        items.extend(
+            links
+                .iter()
+                .filter(|link| link.pushed_prices.is_none())
+                .map(|link| link.item_code.clone()),
+        );
+        let links: Vec<ProductLink> = links
+            .into_iter()
+            .filter(|link| items.contains(&link.item_code))
+            .collect();
+        let summary = if links.is_empty() {
+            PricePushSummary::default()
+        } else {
+            let codes = since.is_some().then(|| {
+                let codes: BTreeSet<String> =
+                    links.iter().map(|link| link.item_code.clone()).collect();
+                codes.into_iter().collect()
+            });
+            self.push_prices_of(links, codes, StockOptions::default(), &|_, _| {})
+                .await?
+        };
+        if summary.failed == 0 {
+            if let Some(newest) = newest {
+                ctx.store
+                    .set_cursor(ctx.connection_id, PRICES_CURSOR, &newest)
+                    .await?;
+            }
+        }
+        Ok(summary)
+    }
+
+    /// The connection's price list, then its sale price list.
+    fn price_lists(&self) -> Vec<String> {
+        let mut lists = vec![self.ctx.connection.price_list.clone()];
+        lists.extend(
+            self.ctx
+                .connection
+                .mappings
+                .catalogue
+                .sale_price_list
+                .clone(),
+        );
+        lists
+    }
+
+    /// The price push of these links, reading only the Items and Item Prices of `items` when
+    /// given.
+    async fn push_prices_of(
+        &self,
+        links: Vec<ProductLink>,
+        items: Option<Vec<String>>,
+        options: StockOptions,
+        on_progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<PricePushSummary, SyncError> {
+        let ctx = self.ctx;
         let catalogue = &ctx.connection.mappings.catalogue;
-        let mut lists = vec![ctx.connection.price_list.clone()];
-        lists.extend(catalogue.sale_price_list.clone());
-        let items: Vec<ItemUomRow> = ctx
-            .erp
-            .list(
+        let lists = self.price_lists();
+        let item_rows: Vec<ItemUomRow> = self
+            .list_of_items(
                 "Item",
-                &ListQuery::default()
+                ListQuery::default()
                     .fields(&["item_code", "stock_uom"])
                     .order_by("item_code asc")
                     .all_rows(),
+                items.clone(),
             )
             .await?;
-        let rows: Vec<ItemPriceWire> = ctx
-            .erp
-            .list(
+        let rows: Vec<ItemPriceWire> = self
+            .list_of_items(
                 "Item Price",
-                &ListQuery::default()
+                ListQuery::default()
                     .fields(&[
                         "item_code",
                         "price_list",
@@ -310,6 +577,7 @@ impl<'a> CatalogueFlow<'a> {
                     .filter("price_list", "in", lists)
                     .order_by("item_code asc")
                     .all_rows(),
+                items,
             )
             .await?;
         let site_zone = ctx.erp.site_time_zone().await?;
@@ -319,7 +587,7 @@ impl<'a> CatalogueFlow<'a> {
             today: Some(today),
             price_list: ctx.connection.price_list.clone(),
             sale_price_list: catalogue.sale_price_list.clone(),
-            stock_uoms: items
+            stock_uoms: item_rows
                 .into_iter()
                 .map(|item| (item.item_code, item.stock_uom))
                 .collect(),
@@ -355,6 +623,111 @@ impl<'a> CatalogueFlow<'a> {
         summary.write_calls = sent.write_calls;
         summary.writes = writes;
         Ok(summary)
+    }
+
+    /// Linked products whose stock or prices in the shop differ from what a push of every link
+    /// would write now (ERPNext's figures, less what the shop sold that ERPNext does not reserve
+    /// yet): `reconcile`'s catalogue half. Reads only; nothing is written or remembered.
+    pub async fn differences(&self) -> Result<Vec<CatalogueDifference>, SyncError> {
+        let links = self.links_in_use().await?;
+        if links.is_empty() {
+            return Ok(Vec::new());
+        }
+        let everything = StockOptions {
+            dry_run: true,
+            all: true,
+        };
+        let stock = self.push_stock(everything, &|_, _| {}).await?;
+        let prices = self.push_prices(everything, &|_, _| {}).await?;
+        // What the shop holds now, by the id a write goes to.
+        let mut shown: HashMap<u64, Product> = HashMap::new();
+        for product in self.ctx.woo.list_all_products().await? {
+            shown.insert(product.id, product);
+        }
+        let parents: BTreeSet<u64> = links
+            .iter()
+            .filter(|link| link.variation_id != 0)
+            .map(|link| link.product_id)
+            .collect();
+        for parent in parents {
+            for variation in self.ctx.woo.list_variations(parent).await? {
+                shown.insert(variation.id, variation);
+            }
+        }
+        let mut differences = Vec::new();
+        let mut differ = |item_code: &str,
+                          product_id: u64,
+                          variation_id: u64,
+                          field: &str,
+                          shop: String,
+                          erpnext: String| {
+            if shop != erpnext {
+                differences.push(CatalogueDifference {
+                    item_code: item_code.to_string(),
+                    product_id,
+                    variation_id,
+                    field: field.to_string(),
+                    shop,
+                    erpnext,
+                });
+            }
+        };
+        let missing = "no product".to_string();
+        for write in &stock.writes {
+            let product = shown.get(&shop_id(write.product_id, write.variation_id));
+            let shop = product.map_or(missing.clone(), |product| {
+                product
+                    .stock_quantity
+                    .map_or("not managed".to_string(), |quantity| quantity.to_string())
+            });
+            let (code, product_id, variation_id) =
+                (&write.item_code, write.product_id, write.variation_id);
+            differ(
+                code,
+                product_id,
+                variation_id,
+                "stock",
+                shop,
+                write.quantity.to_string(),
+            );
+        }
+        for write in &prices.writes {
+            let product = shown.get(&shop_id(write.product_id, write.variation_id));
+            let (code, product_id, variation_id) =
+                (&write.item_code, write.product_id, write.variation_id);
+            let price = |field: fn(&Product) -> Decimal| {
+                product.map_or(missing.clone(), |product| {
+                    let value = field(product).normalize();
+                    if value.is_zero() {
+                        "none".to_string()
+                    } else {
+                        value.to_string()
+                    }
+                })
+            };
+            differ(
+                code,
+                product_id,
+                variation_id,
+                "regular price",
+                price(|product| product.regular_price),
+                write.prices.regular.normalize().to_string(),
+            );
+            if let Some(sale) = &write.prices.sale {
+                let wanted = sale.as_ref().map_or("none".to_string(), |sale| {
+                    sale.price.normalize().to_string()
+                });
+                differ(
+                    code,
+                    product_id,
+                    variation_id,
+                    "sale price",
+                    price(|product| product.sale_price),
+                    wanted,
+                );
+            }
+        }
+        Ok(differences)
     }
 
     /// Sends the writes in batches of 100 (simple products together, each variable product's
@@ -489,6 +862,69 @@ impl<'a> CatalogueFlow<'a> {
             duration_ms: 0,
             attempt: 1,
         }
+    }
+}
+
+/// A linked product whose shop figure differs from ERPNext's (see `CatalogueFlow::differences`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CatalogueDifference {
+    pub item_code: String,
+    pub product_id: u64,
+    /// 0 for a simple product.
+    pub variation_id: u64,
+    /// `stock`, `regular price` or `sale price`.
+    pub field: String,
+    /// What the shop shows now.
+    pub shop: String,
+    /// What the next push would write.
+    pub erpnext: String,
+}
+
+/// The last link run (or check) the UI asked for, as its page shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinkRun {
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// A check: nothing was stored.
+    pub dry_run: bool,
+    /// The [`LinkReport`] as JSON.
+    pub report: Option<serde_json::Value>,
+    /// Why the run did not finish.
+    pub error: Option<String>,
+}
+
+/// Where the last [`LinkRun`] is kept.
+pub const LINK_REPORT_CURSOR: &str = "catalogue.link_report";
+
+impl LinkRun {
+    pub fn failed(dry_run: bool, error: &str) -> LinkRun {
+        LinkRun {
+            at: chrono::Utc::now(),
+            dry_run,
+            report: None,
+            error: Some(error.to_string()),
+        }
+    }
+
+    pub async fn save(
+        &self,
+        store: &crate::store::Store,
+        connection_id: i64,
+    ) -> crate::store::StoreResult<()> {
+        let text = serde_json::to_string(self).unwrap_or_default();
+        store
+            .set_cursor(connection_id, LINK_REPORT_CURSOR, &text)
+            .await
+    }
+
+    /// The connection's last run, if the UI ever asked for one.
+    pub async fn last(
+        store: &crate::store::Store,
+        connection_id: i64,
+    ) -> crate::store::StoreResult<Option<LinkRun>> {
+        Ok(store
+            .cursor(connection_id, LINK_REPORT_CURSOR)
+            .await?
+            .and_then(|text| serde_json::from_str(&text).ok()))
     }
 }
 

@@ -43,7 +43,8 @@ pub(crate) fn actual_qty(site: &Site, item_code: &str, warehouse: &str) -> Decim
         .unwrap_or_default()
 }
 
-/// Adds to a Bin's actual and reserved quantities (creating it on the first move).
+/// Adds to a Bin's actual and reserved quantities (creating it on the first move); a change of
+/// the actual quantity is a move in the stock ledger.
 pub(crate) fn adjust(
     site: &mut Site,
     item_code: &str,
@@ -65,7 +66,16 @@ pub(crate) fn adjust(
     set_float(&mut bin, "actual_qty", actual_qty);
     set_float(&mut bin, "reserved_qty", reserved_qty);
     set_float(&mut bin, "projected_qty", actual_qty - reserved_qty);
+    if actual != Decimal::ZERO {
+        super::stock_ledger_entry::record_move(site, item_code, warehouse, actual, actual_qty);
+    }
+    // Stamped on every change (the real site's `modified` advances with each move), but its
+    // events are raised only when the Bin is made: later moves update it in SQL.
     site.stamp("Bin", &name, &mut bin, new);
+    if new {
+        site.event("Bin", "after_insert", &bin);
+        site.event("Bin", "on_update", &bin);
+    }
     site.store("Bin", &name, bin);
 }
 

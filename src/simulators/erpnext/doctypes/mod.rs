@@ -32,6 +32,7 @@ pub(crate) mod sales_invoice;
 pub(crate) mod sales_order;
 mod setup;
 mod stock_entry;
+mod stock_ledger_entry;
 mod stock_reconciliation;
 mod tax_category;
 pub(crate) mod webhook;
@@ -222,6 +223,7 @@ static REGISTRY: &[&dyn DoctypeRules] = &[
     &custom_field::CustomField,
     &webhook::Webhook,
     &bin::Bin,
+    &stock_ledger_entry::StockLedgerEntry,
     &tax_category::TaxCategory,
     &setup::SYSTEM_SETTINGS,
     &setup::SELLING_SETTINGS,
