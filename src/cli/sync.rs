@@ -301,11 +301,7 @@ async fn run_sync_status(store: &Store, args: SyncStatusArgs) -> Result<ExitCode
             if let (WriteBackOutcome::Failed { reason, retryable }, None) =
                 (&report.outcome, report.order_id)
             {
-                return Err(if *retryable {
-                    CliError::Failed(anyhow::anyhow!("Sales Order {name}: {reason}"))
-                } else {
-                    CliError::Usage(format!("Sales Order {name}: {reason}"))
-                });
+                return Err(unread_sales_order(name, reason, *retryable));
             }
             let mut summary = WriteBackSummary::default();
             summary.add(report);
@@ -381,11 +377,7 @@ async fn run_sync_erpnext_orders(
                 (&report.outcome, report.order_id)
             {
                 if report.sales_order_unread() {
-                    return Err(if *retryable {
-                        CliError::Failed(anyhow::anyhow!("Sales Order {name}: {reason}"))
-                    } else {
-                        CliError::Usage(format!("Sales Order {name}: {reason}"))
-                    });
+                    return Err(unread_sales_order(name, reason, *retryable));
                 }
             }
             let mut summary = ShopOrderSummary::default();
@@ -762,6 +754,16 @@ pub fn print_reconcile(report: &ReconcileReport) {
             refund.credit_notes,
             refund.credited
         );
+    }
+}
+
+/// A Sales Order named on the command line that could not be read: ERPNext is down (exit 1),
+/// or there is no such one (exit 2).
+fn unread_sales_order(name: &str, reason: &str, retryable: bool) -> CliError {
+    if retryable {
+        CliError::Failed(anyhow::anyhow!("Sales Order {name}: {reason}"))
+    } else {
+        CliError::Usage(format!("Sales Order {name}: {reason}"))
     }
 }
 
