@@ -18,7 +18,7 @@ use axum::Form;
 use minijinja::context;
 
 use super::auth::{constant_time_eq, Session};
-use super::pages::{csrf_refused, encoded, store_failure};
+use super::pages::{csrf_refused, encoded, store_failure, stored_connection};
 use super::render::page;
 use super::settings::{apply_form, in_form_words};
 use super::WebState;
@@ -408,17 +408,9 @@ pub async fn progress(
     session: Session,
     Path(name): Path<String>,
 ) -> Response {
-    let stored = match state.store.connection(&name).await {
+    let stored = match stored_connection(&state, &session, &name).await {
         Ok(stored) => stored,
-        Err(StoreError::NotFound(text)) => {
-            return super::render::message(
-                StatusCode::NOT_FOUND,
-                "Not found",
-                &text,
-                Some(&session.csrf_token),
-            )
-        }
-        Err(error) => return store_failure(error),
+        Err(page) => return page,
     };
     let counts = async {
         let queued = state.store.count_jobs(stored.id, JobState::Queued).await?;

@@ -87,6 +87,19 @@ fn not_found(text: &str, csrf: &str) -> Response {
     message(StatusCode::NOT_FOUND, "Not found", text, Some(csrf))
 }
 
+/// The connection a page names, or the page that says it does not exist (or the store failed).
+pub async fn stored_connection(
+    state: &WebState,
+    session: &Session,
+    name: &str,
+) -> Result<StoredConnection, Response> {
+    match state.store.connection(name).await {
+        Ok(connection) => Ok(connection),
+        Err(StoreError::NotFound(text)) => Err(not_found(&text, &session.csrf_token)),
+        Err(error) => Err(store_failure(error)),
+    }
+}
+
 async fn stylesheet() -> Response {
     (
         [

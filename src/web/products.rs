@@ -12,32 +12,15 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::auth::{constant_time_eq, Session};
-use super::pages::{csrf_refused, encoded, store_failure};
+use super::pages::{csrf_refused, encoded, store_failure, stored_connection};
 use super::render::{message, page};
 use super::WebState;
 use crate::jobs::{enqueue, Job};
-use crate::store::{JobState, StoreError, StoredConnection};
+use crate::store::JobState;
 use crate::sync::catalogue::flow::LinkRun;
 
 /// Rows of each list a page shows (the command line's `--json` lists all).
 const SHOWN: usize = 200;
-
-async fn connection(
-    state: &WebState,
-    session: &Session,
-    name: &str,
-) -> Result<StoredConnection, Response> {
-    match state.store.connection(name).await {
-        Ok(connection) => Ok(connection),
-        Err(StoreError::NotFound(text)) => Err(message(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            &text,
-            Some(&session.csrf_token),
-        )),
-        Err(error) => Err(store_failure(error)),
-    }
-}
 
 /// At most [`SHOWN`] entries of a report's list, and how many more there are.
 fn first_of(report: &Value, list: &str) -> (Vec<Value>, usize) {
@@ -52,7 +35,7 @@ pub async fn report(
     session: Session,
     Path(name): Path<String>,
 ) -> Response {
-    let stored = match connection(&state, &session, &name).await {
+    let stored = match stored_connection(&state, &session, &name).await {
         Ok(stored) => stored,
         Err(response) => return response,
     };
@@ -129,7 +112,7 @@ pub async fn run(
     if !constant_time_eq(&form.csrf, &session.csrf_token) {
         return csrf_refused();
     }
-    let stored = match connection(&state, &session, &name).await {
+    let stored = match stored_connection(&state, &session, &name).await {
         Ok(stored) => stored,
         Err(response) => return response,
     };

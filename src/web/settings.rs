@@ -13,13 +13,12 @@ use rust_decimal::Decimal;
 
 use super::auth::{constant_time_eq, Session};
 use super::new_connection::public_url_guess;
-use super::pages::{csrf_refused, store_failure};
+use super::pages::{csrf_refused, store_failure, stored_connection};
 use super::render::page;
 use super::WebState;
 use crate::connection::{
     parse_site_url, Connection, InvalidSetting, InvoiceTrigger, PaymentTarget, WOO_STATUSES,
 };
-use crate::store::StoreError;
 use crate::sync::setup::{set_up, SetupOptions};
 
 /// Validation names a setting by its command-line flag or mapping table; the form by its label.
@@ -75,17 +74,9 @@ pub async fn form(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Response {
-    let connection = match state.store.connection(&name).await {
+    let connection = match stored_connection(&state, &session, &name).await {
         Ok(stored) => stored.connection,
-        Err(StoreError::NotFound(text)) => {
-            return super::render::message(
-                StatusCode::NOT_FOUND,
-                "Not found",
-                &text,
-                Some(&session.csrf_token),
-            )
-        }
-        Err(error) => return store_failure(error),
+        Err(page) => return page,
     };
     settings_page(StatusCode::OK, &session, &headers, &connection, None, None)
 }
@@ -156,17 +147,9 @@ pub async fn save(
     if !constant_time_eq(csrf, &session.csrf_token) {
         return csrf_refused();
     }
-    let stored = match state.store.connection(&name).await {
+    let stored = match stored_connection(&state, &session, &name).await {
         Ok(stored) => stored.connection,
-        Err(StoreError::NotFound(text)) => {
-            return super::render::message(
-                StatusCode::NOT_FOUND,
-                "Not found",
-                &text,
-                Some(&session.csrf_token),
-            )
-        }
-        Err(error) => return store_failure(error),
+        Err(page) => return page,
     };
     let mut changed = stored.clone();
     let checked = apply_form(&mut changed, &fields).and_then(|()| changed.validate());
@@ -210,17 +193,9 @@ pub async fn set_up_again(
     ) {
         return csrf_refused();
     }
-    let stored = match state.store.connection(&name).await {
+    let stored = match stored_connection(&state, &session, &name).await {
         Ok(stored) => stored.connection,
-        Err(StoreError::NotFound(text)) => {
-            return super::render::message(
-                StatusCode::NOT_FOUND,
-                "Not found",
-                &text,
-                Some(&session.csrf_token),
-            )
-        }
-        Err(error) => return store_failure(error),
+        Err(page) => return page,
     };
     let page_with = |status, notice: Option<&str>, problem: Option<&str>| {
         settings_page(status, &session, &headers, &stored, notice, problem)
