@@ -56,11 +56,11 @@ impl Store {
                 "INSERT INTO links (connection_id, woo_kind, woo_id, erp_doctype, erp_name, fingerprint, amount, updated_at) \
                  VALUES {} \
                  ON CONFLICT (connection_id, woo_kind, woo_id, erp_doctype) {on_conflict}",
-                super::values_rows(chunk.len(), 7)
+                self.values_rows(chunk.len(), 8)
             );
             // Each batch size is its own statement; keeping them all prepared on
             // every pooled connection would make memory grow with the sizes seen.
-            let mut query = sqlx::query(&sql).persistent(chunk.len() == 1).bind(&now);
+            let mut query = sqlx::query(&sql).persistent(chunk.len() == 1);
             for link in chunk {
                 query = query
                     .bind(link.connection_id)
@@ -69,7 +69,8 @@ impl Store {
                     .bind(&link.erp_doctype)
                     .bind(&link.erp_name)
                     .bind(&link.fingerprint)
-                    .bind(link.amount.map(|amount| amount.to_string()));
+                    .bind(link.amount.map(|amount| amount.to_string()))
+                    .bind(&now);
             }
             query.execute(&self.pool).await?;
         }

@@ -59,10 +59,10 @@ impl Store {
             let sql = format!(
                 "INSERT INTO product_links (connection_id, item_code, product_id, variation_id, \
                  is_stock_item, pushed_stock, pushed_prices, linked_at) VALUES {}",
-                super::values_rows(chunk.len(), 7)
+                self.values_rows(chunk.len(), 8)
             );
             // Each batch size is its own statement: not kept prepared (see `links`).
-            let mut query = sqlx::query(&sql).persistent(false).bind(&now);
+            let mut query = sqlx::query(&sql).persistent(false);
             for link in chunk {
                 let key = (link.item_code.clone(), link.product_id, link.variation_id);
                 let (stock, prices) = kept.get(&key).cloned().unwrap_or_default();
@@ -73,7 +73,8 @@ impl Store {
                     .bind(id_column(link.variation_id))
                     .bind(i32::from(link.is_stock_item))
                     .bind(stock.map(|quantity| quantity.to_string()))
-                    .bind(prices);
+                    .bind(prices)
+                    .bind(&now);
             }
             query.execute(&mut *transaction).await?;
         }

@@ -152,11 +152,11 @@ impl Store {
             let sql = format!(
                 "INSERT INTO sync_log (connection_id, direction, object_kind, object_id, action, outcome, \
                  message, request_excerpt, response_excerpt, duration_ms, attempt, order_id, at) VALUES {}",
-                super::values_rows(chunk.len(), 12)
+                self.values_rows(chunk.len(), 13)
             );
             // Each batch size is its own statement; keeping them all prepared on
             // every pooled connection would make memory grow with the sizes seen.
-            let mut query = sqlx::query(&sql).persistent(chunk.len() == 1).bind(&now);
+            let mut query = sqlx::query(&sql).persistent(chunk.len() == 1);
             for entry in chunk {
                 query = query
                     .bind(entry.connection_id)
@@ -170,7 +170,8 @@ impl Store {
                     .bind(&entry.response_excerpt)
                     .bind(entry.duration_ms)
                     .bind(entry.attempt)
-                    .bind(&entry.order_id);
+                    .bind(&entry.order_id)
+                    .bind(&now);
             }
             query.execute(&self.pool).await?;
         }
