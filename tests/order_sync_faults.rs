@@ -37,6 +37,10 @@ async fn every_fault_leaves_exactly_one_sales_order_per_order() {
         ..WooSimOptions::default()
     })
     .await;
+    // The contexts are prepared before the faults start: preparing is setup's check of the
+    // sites, not the sync this test holds to exactly once.
+    let first_ctx = world.context(6).await;
+    let second_ctx = world.context(6).await;
     world.erp.set_faults(ErpFaults {
         latency_ms: 0,
         error_rate: 0.05,
@@ -51,9 +55,7 @@ async fn every_fault_leaves_exactly_one_sales_order_per_order() {
     world.woo.set_faults(woo_faults.clone());
 
     // Two syncs at once, then reruns until a run sees no failure.
-    let first_ctx = world.context(6).await;
     let first = OrderFlow::new(&first_ctx);
-    let second_ctx = world.context(6).await;
     let second = OrderFlow::new(&second_ctx);
     let (a, b) = tokio::join!(first.poll(None, &|_, _| {}), second.poll(None, &|_, _| {}));
     let mut failures = Vec::new();
