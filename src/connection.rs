@@ -138,8 +138,7 @@ pub enum StockFigure {
 }
 
 /// What the stock push offers the shop. Written in the mappings file as
-/// `[catalogue]` with `warehouses = ["Stores - TC"]`, `stock_figure = "available"` and a
-/// `[catalogue.shop_units]` table.
+/// `[catalogue]` with `warehouses = ["Stores - TC"]` and `stock_figure = "available"`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CatalogueSettings {
@@ -148,27 +147,31 @@ pub struct CatalogueSettings {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warehouses: Vec<String>,
     pub stock_figure: StockFigure,
-    /// Items the shop sells in a bigger unit than ERPNext stocks them in: item code → stock
-    /// units per shop unit (`"SCREW-M4" = 1000` offers 52,900 pieces as 52 boxes). Quantities
-    /// are divided and rounded down; items not listed are sold in their stock unit.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub shop_units: BTreeMap<String, u32>,
+    /// Set when the file still has the `[catalogue.shop_units]` table of earlier versions: the
+    /// unit the shop sells in is now each Item's Default Sales UOM, and validation says so.
+    #[serde(rename = "shop_units", skip_serializing, deserialize_with = "present")]
+    pub retired_shop_units: bool,
     /// A selling price list whose Item Prices, while valid, are the shop's sale prices (with
     /// the sale's dates); without it the price push leaves sale prices alone. Regular prices
     /// come from the connection's price list.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sale_price_list: Option<String>,
+    /// Whether the Item Prices of the connection's price lists include tax. When the store's
+    /// "prices entered with tax" setting says otherwise, the price push adds or takes off
+    /// `tax_rate`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub price_list_includes_tax: bool,
+    /// The tax rate, in percent, between net and gross prices (e.g. `"19"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_rate: Option<Decimal>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer)?;
+    Ok(true)
 }
 
 impl CatalogueSettings {
-    /// `shop_units` as the pushes use it: item code → stock units per shop unit.
-    pub fn shop_unit_factors(&self) -> std::collections::HashMap<String, Decimal> {
-        self.shop_units
-            .iter()
-            .map(|(code, units)| (code.clone(), Decimal::from(*units)))
-            .collect()
-    }
-
     fn is_default(&self) -> bool {
         *self == CatalogueSettings::default()
     }
@@ -435,16 +438,6 @@ impl Connection {
                 "holds an empty name; list ERPNext warehouses, e.g. warehouses = [\"Stores - TC\"]",
             ));
         }
-        if let Some((code, _)) = catalogue
-            .shop_units
-            .iter()
-            .find(|(code, units)| code.trim().is_empty() || **units == 0)
-        {
-            return Err(invalid(
-                "catalogue.shop_units",
-                format!("`{code}` needs an item code and a number of stock units above 0, e.g. \"SCREW-M4\" = 1000"),
-            ));
-        }
         if let Some(list) = &catalogue.sale_price_list {
             if list.trim().is_empty() || *list == self.price_list {
                 return Err(invalid(
@@ -452,6 +445,15 @@ impl Connection {
                     format!("`{list}` cannot hold the sale prices; name a selling price list other than the connection's ({}), or leave it out", self.price_list),
                 ));
             }
+        }
+        if catalogue
+            .tax_rate
+            .is_some_and(|rate| rate <= Decimal::ZERO || rate >= Decimal::ONE_HUNDRED)
+        {
+            return Err(invalid(
+                "catalogue.tax_rate",
+                "must be a percentage above 0 and below 100, e.g. tax_rate = \"19\"",
+            ));
         }
         if let MissingSkuRule::UseItem(code) = &self.missing_sku {
             if code.trim().is_empty() {
@@ -567,7 +569,15 @@ pub fn parse_site_url(field: &str, text: &str) -> Result<Url, InvalidSetting> {
 
 /// Reads a mappings TOML file, naming the file and the problem when it is wrong.
 pub fn parse_mappings_toml(text: &str) -> Result<Mappings, InvalidSetting> {
-    toml::from_str(text).map_err(|error| invalid("--mappings", error.message().to_string()))
+    let mappings: Mappings =
+        toml::from_str(text).map_err(|error| invalid("--mappings", error.message().to_string()))?;
+    if mappings.catalogue.retired_shop_units {
+        return Err(invalid(
+            "catalogue.shop_units",
+            "is no longer read: the shop sells each item in its Default Sales UOM in ERPNext (Item → Sales Details), converted by the Item's UOM conversion row; set it there and remove this table",
+        ));
+    }
+    Ok(mappings)
 }
 
 #[cfg(test)]
@@ -590,13 +600,28 @@ mod tests {
         assert_eq!(good.vat_meta_keys, vec!["_my_vat".to_string()]);
         assert_eq!(good.exempt_tax_category.as_deref(), Some("Reverse Charge"));
         let catalogue = parse_mappings_toml(
-            "[catalogue]\nwarehouses = [\"Stores - TC\", \"Shop - TC\"]\nstock_figure = \"actual\"\n[catalogue.shop_units]\nSCREW = 1000\n",
+            "[catalogue]\nwarehouses = [\"Stores - TC\", \"Shop - TC\"]\nstock_figure = \"actual\"\n",
         )
         .unwrap()
         .catalogue;
         assert_eq!(catalogue.warehouses, vec!["Stores - TC", "Shop - TC"]);
         assert_eq!(catalogue.stock_figure, StockFigure::Actual);
-        assert_eq!(catalogue.shop_units["SCREW"], 1000);
+        assert!(!catalogue.retired_shop_units);
+        assert_eq!(
+            (catalogue.price_list_includes_tax, catalogue.tax_rate),
+            (false, None)
+        );
+        let taxed = parse_mappings_toml(
+            "[catalogue]\nprice_list_includes_tax = true\ntax_rate = \"7.7\"\n",
+        )
+        .unwrap()
+        .catalogue;
+        assert_eq!(
+            (taxed.price_list_includes_tax, taxed.tax_rate),
+            (true, Some(Decimal::new(77, 1)))
+        );
+        let error = parse_mappings_toml("[catalogue.shop_units]\nSCREW = 1000\n").unwrap_err();
+        assert!(error.problem.contains("Default Sales UOM"), "{error}");
         let error = parse_mappings_toml("[catalogue]\nstock_figure = \"free\"\n").unwrap_err();
         assert!(error.problem.contains("available"), "{error}");
         assert_eq!(

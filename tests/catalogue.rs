@@ -413,6 +413,45 @@ async fn item_prices_reach_the_shop_once() {
         && record.entry.message.contains("regular price 19.5")));
 }
 
+/// A store whose prices are entered with tax shows a net price list's prices with the
+/// connection's rate added; without a rate the push writes nothing and says what to set.
+#[tokio::test]
+async fn a_net_price_list_reaches_a_store_entering_prices_with_tax_as_gross_prices() {
+    let (mut world, erp) = world().await;
+    item(&erp, "SIM-001", false).await;
+    erp.insert::<Value>(
+        "Item Price",
+        &json!({"item_code": "SIM-001", "price_list": "Standard Selling", "price_list_rate": 10}),
+    )
+    .await
+    .unwrap();
+    world
+        .woo
+        .set_setting("tax", "woocommerce_prices_include_tax", "yes");
+    let ctx = world.context(1).await;
+    let flow = CatalogueFlow::new(&ctx);
+    flow.link_products(false).await.unwrap();
+    let shown_before = shop_product(&world, "SIM-001")["regular_price"].clone();
+    let refused = flow
+        .push_prices(StockOptions::default(), &no_progress)
+        .await
+        .expect_err("net prices are not written as gross");
+    assert!(refused.to_string().contains("set tax_rate"), "{refused}");
+    assert_eq!(
+        shop_product(&world, "SIM-001")["regular_price"],
+        shown_before
+    );
+
+    world.connection.connection.mappings.catalogue.tax_rate = Some(Decimal::from(19));
+    let ctx = world.context(1).await;
+    let pushed = CatalogueFlow::new(&ctx)
+        .push_prices(StockOptions::default(), &no_progress)
+        .await
+        .unwrap();
+    assert_eq!(pushed.written, 1);
+    assert_eq!(shop_product(&world, "SIM-001")["regular_price"], "11.9");
+}
+
 /// A Stock Reconciliation sets the warehouse's stock to the counted quantity, refuses a count
 /// that changes nothing, and cancelling it takes back exactly what it moved.
 #[tokio::test]

@@ -26,7 +26,8 @@ pub struct StockBenchReport {
     pub write_calls: usize,
     pub expected_write_calls: usize,
     pub written: usize,
-    /// All calls of the measured push (ERPNext's Bin read included).
+    /// All calls of the measured push (ERPNext's Bin read and its read of the Items sold in
+    /// another unit included).
     pub api_calls: u64,
     pub seconds: f64,
     pub cpu_ms_per_product: f64,

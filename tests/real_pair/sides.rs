@@ -373,6 +373,20 @@ impl Side {
             .unwrap_or_else(|| name.to_string())
     }
 
+    /// The Sales Order the store links to shop order `order_id`; `None` when the sync made none.
+    pub async fn sales_order_of(&self, order_id: u64) -> Option<String> {
+        self.store
+            .link(
+                self.connection.id,
+                "order",
+                &order_id.to_string(),
+                "Sales Order",
+            )
+            .await
+            .unwrap()
+            .map(|link| link.erp_name)
+    }
+
     /// The documents the sync keys to this order: Sales Order, invoice, payment, credit notes.
     pub async fn documents_of(&self, order_id: u64) -> Vec<Value> {
         let name = &self.connection.connection.name;

@@ -348,6 +348,15 @@ impl WooSimHandle {
         });
     }
 
+    /// Sets one store setting, as the shop owner does in WooCommerce → Settings (e.g.
+    /// `("tax", "woocommerce_prices_include_tax", "yes")`).
+    pub fn set_setting(&self, group: &str, id: &str, value: &str) {
+        self.app
+            .lock()
+            .settings
+            .insert((group.to_string(), id.to_string()), value.to_string());
+    }
+
     /// Moves the simulator's clock (for OAuth timestamp checks).
     pub fn shift_clock(&self, seconds: i64) {
         self.app.lock().clock_offset_seconds = seconds;

@@ -11,10 +11,13 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::links::{match_products, ErpItem, LinkReport, ShopProduct};
-use super::prices::{plan_prices, ItemPriceRow, PriceInputs, PriceWrite, ShopPrices};
+use super::prices::{
+    plan_prices, ItemPriceRow, PriceInputs, PriceWrite, ShopPrices, TaxConversion,
+};
 use super::stock::{plan_stock, unreserved_units, BinLevel, StockInputs, StockWrite};
+use super::units::{selling_units, ItemUnitRow, SellingUnit};
 use crate::erpnext::client::{in_filter_groups, url_encoded_len, ListQuery, IN_FILTER_BUDGET};
-use crate::money::decimal;
+use crate::money::{decimal, optional_decimal};
 use crate::store::{LogEntry, LogOutcome, ProductLink};
 use crate::sync::context::ConnectionContext;
 use crate::sync::erp_to_woo::DIRECTION;
@@ -80,6 +83,8 @@ pub struct StockPushSummary {
 pub struct StockLevels {
     links: Vec<ProductLink>,
     bins: Vec<BinLevel>,
+    /// The items sold in another unit than their stock unit.
+    units: HashMap<String, SellingUnit>,
     /// Orders without a Sales Order when the Bins were read.
     unreserved_before: Vec<(String, String)>,
 }
@@ -239,7 +244,8 @@ impl<'a> CatalogueFlow<'a> {
             .filter("warehouse", "in", warehouses)
             .order_by("item_code asc")
             .all_rows();
-        let rows: Vec<BinRow> = self.list_of_items("Bin", query, items).await?;
+        let rows: Vec<BinRow> = self.list_of_items("Bin", query, items.clone()).await?;
+        let units = self.selling_units(items, true).await?;
         let bins = rows
             .into_iter()
             .map(|row| BinLevel {
@@ -253,8 +259,35 @@ impl<'a> CatalogueFlow<'a> {
         Ok(StockLevels {
             links,
             bins,
+            units,
             unreserved_before,
         })
+    }
+
+    /// The unit each Item (of `items`, or all) is sold in: the Items with their UOM conversion
+    /// rows joined, in one listing. `only_other_units` reads only Items with a Default Sales UOM
+    /// (the stock push needs no others; the price push needs every stock UOM).
+    async fn selling_units(
+        &self,
+        items: Option<Vec<String>>,
+        only_other_units: bool,
+    ) -> Result<HashMap<String, SellingUnit>, SyncError> {
+        let mut query = ListQuery::default()
+            .fields(&[
+                "item_code",
+                "stock_uom",
+                "sales_uom",
+                "`tabUOM Conversion Detail`.uom",
+                "`tabUOM Conversion Detail`.conversion_factor",
+            ])
+            .order_by("item_code asc")
+            .all_rows();
+        if only_other_units {
+            query = query.filter("sales_uom", "is", "set");
+        }
+        let rows: Vec<ItemUnitWire> = self.list_of_items("Item", query, items).await?;
+        let rows: Vec<ItemUnitRow> = rows.into_iter().map(ItemUnitWire::into_row).collect();
+        Ok(selling_units(&rows))
     }
 
     /// The rows of `query`, all of them or (with `items`) those of these item codes, asked in
@@ -392,7 +425,7 @@ impl<'a> CatalogueFlow<'a> {
         let catalogue = &self.ctx.connection.mappings.catalogue;
         let inputs = StockInputs {
             figure: catalogue.stock_figure,
-            shop_unit_factors: catalogue.shop_unit_factors(),
+            units: levels.units,
             unreserved: unreserved_units(&orders),
             all: options.all,
         };
@@ -523,6 +556,51 @@ impl<'a> CatalogueFlow<'a> {
         Ok(summary)
     }
 
+    /// How the price lists' prices become the store's: as they stand when the store's "prices
+    /// entered with tax" setting agrees with the connection's `price_list_includes_tax`, else
+    /// with `tax_rate` added or taken off. Disagreeing without a rate writes nothing: a net
+    /// price shown as gross would undercharge every buyer.
+    async fn tax_conversion(&self) -> Result<Option<TaxConversion>, SyncError> {
+        let woo = &self.ctx.woo;
+        let catalogue = &self.ctx.connection.mappings.catalogue;
+        let store_gross = woo.setting("tax", "woocommerce_prices_include_tax").await? == "yes";
+        if store_gross == catalogue.price_list_includes_tax {
+            return Ok(None);
+        }
+        let (store, list) = if store_gross {
+            ("with tax", "without tax")
+        } else {
+            ("without tax", "with tax")
+        };
+        let Some(rate) = catalogue.tax_rate else {
+            return Err(SyncError::Setup(format!(
+                "The store's prices are entered {store}, but the connection takes the prices of \
+                 `{}` as {list}, so no price was written. In the connection's mappings, under \
+                 [catalogue], set tax_rate to the rate between the two (e.g. tax_rate = \"19\"), \
+                 or set price_list_includes_tax to say how the price list holds its prices.",
+                self.ctx.connection.price_list
+            )));
+        };
+        let decimals = if store_gross {
+            let text = woo
+                .setting("general", "woocommerce_price_num_decimals")
+                .await?;
+            text.trim().parse().map_err(|_| {
+                SyncError::Setup(format!(
+                    "The store's number of decimals is `{text}`, not a whole number; set it in \
+                     WooCommerce → Settings → General, then push prices again."
+                ))
+            })?
+        } else {
+            0
+        };
+        Ok(Some(TaxConversion {
+            rate,
+            to_gross: store_gross,
+            decimals,
+        }))
+    }
+
     /// The connection's price list, then its sale price list.
     fn price_lists(&self) -> Vec<String> {
         let mut lists = vec![self.ctx.connection.price_list.clone()];
@@ -549,16 +627,7 @@ impl<'a> CatalogueFlow<'a> {
         let ctx = self.ctx;
         let catalogue = &ctx.connection.mappings.catalogue;
         let lists = self.price_lists();
-        let item_rows: Vec<ItemUomRow> = self
-            .list_of_items(
-                "Item",
-                ListQuery::default()
-                    .fields(&["item_code", "stock_uom"])
-                    .order_by("item_code asc")
-                    .all_rows(),
-                items.clone(),
-            )
-            .await?;
+        let units = self.selling_units(items.clone(), false).await?;
         let rows: Vec<ItemPriceWire> = self
             .list_of_items(
                 "Item Price",
@@ -587,11 +656,8 @@ impl<'a> CatalogueFlow<'a> {
             today: Some(today),
             price_list: ctx.connection.price_list.clone(),
             sale_price_list: catalogue.sale_price_list.clone(),
-            stock_uoms: item_rows
-                .into_iter()
-                .map(|item| (item.item_code, item.stock_uom))
-                .collect(),
-            shop_unit_factors: catalogue.shop_unit_factors(),
+            units,
+            tax: self.tax_conversion().await?,
             all: options.all,
         };
         let writes = plan_prices(&links, &rows, &inputs);
@@ -962,10 +1028,28 @@ pub struct PricePushSummary {
 }
 
 #[derive(Deserialize)]
-struct ItemUomRow {
+struct ItemUnitWire {
     item_code: String,
     #[serde(default)]
     stock_uom: String,
+    #[serde(default)]
+    sales_uom: Option<String>,
+    #[serde(default)]
+    uom: Option<String>,
+    #[serde(default, deserialize_with = "optional_decimal")]
+    conversion_factor: Option<Decimal>,
+}
+
+impl ItemUnitWire {
+    fn into_row(self) -> ItemUnitRow {
+        ItemUnitRow {
+            item_code: self.item_code,
+            stock_uom: self.stock_uom,
+            sales_uom: self.sales_uom,
+            uom: self.uom,
+            conversion_factor: self.conversion_factor,
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -18,6 +18,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::units::SellingUnit;
 use crate::connection::StockFigure;
 use crate::store::ProductLink;
 
@@ -57,8 +58,8 @@ pub struct StockWrite {
 #[derive(Debug, Clone, Default)]
 pub struct StockInputs {
     pub figure: StockFigure,
-    /// Item code → how many stock units one shop unit holds (absent: 1).
-    pub shop_unit_factors: HashMap<String, Decimal>,
+    /// Item code → the unit the shop sells it in (absent: its stock unit).
+    pub units: HashMap<String, SellingUnit>,
     /// SKU (item code) → units in shop orders not yet reserved in ERPNext.
     pub unreserved: HashMap<String, Decimal>,
     /// Write every linked stock item, changed or not.
@@ -98,9 +99,9 @@ fn offered(link: &ProductLink, on_hand: &HashMap<&str, Decimal>, inputs: &StockI
         .copied()
         .unwrap_or_default();
     let factor = inputs
-        .shop_unit_factors
+        .units
         .get(&link.item_code)
-        .copied()
+        .map(|unit| unit.factor)
         .filter(|factor| *factor > Decimal::ZERO)
         .unwrap_or(Decimal::ONE);
     let in_shop_units =
@@ -223,7 +224,14 @@ mod tests {
         let links = [link("BOX", true, None), link("MUG", true, None)];
         let bins = [bin("BOX", "Stores", 52_900, 0), bin("MUG", "Stores", 10, 2)];
         let inputs = StockInputs {
-            shop_unit_factors: HashMap::from([("BOX".to_string(), Decimal::from(1000))]),
+            units: HashMap::from([(
+                "BOX".to_string(),
+                SellingUnit {
+                    uom: "Box".into(),
+                    factor: Decimal::from(1000),
+                    ..SellingUnit::stock("Nos")
+                },
+            )]),
             unreserved: unreserved_units(&[
                 (
                     "5".into(),

@@ -148,17 +148,32 @@ pub(crate) fn prepare_selling(
                 row.insert(field.into(), json!(text_of(&item, field)));
             }
         }
+        // get_item_details: a selling row without a unit is in the Item's Default Sales UOM,
+        // converted by the Item's own conversion row for it (1 without one).
         if text_of(&row, "uom").is_empty() {
-            row.insert("uom".into(), json!(text_of(&item, "stock_uom")));
+            let sales_uom = text_of(&item, "sales_uom");
+            let uom = if sales_uom.is_empty() {
+                text_of(&item, "stock_uom")
+            } else {
+                sales_uom
+            };
+            row.insert("uom".into(), json!(uom));
+        }
+        if field_decimal(&row, "conversion_factor").is_zero() {
+            let uom = text_of(&row, "uom");
+            let factor = rows(&item, "uoms")
+                .iter()
+                .find(|conversion| text_of(conversion, "uom") == uom)
+                .map(|conversion| field_decimal(conversion, "conversion_factor"))
+                .filter(|factor| !factor.is_zero() && uom != text_of(&item, "stock_uom"))
+                .unwrap_or(Decimal::ONE);
+            set_float(&mut row, "conversion_factor", factor);
         }
         if row.contains_key("is_stock_item") {
             row.insert(
                 "is_stock_item".into(),
                 json!(int_of(&item, "is_stock_item")),
             );
-        }
-        if field_decimal(&row, "conversion_factor").is_zero() {
-            set_float(&mut row, "conversion_factor", Decimal::ONE);
         }
         if text_of(&row, "warehouse").is_empty() {
             let warehouse = rows(&item, "item_defaults")
@@ -175,7 +190,12 @@ pub(crate) fn prepare_selling(
             row.insert("cost_center".into(), json!("Main - TC"));
         }
         (kind.row_defaults)(&mut row, doc, &date);
-        let price = price_list_rate(site, &code, &text_of(doc, "selling_price_list"));
+        let unit = RowUnit {
+            uom: text_of(&row, "uom"),
+            stock_uom: text_of(&item, "stock_uom"),
+            factor: field_decimal(&row, "conversion_factor"),
+        };
+        let price = price_list_rate(site, &code, &text_of(doc, "selling_price_list"), &unit);
         // Like ERPNext's set_missing_item_details: only what was not sent is fetched.
         if row.get("rate").map(Value::is_null).unwrap_or(true) {
             set_float(&mut row, "rate", price.unwrap_or_default());
@@ -194,7 +214,7 @@ pub(crate) fn prepare_selling(
         {
             let rate = field_decimal(&row, "rate");
             if !rate.is_zero() {
-                add_item_price(site, &code, rate, &text_of(&item, "item_name"))?;
+                add_item_price(site, &code, rate, &unit, &text_of(&item, "item_name"))?;
                 notes.push(json!({
                     "message": format!("Item Price added for {code} in Price List {}", text_of(doc, "selling_price_list")),
                     "title": "Message", "alert": 1
@@ -254,28 +274,68 @@ pub(crate) fn prepare_selling(
 }
 
 /// The item's rate in a price list, from its Item Price.
-fn price_list_rate(site: &Site, item_code: &str, price_list: &str) -> Option<Decimal> {
-    site.documents("Item Price")
-        // Chosen on the hot view: only the one price found is parsed.
-        .find(|(_, stored)| {
-            text_of(&stored.hot, "item_code") == item_code
-                && text_of(&stored.hot, "price_list") == price_list
-        })
-        .map(|(_, stored)| field_decimal(&stored.sparse(), "price_list_rate"))
+/// The unit a selling row is in, as its price needs it.
+struct RowUnit {
+    uom: String,
+    stock_uom: String,
+    /// Stock units per `uom`.
+    factor: Decimal,
 }
 
-/// Stock Settings' "auto insert price list rate": an order's rate becomes the item's price.
+/// `get_price_list_rate_for`: the list's price in the row's unit (or in none) as it stands,
+/// else its stock-unit price times the row's conversion factor.
+fn price_list_rate(
+    site: &Site,
+    item_code: &str,
+    price_list: &str,
+    unit: &RowUnit,
+) -> Option<Decimal> {
+    let in_uom = |wanted: &str| {
+        site.documents("Item Price")
+            // Chosen on the hot view: only the prices of the item are parsed.
+            .filter(|(_, stored)| {
+                text_of(&stored.hot, "item_code") == item_code
+                    && text_of(&stored.hot, "price_list") == price_list
+            })
+            .map(|(_, stored)| stored.sparse())
+            .find(|price| {
+                let uom = text_of(price, "uom");
+                uom.is_empty() || uom == wanted
+            })
+            .map(|price| {
+                (
+                    field_decimal(&price, "price_list_rate"),
+                    text_of(&price, "uom"),
+                )
+            })
+    };
+    if let Some((rate, uom)) = in_uom(&unit.uom) {
+        return Some(if uom == unit.uom {
+            rate
+        } else {
+            rate * unit.factor
+        });
+    }
+    if unit.uom == unit.stock_uom {
+        return None;
+    }
+    in_uom(&unit.stock_uom).map(|(rate, _)| rate * unit.factor)
+}
+
+/// Stock Settings' "auto insert price list rate": an order's rate becomes the item's price, per
+/// stock unit (`insert_item_price`).
 fn add_item_price(
     site: &mut Site,
     item_code: &str,
     rate: Decimal,
+    unit: &RowUnit,
     item_name: &str,
 ) -> Result<(), SiteError> {
     let mut price = object(json!({
-        "item_code": item_code, "price_list": "Standard Selling", "uom": "Nos",
+        "item_code": item_code, "price_list": "Standard Selling", "uom": unit.stock_uom,
         "item_name": item_name, "currency": COMPANY_CURRENCY,
     }));
-    set_float(&mut price, "price_list_rate", rate);
+    set_float(&mut price, "price_list_rate", rate / unit.factor);
     site.insert("Item Price", &price).map(|_| ())
 }
 

@@ -90,12 +90,21 @@ impl DoctypeRules for Item {
                 json!([{"company": COMPANY, "default_warehouse": "Stores - TC"}]),
             );
         }
-        if rows(doc, "uoms").is_empty() {
-            let uom = text_of(doc, "stock_uom");
-            doc.insert(
-                "uoms".into(),
-                json!([{"uom": uom, "conversion_factor": 1.0}]),
-            );
+        // add_default_uom_in_conversion_factor_table: the stock UOM always has its row.
+        let stock_uom = text_of(doc, "stock_uom");
+        let mut uoms: Vec<Value> = rows(doc, "uoms")
+            .into_iter()
+            .map(|row| Value::Object(row.clone()))
+            .collect();
+        if !uoms.iter().any(|row| row["uom"] == stock_uom.as_str()) {
+            uoms.push(json!({"uom": stock_uom, "conversion_factor": 1.0}));
+        }
+        for row in &uoms {
+            site.link("UOM", row["uom"].as_str().unwrap_or_default())?;
+        }
+        doc.insert("uoms".into(), Value::Array(uoms));
+        if !text_of(doc, "sales_uom").is_empty() {
+            site.link("UOM", &text_of(doc, "sales_uom"))?;
         }
         for row in rows(doc, "item_defaults") {
             site.link("Warehouse", &text_of(row, "default_warehouse"))?;
