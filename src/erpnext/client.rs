@@ -607,7 +607,7 @@ impl ErpClient {
         body: Option<&str>,
         subject: &str,
         repeat: Repeat,
-    ) -> Result<String, ErpError> {
+    ) -> Result<Vec<u8>, ErpError> {
         let mut attempt = 1;
         loop {
             let outcome = self
@@ -656,7 +656,7 @@ impl ErpClient {
         url: Url,
         body: Option<&str>,
         subject: &str,
-    ) -> Result<String, ErpError> {
+    ) -> Result<Vec<u8>, ErpError> {
         let kind = call_kind(&method, &url, &self.base_url);
         let _permit = self.limit.acquire().await;
         let started = std::time::Instant::now();
@@ -672,7 +672,7 @@ impl ErpClient {
         url: Url,
         body: Option<&str>,
         subject: &str,
-    ) -> Result<String, ErpError> {
+    ) -> Result<Vec<u8>, ErpError> {
         let mut request = self
             .http
             .request(method, url)
@@ -689,22 +689,25 @@ impl ErpClient {
             .map_err(|error| transport(subject, &error))?;
         let status = response.status();
         let retry_after = parse_retry_after(response.headers().get(reqwest::header::RETRY_AFTER));
-        let text = response
-            .text()
+        // Bytes, not text: the JSON parser checks the UTF-8 as it reads, so a separate pass
+        // over every answer (most of them whole documents) would only cost CPU.
+        let body: Vec<u8> = response
+            .bytes()
             .await
-            .map_err(|error| transport(subject, &error))?;
+            .map_err(|error| transport(subject, &error))?
+            .into();
         if !status.is_success() {
             return Err(ErpError::from_response(
                 subject,
                 status.as_u16(),
-                &text,
+                &String::from_utf8_lossy(&body),
                 retry_after,
             ));
         }
-        if status == StatusCode::ACCEPTED && text.trim().is_empty() {
-            return Ok("null".to_string());
+        if status == StatusCode::ACCEPTED && body.trim_ascii().is_empty() {
+            return Ok(b"null".to_vec());
         }
-        Ok(text)
+        Ok(body)
     }
 }
 
@@ -775,15 +778,15 @@ struct Data<T> {
 }
 
 /// Reads a successful answer as `T`: a `Value`, or only the fields a caller needs.
-fn parse<T: DeserializeOwned>(text: &str, subject: &str) -> Result<T, ErpError> {
-    serde_json::from_str(text).map_err(|error| {
+fn parse<T: DeserializeOwned>(text: &[u8], subject: &str) -> Result<T, ErpError> {
+    serde_json::from_slice(text).map_err(|error| {
         if error.is_data() {
             return unexpected(
                 subject,
                 format!("the answer has an unexpected shape: {error}"),
             );
         }
-        let excerpt: String = text.chars().take(120).collect();
+        let excerpt: String = String::from_utf8_lossy(text).chars().take(120).collect();
         unexpected(subject, format!("the answer is not JSON: {excerpt}"))
     })
 }
