@@ -639,25 +639,12 @@ async fn an_item_sold_in_boxes_is_ordered_stocked_and_priced_in_boxes_as_on_the_
         .await
         .unwrap()
         .id;
-    let made = client
-        .create_order(&json!({
-            "status": "processing", "set_paid": true, "payment_method": "bacs",
-            "billing": {"first_name": "Box", "last_name": format!("Buyer {}", run_tag()),
-                        "email": format!("box.{}@example.test", run_tag()),
-                        "address_1": "1 Carton Way", "city": "Sacramento", "state": "CA",
-                        "postcode": "95814", "country": "US"},
-            "line_items": [{"product_id": product, "quantity": 2}]
-        }))
-        .await
-        .unwrap();
-    let order = client
-        .get_json(&format!("orders/{}", made.id))
-        .await
-        .unwrap();
+    let (order_id, order) =
+        real_pair::paid_order(&client, "Box", &format!("Buyer {}", run_tag()), product, 2).await;
     let name = format!("box{}", run_tag());
     let simulated = Side::simulated(&name, &[(order, Vec::new())], &Accounts::new()).await;
     let real = Side::real(&name, &erp, &woo, &Accounts::new()).await;
-    let expected = boxed_story(&simulated, &sku, None, made.id).await;
+    let expected = boxed_story(&simulated, &sku, None, order_id).await;
     let pushed = |written: usize, stock: i64, price: &str| BoxStep::Pushed {
         written,
         stock_quantity: Some(stock),
@@ -682,7 +669,7 @@ async fn an_item_sold_in_boxes_is_ordered_stocked_and_priced_in_boxes_as_on_the_
         ]
     );
     assert_eq!(
-        boxed_story(&real, &sku, Some(product), made.id).await,
+        boxed_story(&real, &sku, Some(product), order_id).await,
         expected
     );
 }

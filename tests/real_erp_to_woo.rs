@@ -173,29 +173,16 @@ async fn a_delivery_in_erpnext_reaches_the_shop_the_same_on_the_simulators_and_t
     let client = woo.client();
     let mug = real_pair::ensure_simple_product(&client, "WSYNC-RT-MUG", "12.50").await;
     let tag = run_tag();
-    let made = client
-        .create_order(&json!({
-            "status": "processing", "set_paid": true, "payment_method": "bacs",
-            "billing": {"first_name": "Ship", "last_name": format!("Back {tag}"),
-                        "email": format!("ship.{tag}@example.test"),
-                        "address_1": "1 Differential Way", "city": "Sacramento", "state": "CA",
-                        "postcode": "95814", "country": "US"},
-            "line_items": [{"product_id": mug, "quantity": 3}]
-        }))
-        .await
-        .unwrap();
-    let order = client
-        .get_json(&format!("orders/{}", made.id))
-        .await
-        .unwrap();
+    let (order_id, order) =
+        real_pair::paid_order(&client, "Ship", &format!("Back {tag}"), mug, 3).await;
     let name = format!("{tag}ship");
     let mut real = Side::real(&name, &erp, &woo, &Accounts::new()).await;
     let mut simulated = Side::simulated(&name, &[(order, Vec::new())], &Accounts::new()).await;
     status_to_woocommerce(&mut real).await;
     status_to_woocommerce(&mut simulated).await;
 
-    let on_real = story(&real, made.id, "WSYNC-RT-MUG").await;
-    let on_sim = story(&simulated, made.id, "WSYNC-RT-MUG").await;
+    let on_real = story(&real, order_id, "WSYNC-RT-MUG").await;
+    let on_sim = story(&simulated, order_id, "WSYNC-RT-MUG").await;
     assert_eq!(on_sim, on_real, "the simulators end as the real systems do");
 
     let partial = &on_real[1];

@@ -230,6 +230,34 @@ pub fn run_tag() -> &'static str {
     })
 }
 
+/// A paid order in the real shop, as checkout makes it: `quantity` × `product` for a new buyer
+/// `first_name last_name` in Sacramento, and the order as the shop then lists it.
+pub async fn paid_order(
+    client: &WooClient,
+    first_name: &str,
+    last_name: &str,
+    product: u64,
+    quantity: u32,
+) -> (u64, serde_json::Value) {
+    let made = client
+        .create_order(&serde_json::json!({
+            "status": "processing", "set_paid": true, "payment_method": "bacs",
+            "billing": {"first_name": first_name, "last_name": last_name,
+                        "email": format!("{}.{}@example.test", first_name.to_lowercase(),
+                                         last_name.replace(' ', ".").to_lowercase()),
+                        "address_1": "1 Differential Way", "city": "Sacramento", "state": "CA",
+                        "postcode": "95814", "country": "US"},
+            "line_items": [{"product_id": product, "quantity": quantity}]
+        }))
+        .await
+        .unwrap();
+    let order = client
+        .get_json(&format!("orders/{}", made.id))
+        .await
+        .unwrap();
+    (made.id, order)
+}
+
 /// The id of the simple product with this SKU in the store, created when missing.
 pub async fn ensure_simple_product(client: &WooClient, sku: &str, price: &str) -> u64 {
     if let Some(found) = client
