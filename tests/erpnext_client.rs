@@ -224,7 +224,10 @@ async fn order_invoice_payment_and_credit_note() {
         woocommerce_sync::erpnext::types::DocStatus::Submitted
     );
 
-    let mapped = client.make_sales_invoice(&created.name).await.unwrap();
+    let mapped = client
+        .make_sales_invoice::<Value>(&created.name)
+        .await
+        .unwrap();
     assert_eq!(mapped["__islocal"], json!(1));
     assert!(
         mapped["woocommerce_order_key"].is_null(),
@@ -265,7 +268,7 @@ async fn order_invoice_payment_and_credit_note() {
     assert_eq!(reopened.status, "To Deliver");
 
     let mut payment = client
-        .get_payment_entry("Sales Invoice", &invoice_name)
+        .get_payment_entry::<Value>("Sales Invoice", &invoice_name)
         .await
         .unwrap();
     assert_eq!(payment["paid_from"], json!("Debtors - TC"));

@@ -98,7 +98,7 @@ async fn installed_key_is_unique_and_not_copied_to_the_invoice() {
     );
 
     let name = created["name"].as_str().unwrap();
-    let invoice = client.make_sales_invoice(name).await.unwrap();
+    let invoice = client.make_sales_invoice::<Value>(name).await.unwrap();
     assert!(invoice["woocommerce_order_key"].is_null());
     assert_eq!(invoice["woocommerce_order_id"], json!("727"));
 

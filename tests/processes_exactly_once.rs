@@ -490,11 +490,25 @@ async fn two_serve_instances_share_the_work_and_finish_a_killed_ones_jobs() {
             jobs.len() == orders.len() && jobs.iter().all(|job| job.state == JobState::Done);
         if drained && polls.len() >= 3 {
             let mut every_job = Vec::new();
-            for kind in ["order", "poll", "poll_erpnext"] {
+            // Every kind a serve instance runs: the victim may die in any of them.
+            for kind in [
+                "order",
+                "poll",
+                "poll_erpnext",
+                "sales_order_status",
+                "push_stock",
+                "push_prices",
+                "link_products",
+            ] {
                 every_job.extend(store.jobs_of_kind(connection_id, kind).await.unwrap());
             }
             for id in &orphans {
-                let job = every_job.iter().find(|job| job.id == *id).unwrap();
+                let job = every_job
+                    .iter()
+                    .find(|job| job.id == *id)
+                    .unwrap_or_else(|| {
+                        panic!("the killed instance's job {id} is of no known kind")
+                    });
                 assert!(
                     survivor.claimed(job),
                     "the killed instance's job {id} was taken over by the survivor: {job:?}"

@@ -114,6 +114,8 @@ pub struct BenchReport {
     pub simulator_cpu_seconds: [f64; 2],
     pub latency_ms: u64,
     pub concurrency: usize,
+    /// ERPNext calls per order, by kind (`insert Sales Order`, `method make_sales_invoice`…).
+    pub erpnext_calls_per_order: std::collections::BTreeMap<String, f64>,
 }
 
 /// The simulator bench's settings, defaults filled in.
@@ -257,6 +259,7 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode, CliError>
 
     eprintln!("bench: syncing…");
     let calls_before = sync.woo.calls_made() + sync.erp.calls_made();
+    let kinds_before = sync.erp.calls_by_kind();
     let call_time_before = sync.woo.time_in_calls() + sync.erp.time_in_calls();
     let cpu_before = cpu_time();
     let started = Instant::now();
@@ -286,6 +289,7 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode, CliError>
     }
     let cpu = cpu_time() - cpu_before;
     let calls = sync.woo.calls_made() + sync.erp.calls_made() - calls_before;
+    let kinds = sync.erp.calls_by_kind_since(&kinds_before);
     let call_time = (sync.woo.time_in_calls() + sync.erp.time_in_calls())
         .saturating_sub(call_time_before)
         .as_secs_f64();
@@ -322,6 +326,10 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode, CliError>
         simulator_cpu_seconds: [round(simulator_cpu[0], 2), round(simulator_cpu[1], 2)],
         latency_ms: args.latency_ms,
         concurrency: args.concurrency,
+        erpnext_calls_per_order: kinds
+            .into_iter()
+            .map(|(kind, stats)| (kind, round(stats.calls as f64 / orders, 3)))
+            .collect(),
     };
     if args.json {
         print_json(&report)?;
@@ -351,6 +359,12 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode, CliError>
             report.simulator_cpu_seconds[1],
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
         );
+        let kinds: Vec<String> = report
+            .erpnext_calls_per_order
+            .iter()
+            .map(|(kind, per_order)| format!("{kind} {per_order:.3}"))
+            .collect();
+        println!("ERPNext calls per order: {}", kinds.join(", "));
     }
     if summary.failed > 0 {
         eprintln!(

@@ -2,8 +2,12 @@
 //! quantities arrive as JSON floats and are read exactly into `Decimal`;
 //! check fields are `0`/`1`. Fields not listed here are ignored.
 
+use std::collections::BTreeMap;
+
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::money::decimal;
 
@@ -151,9 +155,32 @@ pub struct PaymentEntryReference {
     pub allocated_amount: Decimal,
 }
 
+/// A document ERPNext mapped for us (`make_sales_invoice`, `get_payment_entry`) that goes back
+/// to it with a few top-level fields read or set. Each field is kept as ERPNext wrote it: the rows
+/// inside (items, taxes, references) are neither parsed into values nor written out again, which
+/// was a fifth of the sync's CPU when the whole document was a `serde_json::Value`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct MappedDoc(BTreeMap<String, Box<RawValue>>);
+
+impl MappedDoc {
+    /// The field read as `T`; `None` when absent, or not a `T`.
+    pub fn get<T: DeserializeOwned>(&self, field: &str) -> Option<T> {
+        serde_json::from_str(self.0.get(field)?.get()).ok()
+    }
+
+    /// Sets the field (replacing what ERPNext mapped).
+    pub fn set(&mut self, field: &str, value: impl Serialize) {
+        // A value that cannot be encoded as JSON (a map with non-string keys) is a bug here.
+        let raw = serde_json::value::to_raw_value(&value).expect("a JSON value");
+        self.0.insert(field.to_string(), raw);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
     #[test]
     fn reads_a_recorded_sales_order_exactly() {
@@ -166,5 +193,36 @@ mod tests {
         assert_eq!(order.grand_total.to_string(), "110");
         assert_eq!(order.items.len(), 2);
         assert_eq!(order.items[1].rate.to_string(), "12.5");
+    }
+
+    #[test]
+    fn fields_set_replace_the_mapped_ones_and_the_rest_goes_back_byte_for_byte() {
+        let answer = r#"{"doctype":"Payment Entry","paid_amount":55.00000000000001,"references":[{"reference_name":"ACC-SINV-1","outstanding_amount":55.0}],"mode_of_payment":null}"#;
+        let mut entry: MappedDoc = serde_json::from_str(answer).unwrap();
+        assert_eq!(
+            entry.get::<String>("doctype").as_deref(),
+            Some("Payment Entry")
+        );
+        assert_eq!(entry.get::<String>("mode_of_payment"), None);
+        assert_eq!(entry.get::<String>("missing"), None);
+        let references: Value = entry.get("references").unwrap();
+        assert_eq!(references[0]["outstanding_amount"], json!(55.0));
+        entry.set("mode_of_payment", "Stripe");
+        entry.set("docstatus", 1);
+        let sent = serde_json::to_string(&entry).unwrap();
+        // Python's float and the rows are sent back as ERPNext wrote them.
+        assert!(
+            sent.contains(r#""paid_amount":55.00000000000001"#),
+            "{sent}"
+        );
+        assert!(
+            sent.contains(
+                r#""references":[{"reference_name":"ACC-SINV-1","outstanding_amount":55.0}]"#
+            ),
+            "{sent}"
+        );
+        let sent: Value = serde_json::from_str(&sent).unwrap();
+        assert_eq!(sent["mode_of_payment"], json!("Stripe"));
+        assert_eq!(sent["docstatus"], json!(1));
     }
 }

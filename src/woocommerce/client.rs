@@ -784,12 +784,16 @@ impl WooClient {
                 retry_after,
             ));
         }
-        let body: T = serde_json::from_slice(&bytes).map_err(|error| WooError::BadResponse {
-            method: method_name.to_string(),
-            path: shown_path.clone(),
-            status,
-            detail: format!("{error} (body starts: {})", excerpt(&bytes)),
-        })?;
+        // One UTF-8 check over the whole answer, not one per string as a byte parser does.
+        let body: T = std::str::from_utf8(&bytes)
+            .map_err(|error| error.to_string())
+            .and_then(|text| serde_json::from_str(text).map_err(|error| error.to_string()))
+            .map_err(|error| WooError::BadResponse {
+                method: method_name.to_string(),
+                path: shown_path.clone(),
+                status,
+                detail: format!("{error} (body starts: {})", excerpt(&bytes)),
+            })?;
         let header_number =
             |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
         Ok(Answer {

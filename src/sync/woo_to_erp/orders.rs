@@ -310,14 +310,26 @@ impl<'c> OrderFlow<'c> {
             }
         }
         // Written before any create: if an answer is lost, the next attempt
-        // looks the order's key up in ERPNext before it creates anything.
-        let pending: Vec<Link> = plans
+        // looks the order's key up in ERPNext before it creates anything. The invoices and
+        // payments the page's billing will insert have theirs written in the same statement.
+        let mut pending: Vec<Link> = plans
             .iter()
             .filter(|(_, plan)| matches!(plan, Plan::Create { pending: false, .. }))
             .map(|(order, _)| self.order_link(order, "", None))
             .collect();
+        let billing_pending: Vec<Link> = {
+            let billing = Billing::in_page(self.ctx, &page);
+            plans
+                .iter()
+                .filter(|(order, plan)| self.will_bill(&page, order, plan))
+                .flat_map(|(order, _)| billing.pending_links(order))
+                .collect()
+        };
+        pending.extend(billing_pending);
         // Only where there is no link: never over another process's finished one.
         self.ctx.store.put_pending_links(&pending).await?;
+        let mut page = page;
+        page.pending_written(&pending);
         // Orders of one buyer run in sequence (they share a Customer and
         // Addresses); different buyers run concurrently.
         let mut groups: BTreeMap<String, Vec<(Order, Plan)>> = BTreeMap::new();
@@ -402,6 +414,22 @@ impl<'c> OrderFlow<'c> {
         Billing::in_page(self.ctx, page)
             .follow_order(order, &sales_order, BillingSteps::ALL, attempt)
             .await
+    }
+
+    /// Whether [`OrderFlow::billing_after`] follows the order's billing once its plan ran: it
+    /// has or is about to have a Sales Order made from the shop.
+    fn will_bill(&self, page: &Page, order: &Order, plan: &Plan) -> bool {
+        if self.born_in_erpnext(order).is_some() {
+            return false;
+        }
+        match plan {
+            Plan::Create { .. } | Plan::Update { .. } => true,
+            Plan::Done(Outcome::Unchanged) => page
+                .known("order", &order.id.to_string(), "Sales Order")
+                .flatten()
+                .is_some_and(|link| !link.erp_name.is_empty()),
+            _ => false,
+        }
     }
 
     /// The Sales Order born in ERPNext this shop order was made for, when it is one of this

@@ -1,11 +1,12 @@
 //! The store work of one page of orders, done in a few statements instead of several per order:
 //! the links its steps read, fetched in one query per doctype at its start, and the links and log
 //! entries they write, made together at its end. Pending links are never among the deferred
-//! writes: exactly-once depends on each being stored before its create. A finished link that a
+//! writes: exactly-once depends on each being stored before its create, so the page's are written
+//! together before its first create ([`Page::pending_written`]). A finished link that a
 //! crash keeps from being written costs one look-up by key on the next attempt, which the pending
 //! link asks for.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use crate::store::{Link, LogEntry, Store, StoreError};
@@ -25,6 +26,8 @@ fn key(woo_kind: &str, woo_id: &str, erp_doctype: &str) -> LinkKey {
 pub(super) struct Page {
     /// What the store held at the start of the page, for the links fetched (`None`: no link).
     fetched: HashMap<LinkKey, Option<Link>>,
+    /// Pending links stored before the page's first create, for the inserts it expects.
+    pending: HashSet<LinkKey>,
     /// Written during the page; the last write of a key wins.
     links: Mutex<HashMap<LinkKey, Link>>,
     logs: Mutex<Vec<LogEntry>>,
@@ -64,6 +67,20 @@ impl Page {
             return Some(Some(link.clone()));
         }
         self.fetched.get(&at).cloned()
+    }
+
+    /// Notes pending links the caller has just stored, before any create of the page.
+    pub fn pending_written(&mut self, links: &[Link]) {
+        self.pending.extend(
+            links
+                .iter()
+                .map(|link| key(&link.woo_kind, &link.woo_id, &link.erp_doctype)),
+        );
+    }
+
+    /// Whether the pending link of this document was stored before the page's first create.
+    pub fn has_pending(&self, woo_kind: &str, woo_id: &str, erp_doctype: &str) -> bool {
+        self.pending.contains(&key(woo_kind, woo_id, erp_doctype))
     }
 
     pub fn link(&self, link: Link) {

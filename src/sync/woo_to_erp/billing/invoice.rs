@@ -2,11 +2,11 @@
 //! Order once the order reaches the connection's invoice trigger, submitted unless the connection
 //! keeps drafts, and checked against WooCommerce's total.
 
-use serde_json::json;
+use serde_json::Value;
 
 use super::keyed::{KeyedDoc, Known};
 use super::{decimal_of, Billing, Step};
-use crate::erpnext::types::{DocStatus, Keyed};
+use crate::erpnext::types::{DocStatus, Keyed, MappedDoc};
 use crate::store::StoreError;
 use crate::sync::keys;
 use crate::sync::report::Attempt;
@@ -17,7 +17,7 @@ pub(super) const DRAFT: &str = "draft";
 pub(super) const SUBMITTED: &str = "submitted";
 
 impl Billing<'_> {
-    fn invoice_doc(&self, order_id: u64) -> KeyedDoc {
+    pub(super) fn invoice_doc(&self, order_id: u64) -> KeyedDoc {
         KeyedDoc {
             woo_kind: "order",
             woo_id: order_id,
@@ -58,16 +58,17 @@ impl Billing<'_> {
                 self.ctx.connection.invoice_trigger
             )));
         }
-        let mut document = match self.ctx.erp.make_sales_invoice(sales_order).await {
+        let mut document: MappedDoc = match self.ctx.erp.make_sales_invoice(sales_order).await {
             Ok(document) => document,
             Err(error) => return Ok(Step::from_erp(error)),
         };
-        document["woocommerce_invoice_key"] = json!(doc.key);
-        document["docstatus"] = json!(if submit { 1 } else { 0 });
-        if submit && decimal_of(&document["grand_total"]).is_zero() {
+        document.set("woocommerce_invoice_key", &doc.key);
+        document.set("docstatus", if submit { 1 } else { 0 });
+        let grand_total = document.get("grand_total").unwrap_or(Value::Null);
+        if submit && decimal_of(&grand_total).is_zero() {
             // Inserted submitted, ERPNext sets no status; a free order's invoice has no ledger
             // entries to set it later either. "Paid" is what a submit gives it.
-            document["status"] = json!("Paid");
+            document.set("status", "Paid");
         }
         match self.insert_once(&doc, &document).await? {
             Ok((found, made)) => self.settle_invoice(order, &doc, found, made).await,

@@ -5,7 +5,8 @@
 //! 2. a *pending* link (written before an earlier insert) or a later attempt means an insert may
 //!    have happened: look the document up by its unique key in ERPNext first;
 //! 3. write the pending link — only where there is no link yet, never over another process's
-//!    finished one — then insert; ERPNext refuses a second document with the key, and the
+//!    finished one; with the page's others before its first create when the page expected the
+//!    insert ([`Billing::pending_links`]) — then insert; ERPNext refuses a second document with the key, and the
 //!    refusal is answered by looking the winner up;
 //! 4. record the finished link with what the step needs to know next time.
 //!
@@ -13,7 +14,7 @@
 //! looks its key up before saying so: another process's insert may have landed between step 1
 //! and its call, and what follows the step must not wait for a link nobody would write.
 
-use serde_json::Value;
+use serde::Serialize;
 
 use super::Billing;
 use crate::erpnext::client::ListQuery;
@@ -71,12 +72,17 @@ impl Billing<'_> {
     pub(super) async fn insert_once(
         &self,
         doc: &KeyedDoc,
-        body: &Value,
+        body: &impl Serialize,
     ) -> Result<Result<(Keyed, bool), ErpError>, StoreError> {
-        self.ctx
-            .store
-            .put_pending_link(&self.new_link(doc, "", None, None))
-            .await?;
+        let written = self.page.is_some_and(|page| {
+            page.has_pending(doc.woo_kind, &doc.woo_id.to_string(), doc.doctype)
+        });
+        if !written {
+            self.ctx
+                .store
+                .put_pending_link(&self.new_link(doc, "", None, None))
+                .await?;
+        }
         Ok(
             match self.ctx.erp.insert::<Keyed>(doc.doctype, body).await {
                 Ok(inserted) => Ok((inserted, true)),
@@ -126,7 +132,7 @@ impl Billing<'_> {
         Ok(rows.into_iter().next())
     }
 
-    fn new_link(
+    pub(super) fn new_link(
         &self,
         doc: &KeyedDoc,
         name: &str,

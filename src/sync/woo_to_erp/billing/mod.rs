@@ -168,6 +168,47 @@ impl<'c> Billing<'c> {
         Ok(report)
     }
 
+    /// The pending links of the invoice and the payment this page's billing of `order` (whose
+    /// Sales Order exists or is about to be made) will insert unless a step fails. The order
+    /// flow stores them with its Sales Orders' in one statement before the page's first create,
+    /// instead of one statement before each insert. Only what is certain to be attempted: a
+    /// pending link left over by a failed step costs a look-up by key on each later attempt.
+    pub(in crate::sync::woo_to_erp) fn pending_links(&self, order: &Order) -> Vec<Link> {
+        let connection = &self.ctx.connection;
+        let Some(page) = self.page else {
+            return Vec::new();
+        };
+        if self.ctx.action_for(&order.status) == OrderAction::Cancel
+            || !crate::sync::mapping::invoice_due(connection.invoice_trigger, order)
+        {
+            return Vec::new();
+        }
+        let id = order.id.to_string();
+        let mut pending = Vec::new();
+        // `Some(None)`: the page read the store and found no link at all.
+        let invoice_submitted = match page.known("order", &id, "Sales Invoice") {
+            Some(None) => {
+                pending.push(self.new_link(&self.invoice_doc(order.id), "", None, None));
+                connection.submit_invoices
+            }
+            Some(Some(link)) if !link.erp_name.is_empty() => {
+                connection.submit_invoices
+                    || link.fingerprint.as_deref() == Some(invoice::SUBMITTED)
+            }
+            // Uncertain (an earlier attempt's pending link), or not read: the steps decide.
+            _ => return pending,
+        };
+        if connection.record_payments
+            && invoice_submitted
+            && crate::sync::mapping::is_paid(order)
+            && order.total > Decimal::ZERO
+            && page.known("order", &id, "Payment Entry") == Some(None)
+        {
+            pending.push(self.new_link(&self.payment_doc(order.id), "", None, None));
+        }
+        pending
+    }
+
     /// Whether the sync made (or may have made) an invoice for the order.
     pub async fn may_have_invoice(&self, order_id: u64) -> Result<bool, StoreError> {
         Ok(self

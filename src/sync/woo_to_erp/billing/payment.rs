@@ -6,11 +6,11 @@
 //! row (`mapping::gateway_fee`).
 
 use rust_decimal::Decimal;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::keyed::{KeyedDoc, Known};
 use super::{decimal_of, number, payment_reference, Billing, Step};
-use crate::erpnext::types::{DocStatus, Keyed};
+use crate::erpnext::types::{DocStatus, Keyed, MappedDoc};
 use crate::store::{LogEntry, LogOutcome, StoreError};
 use crate::sync::keys;
 use crate::sync::mapping::{gateway_fee, is_paid, GatewayFee};
@@ -18,6 +18,16 @@ use crate::sync::report::Attempt;
 use crate::woocommerce::types::Order;
 
 impl Billing<'_> {
+    pub(super) fn payment_doc(&self, order_id: u64) -> KeyedDoc {
+        KeyedDoc {
+            woo_kind: "order",
+            woo_id: order_id,
+            doctype: "Payment Entry",
+            key_field: "woocommerce_payment_key",
+            key: keys::payment(self.ctx.name(), order_id),
+        }
+    }
+
     pub(super) async fn payment(
         &self,
         order: &Order,
@@ -29,13 +39,7 @@ impl Billing<'_> {
                 "the connection does not record payments".into(),
             ));
         }
-        let doc = KeyedDoc {
-            woo_kind: "order",
-            woo_id: order.id,
-            doctype: "Payment Entry",
-            key_field: "woocommerce_payment_key",
-            key: keys::payment(self.ctx.name(), order.id),
-        };
+        let doc = self.payment_doc(order.id);
         match self.known(&doc, attempt).await? {
             Err(error) => return Ok(Step::from_erp(error)),
             Ok(Known::Linked(link)) => return Ok(Step::Exists(link.erp_name)),
@@ -48,7 +52,7 @@ impl Billing<'_> {
         if !self.invoice_submitted(order.id).await? {
             return Ok(Step::Waiting("its Sales Invoice is not submitted".into()));
         }
-        let mut entry = match self
+        let mut entry: MappedDoc = match self
             .ctx
             .erp
             .get_payment_entry("Sales Invoice", invoice)
@@ -59,8 +63,10 @@ impl Billing<'_> {
         };
         // The mapped entry names what the invoice still owes (its reference row), so the invoice
         // is not read separately: a settled one gives a `Pay` entry of 0 (findings §14).
-        let outstanding = decimal_of(&entry["references"][0]["outstanding_amount"]);
-        if entry["payment_type"] != "Receive" || outstanding <= Decimal::ZERO {
+        let references: Value = entry.get("references").unwrap_or(Value::Null);
+        let outstanding = decimal_of(&references[0]["outstanding_amount"]);
+        let receive = entry.get::<String>("payment_type").as_deref() == Some("Receive");
+        if !receive || outstanding <= Decimal::ZERO {
             // Settled, perhaps by our own entry: another process may have made it between our
             // read of the links and this call. Link it, or the refunds that follow the payment
             // would wait for a link nobody writes.
@@ -80,9 +86,9 @@ impl Billing<'_> {
             .payment_methods
             .get(&order.payment_method)
         {
-            entry["mode_of_payment"] = json!(target.mode_of_payment);
+            entry.set("mode_of_payment", &target.mode_of_payment);
             if let Some(account) = &target.account {
-                entry["paid_to"] = json!(account);
+                entry.set("paid_to", account);
             }
             if let Some(fee_account) = &target.fee_account {
                 let currency = &self.ctx.rules.company_currency;
@@ -97,14 +103,14 @@ impl Billing<'_> {
                 }
             }
         }
-        entry["reference_no"] = json!(payment_reference(order));
+        entry.set("reference_no", payment_reference(order));
         if let Some(date) = order.date_paid.or(order.date_paid_gmt) {
-            entry["reference_date"] = json!(date.date().to_string());
+            entry.set("reference_date", date.date().to_string());
         }
-        entry["woocommerce_payment_key"] = json!(doc.key);
-        entry["woocommerce_order_id"] = json!(order.id.to_string());
-        entry["woocommerce_store"] = json!(self.ctx.name());
-        entry["docstatus"] = json!(1);
+        entry.set("woocommerce_payment_key", &doc.key);
+        entry.set("woocommerce_order_id", order.id.to_string());
+        entry.set("woocommerce_store", self.ctx.name());
+        entry.set("docstatus", 1);
         match self.insert_once(&doc, &entry).await? {
             Ok((found, made)) => self.settle_payment(&doc, found, made).await,
             Err(error) => Ok(Step::from_erp(error)),
@@ -115,21 +121,24 @@ impl Billing<'_> {
     /// deduction on `fee_account` and the company's cost center. ERPNext then finds no difference.
     fn deduct_fee(
         &self,
-        entry: &mut serde_json::Value,
+        entry: &mut MappedDoc,
         paid: Decimal,
         fee: Decimal,
         fee_account: &str,
         source: &str,
     ) {
         let net = paid - fee;
-        entry["paid_amount"] = number(net);
-        entry["received_amount"] = number(net);
-        entry["deductions"] = json!([{
+        entry.set("paid_amount", number(net));
+        entry.set("received_amount", number(net));
+        entry.set(
+            "deductions",
+            json!([{
             "account": fee_account,
             "cost_center": self.ctx.cost_center,
             "amount": number(fee),
             "description": format!("Gateway fee ({source})"),
-        }]);
+            }]),
+        );
     }
 
     /// Says in the sync log why the payment is booked gross although a fee account is mapped.

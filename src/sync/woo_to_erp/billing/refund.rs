@@ -286,7 +286,7 @@ impl Billing<'_> {
         let mut entry = match self
             .ctx
             .erp
-            .get_payment_entry("Sales Invoice", credit_note)
+            .get_payment_entry::<Value>("Sales Invoice", credit_note)
             .await
         {
             Ok(entry) => entry,
