@@ -259,3 +259,34 @@ async fn the_stock_bench_writes_only_the_changed_products_in_batches_of_100() {
         "{stderr}"
     );
 }
+
+/// The default bench (invoices and payments on) counts its ERPNext calls by kind: one Sales Order
+/// insert per Sales Order made, the billing documents of the paid orders, and together (with the
+/// WooCommerce pages) the calls per order it reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_bench_counts_each_kind_of_erpnext_call() {
+    let (code, stdout, stderr) =
+        bench(&["--orders", "300", "--latency-ms", "0", "--json"], None).await;
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let orders = report["orders"].as_f64().unwrap();
+    let kinds = report["erpnext_calls_per_order"].as_object().unwrap();
+    let per_order = |kind: &str| kinds.get(kind).and_then(Value::as_f64).unwrap_or(0.0);
+    let sales_orders = report["sales_orders_created"].as_f64().unwrap();
+    assert!(sales_orders > 100.0, "{report:#}");
+    assert!(
+        (per_order("insert Sales Order") * orders - sales_orders).abs() < 1.0,
+        "{report:#}"
+    );
+    let invoices = per_order("method make_sales_invoice");
+    assert!(invoices > 0.3, "{report:#}");
+    assert!(per_order("method get_payment_entry") > 0.3, "{report:#}");
+    assert!(per_order("insert Sales Invoice") >= invoices, "{report:#}");
+    let erpnext: f64 = kinds.values().filter_map(Value::as_f64).sum();
+    let all = report["api_calls_per_order"].as_f64().unwrap();
+    // The rest are WooCommerce's: its pages of 100 orders and the listing's checks.
+    assert!(
+        erpnext < all && all - erpnext < 0.1,
+        "{erpnext} of {all}: {report:#}"
+    );
+}
