@@ -122,8 +122,15 @@ async fn a_shop_order_becomes_a_sales_order_through_its_webhook_alone() {
     let order_id = order["id"].as_u64().unwrap();
 
     // Creating an order fires both `order.created` and `order.updated`: two
-    // events (different topics), one coalesced job.
-    app.wait_for_inbox(world.connection.id, 2).await;
+    // events (different topics), one coalesced job. Each delivery has its answer once the
+    // event is recorded and its job queued.
+    world.woo.webhook_deliveries_settled().await;
+    let events = world
+        .store
+        .recent_inbound(world.connection.id, 100)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
     assert_eq!(queued_orders(&world).await, vec![order_id.to_string()]);
     let report = app.drain_jobs().await;
     assert_eq!((report.succeeded, report.parked), (1, 0), "{report:?}");
@@ -149,8 +156,13 @@ async fn a_shop_order_becomes_a_sales_order_through_its_webhook_alone() {
         .woo
         .update_order(order_id, &json!({"status": "cancelled"}))
         .unwrap();
-    app.wait_for_inbox(world.connection.id, events_before + 1)
-        .await;
+    world.woo.webhook_deliveries_settled().await;
+    let events = world
+        .store
+        .recent_inbound(world.connection.id, 100)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), events_before + 1, "{events:?}");
     app.drain_jobs().await;
     let name = sales_orders[0]["name"].as_str().unwrap();
     assert_eq!(

@@ -246,24 +246,6 @@ impl TestApp {
             .expect("drain the job queue")
     }
 
-    /// Waits (bounded) until the inbox holds `count` events of the connection:
-    /// simulators deliver webhooks in the background.
-    pub async fn wait_for_inbox(&self, connection_id: i64, count: usize) {
-        for _ in 0..200 {
-            let events = self
-                .service
-                .store()
-                .recent_inbound(connection_id, 100)
-                .await
-                .unwrap();
-            if events.len() >= count {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("the inbox never held {count} event(s)");
-    }
-
     /// Posts raw bytes with headers to a path.
     pub async fn post_raw(
         &self,
