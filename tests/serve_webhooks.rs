@@ -61,6 +61,18 @@ async fn use_webhook_secret(world: &World, secret: &str) {
     world.store.update_connection(&connection).await.unwrap();
 }
 
+/// How many events the inbox holds once every delivery of the shop has had its answer (so each
+/// event is recorded and its job queued).
+async fn inbox_once_delivered(world: &World) -> usize {
+    world.woo.webhook_deliveries_settled().await;
+    world
+        .store
+        .recent_inbound(world.connection.id, 100)
+        .await
+        .unwrap()
+        .len()
+}
+
 async fn queued_orders(world: &World) -> Vec<String> {
     world
         .store
@@ -124,13 +136,7 @@ async fn a_shop_order_becomes_a_sales_order_through_its_webhook_alone() {
     // Creating an order fires both `order.created` and `order.updated`: two
     // events (different topics), one coalesced job. Each delivery has its answer once the
     // event is recorded and its job queued.
-    world.woo.webhook_deliveries_settled().await;
-    let events = world
-        .store
-        .recent_inbound(world.connection.id, 100)
-        .await
-        .unwrap();
-    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(inbox_once_delivered(&world).await, 2);
     assert_eq!(queued_orders(&world).await, vec![order_id.to_string()]);
     let report = app.drain_jobs().await;
     assert_eq!((report.succeeded, report.parked), (1, 0), "{report:?}");
@@ -156,13 +162,7 @@ async fn a_shop_order_becomes_a_sales_order_through_its_webhook_alone() {
         .woo
         .update_order(order_id, &json!({"status": "cancelled"}))
         .unwrap();
-    world.woo.webhook_deliveries_settled().await;
-    let events = world
-        .store
-        .recent_inbound(world.connection.id, 100)
-        .await
-        .unwrap();
-    assert_eq!(events.len(), events_before + 1, "{events:?}");
+    assert_eq!(inbox_once_delivered(&world).await, events_before + 1);
     app.drain_jobs().await;
     let name = sales_orders[0]["name"].as_str().unwrap();
     assert_eq!(

@@ -572,16 +572,7 @@ impl ErpClient {
         subject: &str,
         repeat: Repeat,
     ) -> Result<Value, ErpError> {
-        let url = self.method_url(method)?;
-        let text = self
-            .send(
-                Method::POST,
-                url,
-                Some(&arguments.to_string()),
-                subject,
-                repeat,
-            )
-            .await?;
+        let text = self.post_method(method, arguments, subject, repeat).await?;
         take_envelope(parse(&text, subject)?, "message", subject)
     }
 
@@ -592,17 +583,29 @@ impl ErpClient {
         arguments: &Value,
         subject: &str,
     ) -> Result<T, ErpError> {
-        let url = self.method_url(method)?;
         let text = self
-            .send(
-                Method::POST,
-                url,
-                Some(&arguments.to_string()),
-                subject,
-                Repeat::Safe,
-            )
+            .post_method(method, arguments, subject, Repeat::Safe)
             .await?;
         parse::<Message<T>>(&text, subject).map(|answer| answer.message)
+    }
+
+    /// `POST /api/method/{method}` with its arguments; the answer's bytes.
+    async fn post_method(
+        &self,
+        method: &str,
+        arguments: &Value,
+        subject: &str,
+        repeat: Repeat,
+    ) -> Result<Vec<u8>, ErpError> {
+        let url = self.method_url(method)?;
+        self.send(
+            Method::POST,
+            url,
+            Some(&arguments.to_string()),
+            subject,
+            repeat,
+        )
+        .await
     }
 
     fn resource_url(&self, doctype: &str, name: Option<&str>) -> Result<Url, ErpError> {

@@ -262,7 +262,7 @@ impl<'c> OrderFlow<'c> {
         let ids: Vec<String> = orders.iter().map(|order| order.id.to_string()).collect();
         // Every link an order's steps read: its Sales Order's here, the billing documents' in
         // [`Billing`].
-        let page = Page::fetch(
+        let mut page = Page::fetch(
             &self.ctx.store,
             self.ctx.connection_id,
             "order",
@@ -328,7 +328,6 @@ impl<'c> OrderFlow<'c> {
         pending.extend(billing_pending);
         // Only where there is no link: never over another process's finished one.
         self.ctx.store.put_pending_links(&pending).await?;
-        let mut page = page;
         page.pending_written(&pending);
         // Orders of one buyer run in sequence (they share a Customer and
         // Addresses); different buyers run concurrently.

@@ -6,8 +6,8 @@
 //!    have happened: look the document up by its unique key in ERPNext first;
 //! 3. write the pending link — only where there is no link yet, never over another process's
 //!    finished one; with the page's others before its first create when the page expected the
-//!    insert ([`Billing::pending_links`]) — then insert; ERPNext refuses a second document with the key, and the
-//!    refusal is answered by looking the winner up;
+//!    insert ([`Billing::pending_links`]) — then insert; ERPNext refuses a second document with
+//!    the key, and the refusal is answered by looking the winner up;
 //! 4. record the finished link with what the step needs to know next time.
 //!
 //! A step that finds nothing left to do (the invoice owes nothing, nothing is left to credit)
