@@ -413,6 +413,70 @@ async fn item_prices_reach_the_shop_once() {
         && record.entry.message.contains("regular price 19.5")));
 }
 
+/// Deleting an Item Price changes what the shop shows: the scheduled pass reads the site's
+/// Deleted Documents since its last pass, so a sale ended early by deleting its price is
+/// cleared, and a regular price deleted gives way to the older one still valid.
+#[tokio::test]
+async fn the_scheduled_price_pass_follows_deleted_item_prices() {
+    let (mut world, erp) = world().await;
+    item(&erp, "SIM-001", false).await;
+    erp.insert::<Value>(
+        "Price List",
+        &json!({"price_list_name": "Sale", "currency": "USD", "selling": 1}),
+    )
+    .await
+    .unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let day = |offset: i64| (today + chrono::Duration::days(offset)).to_string();
+    let mut names = Vec::new();
+    for (list, rate, from, upto) in [
+        ("Standard Selling", 19.5, day(-30), None),
+        ("Standard Selling", 21.0, day(-1), None),
+        ("Sale", 15.0, day(-1), Some(day(10))),
+    ] {
+        let price: Value = erp
+            .insert(
+                "Item Price",
+                &json!({"item_code": "SIM-001", "price_list": list, "price_list_rate": rate,
+                        "valid_from": from, "valid_upto": upto}),
+            )
+            .await
+            .unwrap();
+        names.push(price["name"].as_str().unwrap().to_string());
+    }
+    world
+        .connection
+        .connection
+        .mappings
+        .catalogue
+        .sale_price_list = Some("Sale".into());
+    let ctx = world.context(1).await;
+    let flow = CatalogueFlow::new(&ctx);
+    flow.link_products(false).await.unwrap();
+    let shown = |world: &World| {
+        let product = shop_product(world, "SIM-001");
+        (
+            product["regular_price"].clone(),
+            product["sale_price"].clone(),
+        )
+    };
+
+    let first = flow.push_changed_prices().await.unwrap();
+    assert_eq!(first.written, 1);
+    assert_eq!(shown(&world), (json!("21"), json!("15")));
+
+    for name in &names[1..] {
+        erp.delete("Item Price", name).await.unwrap();
+    }
+    common::price_pass_ran_before_deleting(&erp, &world.store, ctx.connection_id, &names[1]).await;
+    let after_delete = flow.push_changed_prices().await.unwrap();
+    assert_eq!(after_delete.written, 1);
+    assert_eq!(shown(&world), (json!("19.5"), json!("")));
+
+    let again = flow.push_changed_prices().await.unwrap();
+    assert_eq!(again.written, 0);
+}
+
 /// A store whose prices are entered with tax shows a net price list's prices with the
 /// connection's rate added; without a rate the push writes nothing and says what to set.
 #[tokio::test]

@@ -5,6 +5,7 @@
 //! (the catalogue's Webhook, one queued pass). The real pair and the simulators must end the same. Skipped,
 //! and said so, when the real pair is not configured (see `tests/real_pair`).
 
+mod common;
 mod real_pair;
 
 use std::sync::Arc;
@@ -193,7 +194,10 @@ struct Priced {
     date_on_sale_to: Value,
 }
 
-async fn price_story(side: &mut Side, sku: &str, sale_list: &str) -> Vec<Priced> {
+/// A product of `sku` in the store and its Item in ERPNext, priced 12.5 in the connection's
+/// price list and on sale at 9.9 from yesterday for ten days in `sale_list`, which the connection
+/// takes its sale prices from. Answers the two Item Prices and the product's id.
+async fn priced_product(side: &mut Side, sku: &str, sale_list: &str) -> (Value, Value, u64) {
     let today = chrono::Utc::now().date_naive();
     let day = |offset: i64| (today + chrono::Duration::days(offset)).to_string();
     side.erp
@@ -240,6 +244,31 @@ async fn price_story(side: &mut Side, sku: &str, sale_list: &str) -> Vec<Priced>
         )
         .await
         .unwrap_or_else(|error| panic!("{}: sale price: {error}", side.label));
+    (regular, sale, product.id)
+}
+
+/// What the store shows of `product` after a pass that wrote `written` products.
+async fn priced(side: &Side, product: u64, written: usize) -> Priced {
+    let shown = side
+        .woo
+        .get_json(&format!("products/{product}"))
+        .await
+        .unwrap();
+    Priced {
+        written,
+        regular_price: shown["regular_price"].clone(),
+        sale_price: shown["sale_price"].clone(),
+        price: shown["price"].clone(),
+        on_sale: shown["on_sale"].clone(),
+        date_on_sale_from: shown["date_on_sale_from"].clone(),
+        date_on_sale_to: shown["date_on_sale_to"].clone(),
+    }
+}
+
+async fn price_story(side: &mut Side, sku: &str, sale_list: &str) -> Vec<Priced> {
+    let today = chrono::Utc::now().date_naive();
+    let day = |offset: i64| (today + chrono::Duration::days(offset)).to_string();
+    let (regular, sale, product) = priced_product(side, sku, sale_list).await;
     // A validity that ends before it starts is refused on both.
     let backwards = side
         .erp
@@ -290,20 +319,7 @@ async fn price_story(side: &mut Side, sku: &str, sale_list: &str) -> Vec<Priced>
             .await
             .unwrap_or_else(|error| panic!("{}: push prices: {error}", side.label));
         assert_eq!(summary.failed, 0, "{}: {:?}", side.label, summary.failures);
-        let shown = side
-            .woo
-            .get_json(&format!("products/{}", product.id))
-            .await
-            .unwrap();
-        steps.push(Priced {
-            written: summary.written,
-            regular_price: shown["regular_price"].clone(),
-            sale_price: shown["sale_price"].clone(),
-            price: shown["price"].clone(),
-            on_sale: shown["on_sale"].clone(),
-            date_on_sale_from: shown["date_on_sale_from"].clone(),
-            date_on_sale_to: shown["date_on_sale_to"].clone(),
-        });
+        steps.push(priced(side, product, summary.written).await);
     }
     steps
 }
@@ -351,6 +367,74 @@ async fn an_item_price_and_a_sale_in_erpnext_reach_the_store_as_on_the_simulator
     );
     assert_eq!(expected[3].written, 0);
     let observed = price_story(&mut real, &sku, &sale_list).await;
+    assert_eq!(observed, expected);
+}
+
+/// The scheduled price pass over a product on sale: the first pass pushes the regular and sale
+/// prices; the sale's Item Price is then deleted (a sale ended early), and the next pass finds
+/// the deletion and clears the sale; a third pass writes nothing.
+async fn deleted_sale_story(side: &mut Side, sku: &str, sale_list: &str) -> Vec<Priced> {
+    let (_, sale, product) = priced_product(side, sku, sale_list).await;
+    let ctx = side.context().await;
+    let flow = CatalogueFlow::new(&ctx);
+    link_only(side, &flow, sku).await;
+    side.store
+        .set_cursor(side.connection.id, LINKED_CURSOR, "2026-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let mut steps = Vec::new();
+    for step in 0..3 {
+        if step == 1 {
+            let name = sale["name"].as_str().unwrap();
+            side.erp
+                .delete("Item Price", name)
+                .await
+                .unwrap_or_else(|error| panic!("{}: delete the sale: {error}", side.label));
+            common::price_pass_ran_before_deleting(
+                &side.erp,
+                &side.store,
+                side.connection.id,
+                name,
+            )
+            .await;
+        }
+        let summary = flow
+            .push_changed_prices()
+            .await
+            .unwrap_or_else(|error| panic!("{}: price pass: {error}", side.label));
+        assert_eq!(summary.failed, 0, "{}: {:?}", side.label, summary.failures);
+        steps.push(priced(side, product, summary.written).await);
+    }
+    steps
+}
+
+#[tokio::test]
+async fn a_sale_ended_by_deleting_its_item_price_leaves_the_store_as_on_the_simulators() {
+    let Some((erp, woo)) = real_pair() else {
+        return;
+    };
+    let sku = format!("WSYNC-DELPRICE-{}", run_tag());
+    let sale_list = format!("WSYNC Ended {}", run_tag());
+    let mut simulated = Side::simulated("deleted-sale", &[], &Accounts::new()).await;
+    let mut real = Side::real(&format!("del{}", run_tag()), &erp, &woo, &Accounts::new()).await;
+    let expected = deleted_sale_story(&mut simulated, &sku, &sale_list).await;
+    let summary = |priced: &Priced| {
+        (
+            priced.written,
+            priced.regular_price.clone(),
+            priced.sale_price.clone(),
+            priced.on_sale.clone(),
+        )
+    };
+    assert_eq!(
+        expected.iter().map(summary).collect::<Vec<_>>(),
+        [
+            (1, json!("12.5"), json!("9.9"), json!(true)),
+            (1, json!("12.5"), json!(""), json!(false)),
+            (0, json!("12.5"), json!(""), json!(false)),
+        ]
+    );
+    let observed = deleted_sale_story(&mut real, &sku, &sale_list).await;
     assert_eq!(observed, expected);
 }
 

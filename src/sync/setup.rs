@@ -429,8 +429,8 @@ pub fn webhooks(plan: &SetupPlan) -> Vec<WebhookSpec> {
     // Note, Purchase Receipt, their cancels alike), while a Bin raises events only when it is
     // made, later moves updating it in SQL. One Webhook on the ledger rather than one per
     // stock document: a move of any kind is heard, and the receiver coalesces a flood of moves
-    // into one pass. An Item Price raises `on_update` when made and when saved. (A deletion is
-    // not followed: it leaves nothing for a pass to read, and `sync prices` writes what remains.)
+    // into one pass. An Item Price raises `on_update` when made and when saved. (A deletion has
+    // no Webhook: the scheduled pass reads it from the site's Deleted Documents.)
     if let Some(catalogue) = &plan.catalogue {
         if !catalogue.warehouses.is_empty() {
             wanted.push((

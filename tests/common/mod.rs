@@ -308,3 +308,38 @@ pub fn names_a_flag(page: &str) -> bool {
             && after.is_some_and(|c| c.is_ascii_lowercase())
     })
 }
+
+/// Sets the price pass's cursor as if the last pass had run just before Item Price `deleted`
+/// was deleted: the next pass then reads nothing as changed (every remaining Item Price was
+/// saved earlier), so only the deletion can bring an item into it. A save and a deletion a
+/// second apart could otherwise not be told apart without a minute's wait (the pass reads a
+/// minute back from its cursor).
+pub async fn price_pass_ran_before_deleting(
+    erp: &woocommerce_sync::erpnext::ErpClient,
+    store: &Store,
+    connection_id: i64,
+    deleted: &str,
+) {
+    let copies: Vec<serde_json::Value> = erp
+        .list(
+            "Deleted Document",
+            &ListQuery::default()
+                .fields(&["creation"])
+                .filter("deleted_doctype", "=", "Item Price")
+                .filter("deleted_name", "=", deleted),
+        )
+        .await
+        .expect("list the site's Deleted Documents");
+    let deleted = copies[0]["creation"].as_str().expect("the deletion's time");
+    let deleted = chrono::NaiveDateTime::parse_from_str(deleted, "%Y-%m-%d %H:%M:%S%.f")
+        .expect("a site time");
+    let cursor = deleted + chrono::Duration::minutes(1);
+    store
+        .set_cursor(
+            connection_id,
+            woocommerce_sync::sync::catalogue::flow::PRICES_CURSOR,
+            &cursor.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+        )
+        .await
+        .expect("set the price pass's cursor");
+}

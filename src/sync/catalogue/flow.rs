@@ -17,6 +17,7 @@ use super::prices::{
 use super::stock::{plan_stock, unreserved_units, BinLevel, StockInputs, StockWrite};
 use super::units::{selling_units, ItemUnitRow, SellingUnit};
 use crate::erpnext::client::{in_filter_groups, url_encoded_len, ListQuery, IN_FILTER_BUDGET};
+use crate::erpnext::error::ErpError;
 use crate::money::{decimal, optional_decimal};
 use crate::store::{LogEntry, LogOutcome, ProductLink};
 use crate::sync::context::ConnectionContext;
@@ -41,6 +42,28 @@ struct ModifiedRow {
     item_code: String,
     #[serde(default)]
     modified: Option<String>,
+}
+
+/// A document ERPNext deleted: a copy of it as JSON text (`data`), and when it was deleted.
+#[derive(Deserialize)]
+struct DeletedRow {
+    name: String,
+    data: String,
+    creation: String,
+}
+
+/// Of a deleted Item Price, what says whose price it was.
+#[derive(Deserialize)]
+struct DeletedPrice {
+    item_code: String,
+    price_list: String,
+}
+
+/// What the price pass learns from the Deleted Documents.
+#[derive(Default)]
+struct DeletedPrices {
+    items: BTreeSet<String>,
+    newest: Option<String>,
 }
 
 /// `day` (`YYYY-MM-DD`) moved by `days`; unchanged when it is not a date.
@@ -483,8 +506,9 @@ impl<'a> CatalogueFlow<'a> {
     /// The scheduled (and webhook-queued) price pass: the items whose Item Prices in the
     /// connection's lists changed since the last pass (`Item Price.modified` advances with each
     /// save), whose validity starts or ends between the last pass's day and today (no save marks
-    /// a sale's first or last day), and linked items never pushed. A deleted Item Price leaves
-    /// nothing to read: the next `sync prices` writes what remains.
+    /// a sale's first or last day), whose Item Price was deleted since (the site keeps a copy as
+    /// a Deleted Document: a sale ended early by deleting its price must end in the shop too),
+    /// and linked items never pushed.
     pub async fn push_changed_prices(&self) -> Result<PricePushSummary, SyncError> {
         let ctx = self.ctx;
         let links = self.links_in_use().await?;
@@ -496,7 +520,7 @@ impl<'a> CatalogueFlow<'a> {
         let lists = self.price_lists();
         let base = ListQuery::default()
             .fields(&["item_code", "modified"])
-            .filter("price_list", "in", lists)
+            .filter("price_list", "in", lists.clone())
             .order_by("modified asc")
             .all_rows();
         let mut query = base.clone();
@@ -504,9 +528,12 @@ impl<'a> CatalogueFlow<'a> {
             query = query.filter("modified", ">=", since.clone());
         }
         let changed: Vec<ModifiedRow> = ctx.erp.list("Item Price", &query).await?;
-        let newest = changed.iter().filter_map(|row| row.modified.clone()).max();
+        let mut newest = changed.iter().filter_map(|row| row.modified.clone()).max();
         let mut items: BTreeSet<String> = changed.into_iter().map(|row| row.item_code).collect();
         if let Some(since) = &since {
+            let deleted = self.deleted_prices(since, &lists).await?;
+            newest = newest.max(deleted.newest);
+            items.extend(deleted.items);
             let site_zone = ctx.erp.site_time_zone().await?;
             let today = chrono::Utc::now().with_timezone(&site_zone).date_naive();
             let last_day = since.get(..10).unwrap_or_default().to_string();
@@ -554,6 +581,35 @@ impl<'a> CatalogueFlow<'a> {
             }
         }
         Ok(summary)
+    }
+
+    /// The items of the connection's price lists whose Item Prices were deleted since `since`,
+    /// and when the newest of those deletions was.
+    async fn deleted_prices(
+        &self,
+        since: &str,
+        lists: &[String],
+    ) -> Result<DeletedPrices, SyncError> {
+        let query = ListQuery::default()
+            .fields(&["name", "data", "creation"])
+            .filter("deleted_doctype", "=", "Item Price")
+            .filter("creation", ">=", since.to_string())
+            .order_by("creation asc")
+            .all_rows();
+        let rows: Vec<DeletedRow> = self.ctx.erp.list("Deleted Document", &query).await?;
+        let mut deleted = DeletedPrices::default();
+        for row in rows {
+            let price: DeletedPrice =
+                serde_json::from_str(&row.data).map_err(|error| ErpError::UnexpectedResponse {
+                    subject: format!("Deleted Document {}", row.name),
+                    message: format!("its copy does not read as an Item Price: {error}"),
+                })?;
+            if lists.contains(&price.price_list) {
+                deleted.items.insert(price.item_code);
+            }
+            deleted.newest = deleted.newest.max(Some(row.creation));
+        }
+        Ok(deleted)
     }
 
     /// How the price lists' prices become the store's: as they stand when the store's "prices

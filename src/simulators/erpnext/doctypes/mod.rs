@@ -23,6 +23,7 @@ mod contact;
 pub(crate) mod currency_exchange;
 mod custom_field;
 mod customer;
+pub(crate) mod deleted_document;
 pub(crate) mod delivery_note;
 mod item;
 mod item_price;
@@ -224,6 +225,7 @@ static REGISTRY: &[&dyn DoctypeRules] = &[
     &webhook::Webhook,
     &bin::Bin,
     &stock_ledger_entry::StockLedgerEntry,
+    &deleted_document::DeletedDocument,
     &tax_category::TaxCategory,
     &setup::SYSTEM_SETTINGS,
     &setup::SELLING_SETTINGS,

@@ -4,12 +4,11 @@
 //! stock events): every move raises the entry's `after_insert` and `on_update`, while its Bin
 //! raises events only when it is made (later moves update the Bin in SQL, `modified` advancing).
 
-use rand::Rng;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use super::{Access, DoctypeRules};
-use crate::simulators::erpnext::engine::Site;
+use crate::simulators::erpnext::engine::{hash_name, Site};
 use crate::simulators::erpnext::values::set_float;
 
 pub(crate) struct StockLedgerEntry;
@@ -44,12 +43,7 @@ pub(crate) fn record_move(
     actual: Decimal,
     after: Decimal,
 ) {
-    // Frappe names ledger entries with a random hash.
-    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut generator = rand::thread_rng();
-    let name: String = (0..10)
-        .map(|_| ALPHABET[generator.gen_range(0..ALPHABET.len())] as char)
-        .collect();
+    let name = hash_name();
     let mut entry = site.new_doc(DOCTYPE);
     entry.insert("item_code".into(), json!(item_code));
     entry.insert("warehouse".into(), json!(warehouse));

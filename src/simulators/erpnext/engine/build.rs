@@ -9,8 +9,8 @@ use crate::simulators::erpnext::doctypes;
 use crate::simulators::erpnext::meta;
 use crate::simulators::erpnext::values::{int_of, text_of, Doc};
 
-/// Frappe names child rows with random hashes.
-fn random_row_name() -> String {
+/// Frappe's random ten-character hash name: child rows, Stock Ledger Entries, Deleted Documents.
+pub(crate) fn hash_name() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut generator = rand::thread_rng();
@@ -112,7 +112,7 @@ impl Site {
                 for (index, item) in items.iter_mut().enumerate() {
                     if let Some(row) = item.as_object_mut() {
                         if text_of(row, "name").is_empty() {
-                            row.insert("name".into(), json!(random_row_name()));
+                            row.insert("name".into(), json!(hash_name()));
                             row.insert("owner".into(), json!("Administrator"));
                             row.insert("creation".into(), creation.clone());
                         }

@@ -414,6 +414,7 @@ impl Site {
         self.forget_links(doctype, name, &doc);
         self.remove_stored(doctype, name);
         rules.after_delete(self, name, &doc);
+        doctypes::deleted_document::record(self, doctype, &doc);
         self.release_series_number(name);
         self.event(doctype, "on_trash", &doc);
         self.event(doctype, "on_change", &doc);

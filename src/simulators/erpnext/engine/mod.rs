@@ -28,6 +28,7 @@ use super::doctypes::{self, DoctypeState};
 use super::meta::FieldMeta;
 use super::values::Doc;
 
+pub(crate) use build::hash_name;
 pub(crate) use checks::{mandatory, mandatory_named};
 pub(crate) use index::label_for;
 pub(crate) use storage::Stored;
