@@ -330,10 +330,10 @@ pub async fn price_pass_ran_before_deleting(
         )
         .await
         .expect("list the site's Deleted Documents");
-    let deleted = copies[0]["creation"].as_str().expect("the deletion's time");
-    let deleted = chrono::NaiveDateTime::parse_from_str(deleted, "%Y-%m-%d %H:%M:%S%.f")
-        .expect("a site time");
-    let cursor = deleted + chrono::Duration::minutes(1);
+    let at = copies[0]["creation"].as_str().expect("the deletion's time");
+    let at =
+        chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%d %H:%M:%S%.f").expect("a site time");
+    let cursor = at + chrono::Duration::minutes(1);
     store
         .set_cursor(
             connection_id,
